@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/volume"
+)
+
+func init() {
+	register(&Command{
+		Name:    "info",
+		Args:    "FILE…",
+		Summary: "Print shape, data type, voxel size, anisotropy and value range of volumes.\nFILE is a .npy, a TIFF stack, a folder or glob of 2-D slices, or \"sample\".",
+		MinArgs: 1, MaxArgs: -1,
+		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+			var vf voxelFlags
+			vf.register(fs)
+			header := fs.Bool("header", false, "read only the header (fast; no value range)")
+			return func(ctx context.Context, env *Env, args []string) error {
+				var firstErr error
+				for _, p := range args {
+					if err := info(env.Stdout, p, &vf, *header); err != nil {
+						fmt.Fprintf(env.Stderr, "niiv info: %v\n", err)
+						if firstErr == nil {
+							firstErr = fmt.Errorf("%d of %d files could not be read", countErrs(args, &vf, *header), len(args))
+						}
+					}
+				}
+				return firstErr
+			}
+		},
+	})
+}
+
+func countErrs(args []string, vf *voxelFlags, header bool) int {
+	n := 0
+	for _, p := range args {
+		if p == SampleName {
+			continue
+		}
+		if _, err := volio.Inspect(p); err != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		n = 1
+	}
+	return n
+}
+
+func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {
+	var (
+		shape  volume.Shape
+		dt     volume.DType
+		vox    volume.Voxel
+		format = "generated"
+		detail string
+	)
+	if path != SampleName {
+		in, err := volio.Inspect(path)
+		if err != nil {
+			return err
+		}
+		shape, dt, vox, format, detail = in.Shape, in.DType, in.Voxel, string(in.Format), in.Detail
+	}
+	var vol *volume.Volume
+	if !headerOnly || path == SampleName {
+		v, err := openVolume(path, vf)
+		if err != nil {
+			return err
+		}
+		vol = v
+		shape, dt, vox = v.Shape(), v.DType(), v.Voxel
+	} else if vf.voxel != "" {
+		v, err := ParseVoxel(vf.voxel, vf.unit)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		vox = v
+	}
+	fmt.Fprintf(w, "%s\n", path)
+	fmt.Fprintf(w, "  format      %s", format)
+	if detail != "" {
+		fmt.Fprintf(w, " (%s)", detail)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  shape       %v\n", shape)
+	fmt.Fprintf(w, "  dtype       %v (%s)\n", dt, volio.HumanBytes(int64(shape.Len())*int64(dt.Size())))
+	fmt.Fprintf(w, "  voxel       %v\n", vox)
+	if vox.Known {
+		fmt.Fprintf(w, "  anisotropy  %.3g× (z / xy)\n", vox.Anisotropy())
+		fmt.Fprintf(w, "  extent      %.4g × %.4g × %.4g %s (z,y,x)\n", vox.Z*float64(shape.Z), vox.Y*float64(shape.Y), vox.X*float64(shape.X), vox.Unit)
+	} else {
+		fmt.Fprintf(w, "  anisotropy  unknown: the file has no voxel size; give one with --voxel z,y,x --unit nm\n")
+	}
+	if vol != nil {
+		st := vol.Stats()
+		fmt.Fprintf(w, "  range       min %.6g, max %.6g, mean %.6g, std %.4g\n", st.Min, st.Max, st.Mean, st.Std)
+		fmt.Fprintf(w, "  percentiles 0.35%%: %.6g, 50%%: %.6g, 99.65%%: %.6g\n", st.Percentile(0.35), st.Percentile(50), st.Percentile(99.65))
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/volume"
+	"github.com/niiv/niiv/volume/sample"
+)
+
+// SampleName is the pseudo-file name that opens the bundled sample volume.
+const SampleName = "sample"
+
+// voxelFlags are the --voxel and --unit flags shared by commands that open
+// volumes.
+type voxelFlags struct {
+	voxel string
+	unit  string
+}
+
+func (v *voxelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&v.voxel, "voxel", "", "voxel size `z,y,x` (or z,xy) overriding the file's, e.g. 50,4,4")
+	fs.StringVar(&v.unit, "unit", "", "unit of --voxel (nm, µm or um); default: the file's, else nm")
+}
+
+// apply overrides vol's voxel size when the flags ask for it.
+func (v *voxelFlags) apply(vol *volume.Volume) error {
+	if v.voxel == "" {
+		if v.unit != "" {
+			return usageErrorf("--unit needs --voxel")
+		}
+		return nil
+	}
+	vox, err := ParseVoxel(v.voxel, v.unit)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if v.unit == "" && vol.Voxel.Known && vol.Voxel.Unit != "" {
+		vox.Unit = vol.Voxel.Unit
+	}
+	vol.Voxel = vox
+	return nil
+}
+
+// ParseVoxel parses "z,y,x" or "z,xy" sizes with a unit ("" means nm).
+func ParseVoxel(s, unit string) (volume.Voxel, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 && len(parts) != 3 {
+		return volume.Voxel{}, fmt.Errorf("--voxel %q: want z,y,x or z,xy", s)
+	}
+	vals := make([]float64, len(parts))
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || !(f > 0) || f > 1e12 {
+			return volume.Voxel{}, fmt.Errorf("--voxel %q: %q is not a positive size", s, p)
+		}
+		vals[i] = f
+	}
+	if len(vals) == 2 {
+		vals = []float64{vals[0], vals[1], vals[1]}
+	}
+	u, err := normUnit(unit)
+	if err != nil {
+		return volume.Voxel{}, err
+	}
+	return volume.Voxel{Z: vals[0], Y: vals[1], X: vals[2], Unit: u, Known: true}, nil
+}
+
+func normUnit(u string) (string, error) {
+	switch strings.ToLower(u) {
+	case "", "nm", "nanometer", "nanometre":
+		return "nm", nil
+	case "um", "µm", "μm", "micron", "micrometer", "micrometre":
+		return "µm", nil
+	case "mm":
+		return "mm", nil
+	case "px", "pixel":
+		return "px", nil
+	}
+	return "", fmt.Errorf("--unit %q: use nm, µm (um) or mm", u)
+}
+
+// openVolume opens a file, folder or the bundled sample ("sample") and applies
+// the voxel flags.
+func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
+	var vol *volume.Volume
+	var err error
+	if path == SampleName {
+		vol, err = sample.Anisotropic(sample.Options{}, 8)
+	} else {
+		vol, err = volio.Open(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if vf != nil {
+		if err := vf.apply(vol); err != nil {
+			return nil, err
+		}
+	}
+	return vol, nil
+}

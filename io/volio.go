@@ -1,0 +1,245 @@
+// Package volio reads and writes the volumes microscopists have: NumPy .npy
+// arrays, multi-page TIFF stacks (ImageJ and OME metadata) and folders of
+// 2-D slices. Formats are recognised by their content, not by extension.
+//
+// Every error names the file and the problem. Sizes are checked from the
+// header before any voxel memory is allocated, and writers never leave a
+// partial file behind: they write to a temporary file and rename it.
+package volio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/niiv/niiv/volume"
+)
+
+// Format names a file format.
+type Format string
+
+// Known formats.
+const (
+	NPY    Format = "npy"
+	TIFF   Format = "tiff"
+	Folder Format = "folder of 2-D slices"
+)
+
+// Info is what a header says about a volume, read without loading voxels.
+type Info struct {
+	Path   string
+	Format Format
+	Shape  volume.Shape
+	DType  volume.DType
+	Voxel  volume.Voxel
+	// Detail is a format-specific note, e.g. "C order" or "LZW, 3 strips".
+	Detail string
+}
+
+// Bytes returns the size of the voxel data in bytes.
+func (i Info) Bytes() int64 { return int64(i.Shape.Len()) * int64(i.DType.Size()) }
+
+// Error is a read or write failure for one file.
+type Error struct {
+	Op   string // "read", "write", "inspect"
+	Path string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("volio: %s %s: %v", e.Op, e.Path, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrTooLarge is wrapped by errors for volumes that exceed the memory limit.
+var ErrTooLarge = errors.New("volume too large")
+
+// ErrFormat is wrapped by errors for files that are not a supported volume.
+var ErrFormat = errors.New("unsupported or corrupt file")
+
+// MaxBytes is the largest voxel buffer a reader will allocate. It defaults to
+// 3/4 of physical memory (or 8 GiB when that cannot be read) and may be set
+// lower by callers and tests.
+var MaxBytes = defaultMaxBytes()
+
+func defaultMaxBytes() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		var kb int64
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil && kb > 0 {
+				return kb * 1024 / 4 * 3
+			}
+		}
+	}
+	return 8 << 30
+}
+
+// checkAlloc refuses a voxel buffer larger than MaxBytes, before allocating.
+func checkAlloc(shape volume.Shape, dt volume.DType) error {
+	if !shape.Valid() {
+		return fmt.Errorf("%w: shape %v has an empty or negative axis", ErrFormat, shape)
+	}
+	const maxDim = 1 << 31
+	if shape.Z > maxDim || shape.Y > maxDim || shape.X > maxDim {
+		return fmt.Errorf("%w: shape %v is absurd", ErrTooLarge, shape)
+	}
+	n := int64(shape.Z) * int64(shape.Y)
+	if n > maxDim*maxDim/int64(shape.X) {
+		return fmt.Errorf("%w: shape %v overflows", ErrTooLarge, shape)
+	}
+	n *= int64(shape.X)
+	if n > (1<<62)/8 || n*int64(dt.Size()) > MaxBytes {
+		return fmt.Errorf("%w: %v %v needs %s, limit is %s", ErrTooLarge, shape, dt, HumanBytes(n*int64(dt.Size())), HumanBytes(MaxBytes))
+	}
+	return nil
+}
+
+// HumanBytes formats a byte count as "1.5 GiB".
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// sniff returns the format of a file from its first bytes.
+func sniff(head []byte) (Format, bool) {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x93NUMPY")):
+		return NPY, true
+	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")),
+		bytes.HasPrefix(head, []byte("II+\x00")), bytes.HasPrefix(head, []byte("MM\x00+")):
+		return TIFF, true
+	}
+	return "", false
+}
+
+// Detect returns the format of path: a directory or glob pattern is a folder
+// of slices; a file is recognised by its magic bytes.
+func Detect(path string) (Format, error) {
+	if strings.ContainsAny(path, "*?[") {
+		return Folder, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", &Error{"open", path, err}
+	}
+	if st.IsDir() {
+		return Folder, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", &Error{"open", path, err}
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := f.Read(head)
+	if fm, ok := sniff(head[:n]); ok {
+		return fm, nil
+	}
+	if n == 0 {
+		return "", &Error{"read", path, fmt.Errorf("%w: file is empty", ErrFormat)}
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy or TIFF file (extension %q, first bytes % x)", ErrFormat, ext, head[:n])}
+}
+
+// Inspect reads only the header of path and reports its shape, type and
+// voxel size.
+func Inspect(path string) (Info, error) {
+	fm, err := Detect(path)
+	if err != nil {
+		return Info{}, err
+	}
+	switch fm {
+	case NPY:
+		return inspectNPY(path)
+	case TIFF:
+		return inspectTIFF(path)
+	default:
+		return inspectFolder(path)
+	}
+}
+
+// Open reads a whole volume. Floating-point volumes with NaN or Inf voxels are
+// refused. The voxel size comes from the file when it has one; otherwise
+// Voxel.Known is false.
+func Open(path string) (*volume.Volume, error) {
+	fm, err := Detect(path)
+	if err != nil {
+		return nil, err
+	}
+	var v *volume.Volume
+	switch fm {
+	case NPY:
+		v, err = readNPY(path)
+	case TIFF:
+		v, err = readTIFF(path)
+	default:
+		v, err = readFolder(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := v.CheckFinite(); err != nil {
+		return nil, &Error{"read", path, err}
+	}
+	if v.Name == "" {
+		v.Name = filepath.Base(path)
+	}
+	return v, nil
+}
+
+// Save writes v to path; the format follows the extension (.npy, .tif or
+// .tiff). The file appears only when complete.
+func Save(path string, v *volume.Volume) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy":
+		return WriteNPY(path, v)
+	case ".tif", ".tiff":
+		return WriteTIFF(path, v)
+	}
+	return &Error{"write", path, fmt.Errorf("unknown output format %q (use .npy, .tif or .tiff)", filepath.Ext(path))}
+}
+
+// writeAtomic creates path through a temporary file in the same folder,
+// calls fill on it and renames it into place only when fill succeeds.
+func writeAtomic(path string, fill func(f *os.File) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return &Error{"write", path, err}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return &Error{"write", path, err}
+	}
+	if err := tmp.Sync(); err != nil {
+		return &Error{"write", path, err}
+	}
+	if err := tmp.Close(); err != nil {
+		return &Error{"write", path, err}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return &Error{"write", path, err}
+	}
+	ok = true
+	return nil
+}

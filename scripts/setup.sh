@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what niiv needs to build, run and test, skipping whatever is
+# already there. Safe to run any number of times.
+#
+#   scripts/setup.sh build   apt packages for Fyne's cgo build, ONNX Runtime
+#   scripts/setup.sh test    the above plus Xvfb, xdotool, ImageMagick,
+#                            PyTorch, ONNX and tifffile for the test suite
+set -euo pipefail
+
+want=${1:-build}
+ORT_VERSION=1.24.1
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/niiv
+ORT_DIR=$CACHE/onnxruntime-$ORT_VERSION
+
+pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libegl-dev)
+if [ "$want" = test ]; then
+  pkgs+=(xvfb xdotool imagemagick python3-torch python3-onnx python3-numpy python3-pytest python3-tifffile)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: missing ${missing[*]}; install them with your system's package manager" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ONNX Runtime shared library, from the npm package that ships it.
+if [ ! -f "$ORT_DIR/libonnxruntime.so.1" ]; then
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) sub=linux/x64 ;;
+    Linux-aarch64) sub=linux/arm64 ;;
+    *) echo "setup: no ONNX Runtime download for $(uname -sm); set NIIV_ORT_LIB to your libonnxruntime" >&2; exit 0 ;;
+  esac
+  command -v npm >/dev/null || { echo "setup: npm is needed to fetch ONNX Runtime (apt-get install npm)" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  echo "setup: fetching ONNX Runtime $ORT_VERSION"
+  (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+  tar -xzf "$tmp"/onnxruntime-node-$ORT_VERSION.tgz -C "$tmp" "package/bin/napi-v6/$sub"
+  mkdir -p "$ORT_DIR"
+  cp "$tmp/package/bin/napi-v6/$sub/libonnxruntime.so.1" "$ORT_DIR/libonnxruntime.so.1.tmp"
+  mv "$ORT_DIR/libonnxruntime.so.1.tmp" "$ORT_DIR/libonnxruntime.so.1"
+fi
+echo "setup: ready (ONNX Runtime in $ORT_DIR)"
