@@ -1,0 +1,246 @@
+"""Self-supervised niiv training: resumable, seeded, logs loss and validation CF-PSNR.
+
+  /usr/bin/python3 reconstruct/train/train.py --preset lite --run runs/lite --minutes 80 \
+      --export assets/models/lite
+
+Checkpoints and the log (log.jsonl) go to --run (default reconstruct/train/runs/<preset>,
+git-ignored). Re-running the same command resumes from <run>/last.pt. The schedule (crop size,
+batch, cosine learning rate) is defined over --steps; --minutes stops early (the checkpoint
+remains, so the run can be continued later with the same command).
+
+Validation: xz slices of the held-out medulla blocks (planes z >= data.HOLDOUT_Z, never used for
+training), degraded x factor along z, CF-PSNR at r = 24 in raw intensity units / 255.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import data as D
+import metrics as Mt
+import model as M
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="lite", choices=sorted(M.PRESETS))
+    ap.add_argument("--factor", type=int, default=8)
+    ap.add_argument("--data", default=D.default_data_dir())
+    ap.add_argument("--run", default=None, help="checkpoint/log folder (default reconstruct/train/runs/<preset>)")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--minutes", type=float, default=1e9, help="stop after this much wall time in this process")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr-min", type=float, default=2e-5)
+    ap.add_argument("--warm-crop", type=int, default=64, help="crop size in the first phase")
+    ap.add_argument("--warm-batch", type=int, default=32)
+    ap.add_argument("--warm-frac", type=float, default=0.5, help="fraction of steps in the first phase")
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--loss", default="l1", choices=["l1", "l2", "l1+lowpass"])
+    ap.add_argument("--lowpass-weight", type=float, default=10.0)
+    ap.add_argument("--lowpass-frac", type=float, default=44 / 128)
+    ap.add_argument("--no-residual", action="store_true")
+    ap.add_argument("--padding", default="border", choices=["border", "zeros"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--val-slices", type=int, default=32)
+    ap.add_argument("--ckpt-every-s", type=float, default=120)
+    ap.add_argument("--export", default=None, help="export ONNX + card + test tensors here at the end")
+    ap.add_argument("--override", default="{}", help="JSON dict of model config overrides")
+    return ap.parse_args(argv)
+
+
+def loss_fn(kind, pred, target, lp_weight, lp_frac):
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    if kind == "l2":
+        return F.mse_loss(pred, target)
+    return F.l1_loss(pred, target) + lp_weight * Mt.lowpass_mse(pred, target, lp_frac)
+
+
+class Validator:
+    """Held-out medulla xz slices, degraded along z; CF-PSNR r=24 in raw units / 255."""
+
+    def __init__(self, data_dir, factor, n_slices):
+        self.items = []
+        for vol in D.heldout_medulla_slices(data_dir):
+            gt = vol["gt"]
+            idx = np.linspace(0, len(gt) - 1, max(1, n_slices // 2)).round().astype(int)
+            gt = torch.from_numpy(gt[idx])[:, None]
+            low_raw = D.degrade(gt, factor, axis=2)
+            lo, hi = D.percentiles(D.degrade_volume_z(vol["block"], factor))
+            self.items.append(dict(gt=gt[:, 0].numpy() / 255.0, low=(low_raw - lo) / (hi - lo), lo=lo, hi=hi,
+                                   bil=D.bilinear(low_raw, gt.shape[2], gt.shape[3])[:, 0].numpy() / 255.0))
+        self.bilinear_cf24 = float(np.mean([Mt.cf_psnr(it["bil"], it["gt"], 24).mean() for it in self.items]))
+
+    @torch.no_grad()
+    def __call__(self, net):
+        net.eval()
+        cf, ps = [], []
+        for it in self.items:
+            h, w = it["gt"].shape[-2:]
+            out = net.decode_grid(it["low"], h, w).numpy()
+            out = np.clip((out * (it["hi"] - it["lo"]) + it["lo"]) / 255.0, 0, 1)
+            cf.append(Mt.cf_psnr(out, it["gt"], 24).mean())
+            ps.append(Mt.psnr(out, it["gt"]).mean())
+        net.train()
+        return float(np.mean(cf)), float(np.mean(ps))
+
+
+def phase(args, step):
+    if step < args.warm_frac * args.steps:
+        return args.warm_crop, args.warm_batch
+    return args.crop, args.batch
+
+
+def lr_at(args, step):
+    t = min(1.0, step / max(1, args.steps))
+    return args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * t))
+
+
+def train(args):
+    torch.set_num_threads(args.threads)
+    run = args.run or os.path.join(HERE, "runs", args.preset)
+    os.makedirs(run, exist_ok=True)
+    ckpt_path = os.path.join(run, "last.pt")
+    torch.manual_seed(args.seed)
+    overrides = json.loads(args.override)
+    overrides.setdefault("residual", not args.no_residual)
+    overrides.setdefault("padding_mode", args.padding)
+    net = M.build(args.preset, **overrides)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    vols = D.load_training_volumes(args.data, args.factor)
+    sampler = D.LateralSampler(vols, args.factor, seed=args.seed)
+    step, wall, best = 0, 0.0, None
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location="cpu")
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sampler.rng.bit_generator.state = ck["sampler_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        step, wall, best = ck["step"], ck["wall_s"], ck.get("best")
+        print("resumed from step %d (%.0f s)" % (step, wall), flush=True)
+    validator = Validator(args.data, args.factor, args.val_slices)
+    log = open(os.path.join(run, "log.jsonl"), "a")
+
+    def save(path, extra=None):
+        ck = dict(model=net.state_dict(), opt=opt.state_dict(), sampler_rng=sampler.rng.bit_generator.state,
+                  torch_rng=torch.get_rng_state(), step=step, wall_s=wall, best=best, config=net.config,
+                  preset=args.preset, factor=args.factor, args=vars(args),
+                  norm=[dict(name=v["name"], p_low=v["lo"], p_high=v["hi"]) for v in vols])
+        if extra:
+            ck.update(extra)
+        torch.save(ck, path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+    t_start = time.time()
+    t_last_save = t_start
+    t_seg = time.time()
+    losses = []
+    while step < args.steps and (time.time() - t_start) < args.minutes * 60:
+        size, bs = phase(args, step)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(args, step)
+        lowres, target = sampler.batch(bs, size)
+        coords = M.grid_coords(size, size).unsqueeze(0).expand(bs, -1, -1)
+        pred = net(lowres, coords).reshape(bs, 1, size, size)
+        loss = loss_fn(args.loss, pred, target, args.lowpass_weight, args.lowpass_frac)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        now = time.time()
+        wall += now - t_seg
+        t_seg = now
+        if step % args.val_every == 0 or step == args.steps:
+            cf24, ps = validator(net)
+            if best is None or cf24 > best["cf24"]:
+                best = dict(step=step, cf24=cf24)
+                save(os.path.join(run, "best.pt"))
+            rec = dict(step=step, wall_s=round(wall, 1), loss=float(np.mean(losses)), lr=lr_at(args, step),
+                       crop=size, batch=bs, val_cf24=round(cf24, 3), val_psnr=round(ps, 3),
+                       val_bilinear_cf24=round(validator.bilinear_cf24, 3))
+            losses = []
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            t_seg = time.time()
+        if time.time() - t_last_save > args.ckpt_every_s:
+            save(ckpt_path)
+            t_last_save = time.time()
+    save(ckpt_path)
+    print("stopped at step %d, wall %.0f s" % (step, wall), flush=True)
+    return run
+
+
+def card_training(args, ck):
+    return dict(
+        normalisation=dict(D.NORMALISATION,
+                           note="percentiles of the input (z-coarse) volume; the training volumes were "
+                                "normalised with percentiles of themselves average-pooled along z by the factor",
+                           training_volumes=ck["norm"]),
+        training=dict(
+            data=["../shared/data/" + n + " planes z < %d (xy planes only; z >= %d held out)" % (D.HOLDOUT_Z, D.HOLDOUT_Z)
+                  for n in D.TRAIN_VOLUMES],
+            never_trained_on=D.TEST_VOLUME,
+            self_supervision="random xy crops, 8 dihedral symmetries, rows average-pooled by the factor",
+            loss=args.loss, optimizer="Adam", lr="cosine %g -> %g over %d steps" % (args.lr, args.lr_min, args.steps),
+            schedule="crop %d batch %d for the first %d%% of steps, then crop %d batch %d"
+                     % (args.warm_crop, args.warm_batch, round(100 * args.warm_frac), args.crop, args.batch),
+            seed=args.seed, steps=ck["step"], planned_steps=args.steps, wall_time_s=round(ck["wall_s"]),
+            hardware="%s, %d CPU threads, torch %s" % (platform.processor() or platform.machine(), args.threads,
+                                                       torch.__version__),
+            checkpoint="best validation CF-PSNR r=24 at step %s" % (ck.get("best") or {}).get("step"),
+        ),
+    )
+
+
+def export_run(args, run, out_dir, which="best.pt"):
+    import export as E
+    path = os.path.join(run, which)
+    if not os.path.exists(path):
+        path = os.path.join(run, "last.pt")
+    ck = torch.load(path, map_location="cpu")
+    last = torch.load(os.path.join(run, "last.pt"), map_location="cpu")
+    net = M.Niiv(**ck["config"])
+    net.load_state_dict(ck["model"])
+    net.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    E.export_onnx(net, out_dir)
+    # Test tensors from a held-out medulla xz slice (normalised as the engine would).
+    val = Validator(args.data, args.factor, 2)
+    lowres = val.items[0]["low"][:1].float()
+    E.write_test_tensors(net, lowres, args.factor, out_dir)
+    card = E.base_card(net, args.preset, args.factor)
+    card.update(card_training(args, last))
+    card["training"]["exported_checkpoint"] = dict(step=ck["step"], wall_time_s=round(ck["wall_s"]))
+    log_path = os.path.join(run, "log.jsonl")
+    if os.path.exists(log_path):
+        recs = [json.loads(l) for l in open(log_path) if l.strip()]
+        if recs:
+            card["training"]["final_loss"] = recs[-1]["loss"]
+            card["training"]["final_val_cf24"] = recs[-1]["val_cf24"]
+    E.write_card(out_dir, card)
+    return net
+
+
+def main(argv=None):
+    args = parse(argv)
+    run = train(args)
+    if args.export:
+        export_run(args, run, args.export)
+
+
+if __name__ == "__main__":
+    main()
