@@ -21,35 +21,23 @@ func init() {
 			vf.register(fs)
 			header := fs.Bool("header", false, "read only the header (fast; no value range)")
 			return func(ctx context.Context, env *Env, args []string) error {
-				var firstErr error
+				if len(args) == 1 {
+					return info(env.Stdout, args[0], &vf, *header)
+				}
+				failed := 0
 				for _, p := range args {
 					if err := info(env.Stdout, p, &vf, *header); err != nil {
 						fmt.Fprintf(env.Stderr, "niiv info: %v\n", err)
-						if firstErr == nil {
-							firstErr = fmt.Errorf("%d of %d files could not be read", countErrs(args, &vf, *header), len(args))
-						}
+						failed++
 					}
 				}
-				return firstErr
+				if failed > 0 {
+					return fmt.Errorf("%d of %d files could not be read", failed, len(args))
+				}
+				return nil
 			}
 		},
 	})
-}
-
-func countErrs(args []string, vf *voxelFlags, header bool) int {
-	n := 0
-	for _, p := range args {
-		if p == SampleName {
-			continue
-		}
-		if _, err := volio.Inspect(p); err != nil {
-			n++
-		}
-	}
-	if n == 0 {
-		n = 1
-	}
-	return n
 }
 
 func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {

@@ -179,7 +179,11 @@ func inspectNPY(path string) (Info, error) {
 	if h.big {
 		order += ", big-endian"
 	}
-	return Info{Path: path, Format: NPY, Shape: h.shape, DType: h.dtype, Voxel: volume.Unknown(), Detail: order}, nil
+	vox, err := voxelForNPY(path)
+	if err != nil {
+		return Info{}, &Error{"inspect", path, err}
+	}
+	return Info{Path: path, Format: NPY, Shape: h.shape, DType: h.dtype, Voxel: vox, Detail: order}, nil
 }
 
 func readNPY(path string) (*volume.Volume, error) {
@@ -206,7 +210,11 @@ func readNPY(path string) (*volume.Volume, error) {
 	if err != nil {
 		return nil, &Error{"read", path, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
-	return volume.New(h.shape, data, volume.Unknown())
+	vox, err := voxelForNPY(path)
+	if err != nil {
+		return nil, &Error{"read", path, err}
+	}
+	return volume.New(h.shape, data, vox)
 }
 
 // makeData allocates a typed slice of n elements.
@@ -325,7 +333,7 @@ func WriteNPY(path string, v *volume.Volume) error {
 	}
 	s := v.Shape()
 	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d, %d), }", descr, s.Z, s.Y, s.X)
-	return writeAtomic(path, func(f *os.File) error {
+	err := writeAtomic(path, func(f *os.File) error {
 		// Pad so the data starts on a 64-byte boundary, header ends in '\n'.
 		total := 10 + len(dict) + 1
 		pad := (64 - total%64) % 64
@@ -343,4 +351,8 @@ func WriteNPY(path string, v *volume.Volume) error {
 		}
 		return w.Flush()
 	})
+	if err != nil {
+		return err
+	}
+	return writeSidecar(path, v.Voxel)
 }

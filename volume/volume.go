@@ -79,6 +79,9 @@ type Voxel struct {
 	// Known is false when the file carried no voxel size; Z, Y and X are
 	// then 1 and the user should be asked.
 	Known bool
+	// Source says where the size came from: "ImageJ metadata", "OME-XML",
+	// "file name", "sidecar", "command line"...; empty when unknown.
+	Source string
 }
 
 // Unknown returns the 1×1×1 placeholder for files without a voxel size.
@@ -111,8 +114,11 @@ func (v Voxel) String() string {
 		u = "units"
 	}
 	s := fmt.Sprintf("%s × %s × %s %s (z,y,x)", trimFloat(v.Z), trimFloat(v.Y), trimFloat(v.X), u)
-	if !v.Known {
+	switch {
+	case !v.Known:
 		s += " (not in file)"
+	case v.Source != "":
+		s += " from " + v.Source
 	}
 	return s
 }

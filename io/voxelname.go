@@ -1,0 +1,94 @@
+package volio
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/niiv/niiv/volume"
+)
+
+var (
+	// "4x4x50nm", "34x34x150nm", "0.1x0.1x0.5um": x × y × z, as such names
+	// are written.
+	nameXYZ = regexp.MustCompile(`(?i)(?:^|[^0-9.])(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)\s*(nm|um|µm)`)
+	// "10nm-iso", "8nm_iso": isotropic.
+	nameIso = regexp.MustCompile(`(?i)(?:^|[^0-9.])(\d+(?:\.\d+)?)\s*(nm|um|µm)[-_ ]?iso`)
+)
+
+// voxelFromName reads a voxel size written into a file name, such as
+// "stack-4x4x50nm.npy" (x, y, z) or "cells-10nm-iso.npy".
+func voxelFromName(path string) (volume.Voxel, bool) {
+	base := filepath.Base(path)
+	unit := func(u string) string {
+		if strings.EqualFold(u, "nm") {
+			return "nm"
+		}
+		return "µm"
+	}
+	if m := nameXYZ.FindStringSubmatch(base); m != nil {
+		x, _ := strconv.ParseFloat(m[1], 64)
+		y, _ := strconv.ParseFloat(m[2], 64)
+		z, _ := strconv.ParseFloat(m[3], 64)
+		if x > 0 && y > 0 && z > 0 {
+			return volume.Voxel{Z: z, Y: y, X: x, Unit: unit(m[4]), Known: true, Source: "file name"}, true
+		}
+	}
+	if m := nameIso.FindStringSubmatch(base); m != nil {
+		s, _ := strconv.ParseFloat(m[1], 64)
+		if s > 0 {
+			return volume.Voxel{Z: s, Y: s, X: s, Unit: unit(m[2]), Known: true, Source: "file name"}, true
+		}
+	}
+	return volume.Voxel{}, false
+}
+
+// sidecar is the JSON file niiv writes beside a .npy to keep its voxel
+// size, which the .npy format cannot hold: "vol.npy" → "vol.npy.json".
+type sidecar struct {
+	VoxelZYX [3]float64 `json:"voxel_size_zyx"`
+	Unit     string     `json:"unit"`
+}
+
+func sidecarPath(npyPath string) string { return npyPath + ".json" }
+
+// voxelForNPY finds a .npy file's voxel size: its sidecar, else its name.
+func voxelForNPY(path string) (volume.Voxel, error) {
+	b, err := os.ReadFile(sidecarPath(path))
+	if err == nil {
+		var sc sidecar
+		if err := json.Unmarshal(b, &sc); err != nil {
+			return volume.Voxel{}, fmt.Errorf("voxel-size sidecar %s: %v", sidecarPath(path), err)
+		}
+		v := volume.Voxel{Z: sc.VoxelZYX[0], Y: sc.VoxelZYX[1], X: sc.VoxelZYX[2], Unit: sc.Unit, Known: true, Source: "sidecar " + filepath.Base(sidecarPath(path))}
+		if err := v.Validate(); err != nil {
+			return volume.Voxel{}, fmt.Errorf("voxel-size sidecar %s: %v", sidecarPath(path), err)
+		}
+		return v, nil
+	}
+	if v, ok := voxelFromName(path); ok {
+		return v, nil
+	}
+	return volume.Unknown(), nil
+}
+
+// writeSidecar records v's voxel size beside a .npy file; unknown sizes
+// remove a stale sidecar instead.
+func writeSidecar(npyPath string, vox volume.Voxel) error {
+	p := sidecarPath(npyPath)
+	if !vox.Known {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return &Error{"write", p, err}
+		}
+		return nil
+	}
+	b, _ := json.MarshalIndent(sidecar{VoxelZYX: [3]float64{vox.Z, vox.Y, vox.X}, Unit: vox.Unit}, "", "  ")
+	return writeAtomic(p, func(f *os.File) error {
+		_, err := f.Write(append(b, '\n'))
+		return err
+	})
+}
