@@ -1,0 +1,492 @@
+package viewer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+	"time"
+
+	"github.com/niiv/niiv/render"
+	"github.com/niiv/niiv/volume"
+)
+
+// Slice asks a Renderer for the image of a region of one plane; its fields
+// mean what reconstruct.Request's do: Index is a plane index (k is the
+// centre of plane k, fractional for XY), R0, R1, C0, C1 bound the region in
+// the plane's continuous coordinates (voxel k spans [k, k+1)), and W×H is
+// the output size.
+type Slice struct {
+	Vol            *volume.Volume
+	Axis           volume.Axis
+	Index          float64
+	R0, R1, C0, C1 float64
+	W, H           int
+}
+
+// Renderer decodes a region of a plane at a given resolution. Package
+// viewer/engine adapts the reconstruct methods (nearest, linear, niiv) to
+// it. Implementations must be safe for concurrent use.
+type Renderer interface {
+	Name() string
+	Render(ctx context.Context, s Slice) (*volume.Image, error)
+}
+
+// Methods are the renderers behind the modes. Niiv may be nil (no model
+// loaded): the niiv modes then fall back to Linear and say so.
+type Methods struct {
+	Nearest, Linear, Niiv Renderer
+	// NiivError explains why Niiv is nil, for the views' labels.
+	NiivError error
+}
+
+func (ms Methods) renderer(m Mode) Renderer {
+	switch m {
+	case Nearest:
+		return ms.Nearest
+	case Niiv:
+		if ms.Niiv != nil {
+			return ms.Niiv
+		}
+	}
+	return ms.Linear
+}
+
+// Request is a frozen order for one view's frame. It shares the volume but
+// nothing mutable with the model.
+type Request struct {
+	// ID increases with every request built; a frame carries its request's
+	// id so that a view shows only the newest.
+	ID  uint64
+	Vol *volume.Volume
+	Geometry
+	Mode                  Mode
+	SplitLeft, SplitRight Mode
+	SplitFrac             float64
+	Style                 render.Style
+	// Cross is the crosshair position in output image pixels (nil: none).
+	Cross *[2]float64
+	// ScaleBar asks for a scale bar; Caption is stamped when not empty.
+	ScaleBar bool
+	Caption  string
+}
+
+// Slice returns the decoding order for r's visible region.
+func (r Request) Slice() Slice {
+	return Slice{Vol: r.Vol, Axis: r.Axis, Index: r.Index,
+		R0: r.R0, R1: r.R1, C0: r.C0, C1: r.C1, W: r.W, H: r.H}
+}
+
+// finalModes returns the decoding modes the final frame needs.
+func (r Request) finalModes() []Mode {
+	switch r.Mode {
+	case Difference:
+		return []Mode{Niiv, Linear}
+	case Split:
+		if r.SplitLeft == r.SplitRight {
+			return []Mode{r.SplitLeft}
+		}
+		return []Mode{r.SplitLeft, r.SplitRight}
+	}
+	return []Mode{r.Mode}
+}
+
+// Frame is a finished picture of one view.
+type Frame struct {
+	// Request is the request the frame answers.
+	Request Request
+	// Image is the picture, Request.W×Request.H pixels, to be drawn at
+	// Request.Offset in the widget (nil when nothing is visible).
+	Image *image.RGBA
+	// Method names what decoded it: "linear", "niiv-lite", "niiv-lite − linear",
+	// "linear | niiv-lite".
+	Method string
+	// Decode is the time spent decoding the frame's images (0 when they all
+	// came from the cache); Total includes colouring and overlays.
+	Decode, Total time.Duration
+	// Cached reports that every decoded image came from the cache.
+	Cached bool
+	// Final is false for the cheap preview that precedes a niiv frame.
+	Final bool
+	// Note is a warning for the label, e.g. why niiv fell back to linear.
+	Note string
+	// Err is set when decoding failed; Image is then nil.
+	Err error
+}
+
+// Label returns the view's status line: "decoding 512×380 px · 2.1 nm/px ·
+// niiv-lite · 43 ms".
+func (f Frame) Label() string {
+	r := f.Request
+	if f.Err != nil {
+		return "error: " + f.Err.Error()
+	}
+	if r.W == 0 {
+		return "nothing visible"
+	}
+	t := fmt.Sprintf("%d ms", f.Decode.Milliseconds())
+	if f.Cached {
+		t = "cached"
+	} else if f.Decode < time.Millisecond {
+		t = fmt.Sprintf("%.2f ms", f.Decode.Seconds()*1e3)
+	}
+	s := fmt.Sprintf("decoding %d×%d px · %s/px · %s · %s", r.W, r.H,
+		render.FormatLength(r.PerPixel(), r.Unit), f.Method, t)
+	if !f.Final {
+		s += " · refining…"
+	}
+	if f.Note != "" {
+		s += " · " + f.Note
+	}
+	return s
+}
+
+// cacheKey identifies a decoded image: the same method over the same region
+// at the same size gives the same pixels.
+type cacheKey struct {
+	method string
+	req    Slice
+}
+
+// job is one decode, shared by the requests that need it.
+type job struct {
+	done    chan struct{}
+	img     *volume.Image
+	elapsed time.Duration
+	err     error
+	cancel  context.CancelFunc
+}
+
+// cacheSize is the number of decoded images a worker keeps (per view): enough
+// for the preview, both sides of a split and the previous slice.
+const cacheSize = 8
+
+// Worker turns one view's requests into frames. A newer request cancels the
+// older one, and the decodes only the older one needed; decoded images are
+// cached, so a change of contrast, colormap or crosshair lines only
+// re-colours.
+type Worker struct {
+	methods Methods
+	deliver func(Frame)
+	sync    bool
+
+	mu       sync.Mutex
+	latest   uint64
+	cancel   context.CancelFunc
+	inflight map[cacheKey]*job
+	cache    map[cacheKey]*job
+	order    []cacheKey
+}
+
+// NewWorker returns a worker that calls deliver with each frame (from its own
+// goroutine, or from Submit's caller when synchronous). A synchronous worker
+// does all its work inside Submit, for tests and headless export.
+func NewWorker(methods Methods, deliver func(Frame), synchronous bool) *Worker {
+	return &Worker{methods: methods, deliver: deliver, sync: synchronous,
+		inflight: map[cacheKey]*job{}, cache: map[cacheKey]*job{}}
+}
+
+// Submit starts work on req, cancelling the work on older requests.
+func (w *Worker) Submit(req Request) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.mu.Lock()
+	if req.ID < w.latest {
+		w.mu.Unlock()
+		cancel()
+		return
+	}
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.latest, w.cancel = req.ID, cancel
+	// Cancel decodes the new request does not need.
+	need := map[cacheKey]bool{}
+	for _, m := range append(req.finalModes(), Linear) {
+		need[w.key(req, m)] = true
+	}
+	for k, j := range w.inflight {
+		if !need[k] {
+			j.cancel()
+			delete(w.inflight, k)
+		}
+	}
+	w.mu.Unlock()
+	if w.sync {
+		w.run(ctx, req)
+		cancel()
+		return
+	}
+	go func() {
+		defer cancel()
+		w.run(ctx, req)
+	}()
+}
+
+// Close cancels the work in progress.
+func (w *Worker) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	for _, j := range w.inflight {
+		j.cancel()
+	}
+}
+
+func (w *Worker) key(req Request, m Mode) cacheKey {
+	r := w.methods.renderer(m)
+	name := ""
+	if r != nil {
+		name = r.Name()
+	}
+	return cacheKey{method: name, req: req.Slice()}
+}
+
+// get returns the job decoding req with mode m: cached, in flight, or new.
+func (w *Worker) get(req Request, m Mode) *job {
+	k := w.key(req, m)
+	w.mu.Lock()
+	if j, ok := w.cache[k]; ok {
+		w.mu.Unlock()
+		return j
+	}
+	if j, ok := w.inflight[k]; ok {
+		w.mu.Unlock()
+		return j
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &job{done: make(chan struct{}), cancel: cancel}
+	w.inflight[k] = j
+	w.mu.Unlock()
+	r := w.methods.renderer(m)
+	run := func() {
+		defer close(j.done)
+		defer cancel()
+		if r == nil {
+			j.err = errors.New("viewer: no renderer for mode " + m.String())
+		} else {
+			t0 := time.Now()
+			j.img, j.err = r.Render(ctx, k.req)
+			j.elapsed = time.Since(t0)
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.inflight[k] == j {
+			delete(w.inflight, k)
+		}
+		if j.err == nil {
+			w.cache[k] = j
+			w.order = append(w.order, k)
+			for len(w.order) > cacheSize {
+				delete(w.cache, w.order[0])
+				w.order = w.order[1:]
+			}
+		}
+	}
+	if w.sync {
+		run()
+	} else {
+		go run()
+	}
+	return j
+}
+
+// cached reports whether the decode of req with mode m is cached.
+func (w *Worker) cached(req Request, m Mode) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.cache[w.key(req, m)]
+	return ok
+}
+
+// wait waits for j or ctx.
+func wait(ctx context.Context, j *job) error {
+	select {
+	case <-j.done:
+		return j.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) run(ctx context.Context, req Request) {
+	if req.Empty() {
+		w.send(ctx, Frame{Request: req, Final: true})
+		return
+	}
+	finals := req.finalModes()
+	slow := false
+	for _, m := range finals {
+		if m == Niiv && w.methods.Niiv != nil && !w.cached(req, m) {
+			slow = true
+		}
+	}
+	if slow {
+		// The cheap frame first: linear, coloured like the final one.
+		pre := req
+		pre.Mode = Linear
+		t0 := time.Now()
+		j := w.get(req, Linear)
+		if err := wait(ctx, j); err != nil {
+			w.fail(ctx, req, err)
+			return
+		}
+		f := compose(pre, map[Mode]*job{Linear: j}, w.methods)
+		f.Final = false
+		f.Total = time.Since(t0)
+		if !w.send(ctx, f) {
+			return
+		}
+	}
+	t0 := time.Now()
+	allCached := true
+	jobs := map[Mode]*job{}
+	for _, m := range finals {
+		allCached = allCached && w.cached(req, m)
+		jobs[m] = w.get(req, m)
+	}
+	for _, m := range finals {
+		if err := wait(ctx, jobs[m]); err != nil {
+			w.fail(ctx, req, err)
+			return
+		}
+	}
+	f := compose(req, jobs, w.methods)
+	f.Final, f.Cached = true, allCached
+	f.Total = time.Since(t0)
+	w.send(ctx, f)
+}
+
+func (w *Worker) fail(ctx context.Context, req Request, err error) {
+	if ctx.Err() != nil {
+		return // superseded: a newer request owns the view
+	}
+	w.send(ctx, Frame{Request: req, Final: true, Err: err})
+}
+
+// send delivers f unless its request was superseded; it reports whether it
+// did.
+func (w *Worker) send(ctx context.Context, f Frame) bool {
+	w.mu.Lock()
+	stale := f.Request.ID != w.latest || ctx.Err() != nil
+	w.mu.Unlock()
+	if stale {
+		return false
+	}
+	w.deliver(f)
+	return true
+}
+
+// Diff colours: the difference window is ± this fraction of the contrast
+// window, fixed so that frames compare with each other.
+const diffFraction = 0.2
+
+// compose colours the decoded images of a request and draws the overlays.
+func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
+	f := Frame{Request: req}
+	name := func(m Mode) string {
+		if r := ms.renderer(m); r != nil {
+			return r.Name()
+		}
+		return m.String()
+	}
+	for _, j := range jobs {
+		f.Decode += j.elapsed
+	}
+	var err error
+	switch req.Mode {
+	case Difference:
+		var d *volume.Image
+		d, err = render.Difference(jobs[Niiv].img, jobs[Linear].img)
+		if err == nil {
+			w := diffFraction * (req.Style.Max - req.Style.Min)
+			f.Image = render.Image(d, render.Style{Min: -w, Max: w, Gamma: 1, Map: render.Diverging})
+		}
+		f.Method = name(Niiv) + " − " + name(Linear)
+	case Split:
+		a := render.Image(jobs[req.SplitLeft].img, req.Style)
+		b := render.Image(jobs[req.SplitRight].img, req.Style)
+		f.Image, err = render.Split(a, b, req.SplitFrac, render.White)
+		f.Method = name(req.SplitLeft) + " | " + name(req.SplitRight)
+	default:
+		f.Image = render.Image(jobs[req.Mode].img, req.Style)
+		f.Method = name(req.Mode)
+	}
+	if err != nil {
+		f.Err = err
+		f.Image = nil
+		return f
+	}
+	if ms.Niiv == nil && (req.Mode == Niiv || req.Mode == Difference ||
+		(req.Mode == Split && (req.SplitLeft == Niiv || req.SplitRight == Niiv))) {
+		f.Note = "niiv unavailable, showing linear"
+		if ms.NiivError != nil {
+			f.Note = "niiv unavailable (" + ms.NiivError.Error() + "), showing linear"
+		}
+	}
+	if req.Cross != nil {
+		render.Crosshair(f.Image, req.Cross[0], req.Cross[1], 4, render.Yellow)
+	}
+	if req.ScaleBar {
+		if _, err := render.ScaleBar(f.Image, req.PerPixel(), req.Unit); err != nil {
+			f.Err = err
+		}
+	}
+	if req.Caption != "" {
+		if err := render.Caption(f.Image, req.Caption); err != nil {
+			f.Err = err
+		}
+	}
+	return f
+}
+
+// Pipeline is one worker per view.
+type Pipeline struct {
+	workers [3]*Worker
+}
+
+// NewPipeline returns a pipeline whose workers call deliver with finished
+// frames. The GUI's deliver hands the frame to its UI goroutine.
+func NewPipeline(methods Methods, deliver func(Frame), synchronous bool) *Pipeline {
+	p := &Pipeline{}
+	for i := range p.workers {
+		p.workers[i] = NewWorker(methods, deliver, synchronous)
+	}
+	return p
+}
+
+// Submit sends req to its view's worker.
+func (p *Pipeline) Submit(req Request) { p.workers[req.Axis].Submit(req) }
+
+// Close cancels all work.
+func (p *Pipeline) Close() {
+	for _, w := range p.workers {
+		w.Close()
+	}
+}
+
+// RenderFrame renders req's final frame synchronously, for export and the
+// headless figure command. It returns an error instead of an error frame.
+func RenderFrame(ctx context.Context, methods Methods, req Request) (Frame, error) {
+	var out Frame
+	w := NewWorker(methods, func(f Frame) { out = f }, true)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		w.Close()
+	}()
+	w.Submit(req)
+	if err := ctx.Err(); err != nil {
+		return Frame{}, err
+	}
+	if out.Err != nil {
+		return out, fmt.Errorf("viewer: %v view: %w", req.Axis, out.Err)
+	}
+	if !out.Final {
+		return out, fmt.Errorf("viewer: %v view: no frame", req.Axis)
+	}
+	return out, nil
+}
