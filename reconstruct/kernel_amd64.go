@@ -1,0 +1,56 @@
+//go:build amd64 && !purego
+
+package reconstruct
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The kernels in use: AVX2/FMA assembly when the CPU has it, else the
+// portable Go versions.
+var (
+	gemmPanel = gemmPanelGo
+	blend     = blendGo
+	kernels   = "go"
+)
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		gemmPanel, blend, kernels = gemmPanelAsm, blendAsm, "avx2+fma"
+	}
+}
+
+// Kernels names the kernels in use, for reports: "avx2+fma" or "go".
+func Kernels() string { return kernels }
+
+//go:noescape
+func gemmPanelAVX2(a *float32, rows, k int, panel, bias, c *float32, ldc int, relu bool)
+
+//go:noescape
+func blendAVX2(dst, a, b, c *float32, n int, wa, wb float32, relu bool)
+
+// gemmPanelAsm checks the slices and runs the 6×16 AVX2 kernel.
+func gemmPanelAsm(a []float32, rows, k int, panel, bias, c []float32, ldc int, relu bool) {
+	if rows <= 0 {
+		return
+	}
+	if rows%6 != 0 || k <= 0 || len(a) < rows*k || len(panel) < k*panelW || len(bias) < panelW || len(c) < (rows-1)*ldc+panelW {
+		panic(fmt.Sprintf("reconstruct: gemmPanel rows=%d k=%d len(a)=%d len(panel)=%d len(c)=%d", rows, k, len(a), len(panel), len(c)))
+	}
+	gemmPanelAVX2(&a[0], rows, k, &panel[0], &bias[0], &c[0], ldc, relu)
+}
+
+// blendAsm checks the slices and runs the AVX2 blend.
+func blendAsm(dst, a, b, c []float32, wa, wb float32, relu bool) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	if n%16 != 0 || len(a) < n || len(b) < n || len(c) < n {
+		blendGo(dst, a, b, c, wa, wb, relu)
+		return
+	}
+	blendAVX2(&dst[0], &a[0], &b[0], &c[0], n, wa, wb, relu)
+}

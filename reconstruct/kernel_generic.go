@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package reconstruct
+
+// The portable kernels; amd64 builds use AVX2/FMA assembly when the CPU
+// has it (kernel_amd64.go).
+var (
+	gemmPanel = gemmPanelGo
+	blend     = blendGo
+)
+
+// Kernels names the kernels in use, for reports.
+func Kernels() string { return "go" }

@@ -1,0 +1,349 @@
+package reconstruct
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// mlp is the decoder's MLP, read from decoder.onnx, laid out for the native
+// decoder. Widths are padded to multiples of panelW with zero weights, so
+// padded channels stay exactly zero through every ReLU layer.
+//
+// Layer 1 acts on [latent (F), v (1), pe (8)]. Because bilinear sampling is
+// linear and its weights do not depend on the channel, layer 1's latent and
+// v parts commute with it: the native decoder applies w1z and w1v to the
+// latent grid once per encoded plane (proj) and samples the result. The
+// positional encoding part is separable into a row and a column term.
+type mlp struct {
+	feats  int // F
+	width  int // D, the true hidden width
+	dp     int // D padded to a multiple of panelW
+	w1z    []float32
+	w1v    []float32 // [dp]
+	w1pe   []float32 // [8][dp]: rows 0–3 act on the row encoding, 4–7 on the column's
+	b1     []float32 // [dp]
+	hidden []denseLayer
+	out    denseLayer // one real output column, padded to panelW
+	head   headKind
+	border bool // GridSample padding: border (true) or zeros
+}
+
+// denseLayer is a packed, padded fully connected layer.
+type denseLayer struct {
+	k, n int       // padded input and output widths
+	w    []float32 // panels of panelW columns: [n/panelW][k][panelW]
+	b    []float32 // [n]
+}
+
+type headKind int
+
+const (
+	headResidual headKind = iota // values = v + MLP
+	headSigmoid                  // values = sigmoid(MLP)
+	headPlain                    // values = MLP
+)
+
+func (h headKind) String() string {
+	return [...]string{"residual", "sigmoid", "plain"}[h]
+}
+
+// panelW is the column width of packed weight panels (two AVX registers).
+const panelW = 16
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// packLayer pads w [kin][nin] (row-major, as ONNX MatMul stores it) and b
+// [nin] to k×n and packs it in panels.
+func packLayer(w []float32, kin, nin int, b []float32, k, n int) denseLayer {
+	l := denseLayer{k: k, n: n, w: make([]float32, k*n), b: make([]float32, n)}
+	copy(l.b, b)
+	for p := 0; p < n/panelW; p++ {
+		panel := l.w[p*k*panelW : (p+1)*k*panelW]
+		for r := 0; r < kin; r++ {
+			for c := 0; c < panelW; c++ {
+				col := p*panelW + c
+				if col < nin {
+					panel[r*panelW+c] = w[r*nin+col]
+				}
+			}
+		}
+	}
+	return l
+}
+
+// mlpFromGraph extracts the MLP of a niiv decoder graph with feats latent
+// channels, checking the structure the native decoder assumes.
+func mlpFromGraph(g *onnxGraph, feats int) (*mlp, error) {
+	m := &mlp{feats: feats}
+	consumers := map[string][]onnxNode{}
+	var grid []onnxNode
+	for _, n := range g.nodes {
+		for _, in := range n.inputs {
+			consumers[in] = append(consumers[in], n)
+		}
+		if n.op == "GridSample" {
+			grid = append(grid, n)
+		}
+	}
+	if len(grid) != 2 {
+		return nil, fmt.Errorf("want 2 GridSample nodes, found %d", len(grid))
+	}
+	for _, n := range grid {
+		if n.attrs["mode"].s != "bilinear" && n.attrs["mode"].s != "linear" {
+			return nil, fmt.Errorf("GridSample mode %q, want bilinear", n.attrs["mode"].s)
+		}
+		if n.attrs["align_corners"].i != 0 {
+			return nil, fmt.Errorf("GridSample align_corners=1, want 0")
+		}
+		switch n.attrs["padding_mode"].s {
+		case "border":
+			m.border = true
+		case "zeros", "":
+			m.border = false
+		default:
+			return nil, fmt.Errorf("GridSample padding_mode %q not supported", n.attrs["padding_mode"].s)
+		}
+	}
+	// The MLP: MatMul(x, W) → Add(b) → Relu, repeated, then a final
+	// MatMul → Add.
+	type layer struct {
+		w      onnxTensor
+		b      onnxTensor
+		output string
+	}
+	var layers []layer
+	var first string
+	for _, n := range g.nodes {
+		if n.op == "Concat" && first == "" {
+			first = n.outputs[0]
+		}
+	}
+	x := first
+	for x != "" {
+		var mm *onnxNode
+		for _, c := range consumers[x] {
+			if c.op == "MatMul" && c.inputs[0] == x {
+				mm = &c
+				break
+			}
+		}
+		if mm == nil {
+			break
+		}
+		w, ok := g.inits[mm.inputs[1]]
+		if !ok || len(w.dims) != 2 {
+			return nil, fmt.Errorf("MatMul %s: weight is not a 2-D initializer", mm.outputs[0])
+		}
+		var add *onnxNode
+		for _, c := range consumers[mm.outputs[0]] {
+			if c.op == "Add" {
+				add = &c
+			}
+		}
+		if add == nil {
+			return nil, fmt.Errorf("MatMul %s has no bias Add", mm.outputs[0])
+		}
+		bname := add.inputs[0]
+		if bname == mm.outputs[0] {
+			bname = add.inputs[1]
+		}
+		b, ok := g.inits[bname]
+		if !ok || len(b.data) != int(w.dims[1]) {
+			return nil, fmt.Errorf("MatMul %s: bias is not an initializer of %d values", mm.outputs[0], w.dims[1])
+		}
+		layers = append(layers, layer{w: w, b: b, output: add.outputs[0]})
+		x = ""
+		for _, c := range consumers[add.outputs[0]] {
+			if c.op == "Relu" {
+				x = c.outputs[0]
+			}
+		}
+	}
+	if len(layers) < 2 {
+		return nil, fmt.Errorf("found %d MLP layers, want at least 2", len(layers))
+	}
+	if got := layers[0].w.dims[0]; got != int64(feats+9) {
+		return nil, fmt.Errorf("first MLP layer takes %d inputs, want F+9 = %d", got, feats+9)
+	}
+	last := layers[len(layers)-1]
+	if last.w.dims[1] != 1 {
+		return nil, fmt.Errorf("last MLP layer has %d outputs, want 1", last.w.dims[1])
+	}
+	m.head = headPlain
+	for _, c := range consumers[last.output] {
+		switch c.op {
+		case "Sigmoid":
+			m.head = headSigmoid
+		case "Add":
+			m.head = headResidual
+		}
+	}
+	d := int(layers[0].w.dims[1])
+	m.width, m.dp = d, roundUp(d, panelW)
+	w1 := layers[0].w.data
+	m.w1z = make([]float32, feats*m.dp)
+	m.w1v = make([]float32, m.dp)
+	m.w1pe = make([]float32, 8*m.dp)
+	m.b1 = make([]float32, m.dp)
+	for r := 0; r < feats+9; r++ {
+		row := w1[r*d : (r+1)*d]
+		switch {
+		case r < feats:
+			copy(m.w1z[r*m.dp:], row)
+		case r == feats:
+			copy(m.w1v, row)
+		default:
+			copy(m.w1pe[(r-feats-1)*m.dp:], row)
+		}
+	}
+	copy(m.b1, layers[0].b.data)
+	k := m.dp
+	for _, l := range layers[1 : len(layers)-1] {
+		kin, nin := int(l.w.dims[0]), int(l.w.dims[1])
+		if roundUp(kin, panelW) != k {
+			return nil, fmt.Errorf("MLP layer of %d inputs follows a layer of %d outputs", kin, k)
+		}
+		n := roundUp(nin, panelW)
+		m.hidden = append(m.hidden, packLayer(l.w.data, kin, nin, l.b.data, k, n))
+		k = n
+	}
+	if roundUp(int(last.w.dims[0]), panelW) != k {
+		return nil, fmt.Errorf("last MLP layer takes %d inputs after a layer of %d outputs", last.w.dims[0], k)
+	}
+	m.out = packLayer(last.w.data, int(last.w.dims[0]), 1, last.b.data, k, panelW)
+	return m, nil
+}
+
+// macs returns the multiply-accumulates per output pixel of the native
+// decoder (layers 2 and up; layer 1 is a blend of projected latents).
+func (m *mlp) macs() int {
+	n := 0
+	for _, l := range m.hidden {
+		n += l.k * l.n
+	}
+	return n + m.out.k
+}
+
+// positional writes the 4-value encoding of coordinate c ∈ [−1, 1]:
+// sin 2πp, cos 2πp, sin 4πp, cos 4πp with p = (c+1)/2.
+func positional(c float64, dst []float64) {
+	p := (c + 1) / 2
+	s1, c1 := math.Sincos(2 * math.Pi * p)
+	s2, c2 := math.Sincos(4 * math.Pi * p)
+	dst[0], dst[1], dst[2], dst[3] = s1, c1, s2, c2
+}
+
+// peTerm writes Σ_k pe_k·w1pe[off+k] (off 0: row, 4: column) into dst.
+func (m *mlp) peTerm(c float64, off int, dst []float32) {
+	var pe [4]float64
+	positional(c, pe[:])
+	clear(dst)
+	for k := 0; k < 4; k++ {
+		w := m.w1pe[(off+k)*m.dp : (off+k+1)*m.dp]
+		f := float32(pe[k])
+		for d := range dst {
+			dst[d] += f * w[d]
+		}
+	}
+}
+
+// project computes the layer-1 projection of an encoded plane: for each of
+// the hw pixels, proj = latent·w1z + low·w1v ([hw][dp]). latent is
+// [F][hw] as the encoder returns it.
+func (m *mlp) project(latent, low []float32, hw int) []float32 {
+	// Transpose the latent to [hw][F] and multiply by w1z packed as a layer.
+	a := make([]float32, roundUp(hw, 6)*m.feats)
+	for f := 0; f < m.feats; f++ {
+		src := latent[f*hw : (f+1)*hw]
+		for i, v := range src {
+			a[i*m.feats+f] = v
+		}
+	}
+	proj := make([]float32, roundUp(hw, 6)*m.dp)
+	l := packLayer(m.w1z, m.feats, m.dp, m.w1v, m.feats, m.dp)
+	clear(l.b) // w1v is added below, scaled by low
+	gemm(a, roundUp(hw, 6), m.feats, &l, proj, m.dp, false)
+	for i := 0; i < hw; i++ {
+		row := proj[i*m.dp : (i+1)*m.dp]
+		v := low[i]
+		for d := range row {
+			row[d] += v * m.w1v[d]
+		}
+	}
+	return slices.Clip(proj[:hw*m.dp])
+}
+
+// forward runs layers 2… on n (a multiple of 6) layer-1 activations a
+// [n][dp] and writes the MLP outputs (before the head) to y[:n]. s1 and s2
+// are scratch of n·maxWidth floats each.
+func (m *mlp) forward(a []float32, n int, s1, s2 []float32, y []float32) {
+	x, k := a, m.dp
+	for i := range m.hidden {
+		l := &m.hidden[i]
+		gemm(x, n, k, l, s1, l.n, true)
+		x, k = s1[:n*l.n], l.n
+		s1, s2 = s2, s1
+	}
+	gemm(x, n, k, &m.out, s1, panelW, false)
+	for i := 0; i < n; i++ {
+		y[i] = s1[i*panelW]
+	}
+}
+
+// maxWidth returns the widest padded layer.
+func (m *mlp) maxWidth() int {
+	w := max(m.dp, panelW)
+	for _, l := range m.hidden {
+		w = max(w, l.n)
+	}
+	return w
+}
+
+// gemm computes c[r][j] = (relu)(Σ_k a[r][k]·w[k][j] + b[j]) for rows r <
+// rows (a multiple of 6) and the layer's n columns; c has row stride ldc.
+func gemm(a []float32, rows, k int, l *denseLayer, c []float32, ldc int, relu bool) {
+	if rows%6 != 0 || len(a) < rows*k || len(c) < (rows-1)*ldc+l.n {
+		panic(fmt.Sprintf("reconstruct: gemm rows=%d k=%d len(a)=%d len(c)=%d", rows, k, len(a), len(c)))
+	}
+	for p := 0; p < l.n/panelW; p++ {
+		panel := l.w[p*l.k*panelW : (p+1)*l.k*panelW]
+		gemmPanel(a, rows, k, panel, l.b[p*panelW:(p+1)*panelW], c[p*panelW:], ldc, relu)
+	}
+}
+
+// gemmPanelGo is the portable kernel: one panel of panelW columns for all
+// rows.
+func gemmPanelGo(a []float32, rows, k int, panel, bias, c []float32, ldc int, relu bool) {
+	var acc [panelW]float32
+	for r := 0; r < rows; r++ {
+		copy(acc[:], bias)
+		ar := a[r*k : (r+1)*k]
+		for kk, av := range ar {
+			w := panel[kk*panelW : (kk+1)*panelW : (kk+1)*panelW]
+			for j := range acc {
+				acc[j] += av * w[j]
+			}
+		}
+		dst := c[r*ldc : r*ldc+panelW]
+		for j, v := range acc {
+			if relu && v < 0 {
+				v = 0
+			}
+			dst[j] = v
+		}
+	}
+}
+
+// blendGo writes dst[d] = wa·a[d] + wb·b[d] + c[d], clamped at 0 when
+// relu is set.
+func blendGo(dst, a, b, c []float32, wa, wb float32, relu bool) {
+	a, b, c = a[:len(dst)], b[:len(dst)], c[:len(dst)]
+	for d := range dst {
+		v := wa*a[d] + wb*b[d] + c[d]
+		if relu && v < 0 {
+			v = 0
+		}
+		dst[d] = v
+	}
+}

@@ -1,0 +1,594 @@
+package reconstruct
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Card is the part of a model card (card.json) the engine uses.
+type Card struct {
+	Name         string `json:"name"`
+	Preset       string `json:"preset"`
+	Factor       int    `json:"factor"`
+	Architecture struct {
+		Feats              int    `json:"feats"`
+		Blocks             int    `json:"blocks"`
+		MLPDepth           int    `json:"mlp_depth"`
+		MLPWidth           int    `json:"mlp_width"`
+		Head               string `json:"head"`
+		SamplePadding      string `json:"sample_padding"`
+		Parameters         int    `json:"parameters"`
+		MACsPerOutputPixel int    `json:"macs_per_output_pixel"`
+	} `json:"architecture"`
+	Normalisation *struct {
+		Kind           string  `json:"kind"`
+		LowPercentile  float64 `json:"low_percentile"`
+		HighPercentile float64 `json:"high_percentile"`
+	} `json:"normalisation"`
+	TestTensors *struct {
+		Lowres    string  `json:"lowres"`
+		Latent    string  `json:"latent"`
+		Coords    string  `json:"coords"`
+		Values    string  `json:"values"`
+		Tolerance float64 `json:"tolerance"`
+	} `json:"test_tensors"`
+	Files map[string]struct {
+		SHA256 string `json:"sha256"`
+		Bytes  int64  `json:"bytes"`
+	} `json:"files"`
+}
+
+// ModelOptions configure LoadModel.
+type ModelOptions struct {
+	// Device is "auto", "cpu" (default), "cuda", "tensorrt", "coreml" or
+	// "directml". GPU providers the library lacks fall back to CPU; the
+	// reason is in Model.Note.
+	Device string
+	// Threads is the number of ONNX Runtime intra-op threads and native
+	// decoder workers; 0 means one per CPU.
+	Threads int
+	// Library is the ONNX Runtime shared library; "" finds it (FindLibrary).
+	Library string
+	// Embedded holds models shipped with the program (assets.Models): a
+	// folder per model name. LoadModel looks names up there.
+	Embedded fs.FS
+	// ORTDecoder makes the model decode with the ONNX decoder graph instead
+	// of the native Go decoder (slower; for comparison and tests).
+	ORTDecoder bool
+}
+
+// Model is a loaded niiv model: the encoder as an ONNX Runtime session and
+// the decoder, natively (default) or as a session. It is safe for
+// concurrent use; Close releases it.
+type Model struct {
+	// Name is the model's short name ("lite", "paper", "tiny"), the folder
+	// name it was loaded from.
+	Name string
+	// Source says where it was loaded from ("embedded:lite" or a path).
+	Source string
+	Card   Card
+	// Library is the ONNX Runtime library file in use.
+	Library string
+	// Provider is the execution provider actually used for the encoder:
+	// "cpu", "cuda", ...
+	Provider string
+	// Note explains a device fallback or a decoder choice in one line; ""
+	// when everything went as asked.
+	Note string
+	// Decoder is "native" or "onnx".
+	Decoder string
+	// Threads is the number of threads used.
+	Threads int
+
+	feats      int
+	enc, dec   *ort.DynamicAdvancedSession
+	mlp        *mlp
+	lowP, hiP  float64
+	closeOnce  sync.Once
+	testLowres []float32 // kept for self-checks
+}
+
+// ModelName returns the short model name of a method or model reference:
+// "niiv-lite" → "lite".
+func ModelName(ref string) string { return strings.TrimPrefix(ref, "niiv-") }
+
+// EmbeddedNames lists the models in an embedded models FS.
+func EmbeddedNames(fsys fs.FS) []string {
+	if fsys == nil {
+		return nil
+	}
+	ents, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			if _, err := fs.Stat(fsys, path.Join(e.Name(), "card.json")); err == nil {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LoadModel loads a model from ref: a folder holding encoder.onnx,
+// decoder.onnx and card.json, or the name of an embedded model ("lite" or
+// "niiv-lite"). It checks the files against the card's checksums, the
+// graphs' inputs and outputs against the model contract, and the outputs
+// against the model's test tensors. Errors wrap ErrNoRuntime when the ONNX
+// Runtime library is missing; callers should then fall back to a classical
+// method.
+func LoadModel(ref string, opt ModelOptions) (*Model, error) {
+	m, err := loadModel(ref, opt)
+	if err != nil {
+		return nil, fmt.Errorf("reconstruct: load model %s: %w", ref, err)
+	}
+	return m, nil
+}
+
+func loadModel(ref string, opt ModelOptions) (*Model, error) {
+	var fsys fs.FS
+	var m Model
+	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+		fsys, m.Source = os.DirFS(ref), ref
+		m.Name = path.Base(strings.TrimRight(strings.ReplaceAll(ref, "\\", "/"), "/"))
+	} else if opt.Embedded != nil && fs.ValidPath(ModelName(ref)) {
+		name := ModelName(ref)
+		if _, err := fs.Stat(opt.Embedded, path.Join(name, "card.json")); err == nil {
+			fsys, _ = fs.Sub(opt.Embedded, name)
+			m.Source, m.Name = "embedded:"+name, name
+		}
+	}
+	if fsys == nil {
+		emb := EmbeddedNames(opt.Embedded)
+		list := "none"
+		if len(emb) > 0 {
+			list = strings.Join(emb, ", ")
+		}
+		return nil, fmt.Errorf("not a model folder and not an embedded model (embedded models: %s)", list)
+	}
+	cardData, err := fs.ReadFile(fsys, "card.json")
+	if err != nil {
+		return nil, fmt.Errorf("model card: %w", err)
+	}
+	if err := json.Unmarshal(cardData, &m.Card); err != nil {
+		return nil, fmt.Errorf("card.json: %w", err)
+	}
+	read := func(name string) ([]byte, error) {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := m.Card.Files[name]; ok && f.SHA256 != "" {
+			sum := sha256.Sum256(b)
+			if hex.EncodeToString(sum[:]) != f.SHA256 {
+				return nil, fmt.Errorf("%s is corrupt: sha256 differs from the model card's", name)
+			}
+		}
+		return b, nil
+	}
+	encData, err := read("encoder.onnx")
+	if err != nil {
+		return nil, err
+	}
+	decData, err := read("decoder.onnx")
+	if err != nil {
+		return nil, err
+	}
+	m.lowP, m.hiP = 0.5, 99.5
+	if n := m.Card.Normalisation; n != nil && n.HighPercentile > n.LowPercentile {
+		m.lowP, m.hiP = n.LowPercentile, n.HighPercentile
+	}
+	if m.Library, err = InitRuntime(opt.Library); err != nil {
+		return nil, err
+	}
+	if err := checkGraph("encoder.onnx", encData, []string{"lowres"}, []int{4}, []string{"latent"}, []int{4}); err != nil {
+		return nil, err
+	}
+	if err := checkGraph("decoder.onnx", decData, []string{"latent", "lowres", "coords"}, []int{4, 4, 3}, []string{"values"}, []int{2}); err != nil {
+		return nil, err
+	}
+	m.Threads = opt.Threads
+	if m.Threads <= 0 {
+		m.Threads = runtime.NumCPU()
+	}
+	if err := m.openSessions(encData, decData, opt.Device); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			m.Close()
+		}
+	}()
+	// Latent channels: from the card, else by running the encoder once.
+	m.feats = m.Card.Architecture.Feats
+	if m.feats <= 0 {
+		lat, err := m.Encode(context.Background(), make([]float32, 4), 1, 2, 2)
+		if err != nil {
+			return nil, err
+		}
+		m.feats = len(lat) / 4
+	}
+	m.Decoder = "onnx"
+	if !opt.ORTDecoder {
+		g, err := parseONNX(decData)
+		if err == nil {
+			m.mlp, err = mlpFromGraph(g, m.feats)
+		}
+		if err != nil {
+			m.addNote("native decoder unavailable (" + err.Error() + "); decoding with ONNX Runtime")
+		} else {
+			m.Decoder = "native"
+		}
+	}
+	if err := m.selfCheck(fsys); err != nil {
+		return nil, err
+	}
+	ok = true
+	return &m, nil
+}
+
+func (m *Model) addNote(s string) {
+	if m.Note != "" {
+		m.Note += "; "
+	}
+	m.Note += s
+}
+
+// openSessions creates the encoder and decoder sessions on the requested
+// device, falling back to CPU.
+func (m *Model) openSessions(enc, dec []byte, device string) error {
+	device = strings.ToLower(device)
+	var try []string
+	switch device {
+	case "", "cpu":
+		try = []string{"cpu"}
+	case "auto":
+		try = append(autoProviders(), "cpu")
+	default:
+		if !slicesContains(Devices, device) {
+			return fmt.Errorf("unknown device %q (want one of %s)", device, strings.Join(Devices, ", "))
+		}
+		try = []string{device, "cpu"}
+	}
+	var reasons []string
+	for _, p := range try {
+		err := m.openOn(p, enc, dec)
+		if err == nil {
+			m.Provider = p
+			if len(reasons) > 0 {
+				m.addNote(strings.Join(reasons, "; ") + "; using CPU")
+			}
+			return nil
+		}
+		if p == "cpu" {
+			return fmt.Errorf("create session: %w", err)
+		}
+		reasons = append(reasons, p+" unavailable: "+firstLine(err))
+	}
+	return errors.New("no execution provider")
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Model) openOn(provider string, enc, dec []byte) error {
+	o, err := sessionOptions(provider, m.Threads)
+	if err != nil {
+		return err
+	}
+	defer o.Destroy()
+	e, err := ort.NewDynamicAdvancedSessionWithONNXData(enc, []string{"lowres"}, []string{"latent"}, o)
+	if err != nil {
+		return fmt.Errorf("encoder.onnx: %w", err)
+	}
+	d, err := ort.NewDynamicAdvancedSessionWithONNXData(dec, []string{"latent", "lowres", "coords"}, []string{"values"}, o)
+	if err != nil {
+		e.Destroy()
+		return fmt.Errorf("decoder.onnx: %w", err)
+	}
+	m.enc, m.dec = e, d
+	return nil
+}
+
+// checkGraph verifies a graph's input and output names, ranks and float32
+// element types.
+func checkGraph(file string, data []byte, ins []string, inRanks []int, outs []string, outRanks []int) error {
+	gi, go_, err := ort.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return fmt.Errorf("%s is not a readable ONNX model: %v", file, firstLine(err))
+	}
+	check := func(kind string, got []ort.InputOutputInfo, names []string, ranks []int) error {
+		if len(got) != len(names) {
+			return fmt.Errorf("%s has %d %ss, want %d (%s)", file, len(got), kind, len(names), strings.Join(names, ", "))
+		}
+		for i, info := range got {
+			if info.Name != names[i] {
+				return fmt.Errorf("%s %s %d is %q, want %q", file, kind, i, info.Name, names[i])
+			}
+			if len(info.Dimensions) != ranks[i] {
+				return fmt.Errorf("%s %s %q has shape %v, want rank %d", file, kind, info.Name, info.Dimensions, ranks[i])
+			}
+			if info.DataType != ort.TensorElementDataTypeFloat {
+				return fmt.Errorf("%s %s %q is %v, want float32", file, kind, info.Name, info.DataType)
+			}
+		}
+		return nil
+	}
+	if err := check("input", gi, ins, inRanks); err != nil {
+		return err
+	}
+	return check("output", go_, outs, outRanks)
+}
+
+// Close releases the model's sessions. It is safe to call more than once.
+func (m *Model) Close() error {
+	m.closeOnce.Do(func() {
+		if m.enc != nil {
+			m.enc.Destroy()
+		}
+		if m.dec != nil {
+			m.dec.Destroy()
+		}
+	})
+	return nil
+}
+
+// Feats returns the number of latent channels.
+func (m *Model) Feats() int { return m.feats }
+
+// Factor returns the anisotropy factor the model was trained for (0 when
+// the card does not say).
+func (m *Model) Factor() int { return m.Card.Factor }
+
+// Summary describes the model in one line: name, provider, decoder, library.
+func (m *Model) Summary() string {
+	s := fmt.Sprintf("model %s (%s), encoder on %s with %d threads, %s decoder, ONNX Runtime %s", m.Name, m.Source, m.Provider, m.Threads, m.Decoder, m.Library)
+	if m.Note != "" {
+		s += "; " + m.Note
+	}
+	return s
+}
+
+// run runs a session, terminating it when ctx is cancelled.
+func run(ctx context.Context, s *ort.DynamicAdvancedSession, in []ort.Value) (*ort.Tensor[float32], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	defer stop()
+	out := []ort.Value{nil}
+	if err := s.RunWithOptions(in, out, ro); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	t, ok := out[0].(*ort.Tensor[float32])
+	if !ok {
+		out[0].Destroy()
+		return nil, fmt.Errorf("output is %T, want a float32 tensor", out[0])
+	}
+	return t, nil
+}
+
+// Encode runs the encoder on n normalised low-resolution slices of h×w
+// ([n][h][w]) and returns the latent grids [n][F][h][w].
+func (m *Model) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
+	if len(lowres) != n*h*w {
+		return nil, fmt.Errorf("reconstruct: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
+	}
+	in, err := ort.NewTensor(ort.NewShape(int64(n), 1, int64(h), int64(w)), lowres)
+	if err != nil {
+		return nil, fmt.Errorf("reconstruct: encode: %w", err)
+	}
+	defer in.Destroy()
+	out, err := run(ctx, m.enc, []ort.Value{in})
+	if err != nil {
+		return nil, fmt.Errorf("reconstruct: encode with %s: %w", m.Name, err)
+	}
+	defer out.Destroy()
+	return append([]float32(nil), out.GetData()...), nil
+}
+
+// DecodeONNX runs the decoder graph through ONNX Runtime: latent
+// [1][F][h][w], lowres [1][h][w], coords [q][2] (row, col in [−1, 1]) →
+// values [q], normalised.
+func (m *Model) DecodeONNX(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
+	f := int64(len(latent) / (h * w))
+	lt, err := ort.NewTensor(ort.NewShape(1, f, int64(h), int64(w)), latent)
+	if err != nil {
+		return nil, err
+	}
+	defer lt.Destroy()
+	lr, err := ort.NewTensor(ort.NewShape(1, 1, int64(h), int64(w)), lowres)
+	if err != nil {
+		return nil, err
+	}
+	defer lr.Destroy()
+	ct, err := ort.NewTensor(ort.NewShape(1, int64(len(coords)/2), 2), coords)
+	if err != nil {
+		return nil, err
+	}
+	defer ct.Destroy()
+	out, err := run(ctx, m.dec, []ort.Value{lt, lr, ct})
+	if err != nil {
+		return nil, fmt.Errorf("reconstruct: decode with %s: %w", m.Name, err)
+	}
+	defer out.Destroy()
+	return append([]float32(nil), out.GetData()...), nil
+}
+
+// DecodePoints decodes arbitrary points with the model's decoder (native or
+// ONNX): same arguments and result as DecodeONNX.
+func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
+	if m.mlp == nil {
+		return m.DecodeONNX(ctx, latent, lowres, h, w, coords)
+	}
+	e := m.planeFromLatent(latent, lowres, h, w)
+	return m.mlp.decodePoints(e, coords), nil
+}
+
+// selfCheck compares the model's outputs with its test tensors when the
+// folder has them.
+func (m *Model) selfCheck(fsys fs.FS) error {
+	tt := m.Card.TestTensors
+	if tt == nil {
+		return nil
+	}
+	load := func(name string) ([]float32, []int, error) {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return readNPYFloat32(b)
+	}
+	low, ls, err := load(tt.Lowres)
+	if err != nil {
+		return fmt.Errorf("test tensor %s: %w", tt.Lowres, err)
+	}
+	lat, _, err := load(tt.Latent)
+	if err != nil {
+		return fmt.Errorf("test tensor %s: %w", tt.Latent, err)
+	}
+	coords, _, err := load(tt.Coords)
+	if err != nil {
+		return fmt.Errorf("test tensor %s: %w", tt.Coords, err)
+	}
+	want, _, err := load(tt.Values)
+	if err != nil {
+		return fmt.Errorf("test tensor %s: %w", tt.Values, err)
+	}
+	if len(ls) != 4 || ls[0] != 1 || ls[1] != 1 {
+		return fmt.Errorf("test tensor %s has shape %v, want [1,1,H,W]", tt.Lowres, ls)
+	}
+	h, w := ls[2], ls[3]
+	tol := tt.Tolerance
+	if tol <= 0 {
+		tol = 1e-4
+	}
+	if m.Provider != "cpu" {
+		tol = max(tol, 1e-2) // GPU providers may use reduced-precision matmuls
+	}
+	gotLat, err := m.Encode(context.Background(), low, 1, h, w)
+	if err != nil {
+		return err
+	}
+	if d := maxAbsDiff(gotLat, lat); !(d <= tol) {
+		return fmt.Errorf("encoder output differs from %s by %.3g (tolerance %g): corrupt model or incompatible runtime", tt.Latent, d, tol)
+	}
+	if m.mlp != nil {
+		got := m.mlp.decodePoints(m.planeFromLatent(lat, low, h, w), coords)
+		if d := maxAbsDiff(got, want); !(d <= tol) {
+			m.mlp = nil
+			m.Decoder = "onnx"
+			m.addNote(fmt.Sprintf("native decoder differs from the test tensors by %.3g; decoding with ONNX Runtime", d))
+		}
+	}
+	if m.mlp == nil {
+		got, err := m.DecodeONNX(context.Background(), lat, low, h, w, coords)
+		if err != nil {
+			return err
+		}
+		if d := maxAbsDiff(got, want); !(d <= tol) {
+			return fmt.Errorf("decoder output differs from %s by %.3g (tolerance %g): corrupt model", tt.Values, d, tol)
+		}
+	}
+	return nil
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		e := math.Abs(float64(a[i]) - float64(b[i]))
+		if !(e <= d) {
+			d = e
+		}
+	}
+	return d
+}
+
+var npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
+
+// readNPYFloat32 decodes a little-endian float32, C-order .npy file.
+func readNPYFloat32(b []byte) ([]float32, []int, error) {
+	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
+		return nil, nil, errors.New("not a .npy file")
+	}
+	var hl, off int
+	if b[6] == 1 {
+		hl, off = int(binary.LittleEndian.Uint16(b[8:])), 10
+	} else {
+		if len(b) < 12 {
+			return nil, nil, errors.New("truncated .npy header")
+		}
+		hl, off = int(binary.LittleEndian.Uint32(b[8:])), 12
+	}
+	if off+hl > len(b) {
+		return nil, nil, errors.New("truncated .npy header")
+	}
+	hdr := string(b[off : off+hl])
+	if !strings.Contains(hdr, "'<f4'") || strings.Contains(hdr, "'fortran_order': True") {
+		return nil, nil, fmt.Errorf("want little-endian float32 in C order, header %s", strings.TrimSpace(hdr))
+	}
+	sm := npyShape.FindStringSubmatch(hdr)
+	if sm == nil {
+		return nil, nil, errors.New("no shape in .npy header")
+	}
+	var shape []int
+	n := 1
+	for _, p := range strings.Split(sm[1], ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		d, err := strconv.Atoi(p)
+		if err != nil || d < 0 {
+			return nil, nil, fmt.Errorf("bad .npy shape %q", sm[1])
+		}
+		shape = append(shape, d)
+		n *= d
+	}
+	data := b[off+hl:]
+	if len(data) != 4*n {
+		return nil, nil, fmt.Errorf(".npy shape %v needs %d bytes, file has %d", shape, 4*n, len(data))
+	}
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out, shape, nil
+}

@@ -1,0 +1,280 @@
+package reconstruct
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/niiv/niiv/volume"
+)
+
+// needRuntime skips the test when the ONNX Runtime library is missing.
+func needRuntime(t testing.TB) {
+	t.Helper()
+	if _, err := FindLibrary(); err != nil {
+		t.Skipf("skipping: ONNX Runtime library not found (run scripts/setup.sh or set %s): %v", LibraryEnv, err)
+	}
+}
+
+// modelDirs returns the test model and every model shipped in assets.
+func modelDirs(t testing.TB) []string {
+	dirs := []string{filepath.Join("..", "testdata", "tiny-model")}
+	shipped, _ := filepath.Glob(filepath.Join("..", "assets", "models", "*", "card.json"))
+	for _, c := range shipped {
+		dirs = append(dirs, filepath.Dir(c))
+	}
+	return dirs
+}
+
+func loadTest(t testing.TB, dir string, opt ModelOptions) *Model {
+	t.Helper()
+	m, err := LoadModel(dir, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func readNPYFile(t testing.TB, path string) ([]float32, []int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, s, err := readNPYFloat32(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v, s
+}
+
+// TestExactness checks the Go/ORT outputs against every model's test
+// tensors (written by the training package from PyTorch): the encoder, the
+// ONNX decoder and the native decoder, each within the card's tolerance.
+func TestExactness(t *testing.T) {
+	needRuntime(t)
+	ctx := context.Background()
+	for _, dir := range modelDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadTest(t, dir, ModelOptions{Device: "cpu"})
+			if m.Decoder != "native" || m.Note != "" {
+				t.Fatalf("decoder %s, note %q; want the native decoder without notes", m.Decoder, m.Note)
+			}
+			tt := m.Card.TestTensors
+			tol := tt.Tolerance
+			low, ls := readNPYFile(t, filepath.Join(dir, tt.Lowres))
+			lat, _ := readNPYFile(t, filepath.Join(dir, tt.Latent))
+			coords, _ := readNPYFile(t, filepath.Join(dir, tt.Coords))
+			want, _ := readNPYFile(t, filepath.Join(dir, tt.Values))
+			h, w := ls[2], ls[3]
+			gotLat, err := m.Encode(ctx, low, 1, h, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			onnxVals, err := m.DecodeONNX(ctx, lat, low, h, w, coords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nativeVals, err := m.DecodePoints(ctx, lat, low, h, w, coords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checks := []struct {
+				name string
+				got  []float32
+				want []float32
+			}{
+				{"encoder vs test_latent", gotLat, lat},
+				{"ONNX decoder vs test_values", onnxVals, want},
+				{"native decoder vs test_values", nativeVals, want},
+			}
+			for _, c := range checks {
+				d := maxAbsDiff(c.got, c.want)
+				t.Logf("%s: max |error| %.3g", c.name, d)
+				if !(d <= tol) {
+					t.Errorf("%s: max |error| %.3g > %g", c.name, d, tol)
+				}
+			}
+		})
+	}
+}
+
+// TestNativeGridMatchesONNX decodes regular grids (the viewer's case: full
+// plane, zoomed region, region beyond the border) natively and through the
+// ONNX decoder graph.
+func TestNativeGridMatchesONNX(t *testing.T) {
+	needRuntime(t)
+	ctx := context.Background()
+	for _, dir := range modelDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadTest(t, dir, ModelOptions{Device: "cpu"})
+			h, w := 6, 20
+			rng := rand.New(rand.NewPCG(1, 2))
+			low := make([]float32, h*w)
+			for i := range low {
+				low[i] = rng.Float32()
+			}
+			lat, err := m.Encode(ctx, low, 1, h, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := m.planeFromLatent(lat, low, h, w)
+			regions := []struct{ r0, r1, c0, c1 float64 }{
+				{0, 6, 0, 20}, {1.3, 2.9, 4.1, 9.7}, {-1, 7, -2, 23},
+			}
+			for _, g := range regions {
+				H, W := 37, 53
+				rows, cols := gridCoords(g.r0, g.r1, H, h), gridCoords(g.c0, g.c1, W, w)
+				got := make([]float32, H*W)
+				if err := m.mlp.decodeGrid(ctx, p, rows, cols, got, 2); err != nil {
+					t.Fatal(err)
+				}
+				coords := make([]float32, 0, 2*H*W)
+				for _, r := range rows {
+					for _, c := range cols {
+						coords = append(coords, float32(r), float32(c))
+					}
+				}
+				want, err := m.DecodeONNX(ctx, lat, low, h, w, coords)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(got, want); !(d <= 1e-4) {
+					t.Errorf("region %+v: native grid vs ONNX max |error| %.3g", g, d)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadModelErrors(t *testing.T) {
+	needRuntime(t)
+	dir := t.TempDir()
+	src := filepath.Join("..", "testdata", "tiny-model")
+	for _, f := range []string{"card.json", "decoder.onnx"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	enc, _ := os.ReadFile(filepath.Join(src, "encoder.onnx"))
+	enc[len(enc)/2] ^= 0xff
+	os.WriteFile(filepath.Join(dir, "encoder.onnx"), enc, 0o644)
+	tests := []struct {
+		name, ref string
+	}{
+		{"corrupt", dir},
+		{"missing", filepath.Join(dir, "nope")},
+		{"unknown embedded", "niiv-nothing"},
+	}
+	for _, tc := range tests {
+		if _, err := LoadModel(tc.ref, ModelOptions{}); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+func TestDeviceFallback(t *testing.T) {
+	needRuntime(t)
+	m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "auto"})
+	t.Logf("auto: provider %s, note %q", m.Provider, m.Note)
+	if m.Provider == "" {
+		t.Error("no provider reported")
+	}
+	if _, err := LoadModel(filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "quantum"}); err == nil {
+		t.Error("unknown device: no error")
+	}
+}
+
+// TestNiivRender renders every plane orientation with the tiny model and
+// checks that XZ output at integer factor reproduces a direct grid decode,
+// and that XY rows at an acquired z match the xz decodes.
+func TestNiivRender(t *testing.T) {
+	needRuntime(t)
+	m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu"})
+	vol := rampVolume(t, volume.Shape{Z: 5, Y: 9, X: 11}, 7, 3, 1)
+	n := NewNiiv(m, NewCache(1<<20))
+	ctx := context.Background()
+	xz, err := n.Render(ctx, FullPlane(vol, volume.XZ, 4, 11, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// XY at z = 2.3 with one output row per y and column per x: row y must
+	// equal the xz plane y decoded at that z.
+	z := 2.3
+	xy, err := n.Render(ctx, Request{Vol: vol, Axis: volume.XY, Index: z, R0: 0, R1: 9, C0: 0, C1: 11, W: 11, H: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, y := range []int{0, 4, 8} {
+		row, err := n.Render(ctx, Request{Vol: vol, Axis: volume.XZ, Index: float64(y), R0: z, R1: z + 1, C0: 0, C1: 11, W: 11, H: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for x := 0; x < 11; x++ {
+			if d := xy.At(x, y) - row.At(x, 0); d > 1e-3 || d < -1e-3 {
+				t.Fatalf("xy(%d,%d) = %v, xz row = %v", x, y, xy.At(x, y), row.At(x, 0))
+			}
+		}
+	}
+	if xz.W != 11 || xz.H != 20 {
+		t.Fatalf("size %d×%d", xz.W, xz.H)
+	}
+	if st := n.Cache().Stats(); st.Entries == 0 || st.Bytes == 0 {
+		t.Errorf("cache empty after renders: %+v", st)
+	}
+	// Cancellation.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := n.Render(cctx, FullPlane(vol, volume.YZ, 2, 9, 20)); err == nil {
+		t.Error("cancelled render: no error")
+	}
+}
+
+func TestKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, k := range []int{8, 16, 41, 64, 256} {
+		rows := 24
+		a := make([]float32, rows*k)
+		for i := range a {
+			a[i] = rng.Float32()*2 - 1
+		}
+		w := make([]float32, k*32)
+		for i := range w {
+			w[i] = rng.Float32()*2 - 1
+		}
+		b := make([]float32, 32)
+		for i := range b {
+			b[i] = rng.Float32() - 0.5
+		}
+		l := packLayer(w, k, 32, b, k, 32)
+		for _, relu := range []bool{false, true} {
+			got, want := make([]float32, rows*40), make([]float32, rows*40)
+			for p := 0; p < 2; p++ {
+				gemmPanel(a, rows, k, l.w[p*k*panelW:], l.b[p*panelW:], got[p*panelW:], 40, relu)
+				gemmPanelGo(a, rows, k, l.w[p*k*panelW:], l.b[p*panelW:], want[p*panelW:], 40, relu)
+			}
+			if d := maxAbsDiff(got, want); d > 1e-5*float64(k) {
+				t.Errorf("gemm k=%d relu=%v: max diff %g (kernels %s)", k, relu, d, Kernels())
+			}
+		}
+	}
+	x, y, c := make([]float32, 48), make([]float32, 48), make([]float32, 48)
+	for i := range x {
+		x[i], y[i], c[i] = rng.Float32()-0.5, rng.Float32()-0.5, rng.Float32()-0.5
+	}
+	for _, relu := range []bool{false, true} {
+		got, want := make([]float32, 48), make([]float32, 48)
+		blend(got, x, y, c, 0.3, 0.7, relu)
+		blendGo(want, x, y, c, 0.3, 0.7, relu)
+		if d := maxAbsDiff(got, want); d > 1e-6 {
+			t.Errorf("blend relu=%v: max diff %g", relu, d)
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package reconstruct
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/niiv/niiv/volume"
+)
+
+// Niiv is the niiv method with one model: it encodes axial planes (xz, yz)
+// once, keeps them in a Cache, and decodes any region at any size. XY
+// planes (at any fractional z) are decoded from the xz planes of the rows
+// they cross. It is safe for concurrent use.
+type Niiv struct {
+	model   *Model
+	cache   *Cache
+	threads int
+}
+
+// NewNiiv returns the niiv method for model m, caching encoded planes in c
+// (a private cache of DefaultCacheBytes when nil). The caller keeps
+// ownership of m and closes it after the last Render.
+func NewNiiv(m *Model, c *Cache) *Niiv {
+	if c == nil {
+		c = NewCache(DefaultCacheBytes)
+	}
+	return &Niiv{model: m, cache: c, threads: m.Threads}
+}
+
+// Name returns "niiv-" and the model name.
+func (n *Niiv) Name() string { return "niiv-" + n.model.Name }
+
+// Model returns the method's model.
+func (n *Niiv) Model() *Model { return n.model }
+
+// Cache returns the method's latent cache.
+func (n *Niiv) Cache() *Cache { return n.cache }
+
+// NormRange returns the intensities that the model's normalisation maps to
+// 0 and 1 for vol (percentiles of the whole volume, as in the model card).
+func (n *Niiv) NormRange(vol *volume.Volume) (lo, hi float64) {
+	st := vol.Stats()
+	lo, hi = st.Percentile(n.model.lowP), st.Percentile(n.model.hiP)
+	if !(hi > lo) {
+		hi = lo + 1
+	}
+	return lo, hi
+}
+
+// encBatch is the number of planes encoded per encoder run.
+const encBatch = 8
+
+// planes returns the encoded planes (vol, axis, idx[i]), from the cache
+// when useCache is set.
+func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache bool) ([]*plane, error) {
+	out := make([]*plane, len(idx))
+	var missing []int // positions in idx
+	for i, k := range idx {
+		if useCache {
+			if p, ok := n.cache.get(cacheKey{vol, axis, k, n.model}); ok {
+				out[i] = p
+				continue
+			}
+		}
+		missing = append(missing, i)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	lo, hi := n.NormRange(vol)
+	scale := float32(1 / (hi - lo))
+	rows, cols := planeSize(vol.Shape(), axis)
+	hw := rows * cols
+	buf := make([]float32, encBatch*hw)
+	for b0 := 0; b0 < len(missing); b0 += encBatch {
+		b := min(encBatch, len(missing)-b0)
+		for j := 0; j < b; j++ {
+			pl, err := vol.Plane(axis, idx[missing[b0+j]])
+			if err != nil {
+				return nil, fmt.Errorf("reconstruct: %w", err)
+			}
+			dst := pl.Float32(buf[j*hw : (j+1)*hw])
+			for i, v := range dst {
+				dst[i] = (v - float32(lo)) * scale
+			}
+		}
+		lat, err := n.model.Encode(ctx, buf[:b*hw], b, rows, cols)
+		if err != nil {
+			return nil, err
+		}
+		f := len(lat) / (b * hw)
+		for j := 0; j < b; j++ {
+			low := slices.Clone(buf[j*hw : (j+1)*hw])
+			p := n.model.planeFromLatent(lat[j*f*hw:(j+1)*f*hw:(j+1)*f*hw], low, rows, cols)
+			i := missing[b0+j]
+			out[i] = p
+			if useCache {
+				n.cache.put(cacheKey{vol, axis, idx[i], n.model}, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+// decode decodes plane p on the grid rows × cols (model coordinates) into
+// out, normalised.
+func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out []float32, threads int) error {
+	if n.model.mlp != nil {
+		return n.model.mlp.decodeGrid(ctx, p, rows, cols, out, threads)
+	}
+	// ONNX Runtime decoder: in chunks of rows.
+	W := len(cols)
+	chunk := max(1, (1<<16)/W)
+	for r0 := 0; r0 < len(rows); r0 += chunk {
+		r1 := min(len(rows), r0+chunk)
+		coords := make([]float32, 0, 2*(r1-r0)*W)
+		for _, r := range rows[r0:r1] {
+			for _, c := range cols {
+				coords = append(coords, float32(r), float32(c))
+			}
+		}
+		v, err := n.model.DecodeONNX(ctx, p.latent, p.low, p.h, p.w, coords)
+		if err != nil {
+			return err
+		}
+		copy(out[r0*W:], v)
+	}
+	return nil
+}
+
+func denormalise(pix []float32, lo, hi float64) {
+	s, o := float32(hi-lo), float32(lo)
+	for i, v := range pix {
+		pix[i] = v*s + o
+	}
+}
+
+// Render implements Method.
+func (n *Niiv) Render(ctx context.Context, req Request) (*volume.Image, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	out := volume.NewImage(req.W, req.H)
+	if req.Axis == volume.XY {
+		if err := n.renderXY(ctx, req, out.Pix); err != nil {
+			return nil, err
+		}
+	} else {
+		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true)
+		if err != nil {
+			return nil, err
+		}
+		rows, cols := planeSize(req.Vol.Shape(), req.Axis)
+		rc := gridCoords(req.R0, req.R1, req.H, rows)
+		cc := gridCoords(req.C0, req.C1, req.W, cols)
+		if err := n.decode(ctx, ps[0], rc, cc, out.Pix, n.threads); err != nil {
+			return nil, err
+		}
+	}
+	lo, hi := n.NormRange(req.Vol)
+	denormalise(out.Pix, lo, hi)
+	return out, nil
+}
+
+// renderXY decodes an xy plane at fractional z: each output row is the row
+// at z of the xz plane of its y (linearly blended between the two nearest
+// xz planes when zoomed in).
+func (n *Niiv) renderXY(ctx context.Context, req Request, out []float32) error {
+	s := req.Vol.Shape()
+	zoomIn := float64(req.H) >= req.R1-req.R0
+	type rowTaps struct {
+		y0, y1 int
+		t      float32
+	}
+	rt := make([]rowTaps, req.H)
+	var need []int
+	for i := range rt {
+		sy := pixelCentre(req.R0, req.R1, i, req.H)
+		if zoomIn {
+			u := min(max(sy-0.5, 0), float64(s.Y-1))
+			y0 := int(math.Floor(u))
+			rt[i] = rowTaps{y0, min(y0+1, s.Y-1), float32(u - float64(y0))}
+		} else {
+			y := min(max(int(math.Floor(sy)), 0), s.Y-1)
+			rt[i] = rowTaps{y, y, 0}
+		}
+		need = append(need, rt[i].y0)
+		if rt[i].t != 0 {
+			need = append(need, rt[i].y1)
+		}
+	}
+	slices.Sort(need)
+	need = slices.Compact(need)
+	ps, err := n.planes(ctx, req.Vol, volume.XZ, need, true)
+	if err != nil {
+		return err
+	}
+	cz := []float64{2*(req.Index+0.5)/float64(s.Z) - 1}
+	cc := gridCoords(req.C0, req.C1, req.W, s.X)
+	rowsOut := make([]float32, len(need)*req.W)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, len(need))
+	for w := 0; w < max(1, min(n.threads, len(need))); w++ {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(need) {
+					return
+				}
+				errs[k] = n.decode(ctx, ps[k], cz, cc, rowsOut[k*req.W:(k+1)*req.W], 1)
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	pos := make(map[int]int, len(need))
+	for k, y := range need {
+		pos[y] = k
+	}
+	for i, t := range rt {
+		dst := out[i*req.W : (i+1)*req.W]
+		r0 := rowsOut[pos[t.y0]*req.W:]
+		if t.t == 0 {
+			copy(dst, r0[:req.W])
+			continue
+		}
+		r1 := rowsOut[pos[t.y1]*req.W:]
+		for j := range dst {
+			dst[j] = (1-t.t)*r0[j] + t.t*r1[j]
+		}
+	}
+	return nil
+}
+
+// renderAxial decodes whole axial planes idx of (vol, axis) at h output
+// rows (full width) without using the cache, calling emit with each plane
+// in the volume's units, in order of idx. It is the whole-volume path.
+func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, h int, emit func(index int, img []float32)) error {
+	rows, cols := planeSize(vol.Shape(), axis)
+	rc := gridCoords(0, float64(rows), h, rows)
+	cc := gridCoords(0, float64(cols), cols, cols)
+	lo, hi := n.NormRange(vol)
+	img := make([]float32, h*cols)
+	for b0 := 0; b0 < len(idx); b0 += encBatch {
+		b1 := min(len(idx), b0+encBatch)
+		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false)
+		if err != nil {
+			return err
+		}
+		for j, p := range ps {
+			if err := n.decode(ctx, p, rc, cc, img, n.threads); err != nil {
+				return err
+			}
+			denormalise(img, lo, hi)
+			emit(idx[b0+j], img)
+		}
+	}
+	return nil
+}
