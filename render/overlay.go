@@ -15,14 +15,14 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// Overlay colours.
+// Overlay colours, alpha-premultiplied like all color.RGBA values.
 var (
 	// White is the colour of the scale bar and of text.
 	White = color.RGBA{255, 255, 255, 255}
 	// Shade is the translucent backing of text and the scale bar.
 	Shade = color.RGBA{0, 0, 0, 150}
-	// Yellow is the default crosshair colour.
-	Yellow = color.RGBA{255, 220, 0, 200}
+	// Yellow is the default crosshair colour (255, 220, 0 at 80 % opacity).
+	Yellow = color.RGBA{204, 176, 0, 204}
 )
 
 // thickness is the line width for an image of size r: 1 px on screen-sized

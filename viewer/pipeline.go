@@ -421,10 +421,7 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 	}
 	if ms.Niiv == nil && (req.Mode == Niiv || req.Mode == Difference ||
 		(req.Mode == Split && (req.SplitLeft == Niiv || req.SplitRight == Niiv))) {
-		f.Note = "niiv unavailable, showing linear"
-		if ms.NiivError != nil {
-			f.Note = "niiv unavailable (" + ms.NiivError.Error() + "), showing linear"
-		}
+		f.Note = "no niiv model: linear shown"
 	}
 	if req.Cross != nil {
 		render.Crosshair(f.Image, req.Cross[0], req.Cross[1], 4, render.Yellow)

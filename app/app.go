@@ -1,0 +1,440 @@
+// Package app is niiv's desktop viewer: three linked orthogonal views and a
+// control panel in a Fyne window. It only wires widgets to the headless
+// viewer model (package viewer) and shows the frames its pipeline
+// finishes; all numeric work lives in the headless packages. It is the only
+// package that imports Fyne.
+package app
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/niiv/niiv/render"
+	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/volume"
+)
+
+// Options configure the viewer window.
+type Options struct {
+	// Methods decode the frames (see viewer/engine).
+	Methods viewer.Methods
+	// Open loads a volume from a path (a file, folder or "sample"); the
+	// window's Open dialog and drag-and-drop use it.
+	Open func(path string) (*volume.Volume, error)
+	// Size is the initial window size in Fyne units (0: 1280×900).
+	Size fyne.Size
+	// ScreenshotDir is where S saves screenshots ("" = current directory).
+	ScreenshotDir string
+	// Mode is the initial display mode.
+	Mode viewer.Mode
+}
+
+// Run opens a window on vol and blocks until it is closed.
+func Run(vol *volume.Volume, o Options) error {
+	a := fyneapp.NewWithID("io.github.niiv")
+	w := a.NewWindow("niiv")
+	u := newUI(vol, o, w, false)
+	w.SetContent(u.content)
+	size := o.Size
+	if size.Width == 0 {
+		size = fyne.NewSize(1280, 900)
+	}
+	w.Resize(size)
+	u.bindWindow()
+	if !vol.Voxel.Known {
+		u.askVoxel(vol, func(*volume.Volume) {})
+	}
+	w.ShowAndRun()
+	u.pipe.Close()
+	return nil
+}
+
+// ui ties the model, the pipeline and the widgets together.
+type ui struct {
+	model   *viewer.Model
+	pipe    *viewer.Pipeline
+	opts    Options
+	win     fyne.Window
+	views   [3]*view
+	active  volume.Axis
+	content fyne.CanvasObject
+	mods    fyne.KeyModifier // extra modifiers (tests set them)
+	syncing bool             // true while controls are set from the model
+
+	// controls
+	info      *widget.Label
+	position  *widget.Label
+	modeSel   *widget.RadioGroup
+	splitL    *widget.Select
+	splitR    *widget.Select
+	zoom      *widget.Slider
+	zoomLabel *widget.Label
+	lo, hi    *widget.Slider
+	loLabel   *widget.Label
+	gamma     *widget.Slider
+	invert    *widget.Check
+	cmap      *widget.Select
+	cross     *widget.Check
+	hist      *canvas.Image
+	message   *widget.Label
+}
+
+var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 Split"}
+
+// newUI builds the widgets. A synchronous ui renders frames inside the
+// calls that change the model (for tests).
+func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
+	u := &ui{model: viewer.New(vol), opts: o, win: w}
+	u.model.SetMode(o.Mode)
+	deliver := func(f viewer.Frame) { fyne.Do(func() { u.views[f.Request.Axis].show(f) }) }
+	if synchronous {
+		deliver = func(f viewer.Frame) { u.views[f.Request.Axis].show(f) }
+	}
+	u.pipe = viewer.NewPipeline(o.Methods, deliver, synchronous)
+	for i, a := range viewer.Views {
+		u.views[i] = newView(u, a)
+	}
+	panel := u.buildPanel()
+	u.content = container.NewGridWithColumns(2, u.views[volume.XY], u.views[volume.XZ], u.views[volume.YZ], panel)
+	u.model.OnChange(u.changed)
+	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair)
+	return u
+}
+
+// changed reacts to a model change: new requests for the views (the
+// worker's cache makes unchanged decodes free) and controls brought in line.
+func (u *ui) changed(c viewer.Change) {
+	u.submit()
+	u.syncControls(c)
+}
+
+func (u *ui) submit() {
+	for _, a := range viewer.Views {
+		u.pipe.Submit(u.model.Request(a, 1))
+	}
+}
+
+func (u *ui) buildPanel() fyne.CanvasObject {
+	u.info = widget.NewLabel("")
+	u.info.Wrapping = fyne.TextWrapWord
+	u.position = widget.NewLabel("")
+	u.message = widget.NewLabel("")
+	u.message.Wrapping = fyne.TextWrapWord
+
+	u.modeSel = widget.NewRadioGroup(modeLabels, func(s string) {
+		if u.syncing {
+			return
+		}
+		for i, l := range modeLabels {
+			if l == s {
+				u.model.SetMode(viewer.Modes[i])
+			}
+		}
+	})
+	u.modeSel.Horizontal = true
+	u.modeSel.Required = true
+	sides := []string{"nearest", "linear", "niiv"}
+	setSplit := func(string) {
+		if u.syncing {
+			return
+		}
+		l, _ := viewer.ParseMode(u.splitL.Selected)
+		r, _ := viewer.ParseMode(u.splitR.Selected)
+		_, _, f := u.model.SplitModes()
+		u.model.SetSplit(l, r, f)
+	}
+	u.splitL = widget.NewSelect(sides, setSplit)
+	u.splitR = widget.NewSelect(sides, setSplit)
+
+	u.zoomLabel = widget.NewLabel("")
+	u.zoom = widget.NewSlider(math.Log2(viewer.MinZoom), math.Log2(viewer.MaxZoom))
+	u.zoom.Step = 0.05
+	u.zoom.OnChanged = func(v float64) {
+		if u.syncing {
+			return
+		}
+		for _, a := range viewer.Views {
+			u.model.SetZoom(a, math.Pow(2, v))
+		}
+	}
+
+	u.loLabel = widget.NewLabel("")
+	u.lo = widget.NewSlider(0, 1)
+	u.hi = widget.NewSlider(0, 1)
+	for _, s := range []*widget.Slider{u.lo, u.hi} {
+		s.Step = 0.001
+	}
+	u.lo.OnChanged = func(v float64) {
+		if !u.syncing {
+			u.setWindow(v, -1)
+		}
+	}
+	u.hi.OnChanged = func(v float64) {
+		if !u.syncing {
+			u.setWindow(-1, v)
+		}
+	}
+	auto := widget.NewButton("Auto", func() { u.model.AutoContrast() })
+	u.gamma = widget.NewSlider(-2, 2) // log2 γ
+	u.gamma.Step = 0.05
+	u.gamma.OnChanged = func(v float64) {
+		if u.syncing {
+			return
+		}
+		c := u.model.Contrast()
+		c.Gamma = math.Round(math.Pow(2, v)*100) / 100
+		u.model.SetContrast(c)
+	}
+	u.invert = widget.NewCheck("Invert", func(b bool) {
+		if u.syncing {
+			return
+		}
+		c := u.model.Contrast()
+		c.Invert = b
+		u.model.SetContrast(c)
+	})
+	u.cmap = widget.NewSelect(render.Colormaps(), func(s string) {
+		if u.syncing {
+			return
+		}
+		c := u.model.Contrast()
+		c.Colormap = s
+		u.model.SetContrast(c)
+	})
+	u.cross = widget.NewCheck("Crosshair", func(b bool) {
+		if !u.syncing {
+			u.model.ShowCrosshair(b)
+		}
+	})
+	u.hist = canvas.NewImageFromImage(image.NewRGBA(image.Rect(0, 0, 1, 1)))
+	u.hist.FillMode = canvas.ImageFillStretch
+	u.hist.SetMinSize(fyne.NewSize(240, 70))
+
+	open := widget.NewButton("Open…", u.openDialog)
+	shot := widget.NewButton("Screenshot…", u.screenshotDialog)
+	help := widget.NewButton("?", u.showHelp)
+
+	return container.NewVScroll(container.NewVBox(
+		container.NewHBox(open, shot, help),
+		u.info,
+		u.position,
+		widget.NewSeparator(),
+		u.modeSel,
+		container.NewHBox(widget.NewLabel("Split"), u.splitL, widget.NewLabel("|"), u.splitR),
+		container.NewBorder(nil, nil, widget.NewLabel("Zoom"), u.zoomLabel, u.zoom),
+		widget.NewSeparator(),
+		u.hist,
+		container.NewBorder(nil, nil, widget.NewLabel("Min"), nil, u.lo),
+		container.NewBorder(nil, nil, widget.NewLabel("Max"), auto, u.hi),
+		u.loLabel,
+		container.NewBorder(nil, nil, widget.NewLabel("Gamma"), nil, u.gamma),
+		container.NewHBox(u.invert, u.cmap, u.cross),
+		u.message,
+	))
+}
+
+// sliderRange returns the value range the contrast sliders span.
+func (u *ui) sliderRange() (lo, hi float64) {
+	st := u.model.Volume().Stats()
+	lo, hi = st.Min, st.Max
+	if !(hi > lo) {
+		hi = lo + 1
+	}
+	return lo, hi
+}
+
+// setWindow sets the contrast window from slider fractions (−1: unchanged).
+func (u *ui) setWindow(fLo, fHi float64) {
+	lo, hi := u.sliderRange()
+	c := u.model.Contrast()
+	if fLo >= 0 {
+		c.Min = lo + fLo*(hi-lo)
+	}
+	if fHi >= 0 {
+		c.Max = lo + fHi*(hi-lo)
+	}
+	if c.Max <= c.Min {
+		return
+	}
+	u.model.SetContrast(c)
+}
+
+// syncControls brings the widgets in line with the model. Setters compare,
+// so the echo of a widget's own change stops at the model.
+func (u *ui) syncControls(c viewer.Change) {
+	m := u.model
+	u.syncing = true
+	defer func() { u.syncing = false }()
+	if c&viewer.ChangeVolume != 0 {
+		u.info.SetText(strings.Join(m.Describe()[:4], "\n"))
+		if u.win != nil {
+			u.win.SetTitle("niiv · " + m.Volume().Name)
+		}
+	}
+	if c&(viewer.ChangeCrosshair|viewer.ChangeVolume) != 0 {
+		p := m.Crosshair()
+		v := m.Volume().Voxel
+		u.position.SetText(fmt.Sprintf("crosshair z %.2f · y %.0f · x %.0f  (%s, %s, %s)", p.Z, p.Y, p.X,
+			render.FormatLength(p.Z*v.Z, v.Unit), render.FormatLength(p.Y*v.Y, v.Unit), render.FormatLength(p.X*v.X, v.Unit)))
+		for _, v := range u.views {
+			v.refreshText()
+		}
+	}
+	if c&viewer.ChangeMode != 0 {
+		u.modeSel.SetSelected(modeLabels[m.Mode()])
+		l, r, _ := m.SplitModes()
+		u.splitL.SetSelected(l.String())
+		u.splitR.SetSelected(r.String())
+	}
+	if c&viewer.ChangeView != 0 {
+		z := m.View(u.active).Zoom
+		u.zoom.SetValue(math.Log2(z))
+		u.zoomLabel.SetText(fmt.Sprintf("%.2f×", z))
+	}
+	if c&(viewer.ChangeContrast|viewer.ChangeVolume) != 0 {
+		ct := m.Contrast()
+		lo, hi := u.sliderRange()
+		u.lo.SetValue((ct.Min - lo) / (hi - lo))
+		u.hi.SetValue((ct.Max - lo) / (hi - lo))
+		u.loLabel.SetText(fmt.Sprintf("window %.4g – %.4g", ct.Min, ct.Max))
+		u.gamma.SetValue(math.Log2(ct.Gamma))
+		u.invert.SetChecked(ct.Invert)
+		u.cmap.SetSelected(ct.Colormap)
+		st := m.Volume().Stats()
+		u.hist.Image = render.Histogram(st.Histogram(256), st.Min, st.Max, ct.Style(), 256, 72)
+		u.hist.Refresh()
+	}
+	u.cross.SetChecked(m.CrosshairShown())
+}
+
+// modifiers returns the keyboard modifiers held now.
+func (u *ui) modifiers() fyne.KeyModifier {
+	if d, ok := fyne.CurrentApp().Driver().(desktop.Driver); ok {
+		return d.CurrentKeyModifiers() | u.mods
+	}
+	return u.mods
+}
+
+// bindWindow installs the keyboard shortcuts and drag-and-drop.
+func (u *ui) bindWindow() {
+	c := u.win.Canvas()
+	c.SetOnTypedKey(u.typedKey)
+	c.SetOnTypedRune(u.typedRune)
+	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		if len(uris) > 0 {
+			u.open(uris[0].Path())
+		}
+	})
+}
+
+func (u *ui) typedKey(e *fyne.KeyEvent) {
+	m := u.model
+	fine := u.modifiers()&fyne.KeyModifierAlt != 0
+	switch e.Name {
+	case fyne.KeyUp, fyne.KeyRight:
+		m.Step(u.active, 1, fine)
+	case fyne.KeyDown, fyne.KeyLeft:
+		m.Step(u.active, -1, fine)
+	case fyne.KeyPageUp:
+		m.Step(u.active, 10, false)
+	case fyne.KeyPageDown:
+		m.Step(u.active, -10, false)
+	}
+}
+
+func (u *ui) typedRune(r rune) {
+	m := u.model
+	switch r {
+	case '+', '=':
+		u.zoomKey(1.25)
+	case '-', '_':
+		u.zoomKey(1 / 1.25)
+	case '1', '2', '3', '4', '5':
+		m.SetMode(viewer.Modes[r-'1'])
+	case 'r', 'R':
+		m.Reset()
+	case 's', 'S':
+		u.quickScreenshot()
+	case '?':
+		u.showHelp()
+	}
+}
+
+// zoomKey zooms the active view about the cursor (or its centre).
+func (u *ui) zoomKey(f float64) {
+	v := u.views[u.active]
+	x, y := v.px(v.cursor)
+	if v.cursor == (fyne.Position{}) {
+		sz := u.model.View(u.active).Size
+		x, y = float64(sz.X)/2, float64(sz.Y)/2
+	}
+	u.model.ZoomAbout(u.active, f, x, y)
+}
+
+// say shows a message in the panel.
+func (u *ui) say(format string, a ...any) { u.message.SetText(fmt.Sprintf(format, a...)) }
+
+// quickScreenshot saves the layout at screen resolution next to the working
+// directory (S key).
+func (u *ui) quickScreenshot() {
+	name := fmt.Sprintf("niiv-%s.png", time.Now().Format("20060102-150405"))
+	path := filepath.Join(u.opts.ScreenshotDir, name)
+	u.saveSnapshot(u.model.Snapshot(1), -1, path)
+}
+
+// saveSnapshot renders a snapshot (one view when axis ≥ 0, else the layout)
+// in the background and writes it as PNG.
+func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
+	u.say("saving %s…", filepath.Base(path))
+	methods := u.opts.Methods
+	go func() {
+		var img *image.RGBA
+		var err error
+		ctx := context.Background()
+		if axis >= 0 {
+			img, err = viewer.ViewImage(ctx, methods, s.Requests[axis], s.Titles[axis])
+		} else {
+			img, err = s.Render(ctx, methods)
+		}
+		if err == nil {
+			err = writePNG(path, img)
+		}
+		fyne.Do(func() {
+			if err != nil {
+				u.say("screenshot failed: %v", err)
+				return
+			}
+			b := img.Bounds()
+			u.say("saved %s (%d×%d px)", path, b.Dx(), b.Dy())
+		})
+	}()
+}
+
+func writePNG(path string, img image.Image) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return fmt.Errorf("app: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("app: write %s: %w", path, err)
+	}
+	return nil
+}

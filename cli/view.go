@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/niiv/niiv/app"
+	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/viewer/engine"
+	"github.com/niiv/niiv/volume"
+)
+
+func init() {
+	register(&Command{
+		Name: "view",
+		Args: "[FILE]",
+		Summary: "Open the viewer: XY, XZ and YZ views of a volume (default: the bundled sample)\n" +
+			"with niiv reconstruction between slices. Press ? in the window for the shortcuts.",
+		MinArgs: 0, MaxArgs: 1,
+		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+			var vf voxelFlags
+			vf.register(fs)
+			model := fs.String("model", "", "niiv model: a shipped name (lite, paper) or a model folder; default: the shipped default")
+			mode := fs.String("mode", "niiv", "initial mode: nearest, linear, niiv, difference or split")
+			shots := fs.String("screenshots", "", "folder where the S key saves screenshots (default: current folder)")
+			return func(ctx context.Context, env *Env, args []string) error {
+				m, err := viewer.ParseMode(*mode)
+				if err != nil {
+					return usageErrorf("--mode: %v", err)
+				}
+				path := SampleName
+				if len(args) > 0 {
+					path = args[0]
+				}
+				vol, err := openVolume(path, &vf)
+				if err != nil {
+					return err
+				}
+				if vol.Name == "" {
+					vol.Name = path
+				}
+				methods, closeModel, err := engine.Load(ctx, engine.Options{Model: *model})
+				if err != nil {
+					return err
+				}
+				defer closeModel()
+				if methods.Niiv == nil && methods.NiivError != nil {
+					fmt.Fprintf(env.Stderr, "niiv view: niiv unavailable, showing linear: %v\n", methods.NiivError)
+				}
+				return app.Run(vol, app.Options{
+					Methods:       methods,
+					Mode:          m,
+					Open:          func(p string) (*volume.Volume, error) { return openVolume(p, nil) },
+					ScreenshotDir: *shots,
+				})
+			}
+		},
+	})
+}
