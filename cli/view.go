@@ -40,13 +40,12 @@ func init() {
 				if vol.Name == "" {
 					vol.Name = path
 				}
-				methods, closeModel, err := engine.Load(ctx, engine.Options{Model: *model})
-				if err != nil {
-					return err
-				}
+				methods, closeModel, info := engine.Load(ctx, engine.Options{Model: *model})
 				defer closeModel()
-				if methods.Niiv == nil && methods.NiivError != nil {
+				if methods.Niiv == nil {
 					fmt.Fprintf(env.Stderr, "niiv view: niiv unavailable, showing linear: %v\n", methods.NiivError)
+				} else {
+					fmt.Fprintf(env.Stderr, "niiv view: %s\n", info)
 				}
 				return app.Run(vol, app.Options{
 					Methods:       methods,

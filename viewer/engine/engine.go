@@ -1,11 +1,12 @@
 // Package engine connects the viewer to package reconstruct: it adapts the
 // reconstruct methods to viewer.Renderer and assembles the viewer's
-// methods (the classical baselines, and niiv when a model is available).
+// methods (the classical baselines, and niiv when a model can be loaded).
 package engine
 
 import (
 	"context"
 	"fmt"
+	"io/fs"
 
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/viewer"
@@ -25,23 +26,49 @@ func (a adapter) Render(ctx context.Context, s viewer.Slice) (*volume.Image, err
 }
 
 // Classical returns the viewer methods backed by the classical baselines
-// only; niiv modes fall back to linear and say why (reason).
+// only; the niiv modes then fall back to linear, and reason says why.
 func Classical(reason error) viewer.Methods {
 	return viewer.Methods{Nearest: Adapt(reconstruct.Nearest), Linear: Adapt(reconstruct.Linear), NiivError: reason}
 }
 
+// DefaultModel is the model the viewer loads when none is named: the one
+// small enough for interactive CPU decoding.
+const DefaultModel = "lite"
+
 // Options choose the niiv model.
 type Options struct {
 	// Model is a shipped model name ("lite", "paper") or a model folder;
-	// empty picks the default.
+	// empty means DefaultModel.
 	Model string
+	// Device is the ONNX Runtime device ("" = cpu; see
+	// reconstruct.ModelOptions).
+	Device string
+	// Embedded holds the models shipped with the program (may be nil).
+	Embedded fs.FS
 }
 
-// Load returns the viewer methods: the classical baselines and, when a
-// niiv model can be loaded, niiv. A missing model is not an error: the
-// methods then explain, in NiivError, why niiv is unavailable. close
-// releases the model.
-func Load(ctx context.Context, o Options) (methods viewer.Methods, close func(), err error) {
-	m := Classical(fmt.Errorf("no niiv model in this build yet"))
-	return m, func() {}, nil
+// Load returns the viewer methods: the classical baselines and, when the
+// niiv model loads, niiv. A model that cannot be loaded is not an error:
+// the methods then say in NiivError why niiv is unavailable, and the viewer
+// shows linear instead. closeModel releases the model.
+func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel func(), info string) {
+	ref := o.Model
+	if ref == "" {
+		ref = DefaultModel
+	}
+	dev := o.Device
+	if dev == "" {
+		dev = "cpu"
+	}
+	m, err := reconstruct.LoadModel(ref, reconstruct.ModelOptions{Device: dev, Embedded: o.Embedded})
+	if err != nil {
+		return Classical(err), func() {}, ""
+	}
+	ms := Classical(nil)
+	ms.Niiv = Adapt(reconstruct.NewNiiv(m, nil))
+	info = fmt.Sprintf("niiv model %s (%s) on %s, %s decoder", m.Name, m.Source, m.Provider, m.Decoder)
+	if m.Note != "" {
+		info += "; " + m.Note
+	}
+	return ms, func() { m.Close() }, info
 }
