@@ -155,6 +155,9 @@ func sessionOptions(provider string, threads int) (*ort.SessionOptions, error) {
 	if err := o.SetInterOpNumThreads(1); err != nil {
 		return fail(err)
 	}
+	if err := o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return fail(err)
+	}
 	if err := o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,128 @@
+package reconstruct
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/niiv/niiv/volume"
+)
+
+// benchModels returns the model folders to benchmark: $NIIV_BENCH_MODELS
+// (comma-separated) or the shipped models, else the tiny test model.
+func benchModels(b *testing.B) []string {
+	if env := os.Getenv("NIIV_BENCH_MODELS"); env != "" {
+		return strings.Split(env, ",")
+	}
+	d := modelDirs(b)
+	if len(d) > 1 {
+		return d[1:]
+	}
+	return d
+}
+
+// benchVolume is a 16×128×128 random volume: a 128³ volume pooled ×8.
+func benchVolume(b testing.TB) *volume.Volume {
+	rng := rand.New(rand.NewPCG(5, 6))
+	data := make([]uint8, 16*128*128)
+	for i := range data {
+		data[i] = uint8(rng.IntN(256))
+	}
+	v, err := volume.New(volume.Shape{Z: 16, Y: 128, X: 128}, data, volume.Voxel{Z: 64, Y: 8, X: 8, Unit: "nm", Known: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkView512 decodes one xz slice of a 128³ volume (factor 8) at
+// 512×512 with its latent cached: the viewer's interactive case.
+func BenchmarkView512(b *testing.B) {
+	needRuntime(b)
+	vol := benchVolume(b)
+	for _, dir := range benchModels(b) {
+		b.Run(filepath.Base(dir), func(b *testing.B) {
+			m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+			n := NewNiiv(m, nil)
+			req := FullPlane(vol, volume.XZ, 64, 512, 512)
+			if _, err := n.Render(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := n.Render(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVolume128 reconstructs a whole 128³ volume from factor 8 with
+// the xz pass (encode 128 slices, decode 128×128 each).
+func BenchmarkVolume128(b *testing.B) {
+	needRuntime(b)
+	vol := benchVolume(b)
+	for _, dir := range benchModels(b) {
+		b.Run(filepath.Base(dir), func(b *testing.B) {
+			m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+			n := NewNiiv(m, nil)
+			for b.Loop() {
+				if _, err := Isotropic(context.Background(), n, vol, VolumeOptions{ZScale: 8, Axes: []volume.Axis{volume.XZ}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkXY128 renders the xy plane at a fractional z of a 128² volume
+// from cold (every xz plane encoded).
+func BenchmarkXY128(b *testing.B) {
+	needRuntime(b)
+	vol := benchVolume(b)
+	for _, dir := range benchModels(b) {
+		b.Run(filepath.Base(dir), func(b *testing.B) {
+			m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+			for b.Loop() {
+				n := NewNiiv(m, nil)
+				req := FullPlane(vol, volume.XY, 7.375, 128, 128)
+				if _, err := n.Render(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGemm measures the MLP kernel on a 64→64 and a 256→256 layer
+// (b.SetBytes reports flops as bytes: read MB/s as MFLOP/s).
+func BenchmarkGemm(b *testing.B) {
+	for _, k := range []int{64, 256} {
+		b.Run(strings.Repeat("k", 1)+itoa(k), func(b *testing.B) {
+			rows := 960
+			a := make([]float32, rows*k)
+			for i := range a {
+				a[i] = float32(i%7) * 0.1
+			}
+			l := packLayer(make([]float32, k*k), k, k, make([]float32, k), k, k)
+			c := make([]float32, rows*k)
+			b.SetBytes(int64(2 * rows * k * k))
+			for b.Loop() {
+				gemm(a, rows, k, &l, c, k, true)
+			}
+		})
+	}
+}
+
+func itoa(i int) string {
+	s := ""
+	for {
+		s = string(rune('0'+i%10)) + s
+		if i /= 10; i == 0 {
+			return s
+		}
+	}
+}
