@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/niiv/niiv/assets"
+	"github.com/niiv/niiv/reconstruct"
+)
+
+// engineFlags are the flags of commands that run reconstruction methods.
+type engineFlags struct {
+	device  string
+	threads int
+}
+
+func (f *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.device, "device", "cpu", "execution provider for the niiv encoder: "+strings.Join(reconstruct.Devices, "|")+" (falls back to cpu)")
+	fs.IntVar(&f.threads, "threads", 0, "threads for ONNX Runtime and the decoder (0: one per CPU)")
+}
+
+func (f *engineFlags) check() error {
+	for _, d := range reconstruct.Devices {
+		if f.device == d {
+			return nil
+		}
+	}
+	return usageErrorf("--device %q: want one of %s", f.device, strings.Join(reconstruct.Devices, ", "))
+}
+
+// defaultModel is the model "niiv" means.
+const defaultModel = "lite"
+
+// isNiiv reports whether a method name asks for a learned model: "niiv",
+// "niiv-NAME" or a model folder.
+func isNiiv(name string) bool {
+	if name == "niiv" || strings.HasPrefix(name, "niiv-") {
+		return true
+	}
+	st, err := os.Stat(name)
+	return err == nil && st.IsDir()
+}
+
+// loadModel loads the model of a niiv method name.
+func (f *engineFlags) loadModel(name string) (*reconstruct.Model, error) {
+	ref := name
+	if name == "niiv" {
+		ref = defaultModel
+	}
+	return reconstruct.LoadModel(ref, reconstruct.ModelOptions{Device: f.device, Threads: f.threads, Embedded: assets.Models})
+}
+
+// openMethods resolves comma-separated method names. A niiv method whose
+// model cannot be loaded is reported on stderr and skipped (or replaced by
+// fallback when fallback is not ""). The returned function closes the
+// models.
+func (f *engineFlags) openMethods(list string, stderr io.Writer, fallback string) ([]reconstruct.Method, func(), error) {
+	var methods []reconstruct.Method
+	var models []*reconstruct.Model
+	closeAll := func() {
+		for _, m := range models {
+			m.Close()
+		}
+	}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !isNiiv(name) {
+			m, err := reconstruct.Classical(name)
+			if err != nil {
+				closeAll()
+				return nil, nil, usageErrorf("--method %q: want nearest, linear, cubic, niiv, niiv-NAME or a model folder", name)
+			}
+			methods = append(methods, m)
+			continue
+		}
+		model, err := f.loadModel(name)
+		if err != nil {
+			hint := ""
+			if errors.Is(err, reconstruct.ErrNoRuntime) {
+				hint = " (classical methods still work)"
+			}
+			if fallback != "" {
+				fmt.Fprintf(stderr, "niiv: %v%s; using %s instead\n", err, hint, fallback)
+				m, _ := reconstruct.Classical(fallback)
+				methods = append(methods, m)
+			} else {
+				fmt.Fprintf(stderr, "niiv: %v%s; skipping %s\n", err, hint, name)
+			}
+			continue
+		}
+		fmt.Fprintf(stderr, "niiv: %s\n", model.Summary())
+		models = append(models, model)
+		methods = append(methods, reconstruct.NewNiiv(model, nil))
+	}
+	if len(methods) == 0 {
+		closeAll()
+		return nil, nil, fmt.Errorf("no usable method in %q", list)
+	}
+	return methods, closeAll, nil
+}
+
+// progressBar draws a progress bar on a terminal (stderr), at most ten
+// times a second; on other writers it prints a line at each quarter.
+type progressBar struct {
+	w       io.Writer
+	label   string
+	tty     bool
+	start   time.Time
+	last    time.Time
+	quarter int
+	shown   bool
+}
+
+func newProgress(w io.Writer, label string) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progressBar{w: w, label: label, tty: tty, start: time.Now()}
+}
+
+// update shows done of total. It is not safe for concurrent use.
+func (p *progressBar) update(done, total int) {
+	if total <= 0 {
+		return
+	}
+	frac := float64(done) / float64(total)
+	if !p.tty {
+		if q := int(frac * 4); q > p.quarter {
+			p.quarter = q
+			fmt.Fprintf(p.w, "%s: %3.0f%% (%d/%d) %.1fs\n", p.label, 100*frac, done, total, time.Since(p.start).Seconds())
+		}
+		return
+	}
+	now := time.Now()
+	if done < total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	const width = 30
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%% %d/%d %.1fs ", p.label, strings.Repeat("█", n), strings.Repeat("░", width-n), 100*frac, done, total, now.Sub(p.start).Seconds())
+	p.shown = true
+}
+
+// finish ends the bar's line.
+func (p *progressBar) finish() {
+	if p.tty && p.shown {
+		fmt.Fprintln(p.w)
+	}
+}
