@@ -406,7 +406,7 @@ func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 		var err error
 		ctx := context.Background()
 		if axis >= 0 {
-			img, err = viewer.ViewImage(ctx, methods, s.Requests[axis], s.Titles[axis])
+			img, err = s.View(ctx, methods, volume.Axis(axis))
 		} else {
 			img, err = s.Render(ctx, methods)
 		}

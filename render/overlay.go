@@ -208,13 +208,30 @@ func ScaleBar(dst *image.RGBA, perPixel float64, unit string) (float64, error) {
 }
 
 // Caption stamps text in the top-left corner of dst (file, mode, model,
-// factor, …) on a translucent box.
+// factor, …) on a translucent box. Text too wide for dst is set smaller,
+// then shortened with an ellipsis.
 func Caption(dst *image.RGBA, text string) error {
 	if text == "" {
 		return nil
 	}
-	size := TextSize(dst.Bounds())
+	b := dst.Bounds()
+	size := TextSize(b)
 	m := int(size / 2)
-	_, err := Label(dst, dst.Bounds().Min.Add(image.Pt(m, m)), text, size)
+	maxW := b.Dx() - 2*m - int(size/2)
+	w, _, err := MeasureText(text, size)
+	if err != nil {
+		return err
+	}
+	if w > maxW && maxW > 0 {
+		size = max(9, size*float64(maxW)/float64(w))
+	}
+	r := []rune(text)
+	for len(r) > 1 {
+		if w, _, _ = MeasureText(string(r), size); w <= maxW {
+			break
+		}
+		r = append(r[:len(r)-2], '…')
+	}
+	_, err = Label(dst, b.Min.Add(image.Pt(m, m)), string(r), size)
 	return err
 }

@@ -116,6 +116,9 @@ type Snapshot struct {
 	Style    render.Style
 	Lines    []string
 	Scale    float64
+	// Caption is stamped once on the layout (in the fourth cell); the
+	// views' requests carry none. View adds it back for one-view exports.
+	Caption string
 }
 
 // Snapshot freezes the layout at scale× the widgets' size (decoded at that
@@ -124,12 +127,24 @@ func (m *Model) Snapshot(scale float64) Snapshot {
 	if !(scale > 0) {
 		scale = 1
 	}
-	s := Snapshot{Stats: m.vol.Stats(), Style: m.contrast.Style(), Lines: m.Describe(), Scale: scale}
+	s := Snapshot{Stats: m.vol.Stats(), Style: m.contrast.Style(), Lines: m.Describe(), Scale: scale, Caption: m.caption}
 	for i, axis := range Views {
 		s.Requests[i] = m.Request(axis, scale)
+		s.Requests[i].Caption = ""
 		s.Titles[i] = m.Title(axis)
 	}
 	return s
+}
+
+// View renders one view of the snapshot, with the caption, as the screen
+// shows it.
+func (s Snapshot) View(ctx context.Context, methods Methods, axis volume.Axis) (*image.RGBA, error) {
+	req := s.Requests[axis]
+	req.Caption = s.Titles[axis]
+	if s.Caption != "" {
+		req.Caption += " · " + s.Caption
+	}
+	return ViewImage(ctx, methods, req, "")
 }
 
 // Render renders the snapshot: the views tiled 2×2 like the window, with
@@ -156,6 +171,9 @@ func (s Snapshot) Render(ctx context.Context, methods Methods) (*image.RGBA, err
 		if err := render.Text(info, image.Pt(off.X, int(ts)+i*int(ts*1.4)), line, ts, render.White); err != nil {
 			return nil, err
 		}
+	}
+	if err := render.Caption(info, s.Caption); err != nil {
+		return nil, err
 	}
 	tiles[3] = info
 	return Grid(tiles, 2, max(2, int(2*s.Scale))), nil

@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/niiv/niiv/render"
+	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/viewer/engine"
+	"github.com/niiv/niiv/volume"
+)
+
+func init() {
+	register(&Command{
+		Name: "figure",
+		Args: "FILE",
+		Summary: "Render a view of a volume to PNG without opening a window, through the viewer's own\n" +
+			"pipeline: --mode linear,niiv makes a montage of modes side by side; --view layout\n" +
+			"renders the 2×2 layout. The scale bar and caption are drawn at the output resolution.",
+		MinArgs: 1, MaxArgs: 1,
+		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+			var vf voxelFlags
+			vf.register(fs)
+			var o figureOptions
+			fs.StringVar(&o.view, "view", "xz", "xy, xz, yz or layout")
+			fs.StringVar(&o.slice, "slice", "", "plane index (z for xy, fractional allowed; y for xz; x for yz); default: the middle")
+			fs.StringVar(&o.modes, "mode", "niiv", "mode, or comma-separated modes for a montage: nearest, linear, niiv, difference, split")
+			fs.Float64Var(&o.zoom, "zoom", 1, "magnification relative to fitting the plane in the panel")
+			fs.StringVar(&o.size, "size", "1600x1200", "output size `WxH` in pixels (a montage splits the width)")
+			fs.StringVar(&o.out, "out", "figure.png", "output PNG")
+			fs.StringVar(&o.colormap, "colormap", "gray", "gray, magma, viridis or inferno")
+			fs.Float64Var(&o.gamma, "gamma", 1, "display gamma")
+			fs.BoolVar(&o.invert, "invert", false, "invert the colormap")
+			fs.StringVar(&o.window, "window", "", "contrast window `MIN,MAX` (default: automatic, 0.35% saturated)")
+			fs.StringVar(&o.caption, "caption", "auto", "caption stamped on each panel: auto, none, or a text")
+			fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
+			fs.StringVar(&o.model, "model", "", "niiv model: a shipped name or a model folder")
+			return func(ctx context.Context, env *Env, args []string) error {
+				return figure(ctx, env, args[0], &vf, o)
+			}
+		},
+	})
+}
+
+type figureOptions struct {
+	view, slice, modes, size, out, colormap, window, caption, model string
+	zoom, gamma                                                     float64
+	invert, crosshair                                               bool
+}
+
+// parseSize parses "1600x1200".
+func parseSize(s string) (image.Point, error) {
+	a, b, ok := strings.Cut(strings.ToLower(s), "x")
+	w, err1 := strconv.Atoi(strings.TrimSpace(a))
+	h, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || w < 16 || h < 16 || w > 20000 || h > 20000 {
+		return image.Point{}, fmt.Errorf("--size %q: want WxH between 16 and 20000, e.g. 1600x1200", s)
+	}
+	return image.Pt(w, h), nil
+}
+
+func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figureOptions) error {
+	size, err := parseSize(o.size)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	var modes []viewer.Mode
+	for _, s := range strings.Split(o.modes, ",") {
+		m, err := viewer.ParseMode(s)
+		if err != nil {
+			return usageErrorf("--mode: %v", err)
+		}
+		modes = append(modes, m)
+	}
+	if !(o.zoom > 0) {
+		return usageErrorf("--zoom %v must be positive", o.zoom)
+	}
+	if _, err := render.ColormapNamed(o.colormap); err != nil {
+		return usageErrorf("--colormap: %v", err)
+	}
+	layout := o.view == "layout"
+	var axis volume.Axis
+	if !layout {
+		if axis, err = volume.ParseAxis(o.view); err != nil {
+			return usageErrorf("--view: %v (or layout)", err)
+		}
+	}
+	vol, err := openVolume(path, vf)
+	if err != nil {
+		return err
+	}
+	if vol.Name == "" {
+		vol.Name = path
+	}
+	if !vol.Voxel.Known {
+		fmt.Fprintf(env.Stderr, "niiv figure: %s has no voxel size; assuming 1×1×1 (give --voxel z,y,x)\n", path)
+	}
+	methods, closeModel, info := engine.Load(ctx, engine.Options{Model: o.model})
+	defer closeModel()
+	for _, m := range modes {
+		if (m == viewer.Niiv || m == viewer.Difference || m == viewer.Split) && methods.Niiv == nil {
+			fmt.Fprintf(env.Stderr, "niiv figure: niiv unavailable, linear shown instead: %v\n", methods.NiivError)
+			break
+		}
+	}
+	if methods.Niiv != nil {
+		fmt.Fprintf(env.Stderr, "niiv figure: %s\n", info)
+	}
+
+	mdl := viewer.New(vol)
+	c := mdl.Contrast()
+	c.Colormap, c.Gamma, c.Invert = o.colormap, o.gamma, o.invert
+	if o.window != "" {
+		lo, hi, ok := strings.Cut(o.window, ",")
+		a, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+		b, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+		if !ok || err1 != nil || err2 != nil || !(b > a) {
+			return usageErrorf("--window %q: want MIN,MAX with MIN < MAX", o.window)
+		}
+		c.Min, c.Max = a, b
+	}
+	mdl.SetContrast(c)
+	mdl.ShowCrosshair(o.crosshair)
+	if o.slice != "" {
+		v, err := strconv.ParseFloat(o.slice, 64)
+		n := vol.Count(axis)
+		if err != nil || v < 0 || v > float64(n-1) {
+			return usageErrorf("--slice %q: want a plane index in [0, %d]", o.slice, n-1)
+		}
+		if v != math.Round(v) && axis != volume.XY {
+			return usageErrorf("--slice %q: only xy planes may be fractional", o.slice)
+		}
+		mdl.SetIndex(axis, v)
+	}
+
+	var img *image.RGBA
+	var summary []string
+	if layout {
+		for _, a := range viewer.Views {
+			mdl.SetSize(a, image.Pt((size.X-2)/2, (size.Y-2)/2)) // 2 px between cells
+			mdl.SetZoom(a, o.zoom)
+		}
+		mdl.SetMode(modes[0])
+		mdl.SetCaption(caption(o.caption, vol, "", ""))
+		mdl.ShowCrosshair(o.crosshair)
+		img, err = mdl.Snapshot(1).Render(ctx, methods)
+		if err != nil {
+			return err
+		}
+		summary = append(summary, "layout, mode "+modes[0].String())
+	} else {
+		const gap = 4
+		n := len(modes)
+		pw := (size.X - gap*(n-1)) / n
+		if pw < 16 {
+			return usageErrorf("--size %s is too narrow for %d panels", o.size, n)
+		}
+		mdl.SetSize(axis, image.Pt(pw, size.Y))
+		mdl.SetZoom(axis, o.zoom)
+		panels := make([]*image.RGBA, n)
+		for i, m := range modes {
+			mdl.SetMode(m)
+			mdl.SetCaption("")
+			req := mdl.Request(axis, 1)
+			f, err := viewer.RenderFrame(ctx, methods, req)
+			if err != nil {
+				return err
+			}
+			if cap := caption(o.caption, vol, mdl.Title(axis), f.Method); cap != "" {
+				if err := render.Caption(f.Image, cap); err != nil {
+					return err
+				}
+			}
+			panels[i] = viewer.Compose(f, "")
+			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px in %d ms", f.Method, req.W, req.H,
+				render.FormatLength(req.PerPixel(), req.Unit), f.Decode.Milliseconds()))
+		}
+		img = viewer.Grid(panels, n, gap)
+	}
+	if err := writeFigure(o.out, img); err != nil {
+		return err
+	}
+	b := img.Bounds()
+	fmt.Fprintf(env.Stdout, "wrote %s (%d×%d): %s\n", o.out, b.Dx(), b.Dy(), strings.Join(summary, "; "))
+	return nil
+}
+
+// caption returns the panel caption for the --caption flag.
+func caption(flagValue string, vol *volume.Volume, title, method string) string {
+	switch flagValue {
+	case "none", "":
+		return ""
+	case "auto":
+		parts := []string{vol.Name}
+		if title != "" {
+			parts = append(parts, title)
+		}
+		if method != "" {
+			parts = append(parts, method)
+		}
+		return strings.Join(parts, " · ")
+	}
+	return flagValue
+}
+
+func writeFigure(path string, img image.Image) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("figure: %w", err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return fmt.Errorf("figure: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("figure: write %s: %w", path, err)
+	}
+	return nil
+}
