@@ -1,0 +1,296 @@
+package app
+
+import (
+	"flag"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/viewer/engine"
+	"github.com/niiv/niiv/volume"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden images in testdata")
+
+// testVolume is a small anisotropic volume with structure in every axis.
+func testVolume(t testing.TB) *volume.Volume {
+	t.Helper()
+	s := volume.Shape{Z: 8, Y: 64, X: 64}
+	data := make([]uint8, s.Len())
+	for z := 0; z < s.Z; z++ {
+		for y := 0; y < s.Y; y++ {
+			for x := 0; x < s.X; x++ {
+				v := 128 + 60*math.Sin(float64(x)/5)*math.Cos(float64(y)/7) + 40*math.Sin(float64(z)/2)
+				data[(z*s.Y+y)*s.X+x] = uint8(v)
+			}
+		}
+	}
+	v, err := volume.New(s, data, volume.Voxel{Z: 40, Y: 5, X: 5, Unit: "nm", Known: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Name = "test volume"
+	return v
+}
+
+// newTestUI builds the viewer in a test window of 800×600 with a
+// synchronous pipeline: every model change has rendered when the call
+// returns.
+func newTestUI(t *testing.T) (*ui, fyne.Window) {
+	test.NewTempApp(t)
+	w := test.NewWindow(nil)
+	u := newUI(testVolume(t), Options{Methods: engine.Classical(nil), Mode: viewer.Linear}, w, true)
+	w.SetContent(u.content)
+	w.Resize(fyne.NewSize(800, 600))
+	u.bindWindow()
+	t.Cleanup(func() { u.pipe.Close(); w.Close() })
+	return u, w
+}
+
+// viewCentre returns the canvas position of a view's centre.
+func viewCentre(w fyne.Window, v *view) fyne.Position {
+	p := fyne.CurrentApp().Driver().AbsolutePositionForObject(v)
+	return p.Add(fyne.NewPos(v.Size().Width/2, v.Size().Height/2))
+}
+
+func TestViewsShowFrames(t *testing.T) {
+	u, _ := newTestUI(t)
+	for _, v := range u.views {
+		if v.frame.Image == nil || v.shown == nil {
+			t.Fatalf("%v view shows no frame", v.axis)
+		}
+		if !v.frame.Final {
+			t.Errorf("%v view: frame not final", v.axis)
+		}
+		if !strings.HasPrefix(v.status.Text, "decoding ") {
+			t.Errorf("%v status %q", v.axis, v.status.Text)
+		}
+		if nonUniform(v.shown) < 0.2 {
+			t.Errorf("%v view is nearly uniform", v.axis)
+		}
+	}
+	if got := u.views[0].title.Text; !strings.HasPrefix(got, "XY · z 3 / 8") {
+		t.Errorf("XY title %q", got)
+	}
+	// XZ at physical aspect: 8 slices of 40 nm vs 64 columns of 5 nm, a
+	// square of 320 nm.
+	g := u.model.Geometry(volume.XZ)
+	if g.W != g.H {
+		t.Errorf("XZ frame %d×%d, want square", g.W, g.H)
+	}
+}
+
+// nonUniform returns the fraction of pixels that differ from the first.
+func nonUniform(img *image.RGBA) float64 {
+	first := img.RGBAAt(0, 0)
+	n, diff := 0, 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			n++
+			if img.RGBAAt(x, y) != first {
+				diff++
+			}
+		}
+	}
+	return float64(diff) / float64(n)
+}
+
+func TestMouse(t *testing.T) {
+	u, w := newTestUI(t)
+	c := w.Canvas()
+	xy, xz := u.views[volume.XY], u.views[volume.XZ]
+
+	// Click in XZ, a quarter down the plane: the crosshair's z becomes
+	// fractional and the XY view follows.
+	g := u.model.Geometry(volume.XZ)
+	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(xz).Add(
+		fyne.NewPos(float32(g.Offset.X+g.W/2), float32(g.Offset.Y)+float32(g.H)*0.3))
+	test.TapCanvas(c, pos)
+	z := u.model.Crosshair().Z
+	if z == math.Round(z) {
+		t.Errorf("click in XZ gave integer z %v", z)
+	}
+	if !strings.Contains(xy.title.Text, "z 1.") && !strings.Contains(xy.title.Text, "z 2.") {
+		t.Errorf("XY title after click %q (z %v)", xy.title.Text, z)
+	}
+
+	// Wheel steps the XY slice; Shift ×10 clamps at the last slice.
+	u.model.SetIndex(volume.XY, 3)
+	test.Scroll(c, viewCentre(w, xy), 0, 1)
+	if got := u.model.Index(volume.XY); got != 4 {
+		t.Errorf("wheel: z %v, want 4", got)
+	}
+	u.mods = fyne.KeyModifierShift
+	test.Scroll(c, viewCentre(w, xy), 0, 1)
+	if got := u.model.Index(volume.XY); got != 7 {
+		t.Errorf("shift+wheel: z %v, want 7", got)
+	}
+
+	// Ctrl+wheel zooms.
+	u.mods = fyne.KeyModifierControl
+	test.Scroll(c, viewCentre(w, xy), 0, 1)
+	u.mods = 0
+	if z := u.model.View(volume.XY).Zoom; math.Abs(z-1.25) > 1e-9 {
+		t.Errorf("ctrl+wheel zoom %v, want 1.25", z)
+	}
+
+	// Drag pans.
+	before := u.model.View(volume.XY)
+	test.Drag(c, viewCentre(w, xy), 20, 0)
+	if after := u.model.View(volume.XY); !(after.Col < before.Col) {
+		t.Errorf("drag right: centre column %v → %v, want smaller", before.Col, after.Col)
+	}
+
+	// Double-click fits again.
+	test.DoubleTap(xy)
+	if v := u.model.View(volume.XY); v.Zoom != 1 {
+		t.Errorf("double-click: zoom %v", v.Zoom)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	u, w := newTestUI(t)
+	c := w.Canvas()
+	u.active = volume.XY
+	tests := []struct {
+		name  string
+		key   fyne.KeyName
+		runes string
+		check func() bool
+	}{
+		{"3 picks niiv", "", "3", func() bool { return u.model.Mode() == viewer.Niiv }},
+		{"4 picks difference", "", "4", func() bool { return u.model.Mode() == viewer.Difference }},
+		{"1 picks nearest", "", "1", func() bool { return u.model.Mode() == viewer.Nearest }},
+		{"up steps", fyne.KeyUp, "", func() bool { return u.model.Index(volume.XY) == 4 }},
+		{"page down", fyne.KeyPageDown, "", func() bool { return u.model.Index(volume.XY) == 0 }},
+		{"+ zooms", "", "+", func() bool { return u.model.View(volume.XY).Zoom > 1 }},
+		{"- zooms out", "", "--", func() bool { return u.model.View(volume.XY).Zoom < 1 }},
+		{"r resets", "", "r", func() bool { return u.model.View(volume.XY).Zoom == 1 && u.model.Index(volume.XY) == 3 }},
+	}
+	for _, tc := range tests {
+		if tc.key != "" {
+			c.OnTypedKey()(&fyne.KeyEvent{Name: tc.key})
+		}
+		if tc.runes != "" {
+			test.TypeOnCanvas(c, tc.runes)
+		}
+		if !tc.check() {
+			t.Errorf("%s: mode %v, z %v, zoom %v", tc.name, u.model.Mode(), u.model.Index(volume.XY), u.model.View(volume.XY).Zoom)
+		}
+	}
+	if got := u.modeSel.Selected; got != modeLabels[viewer.Nearest] {
+		t.Errorf("mode selector shows %q", got)
+	}
+}
+
+func TestControls(t *testing.T) {
+	u, _ := newTestUI(t)
+	m := u.model
+	u.hi.SetValue(0.5)
+	st := m.Volume().Stats()
+	if got, want := m.Contrast().Max, st.Min+0.5*(st.Max-st.Min); math.Abs(got-want) > 1e-6 {
+		t.Errorf("max slider: %v, want %v", got, want)
+	}
+	u.cmap.SetSelected("viridis")
+	if m.Contrast().Colormap != "viridis" {
+		t.Errorf("colormap %q", m.Contrast().Colormap)
+	}
+	if f := u.views[0].frame; f.Request.Style.Map.Name != "viridis" {
+		t.Errorf("frame colormap %q", f.Request.Style.Map.Name)
+	}
+	u.invert.SetChecked(true)
+	u.gamma.SetValue(1) // log2 γ = 1
+	if c := m.Contrast(); !c.Invert || c.Gamma != 2 {
+		t.Errorf("contrast %+v", c)
+	}
+	u.modeSel.SetSelected(modeLabels[viewer.Split])
+	if m.Mode() != viewer.Split {
+		t.Errorf("mode %v", m.Mode())
+	}
+	// The zoom slider zooms all views; a model change moves the slider
+	// without echoing into the other views.
+	u.zoom.SetValue(1) // log2 zoom
+	for _, a := range viewer.Views {
+		if z := m.View(a).Zoom; z != 2 {
+			t.Errorf("%v zoom %v", a, z)
+		}
+	}
+	u.active = volume.XZ
+	m.SetZoom(volume.XZ, 4)
+	if m.View(volume.XY).Zoom != 2 || u.zoom.Value != 2 {
+		t.Errorf("zoom echo: XY %v, slider %v", m.View(volume.XY).Zoom, u.zoom.Value)
+	}
+	m.AutoContrast()
+	if lo, hi := m.Contrast().Min, m.Contrast().Max; math.Abs(u.lo.Value-(lo-st.Min)/(st.Max-st.Min)) > 1e-3 ||
+		math.Abs(u.hi.Value-(hi-st.Min)/(st.Max-st.Min)) > 1e-3 {
+		t.Errorf("sliders %v, %v after auto contrast %v–%v", u.lo.Value, u.hi.Value, lo, hi)
+	}
+}
+
+func TestGoldenXYView(t *testing.T) {
+	u, _ := newTestUI(t)
+	assertGolden(t, "xy-view.png", u.views[volume.XY].shown, 2, 0.002)
+}
+
+// assertGolden compares img with testdata/name: at most frac of the pixels
+// may differ, by at most tol per channel (font rasterisation varies a
+// little between platforms). With -update it rewrites the golden file.
+func assertGolden(t *testing.T, name string, img *image.RGBA, tol int, frac float64) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writePNG(path, img); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./app -run Golden -update to create it)", err)
+	}
+	defer f.Close()
+	want, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Bounds() != img.Bounds() {
+		t.Fatalf("size %v, golden %v", img.Bounds(), want.Bounds())
+	}
+	bad := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r1, g1, b1, _ := want.At(x, y).RGBA()
+			c := img.RGBAAt(x, y)
+			d := max(absDiff(int(r1>>8), int(c.R)), absDiff(int(g1>>8), int(c.G)), absDiff(int(b1>>8), int(c.B)))
+			if d > tol {
+				bad++
+			}
+		}
+	}
+	if float64(bad) > frac*float64(b.Dx()*b.Dy()) {
+		out := filepath.Join("testdata", "failed", name)
+		_ = os.MkdirAll(filepath.Dir(out), 0o755)
+		_ = writePNG(out, img)
+		t.Errorf("%d pixels differ from %s; got image written to %s", bad, path, out)
+	}
+}
+
+func absDiff(a, b int) int {
+	if a < b {
+		return b - a
+	}
+	return a - b
+}
