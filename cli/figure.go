@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/niiv/niiv/assets"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
@@ -29,6 +30,7 @@ func init() {
 			var vf voxelFlags
 			vf.register(fs)
 			var o figureOptions
+			o.ef.register(fs)
 			fs.StringVar(&o.view, "view", "xz", "xy, xz, yz or layout")
 			fs.StringVar(&o.slice, "slice", "", "plane index (z for xy, fractional allowed; y for xz; x for yz); default: the middle")
 			fs.StringVar(&o.modes, "mode", "niiv", "mode, or comma-separated modes for a montage: nearest, linear, niiv, difference, split")
@@ -41,7 +43,7 @@ func init() {
 			fs.StringVar(&o.window, "window", "", "contrast window `MIN,MAX` (default: automatic, 0.35% saturated)")
 			fs.StringVar(&o.caption, "caption", "auto", "caption stamped on each panel: auto, none, or a text")
 			fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
-			fs.StringVar(&o.model, "model", "", "niiv model: a shipped name or a model folder")
+			fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				return figure(ctx, env, args[0], &vf, o)
 			}
@@ -53,6 +55,7 @@ type figureOptions struct {
 	view, slice, modes, size, out, colormap, window, caption, model string
 	zoom, gamma                                                     float64
 	invert, crosshair                                               bool
+	ef                                                              engineFlags
 }
 
 // parseSize parses "1600x1200".
@@ -67,6 +70,9 @@ func parseSize(s string) (image.Point, error) {
 }
 
 func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figureOptions) error {
+	if err := o.ef.check(); err != nil {
+		return err
+	}
 	size, err := parseSize(o.size)
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -102,7 +108,7 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	if !vol.Voxel.Known {
 		fmt.Fprintf(env.Stderr, "niiv figure: %s has no voxel size; assuming 1×1×1 (give --voxel z,y,x)\n", path)
 	}
-	methods, closeModel, info := engine.Load(ctx, engine.Options{Model: o.model})
+	methods, closeModel, info := engine.Load(ctx, engine.Options{Model: o.model, Device: o.ef.device, Threads: o.ef.threads, Embedded: assets.Models})
 	defer closeModel()
 	for _, m := range modes {
 		if (m == viewer.Niiv || m == viewer.Difference || m == viewer.Split) && methods.Niiv == nil {
@@ -179,8 +185,8 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 				}
 			}
 			panels[i] = viewer.Compose(f, "")
-			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px in %d ms", f.Method, req.W, req.H,
-				render.FormatLength(req.PerPixel(), req.Unit), f.Decode.Milliseconds()))
+			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px in %.1f ms", f.Method, req.W, req.H,
+				render.FormatLength(req.PerPixel(), req.Unit), f.Decode.Seconds()*1e3))
 		}
 		img = viewer.Grid(panels, n, gap)
 	}

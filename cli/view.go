@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/niiv/niiv/app"
+	"github.com/niiv/niiv/assets"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
@@ -21,10 +22,15 @@ func init() {
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
-			model := fs.String("model", "", "niiv model: a shipped name (lite, paper) or a model folder; default: the shipped default")
+			var ef engineFlags
+			ef.register(fs)
+			model := fs.String("model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
 			mode := fs.String("mode", "niiv", "initial mode: nearest, linear, niiv, difference or split")
 			shots := fs.String("screenshots", "", "folder where the S key saves screenshots (default: current folder)")
 			return func(ctx context.Context, env *Env, args []string) error {
+				if err := ef.check(); err != nil {
+					return err
+				}
 				m, err := viewer.ParseMode(*mode)
 				if err != nil {
 					return usageErrorf("--mode: %v", err)
@@ -40,7 +46,7 @@ func init() {
 				if vol.Name == "" {
 					vol.Name = path
 				}
-				methods, closeModel, info := engine.Load(ctx, engine.Options{Model: *model})
+				methods, closeModel, info := engine.Load(ctx, engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models})
 				defer closeModel()
 				if methods.Niiv == nil {
 					fmt.Fprintf(env.Stderr, "niiv view: niiv unavailable, showing linear: %v\n", methods.NiivError)

@@ -5,7 +5,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 
 	"github.com/niiv/niiv/reconstruct"
@@ -43,6 +42,8 @@ type Options struct {
 	// Device is the ONNX Runtime device ("" = cpu; see
 	// reconstruct.ModelOptions).
 	Device string
+	// Threads is the number of inference threads (0: one per CPU).
+	Threads int
 	// Embedded holds the models shipped with the program (may be nil).
 	Embedded fs.FS
 }
@@ -60,15 +61,11 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 	if dev == "" {
 		dev = "cpu"
 	}
-	m, err := reconstruct.LoadModel(ref, reconstruct.ModelOptions{Device: dev, Embedded: o.Embedded})
+	m, err := reconstruct.LoadModel(ref, reconstruct.ModelOptions{Device: dev, Threads: o.Threads, Embedded: o.Embedded})
 	if err != nil {
 		return Classical(err), func() {}, ""
 	}
 	ms := Classical(nil)
 	ms.Niiv = Adapt(reconstruct.NewNiiv(m, nil))
-	info = fmt.Sprintf("niiv model %s (%s) on %s, %s decoder", m.Name, m.Source, m.Provider, m.Decoder)
-	if m.Note != "" {
-		info += "; " + m.Note
-	}
-	return ms, func() { m.Close() }, info
+	return ms, func() { m.Close() }, m.Summary()
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# GUI smoke test: starts the real niiv viewer under Xvfb on the bundled
+# sample, drives it with xdotool (slice, zoom, mode, keyboard screenshot),
+# grabs the screen with ImageMagick and checks that
+#   * the window shows the 2×2 layout: all four quadrants are non-uniform,
+#   * the interaction changed the picture,
+#   * the S key wrote a non-blank screenshot of the layout.
+#
+#   scripts/gui-smoke.sh            (needs xvfb-run, xdotool, ImageMagick)
+#   OUT=dir scripts/gui-smoke.sh    keep the screenshots in dir
+set -euo pipefail
+
+if [ "${1:-}" != "--inside" ]; then
+  cd "$(dirname "$0")/.."
+  for tool in xvfb-run xdotool import convert; do
+    command -v "$tool" >/dev/null || { echo "gui-smoke: $tool is missing (scripts/setup.sh test)" >&2; exit 1; }
+  done
+  out=${OUT:-$(mktemp -d)}
+  mkdir -p "$out"
+  out=$(cd "$out" && pwd)
+  echo "gui-smoke: building niiv"
+  go build -o "$out/niiv" .
+  exec xvfb-run -a -s "-screen 0 1400x1000x24" bash "$0" --inside "$out"
+fi
+
+out=$2
+log=$out/niiv.log
+fail() { echo "gui-smoke: FAIL: $*" >&2; tail -n 20 "$log" >&2 || true; exit 1; }
+
+export LANG=en_US.UTF-8 # Fyne logs an error for the C locale
+"$out/niiv" view --screenshots "$out" >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+
+wid=""
+for _ in $(seq 1 60); do
+  wid=$(xdotool search --name '^niiv' 2>/dev/null | head -n 1 || true)
+  [ -n "$wid" ] && break
+  kill -0 "$pid" 2>/dev/null || fail "niiv exited early"
+  sleep 0.5
+done
+[ -n "$wid" ] || fail "no niiv window after 30 s"
+sleep 3 # first frames
+eval "$(xdotool getwindowgeometry --shell "$wid")" # X Y WIDTH HEIGHT
+echo "gui-smoke: window $wid at ${X},${Y} size ${WIDTH}x${HEIGHT}"
+
+# quadrant_stddevs FILE: prints the 4 quadrants' grey-level standard deviations.
+quadrant_stddevs() {
+  convert "$1" -crop "${WIDTH}x${HEIGHT}+${X}+${Y}" +repage -colorspace Gray \
+    -crop 2x2@ +repage -format '%[fx:standard_deviation] ' info:
+}
+
+import -window root "$out/before.png"
+
+xy_x=$((X + WIDTH / 4)); xy_y=$((Y + HEIGHT / 4))
+xz_x=$((X + 3 * WIDTH / 4)); xz_y=$((Y + HEIGHT / 4))
+# Slice: three wheel steps up in XY, then a click in XZ (moves the crosshair).
+xdotool mousemove "$xy_x" "$xy_y"; sleep 0.3
+for _ in 1 2 3; do xdotool click 4; sleep 0.2; done
+xdotool mousemove "$xz_x" "$((xz_y + 40))" click 1; sleep 0.3
+# Zoom: Ctrl+wheel in XY, and + on the keyboard.
+xdotool mousemove "$xy_x" "$xy_y"; sleep 0.2
+xdotool keydown ctrl click 4 click 4 keyup ctrl; sleep 0.3
+xdotool key plus; sleep 0.3
+# Mode: 5 = split view, then 3 = niiv.
+xdotool key 5; sleep 1
+xdotool key 3; sleep 1
+# Colormap-independent keyboard screenshot.
+xdotool key s
+sleep 3
+import -window root "$out/after.png"
+
+kill -0 "$pid" 2>/dev/null || fail "niiv died during the interaction"
+
+read -r -a sd <<<"$(quadrant_stddevs "$out/after.png")"
+echo "gui-smoke: quadrant grey stddev: ${sd[*]}"
+[ "${#sd[@]}" -eq 4 ] || fail "could not measure the quadrants"
+for s in "${sd[@]}"; do
+  awk -v s="$s" 'BEGIN { exit !(s > 0.03) }' || fail "a quadrant is nearly uniform (stddev $s): layout missing or blank"
+done
+
+diff=$(compare -metric AE "$out/before.png" "$out/after.png" null: 2>&1 || true)
+echo "gui-smoke: pixels changed by the interaction: $diff"
+awk -v d="$diff" 'BEGIN { exit !(d + 0 > 1000) }' || fail "the interaction did not change the picture"
+
+shot=$(ls "$out"/niiv-*.png 2>/dev/null | head -n 1 || true)
+[ -n "$shot" ] || fail "the S key wrote no screenshot"
+ssd=$(convert "$shot" -colorspace Gray -format '%[fx:standard_deviation]' info:)
+echo "gui-smoke: S screenshot $(basename "$shot") $(identify -format '%wx%h' "$shot"), stddev $ssd"
+awk -v s="$ssd" 'BEGIN { exit !(s > 0.03) }' || fail "the S screenshot is blank"
+
+echo "gui-smoke: ok (screenshots in $out)"
