@@ -71,22 +71,34 @@ def load_training_volumes(data_dir, factor=8):
 class LateralSampler:
     """Random xy crops -> (lowres [B,1,S/f,S], target [B,1,S,S]), seeded."""
 
-    def __init__(self, volumes, factor=8, seed=0):
+    def __init__(self, volumes, factor=8, seed=0, zoom=0.0, noise=0.0):
         self.volumes = volumes
         self.factor = factor
+        self.zoom = zoom
+        self.noise = noise
         self.rng = np.random.default_rng(seed)
 
     def batch(self, batch_size, size):
         crops = np.empty((batch_size, size, size), np.float32)
         for i in range(batch_size):
             v = self.volumes[self.rng.integers(len(self.volumes))]["data"]
+            src = size
+            if self.zoom > 0:  # resample a crop of src pixels to size pixels
+                s = float(np.exp(self.rng.uniform(-1, 1) * np.log1p(self.zoom)))
+                src = min(int(round(size / s)), v.shape[1], v.shape[2])
             z = self.rng.integers(v.shape[0])
-            y = self.rng.integers(v.shape[1] - size + 1)
-            x = self.rng.integers(v.shape[2] - size + 1)
-            c = v[z, y:y + size, x:x + size]
+            y = self.rng.integers(v.shape[1] - src + 1)
+            x = self.rng.integers(v.shape[2] - src + 1)
+            c = v[z, y:y + src, x:x + src]
+            if src != size:
+                t = torch.from_numpy(np.ascontiguousarray(c))[None, None]
+                c = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False,
+                                  antialias=src > size)[0, 0].numpy()
             c = np.rot90(c, self.rng.integers(4))
             if self.rng.integers(2):
                 c = c[:, ::-1]
+            if self.noise > 0:  # acquisition-like noise in the full-resolution crop (input and target)
+                c = c + self.rng.normal(0, self.rng.uniform(0, self.noise), c.shape)
             crops[i] = c
         target = torch.from_numpy(crops).unsqueeze(1)
         lowres = degrade(target, self.factor, axis=2)
@@ -116,6 +128,28 @@ def heldout_medulla_slices(data_dir, size=128, step=16):
             slices.append(xz_slices(block, ys, x0, size))
         out.append(dict(name=name, block=block, gt=np.concatenate(slices), lo=lo, hi=hi))
     return out
+
+
+CROSS_DOMAIN_VOLUME = "isbi2012-sstem-4x4x50nm.npy"
+
+
+def cross_domain_crops(data_dir, size=128, n=16):
+    """xy crops of a volume never trained on (ssTEM, another modality and scale), raw units.
+
+    A generalisation check that does not touch the Hemibrain test set: the crops are degraded
+    along rows like xz slices."""
+    path = os.path.join(data_dir, CROSS_DOMAIN_VOLUME)
+    if not os.path.exists(path):
+        return None
+    vol = np.load(path).astype(np.float32)
+    rng = np.random.default_rng(123)
+    crops = []
+    for i in range(n):
+        z = i * vol.shape[0] // n
+        y = rng.integers(vol.shape[1] - size + 1)
+        x = rng.integers(vol.shape[2] - size + 1)
+        crops.append(vol[z, y:y + size, x:x + size])
+    return np.stack(crops), vol
 
 
 def bilinear(lowres, out_h, out_w):

@@ -8,6 +8,7 @@ Layout of a model folder (assets/models/<name>/, testdata/tiny-model/):
   test_latent.npy     [1,F,H,W] float32 encoder output for it
   test_coords.npy     [1,Q,2]   float32 query coordinates (row, col), pixel-centre convention
   test_values.npy     [1,Q]     float32 decoder output
+  weights.npz         the PyTorch state dict (float32) and config, for PyTorch reference runs
   card.json           model card; "files" holds the sha256 of every other file
 
 Usage: python3 export.py --checkpoint CKPT --out DIR   (see train.py, which calls it)
@@ -63,6 +64,21 @@ def export_onnx(net, out_dir):
                       "coords": {0: "N", 1: "Q"}, "values": {0: "N", 1: "Q"}},
         do_constant_folding=True,
     )
+
+
+def save_weights(net, out_dir):
+    arrays = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    arrays["__config__"] = np.frombuffer(json.dumps(net.config).encode(), dtype=np.uint8)
+    np.savez(os.path.join(out_dir, "weights.npz"), **arrays)
+
+
+def load_weights(model_dir):
+    """Rebuild the PyTorch model from <model_dir>/weights.npz."""
+    z = np.load(os.path.join(model_dir, "weights.npz"))
+    cfg = json.loads(bytes(z["__config__"]).decode())
+    net = M.Niiv(**cfg)
+    net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files if k != "__config__"})
+    return net.eval()
 
 
 def test_coords(h, w, factor, extra=64, seed=0):
@@ -154,6 +170,7 @@ def main():
     net.load_state_dict(ck["model"])
     os.makedirs(args.out, exist_ok=True)
     export_onnx(net, args.out)
+    save_weights(net, args.out)
     lowres = torch.rand(1, 1, 16, 32, generator=torch.Generator().manual_seed(1))
     write_test_tensors(net, lowres, ck["factor"], args.out)
     card = base_card(net, ck["preset"], ck["factor"])

@@ -39,6 +39,7 @@ def main():
     os.makedirs(out)
     net = build_tiny()
     E.export_onnx(net, out)
+    E.save_weights(net, out)
     lowres = torch.rand(1, 1, 4, 6, generator=torch.Generator().manual_seed(1))
     E.write_test_tensors(net, lowres, FACTOR, out)
     card = E.base_card(net, "tiny", FACTOR)

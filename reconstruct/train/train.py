@@ -38,6 +38,9 @@ def parse(argv=None):
     ap.add_argument("--run", default=None, help="checkpoint/log folder (default reconstruct/train/runs/<preset>)")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--minutes", type=float, default=1e9, help="stop after this much wall time in this process")
+    ap.add_argument("--budget-minutes", type=float, default=None,
+                    help="define the schedule (phases, cosine) over this much training wall time instead of "
+                         "--steps, and stop when it is spent (for a shared, unpredictable CPU)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lr-min", type=float, default=2e-5)
     ap.add_argument("--warm-crop", type=int, default=64, help="crop size in the first phase")
@@ -51,6 +54,11 @@ def parse(argv=None):
     ap.add_argument("--no-residual", action="store_true")
     ap.add_argument("--padding", default="border", choices=["border", "zeros"])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="noise augmentation: Gaussian noise, sigma uniform in [0, noise] (normalised units)")
+    ap.add_argument("--zoom", type=float, default=0.0,
+                    help="scale augmentation: crops resampled by a random zoom in [1/(1+z), 1+z] (0: off)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--val-slices", type=int, default=32)
@@ -58,6 +66,13 @@ def parse(argv=None):
     ap.add_argument("--export", default=None, help="export ONNX + card + test tensors here at the end")
     ap.add_argument("--override", default="{}", help="JSON dict of model config overrides")
     return ap.parse_args(argv)
+
+
+def load_ckpt(path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # older torch without weights_only
+        return torch.load(path, map_location="cpu")
 
 
 def loss_fn(kind, pred, target, lp_weight, lp_frac):
@@ -82,29 +97,48 @@ class Validator:
             self.items.append(dict(gt=gt[:, 0].numpy() / 255.0, low=(low_raw - lo) / (hi - lo), lo=lo, hi=hi,
                                    bil=D.bilinear(low_raw, gt.shape[2], gt.shape[3])[:, 0].numpy() / 255.0))
         self.bilinear_cf24 = float(np.mean([Mt.cf_psnr(it["bil"], it["gt"], 24).mean() for it in self.items]))
+        self.cross = None
+        cd = D.cross_domain_crops(data_dir)
+        if cd is not None:
+            crops, vol = cd
+            gt = torch.from_numpy(crops)[:, None]
+            low_raw = D.degrade(gt, factor, axis=2)
+            lo, hi = D.percentiles(vol)
+            self.cross = dict(gt=crops / 255.0, low=(low_raw - lo) / (hi - lo), lo=lo, hi=hi,
+                              bil=D.bilinear(low_raw, gt.shape[2], gt.shape[3])[:, 0].numpy() / 255.0)
+            self.cross_bilinear_cf24 = float(Mt.cf_psnr(self.cross["bil"], self.cross["gt"], 24).mean())
 
     @torch.no_grad()
     def __call__(self, net):
         net.eval()
         cf, ps = [], []
-        for it in self.items:
+        for it in self.items + ([self.cross] if self.cross else []):
             h, w = it["gt"].shape[-2:]
-            out = net.decode_grid(it["low"], h, w).numpy()
+            dev = next(net.parameters()).device
+            out = net.decode_grid(it["low"].to(dev), h, w).cpu().numpy()
             out = np.clip((out * (it["hi"] - it["lo"]) + it["lo"]) / 255.0, 0, 1)
             cf.append(Mt.cf_psnr(out, it["gt"], 24).mean())
             ps.append(Mt.psnr(out, it["gt"]).mean())
         net.train()
-        return float(np.mean(cf)), float(np.mean(ps))
+        cross = float(cf.pop()) if self.cross else None
+        if self.cross:
+            ps.pop()
+        return float(np.mean(cf)), float(np.mean(ps)), cross
 
 
-def phase(args, step):
-    if step < args.warm_frac * args.steps:
+def progress(args, step, wall):
+    if args.budget_minutes:
+        return min(1.0, wall / (60 * args.budget_minutes))
+    return min(1.0, step / max(1, args.steps))
+
+
+def phase(args, t):
+    if t < args.warm_frac:
         return args.warm_crop, args.warm_batch
     return args.crop, args.batch
 
 
-def lr_at(args, step):
-    t = min(1.0, step / max(1, args.steps))
+def lr_at(args, t):
     return args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * t))
 
 
@@ -120,21 +154,25 @@ def train(args):
     net = M.build(args.preset, **overrides)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     vols = D.load_training_volumes(args.data, args.factor)
-    sampler = D.LateralSampler(vols, args.factor, seed=args.seed)
-    step, wall, best = 0, 0.0, None
+    sampler = D.LateralSampler(vols, args.factor, seed=args.seed, zoom=args.zoom, noise=args.noise)
+    step, wall, best, ck_opt = 0, 0.0, None, None
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location="cpu")
+        ck = load_ckpt(ckpt_path)
         net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
+        ck_opt = ck["opt"]
         sampler.rng.bit_generator.state = ck["sampler_rng"]
         torch.set_rng_state(ck["torch_rng"])
         step, wall, best = ck["step"], ck["wall_s"], ck.get("best")
         print("resumed from step %d (%.0f s)" % (step, wall), flush=True)
     validator = Validator(args.data, args.factor, args.val_slices)
+    dev = torch.device(args.device)
+    net.to(dev)
+    if ck_opt is not None:
+        opt.load_state_dict(ck_opt)
     log = open(os.path.join(run, "log.jsonl"), "a")
 
     def save(path, extra=None):
-        ck = dict(model=net.state_dict(), opt=opt.state_dict(), sampler_rng=sampler.rng.bit_generator.state,
+        ck = dict(model={k: v.detach().cpu() for k, v in net.state_dict().items()}, opt=opt.state_dict(), sampler_rng=sampler.rng.bit_generator.state,
                   torch_rng=torch.get_rng_state(), step=step, wall_s=wall, best=best, config=net.config,
                   preset=args.preset, factor=args.factor, args=vars(args),
                   norm=[dict(name=v["name"], p_low=v["lo"], p_high=v["hi"]) for v in vols])
@@ -147,12 +185,19 @@ def train(args):
     t_last_save = t_start
     t_seg = time.time()
     losses = []
-    while step < args.steps and (time.time() - t_start) < args.minutes * 60:
-        size, bs = phase(args, step)
+    def done():
+        if args.budget_minutes:
+            return wall >= 60 * args.budget_minutes
+        return step >= args.steps
+
+    while not done() and (time.time() - t_start) < args.minutes * 60:
+        t = progress(args, step, wall)
+        size, bs = phase(args, t)
         for g in opt.param_groups:
-            g["lr"] = lr_at(args, step)
+            g["lr"] = lr_at(args, t)
         lowres, target = sampler.batch(bs, size)
-        coords = M.grid_coords(size, size).unsqueeze(0).expand(bs, -1, -1)
+        lowres, target = lowres.to(dev), target.to(dev)
+        coords = M.grid_coords(size, size, dev).unsqueeze(0).expand(bs, -1, -1)
         pred = net(lowres, coords).reshape(bs, 1, size, size)
         loss = loss_fn(args.loss, pred, target, args.lowpass_weight, args.lowpass_frac)
         opt.zero_grad(set_to_none=True)
@@ -163,14 +208,16 @@ def train(args):
         now = time.time()
         wall += now - t_seg
         t_seg = now
-        if step % args.val_every == 0 or step == args.steps:
-            cf24, ps = validator(net)
+        if step % args.val_every == 0 or done():
+            cf24, ps, cross24 = validator(net)
             if best is None or cf24 > best["cf24"]:
                 best = dict(step=step, cf24=cf24)
                 save(os.path.join(run, "best.pt"))
-            rec = dict(step=step, wall_s=round(wall, 1), loss=float(np.mean(losses)), lr=lr_at(args, step),
+            rec = dict(step=step, wall_s=round(wall, 1), loss=float(np.mean(losses)), lr=lr_at(args, progress(args, step, wall)),
                        crop=size, batch=bs, val_cf24=round(cf24, 3), val_psnr=round(ps, 3),
                        val_bilinear_cf24=round(validator.bilinear_cf24, 3))
+            if cross24 is not None:
+                rec.update(xdomain_cf24=round(cross24, 3), xdomain_bilinear_cf24=round(validator.cross_bilinear_cf24, 3))
             losses = []
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
@@ -194,13 +241,16 @@ def card_training(args, ck):
             data=["../shared/data/" + n + " planes z < %d (xy planes only; z >= %d held out)" % (D.HOLDOUT_Z, D.HOLDOUT_Z)
                   for n in D.TRAIN_VOLUMES],
             never_trained_on=D.TEST_VOLUME,
-            self_supervision="random xy crops, 8 dihedral symmetries, rows average-pooled by the factor",
-            loss=args.loss, optimizer="Adam", lr="cosine %g -> %g over %d steps" % (args.lr, args.lr_min, args.steps),
-            schedule="crop %d batch %d for the first %d%% of steps, then crop %d batch %d"
+            self_supervision="random xy crops, 8 dihedral symmetries, rows average-pooled by the factor"
+                             + (", random zoom in [1/%g, %g]" % (1 + args.zoom, 1 + args.zoom) if args.zoom else ""),
+            loss=args.loss, optimizer="Adam", lr=("cosine %g -> %g over %g minutes of training wall time" % (args.lr, args.lr_min, args.budget_minutes))
+            if args.budget_minutes else ("cosine %g -> %g over %d steps" % (args.lr, args.lr_min, args.steps)),
+            schedule="crop %d batch %d for the first %d%% of the schedule, then crop %d batch %d"
                      % (args.warm_crop, args.warm_batch, round(100 * args.warm_frac), args.crop, args.batch),
-            seed=args.seed, steps=ck["step"], planned_steps=args.steps, wall_time_s=round(ck["wall_s"]),
-            hardware="%s, %d CPU threads, torch %s" % (platform.processor() or platform.machine(), args.threads,
-                                                       torch.__version__),
+            seed=args.seed, steps=ck["step"], planned_steps=None if args.budget_minutes else args.steps, wall_time_s=round(ck["wall_s"]),
+            hardware=("%s, %d CPU threads, torch %s" % (platform.processor() or platform.machine(), args.threads,
+                                                        torch.__version__)) if args.device == "cpu" else
+                     ("%s, torch %s" % (torch.cuda.get_device_name(0), torch.__version__)),
             checkpoint="best validation CF-PSNR r=24 at step %s" % (ck.get("best") or {}).get("step"),
         ),
     )
@@ -211,13 +261,14 @@ def export_run(args, run, out_dir, which="best.pt"):
     path = os.path.join(run, which)
     if not os.path.exists(path):
         path = os.path.join(run, "last.pt")
-    ck = torch.load(path, map_location="cpu")
-    last = torch.load(os.path.join(run, "last.pt"), map_location="cpu")
+    ck = load_ckpt(path)
+    last = load_ckpt(os.path.join(run, "last.pt"))
     net = M.Niiv(**ck["config"])
     net.load_state_dict(ck["model"])
     net.eval()
     os.makedirs(out_dir, exist_ok=True)
     E.export_onnx(net, out_dir)
+    E.save_weights(net, out_dir)
     # Test tensors from a held-out medulla xz slice (normalised as the engine would).
     val = Validator(args.data, args.factor, 2)
     lowres = val.items[0]["low"][:1].float()
