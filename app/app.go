@@ -133,7 +133,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	u.info.Wrapping = fyne.TextWrapWord
 	u.position = widget.NewLabel("")
 	u.message = widget.NewLabel("")
-	u.message.Wrapping = fyne.TextWrapWord
+	u.message.Truncation = fyne.TextTruncateEllipsis
 
 	u.modeSel = widget.NewRadioGroup(modeLabels, func(s string) {
 		if u.syncing {
@@ -222,28 +222,29 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	})
 	u.hist = canvas.NewImageFromImage(image.NewRGBA(image.Rect(0, 0, 1, 1)))
 	u.hist.FillMode = canvas.ImageFillStretch
-	u.hist.SetMinSize(fyne.NewSize(240, 70))
+	u.hist.SetMinSize(fyne.NewSize(240, 90))
 
 	open := widget.NewButton("Open…", u.openDialog)
 	shot := widget.NewButton("Screenshot…", u.screenshotDialog)
 	help := widget.NewButton("?", u.showHelp)
 
+	row := func(label string, o fyne.CanvasObject, right fyne.CanvasObject) fyne.CanvasObject {
+		return container.NewBorder(nil, nil, widget.NewLabel(label), right, o)
+	}
 	return container.NewVScroll(container.NewVBox(
-		container.NewHBox(open, shot, help),
+		container.NewBorder(nil, nil, container.NewHBox(open, shot, help), nil, u.message),
 		u.info,
 		u.position,
 		widget.NewSeparator(),
 		u.modeSel,
-		container.NewHBox(widget.NewLabel("Split"), u.splitL, widget.NewLabel("|"), u.splitR),
-		container.NewBorder(nil, nil, widget.NewLabel("Zoom"), u.zoomLabel, u.zoom),
+		container.NewGridWithColumns(2,
+			container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
+			row("Zoom", u.zoom, u.zoomLabel)),
 		widget.NewSeparator(),
 		u.hist,
-		container.NewBorder(nil, nil, widget.NewLabel("Min"), nil, u.lo),
-		container.NewBorder(nil, nil, widget.NewLabel("Max"), auto, u.hi),
+		container.NewGridWithColumns(2, row("Min", u.lo, nil), row("Max", u.hi, auto)),
+		container.NewGridWithColumns(2, row("Gamma", u.gamma, nil), container.NewHBox(u.invert, u.cmap, u.cross)),
 		u.loLabel,
-		container.NewBorder(nil, nil, widget.NewLabel("Gamma"), nil, u.gamma),
-		container.NewHBox(u.invert, u.cmap, u.cross),
-		u.message,
 	))
 }
 
@@ -280,7 +281,8 @@ func (u *ui) syncControls(c viewer.Change) {
 	u.syncing = true
 	defer func() { u.syncing = false }()
 	if c&viewer.ChangeVolume != 0 {
-		u.info.SetText(strings.Join(m.Describe()[:4], "\n"))
+		d := m.Describe()
+		u.info.SetText(d[0] + "\n" + strings.Join(d[1:4], " · "))
 		if u.win != nil {
 			u.win.SetTitle("niiv · " + m.Volume().Name)
 		}
