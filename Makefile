@@ -3,6 +3,7 @@
 
 GO      ?= go
 PYTHON  ?= /usr/bin/python3
+export PYTHON
 CONFIG  ?= lite
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 
