@@ -227,12 +227,13 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	open := widget.NewButton("Open…", u.openDialog)
 	shot := widget.NewButton("Screenshot…", u.screenshotDialog)
 	help := widget.NewButton("?", u.showHelp)
+	export := widget.NewButton("Export isotropic…", u.exportDialog)
 
 	row := func(label string, o fyne.CanvasObject, right fyne.CanvasObject) fyne.CanvasObject {
 		return container.NewBorder(nil, nil, widget.NewLabel(label), right, o)
 	}
 	return container.NewVScroll(container.NewVBox(
-		container.NewBorder(nil, nil, container.NewHBox(open, shot, help), nil, u.message),
+		container.NewBorder(nil, nil, container.NewHBox(open, shot, export, help), nil, u.message),
 		u.info,
 		u.position,
 		widget.NewSeparator(),

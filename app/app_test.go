@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 
+	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
@@ -293,4 +296,51 @@ func absDiff(a, b int) int {
 		return b - a
 	}
 	return a - b
+}
+
+func TestExportIsotropic(t *testing.T) {
+	u, _ := newTestUI(t)
+	path := filepath.Join(t.TempDir(), "iso.npy")
+	u.export(u.model.Volume(), u.opts.Methods.Linear, path)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.HasPrefix(u.message.Text, "saved") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.HasPrefix(u.message.Text, "saved") {
+		t.Fatalf("export did not finish: %q", u.message.Text)
+	}
+	vol, err := volio.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 slices at 40 nm over 5 nm lateral voxels: 64 isotropic slices.
+	if s := vol.Shape(); s.Z != 64 || s.Y != 64 || s.X != 64 {
+		t.Errorf("exported shape %v", s)
+	}
+}
+
+func TestSplitDividerAndWindowLevelDrag(t *testing.T) {
+	u, _ := newTestUI(t)
+	m := u.model
+	m.SetMode(viewer.Split)
+	v := u.views[volume.XY]
+	g := m.Geometry(volume.XY)
+	// Press on the divider (the middle of the frame) and drag right by a
+	// tenth of the frame.
+	at := fyne.NewPos(float32(g.Offset.X)+float32(g.W)/2, float32(g.Offset.Y+g.H/2))
+	v.MouseDown(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: at}, Button: desktop.MouseButtonPrimary})
+	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: at}, Dragged: fyne.Delta{DX: float32(g.W) / 10}})
+	v.DragEnd()
+	if _, _, f := m.SplitModes(); math.Abs(f-0.6) > 0.01 {
+		t.Errorf("divider at %v, want 0.6", f)
+	}
+	// Right-drag upwards narrows the window around the same level.
+	c0 := m.Contrast()
+	v.MouseDown(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: at}, Button: desktop.MouseButtonSecondary})
+	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: at}, Dragged: fyne.Delta{DY: -100}})
+	v.DragEnd()
+	c1 := m.Contrast()
+	if !(c1.Max-c1.Min < c0.Max-c0.Min) || math.Abs((c1.Min+c1.Max)-(c0.Min+c0.Max)) > 1e-6 {
+		t.Errorf("window %v–%v → %v–%v", c0.Min, c0.Max, c1.Min, c1.Max)
+	}
 }

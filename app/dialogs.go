@@ -1,17 +1,23 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
+	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -202,4 +208,80 @@ func (u *ui) screenshotDialog() {
 		save.Resize(fyne.NewSize(800, 560))
 		save.Show()
 	}, u.win)
+}
+
+// exportDialog reconstructs the whole isotropic volume (niiv when a model is
+// loaded, else linear) with a progress bar and Cancel, and saves it.
+func (u *ui) exportDialog() {
+	r := u.opts.Methods.Niiv
+	if r == nil {
+		r = u.opts.Methods.Linear
+	}
+	if r == nil {
+		u.say("no reconstruction method available")
+		return
+	}
+	vol := u.model.Volume()
+	save := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			dialog.ShowError(err, u.win)
+			return
+		}
+		if w == nil {
+			return
+		}
+		path := w.URI().Path()
+		w.Close()
+		u.export(vol, r, path)
+	}, u.win)
+	base := strings.TrimSuffix(filepath.Base(vol.Name), filepath.Ext(vol.Name))
+	if base == "" || strings.ContainsAny(base, " (") {
+		base = "volume"
+	}
+	save.SetFileName(base + "-isotropic.tif")
+	save.Resize(fyne.NewSize(800, 560))
+	save.Show()
+}
+
+// export runs the reconstruction in the background, showing progress.
+func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	bar := widget.NewProgressBar()
+	label := widget.NewLabel(fmt.Sprintf("Reconstructing %s with %s…", filepath.Base(path), r.Name()))
+	d := dialog.NewCustomWithoutButtons("Export isotropic volume", container.NewVBox(label, bar,
+		widget.NewButton("Cancel", cancel)), u.win)
+	d.Resize(fyne.NewSize(460, 160))
+	d.Show()
+	var mu sync.Mutex
+	var last time.Time
+	progress := func(done, total int) { // called from the reconstruction's goroutines
+		mu.Lock()
+		now := time.Now()
+		if done < total && now.Sub(last) < 100*time.Millisecond {
+			mu.Unlock()
+			return
+		}
+		last = now
+		mu.Unlock()
+		fyne.Do(func() { bar.SetValue(float64(done) / float64(max(1, total))) })
+	}
+	go func() {
+		defer cancel()
+		t0 := time.Now()
+		out, err := engine.Isotropic(ctx, r, vol, progress)
+		if err == nil {
+			err = volio.Save(path, out)
+		}
+		fyne.Do(func() {
+			d.Hide()
+			switch {
+			case errors.Is(err, context.Canceled):
+				u.say("export cancelled")
+			case err != nil:
+				dialog.ShowError(err, u.win)
+			default:
+				u.say("saved %s: %v in %.1f s", filepath.Base(path), out.Shape(), time.Since(t0).Seconds())
+			}
+		})
+	}()
 }

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 
 	"github.com/niiv/niiv/reconstruct"
@@ -68,4 +69,20 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 	ms := Classical(nil)
 	ms.Niiv = Adapt(reconstruct.NewNiiv(m, nil))
 	return ms, func() { m.Close() }, m.Summary()
+}
+
+// Isotropic reconstructs the whole volume with r (a renderer made by Adapt,
+// e.g. Methods.Niiv) at the voxel anisotropy's number of z slices, calling
+// progress after each decoded plane. It stops with ctx.Err() when
+// cancelled.
+func Isotropic(ctx context.Context, r viewer.Renderer, vol *volume.Volume, progress func(done, total int)) (*volume.Volume, error) {
+	a, ok := r.(adapter)
+	if !ok {
+		return nil, fmt.Errorf("engine: %s is not a reconstruct method", r.Name())
+	}
+	out, err := reconstruct.Isotropic(ctx, a.m, vol, reconstruct.VolumeOptions{Progress: progress})
+	if err != nil {
+		return nil, fmt.Errorf("engine: reconstruct %s with %s: %w", vol.Name, r.Name(), err)
+	}
+	return out, nil
 }
