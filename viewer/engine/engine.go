@@ -14,11 +14,19 @@ import (
 )
 
 // Adapt returns m as a viewer.Renderer.
-func Adapt(m reconstruct.Method) viewer.Renderer { return adapter{m} }
+func Adapt(m reconstruct.Method) viewer.Renderer { return adapter{m: m} }
 
-type adapter struct{ m reconstruct.Method }
+type adapter struct {
+	m     reconstruct.Method
+	label string // shown instead of the method's name when set
+}
 
-func (a adapter) Name() string { return a.m.Name() }
+func (a adapter) Name() string {
+	if a.label != "" {
+		return a.label
+	}
+	return a.m.Name()
+}
 
 func (a adapter) Render(ctx context.Context, s viewer.Slice) (*volume.Image, error) {
 	return a.m.Render(ctx, reconstruct.Request{Vol: s.Vol, Axis: s.Axis, Index: s.Index,
@@ -67,7 +75,9 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 		return Classical(err), func() {}, ""
 	}
 	ms := Classical(nil)
-	ms.Niiv = Adapt(reconstruct.NewNiiv(m, nil))
+	n := reconstruct.NewNiiv(m, nil)
+	// The views' labels say where the model runs: "niiv-lite on cpu".
+	ms.Niiv = adapter{m: n, label: n.Name() + " on " + m.Provider}
 	return ms, func() { m.Close() }, m.Summary()
 }
 
