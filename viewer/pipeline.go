@@ -33,12 +33,29 @@ type Renderer interface {
 	Render(ctx context.Context, s Slice) (*volume.Image, error)
 }
 
+// Colourer paints a float image with a style, as render.Image does; the
+// OpenGL renderer implements it. It must be safe for concurrent use.
+type Colourer interface {
+	Image(src *volume.Image, s render.Style) (*image.RGBA, error)
+}
+
 // Methods are the renderers behind the modes. Niiv may be nil (no model
 // loaded): the niiv modes then fall back to Linear and say so.
 type Methods struct {
 	Nearest, Linear, Niiv Renderer
 	// NiivError explains why Niiv is nil, for the views' labels.
 	NiivError error
+	// Colour paints the decoded images; nil means the CPU reference
+	// renderer. Overlays are always drawn by package render.
+	Colour Colourer
+}
+
+// colour paints src with s through ms.Colour, or on the CPU.
+func (ms Methods) colour(src *volume.Image, s render.Style) (*image.RGBA, error) {
+	if ms.Colour != nil {
+		return ms.Colour.Image(src, s)
+	}
+	return render.Image(src, s), nil
 }
 
 func (ms Methods) renderer(m Mode) Renderer {
@@ -402,16 +419,21 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		d, err = render.Difference(jobs[Niiv].img, jobs[Linear].img)
 		if err == nil {
 			w := diffFraction * (req.Style.Max - req.Style.Min)
-			f.Image = render.Image(d, render.Style{Min: -w, Max: w, Gamma: 1, Map: render.Diverging})
+			f.Image, err = ms.colour(d, render.Style{Min: -w, Max: w, Gamma: 1, Map: render.Diverging})
 		}
 		f.Method = name(Niiv) + " − " + name(Linear)
 	case Split:
-		a := render.Image(jobs[req.SplitLeft].img, req.Style)
-		b := render.Image(jobs[req.SplitRight].img, req.Style)
-		f.Image, err = render.Split(a, b, req.SplitFrac, render.White)
+		var a, b *image.RGBA
+		a, err = ms.colour(jobs[req.SplitLeft].img, req.Style)
+		if err == nil {
+			b, err = ms.colour(jobs[req.SplitRight].img, req.Style)
+		}
+		if err == nil {
+			f.Image, err = render.Split(a, b, req.SplitFrac, render.White)
+		}
 		f.Method = name(req.SplitLeft) + " | " + name(req.SplitRight)
 	default:
-		f.Image = render.Image(jobs[req.Mode].img, req.Style)
+		f.Image, err = ms.colour(jobs[req.Mode].img, req.Style)
 		f.Method = name(req.Mode)
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -284,5 +285,28 @@ func TestHeadlessPackages(t *testing.T) {
 		if strings.Contains(string(out), "fyne.io") {
 			t.Errorf("%s depends on Fyne", pkg)
 		}
+	}
+}
+
+// countingColour paints like the CPU renderer and counts its calls.
+type countingColour struct{ n atomic.Int32 }
+
+func (c *countingColour) Image(src *volume.Image, s render.Style) (*image.RGBA, error) {
+	c.n.Add(1)
+	return render.Image(src, s), nil
+}
+
+func TestPipelineUsesColourer(t *testing.T) {
+	m, _ := newTestModel(t)
+	ms, _, _ := fakeMethods()
+	col := &countingColour{}
+	ms.Colour = col
+	rec := newRecorder()
+	w := NewWorker(ms, rec.deliver, true)
+	m.SetMode(Split)
+	w.Submit(m.Request(volume.XY, 1))
+	// Preview (1 image) and split (2 images).
+	if n := col.n.Load(); n != 3 {
+		t.Errorf("colourer called %d times, want 3", n)
 	}
 }
