@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/viewer"
@@ -342,5 +343,73 @@ func TestSplitDividerAndWindowLevelDrag(t *testing.T) {
 	c1 := m.Contrast()
 	if !(c1.Max-c1.Min < c0.Max-c0.Min) || math.Abs((c1.Min+c1.Max)-(c0.Min+c0.Max)) > 1e-6 {
 		t.Errorf("window %v–%v → %v–%v", c0.Min, c0.Max, c1.Min, c1.Max)
+	}
+}
+
+// overlayObjects returns the widgets of the window's top overlay (dialog).
+func overlayObjects(t *testing.T, w fyne.Window) []fyne.CanvasObject {
+	t.Helper()
+	top := w.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog shown")
+	}
+	return test.LaidOutObjects(top)
+}
+
+func TestVoxelDialog(t *testing.T) {
+	u, w := newTestUI(t)
+	vol := testVolume(t)
+	vol.Voxel = volume.Unknown()
+	var got *volume.Volume
+	u.askVoxel(vol, func(v *volume.Volume) { got = v })
+	objs := overlayObjects(t, w)
+	var entries []*widget.Entry
+	var labels []string
+	var use *widget.Button
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *widget.Entry:
+			entries = append(entries, o)
+		case *widget.Label:
+			labels = append(labels, o.Text)
+		case *widget.Button:
+			if o.Text == "Use" {
+				use = o
+			}
+		}
+	}
+	if len(entries) != 3 || use == nil {
+		t.Fatalf("dialog has %d entries, Use button %v", len(entries), use != nil)
+	}
+	entries[0].SetText("50")
+	entries[1].SetText("5")
+	entries[2].SetText("5")
+	found := false
+	for _, o := range test.LaidOutObjects(w.Canvas().Overlays().Top()) {
+		if l, ok := o.(*widget.Label); ok && strings.Contains(l.Text, "anisotropy 10×") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the dialog does not show the implied anisotropy; labels %q", labels)
+	}
+	test.Tap(use)
+	if got != vol || !vol.Voxel.Known || vol.Voxel.Z != 50 || vol.Voxel.X != 5 || vol.Voxel.Unit != "nm" {
+		t.Errorf("voxel after dialog: %+v", vol.Voxel)
+	}
+}
+
+func TestHelpKey(t *testing.T) {
+	u, w := newTestUI(t)
+	_ = u
+	test.TypeOnCanvas(w.Canvas(), "?")
+	found := false
+	for _, o := range overlayObjects(t, w) {
+		if l, ok := o.(*widget.Label); ok && strings.Contains(l.Text, "Ctrl+wheel") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("? did not show the shortcuts")
 	}
 }
