@@ -23,7 +23,7 @@ func (p *plane) bytes() int64 { return 4 * int64(len(p.low)+len(p.proj)+len(p.la
 // planeFromLatent prepares an encoded plane for the model's decoder.
 func (m *Model) planeFromLatent(latent, low []float32, h, w int) *plane {
 	p := &plane{h: h, w: w, low: low}
-	if m.mlp != nil {
+	if m.mlp != nil && m.accel == nil {
 		p.proj = m.mlp.project(latent, low, h*w)
 	} else {
 		p.latent = latent

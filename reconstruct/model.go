@@ -103,6 +103,11 @@ type Model struct {
 	lowP, hiP  float64
 	closeOnce  sync.Once
 	testLowres []float32 // kept for self-checks
+
+	// For accelerators: the model files (EncoderGraph, DecoderMLP) and the
+	// accelerator itself (nil: CPU; see SetAccelerator).
+	encONNX, decONNX []byte
+	accel            Accelerator
 }
 
 // ModelName returns the short model name of a method or model reference:
@@ -194,6 +199,7 @@ func loadModel(ref string, opt ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.encONNX, m.decONNX = encData, decData
 	m.lowP, m.hiP = 0.5, 99.5
 	if n := m.Card.Normalisation; n != nil && n.HighPercentile > n.LowPercentile {
 		m.lowP, m.hiP = n.LowPercentile, n.HighPercentile
@@ -356,6 +362,9 @@ func (m *Model) Close() error {
 		if m.dec != nil {
 			m.dec.Destroy()
 		}
+		if m.accel != nil {
+			m.accel.Close()
+		}
 	})
 	return nil
 }
@@ -409,6 +418,9 @@ func (m *Model) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]fl
 	if len(lowres) != n*h*w {
 		return nil, fmt.Errorf("reconstruct: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
 	}
+	if m.accel != nil {
+		return m.accel.Encode(ctx, lowres, n, h, w)
+	}
 	in, err := ort.NewTensor(ort.NewShape(int64(n), 1, int64(h), int64(w)), lowres)
 	if err != nil {
 		return nil, fmt.Errorf("reconstruct: encode: %w", err)
@@ -453,6 +465,9 @@ func (m *Model) DecodeONNX(ctx context.Context, latent, lowres []float32, h, w i
 // DecodePoints decodes arbitrary points with the model's decoder (native or
 // ONNX): same arguments and result as DecodeONNX.
 func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
+	if m.accel != nil {
+		return m.accel.DecodePoints(ctx, latent, lowres, h, w, coords)
+	}
 	if m.mlp == nil {
 		return m.DecodeONNX(ctx, latent, lowres, h, w, coords)
 	}

@@ -109,6 +109,9 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 // decode decodes plane p on the grid rows × cols (model coordinates) into
 // out, normalised.
 func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out []float32, threads int) error {
+	if a := n.model.accel; a != nil {
+		return a.DecodeGrid(ctx, p.latent, p.low, p.h, p.w, rows, cols, out)
+	}
 	if n.model.mlp != nil {
 		return n.model.mlp.decodeGrid(ctx, p, rows, cols, out, threads)
 	}

@@ -1,0 +1,152 @@
+package reconstruct
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Accelerator runs a model's encoder and decoder on another device, such as
+// a GPU through OpenGL (package render/gl). Install one with
+// Model.SetAccelerator; the niiv method then encodes and decodes through
+// it. Implementations are safe for concurrent use.
+type Accelerator interface {
+	// Device describes the device in a few words ("gl: NVIDIA H100/PCIe/SSE2").
+	Device() string
+	// Encode is Model.Encode on the device: n normalised slices [n][h][w]
+	// → latent grids [n][F][h][w].
+	Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error)
+	// DecodeGrid decodes one encoded plane (latent [F][h][w], normalised
+	// input low [h][w]) on the grid rows × cols of model coordinates in
+	// [−1, 1] into out [len(rows)][len(cols)], normalised.
+	DecodeGrid(ctx context.Context, latent, low []float32, h, w int, rows, cols []float64, out []float32) error
+	// DecodePoints decodes arbitrary points coords [q][2] (row, col) → [q].
+	DecodePoints(ctx context.Context, latent, low []float32, h, w int, coords []float32) ([]float32, error)
+	// Close releases the device's resources for this model.
+	Close() error
+}
+
+// SetAccelerator makes m encode and decode through a (nil restores the CPU
+// path) and records the device in Provider, Decoder and Note. Call it
+// before m is used by any method; Close closes a.
+func (m *Model) SetAccelerator(a Accelerator) {
+	m.accel = a
+	if a == nil {
+		return
+	}
+	m.Provider, m.Decoder = "gl", "gl"
+	m.addNote("encoder and decoder on " + a.Device())
+}
+
+// Accelerator returns the model's accelerator, nil when it runs on the CPU.
+func (m *Model) Accelerator() Accelerator { return m.accel }
+
+// ONNX returns the model's encoder.onnx and decoder.onnx as loaded (and
+// checked against the card), for accelerators that read the weights
+// (EncoderGraph; ReadDecoderMLP). The caller must not modify them.
+func (m *Model) ONNX() (encoder, decoder []byte) { return m.encONNX, m.decONNX }
+
+// Conv is a 2-D convolution with a square odd kernel, stride 1 and zero
+// padding that keeps the size: W [Out][In][K][K], B [Out].
+type Conv struct {
+	In, Out, K int
+	W, B       []float32
+}
+
+// EncoderNode is one operation of the encoder graph: "Conv", "Relu" or
+// "Add" (elementwise, same shapes).
+type EncoderNode struct {
+	Op     string
+	Inputs []string
+	Output string
+	Conv   *Conv // for Conv
+}
+
+// EncoderGraph is the encoder as a list of nodes in execution order, from
+// the value named Input ([N,1,H,W]) to the value named Output ([N,F,H,W]).
+type EncoderGraph struct {
+	Input, Output string
+	Nodes         []EncoderNode
+}
+
+// EncoderGraph reads the encoder's graph from encoder.onnx. It supports the
+// EDSR encoder's operations (Conv, Relu, Add, Identity) and fails on any
+// other.
+func (m *Model) EncoderGraph() (*EncoderGraph, error) {
+	if m.encONNX == nil {
+		return nil, fmt.Errorf("reconstruct: model %s: encoder graph unavailable", m.Name)
+	}
+	g, err := parseONNX(m.encONNX)
+	if err != nil {
+		return nil, fmt.Errorf("reconstruct: model %s: encoder.onnx: %w", m.Name, err)
+	}
+	eg, err := encoderGraph(g)
+	if err != nil {
+		return nil, fmt.Errorf("reconstruct: model %s: encoder.onnx: %w", m.Name, err)
+	}
+	return eg, nil
+}
+
+func encoderGraph(g *onnxGraph) (*EncoderGraph, error) {
+	eg := &EncoderGraph{Input: "lowres", Output: "latent"}
+	alias := map[string]string{}
+	name := func(s string) string {
+		if a, ok := alias[s]; ok {
+			return a
+		}
+		return s
+	}
+	for _, n := range g.nodes {
+		switch n.op {
+		case "Identity":
+			if len(n.inputs) != 1 || len(n.outputs) != 1 {
+				return nil, errors.New("malformed Identity node")
+			}
+			alias[n.outputs[0]] = name(n.inputs[0])
+		case "Conv":
+			if len(n.inputs) < 2 || len(n.outputs) != 1 {
+				return nil, fmt.Errorf("Conv %v: want input, weight (and bias)", n.outputs)
+			}
+			w, ok := g.inits[n.inputs[1]]
+			if !ok || len(w.dims) != 4 || w.dims[2] != w.dims[3] || w.dims[2]%2 != 1 {
+				return nil, fmt.Errorf("Conv %s: weight is not a square odd-sized 4-D initializer", n.outputs[0])
+			}
+			if gr := n.attrs["group"].i; gr > 1 {
+				return nil, fmt.Errorf("Conv %s: grouped convolution", n.outputs[0])
+			}
+			if ap := n.attrs["auto_pad"].s; ap != "" && ap != "NOTSET" && ap != "SAME_UPPER" && ap != "SAME_LOWER" {
+				return nil, fmt.Errorf("Conv %s: auto_pad %s", n.outputs[0], ap)
+			}
+			c := &Conv{Out: int(w.dims[0]), In: int(w.dims[1]), K: int(w.dims[2]), W: w.data, B: make([]float32, w.dims[0])}
+			if len(n.inputs) > 2 && n.inputs[2] != "" {
+				b, ok := g.inits[n.inputs[2]]
+				if !ok || len(b.data) != c.Out {
+					return nil, fmt.Errorf("Conv %s: bias is not an initializer of %d values", n.outputs[0], c.Out)
+				}
+				c.B = b.data
+			}
+			eg.Nodes = append(eg.Nodes, EncoderNode{Op: "Conv", Inputs: []string{name(n.inputs[0])}, Output: n.outputs[0], Conv: c})
+		case "Relu":
+			eg.Nodes = append(eg.Nodes, EncoderNode{Op: "Relu", Inputs: []string{name(n.inputs[0])}, Output: n.outputs[0]})
+		case "Add":
+			if len(n.inputs) != 2 {
+				return nil, errors.New("Add node without two inputs")
+			}
+			for _, in := range n.inputs {
+				if _, ok := g.inits[in]; ok {
+					return nil, fmt.Errorf("Add %s of a constant", n.outputs[0])
+				}
+			}
+			eg.Nodes = append(eg.Nodes, EncoderNode{Op: "Add", Inputs: []string{name(n.inputs[0]), name(n.inputs[1])}, Output: n.outputs[0]})
+		default:
+			return nil, fmt.Errorf("operation %s is not supported by the GPU encoder", n.op)
+		}
+	}
+	if a, ok := alias[eg.Output]; ok {
+		eg.Output = a
+	}
+	if len(eg.Nodes) == 0 {
+		return nil, errors.New("empty encoder graph")
+	}
+	return eg, nil
+}
