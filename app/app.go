@@ -78,6 +78,7 @@ type ui struct {
 	// controls
 	info      *widget.Label
 	position  *widget.Label
+	cursor    *widget.Label
 	modeSel   *widget.RadioGroup
 	splitL    *widget.Select
 	splitR    *widget.Select
@@ -132,6 +133,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	u.info = widget.NewLabel("")
 	u.info.Wrapping = fyne.TextWrapWord
 	u.position = widget.NewLabel("")
+	u.cursor = widget.NewLabel("")
 	u.message = widget.NewLabel("")
 	u.message.Truncation = fyne.TextTruncateEllipsis
 
@@ -235,7 +237,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	return container.NewVScroll(container.NewVBox(
 		container.NewBorder(nil, nil, container.NewHBox(open, shot, export, help), nil, u.message),
 		u.info,
-		u.position,
+		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),
 		u.modeSel,
 		container.NewGridWithColumns(2,
@@ -290,9 +292,7 @@ func (u *ui) syncControls(c viewer.Change) {
 	}
 	if c&(viewer.ChangeCrosshair|viewer.ChangeVolume) != 0 {
 		p := m.Crosshair()
-		v := m.Volume().Voxel
-		u.position.SetText(fmt.Sprintf("crosshair z %.2f · y %.0f · x %.0f  (%s, %s, %s)", p.Z, p.Y, p.X,
-			render.FormatLength(p.Z*v.Z, v.Unit), render.FormatLength(p.Y*v.Y, v.Unit), render.FormatLength(p.X*v.X, v.Unit)))
+		u.position.SetText(fmt.Sprintf("crosshair z %.2f · y %.0f · x %.0f", p.Z, p.Y, p.X))
 		for _, v := range u.views {
 			v.refreshText()
 		}
@@ -386,6 +386,16 @@ func (u *ui) zoomKey(f float64) {
 		x, y = float64(sz.X)/2, float64(sz.Y)/2
 	}
 	u.model.ZoomAbout(u.active, f, x, y)
+}
+
+// probe shows the voxel under the cursor and its value.
+func (u *ui) probe(axis volume.Axis, x, y float64) {
+	z, yy, xx, v, ok := u.model.Probe(axis, x, y)
+	if !ok {
+		u.cursor.SetText("")
+		return
+	}
+	u.cursor.SetText(fmt.Sprintf("cursor z %d · y %d · x %d = %.5g", z, yy, xx, v))
 }
 
 // say shows a message in the panel.

@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -30,6 +31,8 @@ type view struct {
 	tbg    *canvas.Rectangle
 	sbg    *canvas.Rectangle
 
+	lastTap    time.Time // for double-click detection
+	lastTapAt  fyne.Position
 	button     desktop.MouseButton // button of the drag in progress
 	dragSplit  bool
 	dragStart  viewer.Contrast
@@ -39,12 +42,12 @@ type view struct {
 }
 
 var (
-	_ fyne.Tappable       = (*view)(nil)
-	_ fyne.DoubleTappable = (*view)(nil)
-	_ fyne.Scrollable     = (*view)(nil)
-	_ fyne.Draggable      = (*view)(nil)
-	_ desktop.Mouseable   = (*view)(nil)
-	_ desktop.Hoverable   = (*view)(nil)
+	_ fyne.Tappable     = (*view)(nil)
+	_ fyne.Focusable    = (*view)(nil)
+	_ fyne.Scrollable   = (*view)(nil)
+	_ fyne.Draggable    = (*view)(nil)
+	_ desktop.Mouseable = (*view)(nil)
+	_ desktop.Hoverable = (*view)(nil)
 )
 
 func newView(u *ui, axis volume.Axis) *view {
@@ -129,15 +132,42 @@ func (v *view) resized(size fyne.Size) {
 	v.ui.model.SetSize(v.axis, p)
 }
 
-// Tapped moves the crosshair to the clicked point.
+// doubleClick is the longest gap between the clicks of a double-click.
+const doubleClick = 400 * time.Millisecond
+
+// Tapped moves the crosshair to the clicked point at once; a second click
+// close in time and place fits the view (double-click). The view does not
+// implement fyne.DoubleTappable, which would delay every single click.
 func (v *view) Tapped(e *fyne.PointEvent) {
 	v.ui.active = v.axis
+	if c := fyne.CurrentApp().Driver().CanvasForObject(v); c != nil {
+		c.Focus(v)
+	}
+	now := time.Now()
+	d := e.Position.Subtract(v.lastTapAt)
+	if now.Sub(v.lastTap) < doubleClick && d.X*d.X+d.Y*d.Y < 36 {
+		v.lastTap = time.Time{}
+		v.ui.model.ResetView(v.axis)
+		return
+	}
+	v.lastTap, v.lastTapAt = now, e.Position
 	x, y := v.px(e.Position)
 	v.ui.model.Click(v.axis, x, y)
 }
 
-// DoubleTapped fits the view again.
-func (v *view) DoubleTapped(*fyne.PointEvent) { v.ui.model.ResetView(v.axis) }
+// FocusGained implements fyne.Focusable: a clicked view takes the keyboard
+// from sliders and selects, so arrows step slices.
+func (v *view) FocusGained() {}
+
+// FocusLost implements fyne.Focusable.
+func (v *view) FocusLost() {}
+
+// TypedRune forwards to the window's shortcuts, which act on the view under
+// the mouse.
+func (v *view) TypedRune(r rune) { v.ui.typedRune(r) }
+
+// TypedKey forwards to the window's shortcuts.
+func (v *view) TypedKey(e *fyne.KeyEvent) { v.ui.typedKey(e) }
 
 // Scrolled steps slices (Shift: ×10) or, with Ctrl, zooms about the cursor.
 func (v *view) Scrolled(e *fyne.ScrollEvent) {
@@ -222,8 +252,13 @@ func (v *view) DragEnd() { v.button = 0 }
 // MouseIn makes this the view that keys act on.
 func (v *view) MouseIn(e *desktop.MouseEvent) { v.ui.active = v.axis; v.cursor = e.Position }
 
-// MouseMoved tracks the cursor for keyboard zoom.
-func (v *view) MouseMoved(e *desktop.MouseEvent) { v.ui.active = v.axis; v.cursor = e.Position }
+// MouseMoved tracks the cursor for keyboard zoom and shows the voxel under it.
+func (v *view) MouseMoved(e *desktop.MouseEvent) {
+	v.ui.active = v.axis
+	v.cursor = e.Position
+	x, y := v.px(e.Position)
+	v.ui.probe(v.axis, x, y)
+}
 
 // MouseOut does nothing; the last hovered view stays active.
 func (v *view) MouseOut() {}

@@ -271,6 +271,31 @@ func (m *Model) Click(axis volume.Axis, x, y float64) {
 	m.SetCrosshair(p)
 }
 
+// Probe returns the voxel under widget pixel (x, y) of a view and its value;
+// ok is false outside the plane.
+func (m *Model) Probe(axis volume.Axis, x, y float64) (z, yy, xx int, value float64, ok bool) {
+	g := m.Geometry(axis)
+	if g.Scale == 0 {
+		return 0, 0, 0, 0, false
+	}
+	row, col := g.PlaneAt(x, y)
+	if row < 0 || col < 0 || row >= float64(g.Rows) || col >= float64(g.Cols) {
+		return 0, 0, 0, 0, false
+	}
+	r, c := int(row), int(col)
+	s := m.vol.Shape()
+	k := int(math.Round(m.Index(axis)))
+	switch axis {
+	case volume.XY:
+		z, yy, xx = min(k, s.Z-1), r, c
+	case volume.XZ:
+		z, yy, xx = r, min(k, s.Y-1), c
+	default:
+		z, yy, xx = r, c, min(k, s.X-1)
+	}
+	return z, yy, xx, m.vol.At(z, yy, xx), true
+}
+
 // View returns a view's navigation state.
 func (m *Model) View(axis volume.Axis) ViewState { return m.views[axis] }
 

@@ -222,3 +222,31 @@ func TestParseMode(t *testing.T) {
 		t.Error("ParseMode accepted nonsense")
 	}
 }
+
+func TestProbe(t *testing.T) {
+	m, _ := newTestModel(t)
+	m.SetCrosshair(Point{Z: 4, Y: 10, X: 20})
+	tests := []struct {
+		name      string
+		axis      volume.Axis
+		x, y      float64
+		z, yy, xx int
+		ok        bool
+	}{
+		// XY at 256 px for 128 voxels: 2 px per voxel.
+		{"xy", volume.XY, 21, 41, 4, 20, 10, true},
+		// XZ: 16 rows of 16 px each, 128 columns of 2 px.
+		{"xz", volume.XZ, 7, 40, 2, 10, 3, true},
+		{"yz", volume.YZ, 255, 255, 15, 127, 20, true},
+		{"outside", volume.XY, -3, 10, 0, 0, 0, false},
+	}
+	for _, tc := range tests {
+		z, y, x, v, ok := m.Probe(tc.axis, tc.x, tc.y)
+		if ok != tc.ok || z != tc.z || y != tc.yy || x != tc.xx {
+			t.Errorf("%s: Probe = %d,%d,%d ok %v; want %d,%d,%d ok %v", tc.name, z, y, x, ok, tc.z, tc.yy, tc.xx, tc.ok)
+		}
+		if ok && v != m.Volume().At(z, y, x) {
+			t.Errorf("%s: value %v", tc.name, v)
+		}
+	}
+}
