@@ -179,3 +179,18 @@ func BenchmarkInteractive(b *testing.B) {
 	b.ReportMetric(float64(final.Microseconds())/1e3/float64(b.N), "niiv-ms")
 	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 }
+
+// BenchmarkNiivFractionalXY is the niiv frame of a 512×512 XY view between
+// acquired slices, after a zoom (the planes it needs are encoded once).
+func BenchmarkNiivFractionalXY(b *testing.B) {
+	m, w, last := benchSetup(b, volume.XY, viewer.Niiv)
+	m.SetIndex(volume.XY, 7.5)
+	submit(b, w, last, m.Request(volume.XY, 1)) // encode once
+	i := 0
+	for b.Loop() {
+		m.SetZoom(volume.XY, 1+float64(i%20)/100)
+		i++
+		submit(b, w, last, m.Request(volume.XY, 1))
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/frame")
+}
