@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"flag"
 	"image"
 	"image/png"
@@ -20,6 +21,7 @@ import (
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
+	"github.com/niiv/niiv/volume/sample"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden images in testdata")
@@ -413,4 +415,34 @@ func TestHelpKey(t *testing.T) {
 	if !found {
 		t.Error("? did not show the shortcuts")
 	}
+}
+
+// BenchmarkCrosshairMoveUIThread measures the UI thread's share of a
+// crosshair move: the model change, three requests handed to the
+// asynchronous workers, the controls updated, and showing one finished
+// frame (composing it at widget size). It must stay well under a 16 ms
+// display frame.
+func BenchmarkCrosshairMoveUIThread(b *testing.B) {
+	test.NewTempApp(b)
+	w := test.NewWindow(nil)
+	vol, err := sample.Anisotropic(sample.Options{}, 8)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := newUI(vol, Options{Methods: engine.Classical(nil), Mode: viewer.Linear}, w, false)
+	w.SetContent(u.content)
+	w.Resize(fyne.NewSize(1280, 900))
+	defer u.pipe.Close()
+	f, err := viewer.RenderFrame(context.Background(), u.opts.Methods, u.model.Request(volume.XZ, 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		u.model.SetCrosshair(viewer.Point{Z: float64(i % 16), Y: float64(i % 128), X: 64})
+		f.Request.ID = uint64(1 << 62) // newer than anything in flight
+		u.views[volume.XZ].show(f)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/move")
 }
