@@ -1,0 +1,342 @@
+package adapt
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/niiv/niiv/reconstruct"
+)
+
+// Save writes the adapted model to the folder dir: the parent's files with
+// decoder.onnx re-encoded with the adapted weights (same graph), the test
+// values recomputed for it, weights.npz (when the parent has one) updated,
+// and a card recording the parent and the adaptation. It writes into a
+// temporary folder beside dir and renames it, so dir is either complete or
+// untouched; an existing dir is replaced only when it holds an adapted
+// model. It writes nothing when ctx is cancelled first.
+func Save(ctx context.Context, dir string, p *Parent, res *Result) error {
+	files, err := modelFiles(p, res)
+	if err != nil {
+		return fmt.Errorf("adapt: save %s: %w", dir, err)
+	}
+	if err := writeFolder(ctx, dir, files); err != nil {
+		return fmt.Errorf("adapt: save %s: %w", dir, err)
+	}
+	return nil
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// modelFiles builds every file of the adapted model folder.
+func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for name, b := range p.Files {
+		if name != "card.json" {
+			files[name] = b
+		}
+	}
+	dec, err := reconstruct.WriteDecoderMLP(p.Files["decoder.onnx"], res.Decoder)
+	if err != nil {
+		return nil, err
+	}
+	files["decoder.onnx"] = dec
+	var card reconstruct.Card
+	raw := map[string]any{}
+	if err := json.Unmarshal(p.Files["card.json"], &card); err != nil {
+		return nil, fmt.Errorf("parent card.json: %w", err)
+	}
+	if err := json.Unmarshal(p.Files["card.json"], &raw); err != nil {
+		return nil, fmt.Errorf("parent card.json: %w", err)
+	}
+	if tt := card.TestTensors; tt != nil {
+		vals, err := testValues(files, tt.Lowres, tt.Latent, tt.Coords, res.Decoder)
+		if err != nil {
+			return nil, fmt.Errorf("test tensors: %w", err)
+		}
+		files[tt.Values] = vals
+	}
+	notes := []string{"fields other than name, adaptation, test_tensors and files describe the parent model"}
+	if b, ok := files["weights.npz"]; ok {
+		nb, err := updateNPZ(b, res.Decoder)
+		if err != nil {
+			delete(files, "weights.npz")
+			notes = append(notes, "weights.npz dropped: "+err.Error())
+		} else {
+			files["weights.npz"] = nb
+		}
+	}
+	o := res.Options
+	parentName := p.Name()
+	if s, ok := raw["name"].(string); ok && s != "" {
+		parentName = s
+	}
+	raw["name"] = parentName + "-adapted"
+	if ev, ok := raw["evaluation"]; ok {
+		raw["parent_evaluation"] = ev
+		delete(raw, "evaluation")
+	}
+	parentFiles := map[string]string{}
+	for _, name := range []string{"card.json", "encoder.onnx", "decoder.onnx"} {
+		parentFiles[name] = sha(p.Files[name])
+	}
+	raw["adaptation"] = map[string]any{
+		"method": "self-supervised fine-tuning of the decoder MLP (encoder frozen) on lateral pairs from the volume's own xy planes: " +
+			"random crops, 8 dihedral symmetries, rows average-pooled by the factor; L1 loss, Adam; niiv adapt (Go)",
+		"parent": map[string]any{
+			"name":   parentName,
+			"source": p.Model.Source,
+			"sha256": parentFiles,
+		},
+		"volume": map[string]any{
+			"name":   res.Volume.Name,
+			"shape":  []int{res.Volume.Shape.Z, res.Volume.Shape.Y, res.Volume.Shape.X},
+			"sha256": res.Volume.SHA256,
+			"note":   "sha256 of the voxel data (C order, native type, little endian)",
+		},
+		"normalisation_range": []float64{res.NormLow, res.NormHigh},
+		"factor":              o.Factor,
+		"crop":                o.Crop,
+		"batch":               o.Batch,
+		"points_per_crop":     pointsLabel(o),
+		"pool":                o.Pool,
+		"lr":                  o.LR,
+		"optimizer":           "Adam (betas 0.9, 0.999, eps 1e-8)",
+		"seed":                o.Seed,
+		"steps":               res.Steps,
+		"seconds":             round(res.Seconds, 1),
+		"loss":                round(res.Loss, 6),
+		"parent_loss":         round(res.ParentLoss, 6),
+		"loss_note":           fmt.Sprintf("mean L1 (normalised intensities) of the adapted and the parent decoder on %d fixed crops of the volume's xy planes", evalCrops),
+		"last_training_loss":  round(res.LastLoss, 6),
+		"date":                time.Now().UTC().Format(time.RFC3339),
+		"notes":               notes,
+	}
+	fm := map[string]any{}
+	for name, b := range files {
+		fm[name] = map[string]any{"sha256": sha(b), "bytes": len(b)}
+	}
+	raw["files"] = fm
+	cb, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	files["card.json"] = append(cb, '\n')
+	return files, nil
+}
+
+func pointsLabel(o Options) any {
+	if o.Points == 0 {
+		return "all"
+	}
+	return o.Points
+}
+
+func round(v float64, digits int) float64 {
+	s := fmt.Sprintf("%.*f", digits, v)
+	var r float64
+	fmt.Sscan(s, &r)
+	return r
+}
+
+// testValues decodes the model's test coordinates with the adapted decoder
+// (the Go forward pass) and returns them as test_values.npy ([1, Q]).
+func testValues(files map[string][]byte, lowName, latName, coordName string, d *reconstruct.DecoderMLP) ([]byte, error) {
+	low, ls, err := readNPY(files[lowName])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", lowName, err)
+	}
+	lat, _, err := readNPY(files[latName])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", latName, err)
+	}
+	coords, _, err := readNPY(files[coordName])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", coordName, err)
+	}
+	if len(ls) != 4 || ls[0] != 1 || ls[1] != 1 || len(lat) != d.Feats*ls[2]*ls[3] {
+		return nil, fmt.Errorf("%s has shape %v, want [1,1,H,W] matching the latent grid", lowName, ls)
+	}
+	n, err := newNet(d)
+	if err != nil {
+		return nil, err
+	}
+	v := n.predict(lat, low, ls[2], ls[3], coords)
+	return writeNPY(v, 1, len(v)), nil
+}
+
+// updateNPZ replaces the decoder MLP's arrays (decoder.mlp.K.weight as
+// [out][in], decoder.mlp.K.bias) in a weights.npz written by
+// reconstruct/train/export.py.
+func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	repl := map[string][]float32{}
+	shapes := map[string][]int{}
+	for i, l := range d.Layers {
+		wt := make([]float32, len(l.W))
+		for r := 0; r < l.In; r++ {
+			for c := 0; c < l.Out; c++ {
+				wt[c*l.In+r] = l.W[r*l.Out+c]
+			}
+		}
+		key := fmt.Sprintf("decoder.mlp.%d.", 2*i)
+		repl[key+"weight.npy"], shapes[key+"weight.npy"] = wt, []int{l.Out, l.In}
+		repl[key+"bias.npy"], shapes[key+"bias.npy"] = l.B, []int{l.Out}
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	found := 0
+	for _, f := range zr.File {
+		v, ok := repl[f.Name]
+		if !ok {
+			if err := zw.Copy(f); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		old, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		_, shape, err := readNPY(old)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		if fmt.Sprint(shape) != fmt.Sprint(shapes[f.Name]) {
+			return nil, fmt.Errorf("%s has shape %v, want %v", f.Name, shape, shapes[f.Name])
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store, Modified: f.Modified})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(writeNPY(v, shapes[f.Name]...)); err != nil {
+			return nil, err
+		}
+		found++
+	}
+	if found != len(repl) {
+		return nil, fmt.Errorf("weights.npz holds %d of the decoder's %d arrays", found, len(repl))
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// writeFolder writes files into a temporary folder beside dir and renames
+// it to dir.
+func writeFolder(ctx context.Context, dir string, files map[string][]byte) error {
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	var old string
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() || !isAdapted(dir) {
+			return errors.New("exists and is not an adapted model folder; choose another --out")
+		}
+		old = dir
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(tmp, name), files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if old != "" {
+		aside := tmp + "-old"
+		if err := os.Rename(old, aside); err != nil {
+			return err
+		}
+		defer os.RemoveAll(aside)
+		if err := os.Rename(tmp, dir); err != nil {
+			os.Rename(aside, old)
+			return err
+		}
+		return nil
+	}
+	return os.Rename(tmp, dir)
+}
+
+// isAdapted reports whether dir holds a model card with an adaptation.
+func isAdapted(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "card.json"))
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Adaptation json.RawMessage `json:"adaptation"`
+	}
+	return json.Unmarshal(b, &c) == nil && len(c.Adaptation) > 0
+}
+
+// DefaultDir returns where an adapted model of volumePath is kept by
+// default: the folder "<file>.adapted-<model>" beside the volume when that
+// folder can be written, else one in the user cache
+// (<cache>/niiv/adapted/<file>-<hash of its absolute path>-<model>).
+func DefaultDir(volumePath, model string) string {
+	model = strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(reconstruct.ModelName(model))
+	abs, err := filepath.Abs(volumePath)
+	if err != nil {
+		abs = volumePath
+	}
+	base := filepath.Base(abs)
+	beside := filepath.Join(filepath.Dir(abs), base+".adapted-"+model)
+	if writable(filepath.Dir(abs)) {
+		return beside
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return beside
+	}
+	return filepath.Join(cache, "niiv", "adapted", base+"-"+sha([]byte(abs))[:12]+"-"+model)
+}
+
+// writable reports whether a file can be created in dir.
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".niiv-write-test-")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return true
+}
