@@ -1,0 +1,199 @@
+//go:build linux && cgo
+
+package glrender
+
+/*
+#cgo pkg-config: egl
+#include <stdlib.h>
+#include <string.h>
+#include <EGL/egl.h>
+#include <EGL/eglext.h>
+
+#ifndef EGL_PLATFORM_SURFACELESS_MESA
+#define EGL_PLATFORM_SURFACELESS_MESA 0x31DD
+#endif
+
+typedef struct {
+	EGLDisplay dpy;
+	EGLContext ctx;
+	EGLSurface surf;
+	const char *platform;
+	const char *step;
+	EGLint err;
+} niivEGL;
+
+static int niivHasExt(const char *list, const char *ext) {
+	if (list == NULL) return 0;
+	size_t n = strlen(ext);
+	const char *p = list;
+	while ((p = strstr(p, ext)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+		p += n;
+	}
+	return 0;
+}
+
+static int niivInit(niivEGL *e, EGLDisplay dpy) {
+	EGLint maj, min;
+	if (dpy == EGL_NO_DISPLAY) return 0;
+	if (!eglInitialize(dpy, &maj, &min)) return 0;
+	e->dpy = dpy;
+	return 1;
+}
+
+// niivDisplay finds a display: a hardware EGL device first (headless NVIDIA,
+// Mesa render nodes), then Mesa's surfaceless platform, then the default
+// display. want is "", "device", "surfaceless" or "default".
+static void niivDisplay(niivEGL *e, const char *want) {
+	const char *cexts = eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS);
+	PFNEGLGETPLATFORMDISPLAYEXTPROC getPlatformDisplay =
+		(PFNEGLGETPLATFORMDISPLAYEXTPROC) eglGetProcAddress("eglGetPlatformDisplayEXT");
+	int any = want == NULL || want[0] == 0;
+	if ((any || strcmp(want, "device") == 0) && getPlatformDisplay &&
+	    niivHasExt(cexts, "EGL_EXT_platform_device")) {
+		PFNEGLQUERYDEVICESEXTPROC queryDevices =
+			(PFNEGLQUERYDEVICESEXTPROC) eglGetProcAddress("eglQueryDevicesEXT");
+		PFNEGLQUERYDEVICESTRINGEXTPROC queryDeviceString =
+			(PFNEGLQUERYDEVICESTRINGEXTPROC) eglGetProcAddress("eglQueryDeviceStringEXT");
+		EGLDeviceEXT devs[16];
+		EGLint n = 0;
+		if (queryDevices && queryDevices(16, devs, &n)) {
+			for (EGLint i = 0; i < n; i++) {
+				const char *dexts = queryDeviceString ? queryDeviceString(devs[i], EGL_EXTENSIONS) : NULL;
+				if (niivHasExt(dexts, "EGL_MESA_device_software")) continue;
+				if (niivInit(e, getPlatformDisplay(EGL_PLATFORM_DEVICE_EXT, devs[i], NULL))) {
+					e->platform = "device";
+					return;
+				}
+			}
+		}
+	}
+	if ((any || strcmp(want, "surfaceless") == 0) && getPlatformDisplay &&
+	    niivHasExt(cexts, "EGL_MESA_platform_surfaceless")) {
+		if (niivInit(e, getPlatformDisplay(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY, NULL))) {
+			e->platform = "surfaceless";
+			return;
+		}
+	}
+	if (any || strcmp(want, "default") == 0) {
+		if (niivInit(e, eglGetDisplay(EGL_DEFAULT_DISPLAY))) {
+			e->platform = "default";
+			return;
+		}
+	}
+	e->step = "no EGL display (device, surfaceless or default)";
+	e->err = eglGetError();
+}
+
+// niivOpen creates an OpenGL major.minor core context and makes it current
+// on the calling thread, without a surface when the display allows it and
+// with a 16x16 pbuffer otherwise.
+static void niivOpen(niivEGL *e, const char *want, int major, int minor) {
+	memset(e, 0, sizeof *e);
+	e->dpy = EGL_NO_DISPLAY;
+	e->ctx = EGL_NO_CONTEXT;
+	e->surf = EGL_NO_SURFACE;
+	niivDisplay(e, want);
+	if (e->dpy == EGL_NO_DISPLAY) return;
+	if (!eglBindAPI(EGL_OPENGL_API)) {
+		e->step = "eglBindAPI(EGL_OPENGL_API)";
+		e->err = eglGetError();
+		return;
+	}
+	const char *dexts = eglQueryString(e->dpy, EGL_EXTENSIONS);
+	int surfaceless = niivHasExt(dexts, "EGL_KHR_surfaceless_context");
+	EGLint cfgAttr[] = {
+		EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT,
+		EGL_SURFACE_TYPE, surfaceless ? 0 : EGL_PBUFFER_BIT,
+		EGL_NONE,
+	};
+	EGLConfig cfg;
+	EGLint n = 0;
+	if (!eglChooseConfig(e->dpy, cfgAttr, &cfg, 1, &n) || n < 1) {
+		e->step = "eglChooseConfig (no OpenGL config)";
+		e->err = eglGetError();
+		return;
+	}
+	EGLint ctxAttr[] = {
+		EGL_CONTEXT_MAJOR_VERSION, major,
+		EGL_CONTEXT_MINOR_VERSION, minor,
+		EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT,
+		EGL_NONE,
+	};
+	e->ctx = eglCreateContext(e->dpy, cfg, EGL_NO_CONTEXT, ctxAttr);
+	if (e->ctx == EGL_NO_CONTEXT) {
+		e->step = "eglCreateContext (OpenGL core context of the wanted version)";
+		e->err = eglGetError();
+		return;
+	}
+	if (!surfaceless) {
+		EGLint pbAttr[] = {EGL_WIDTH, 16, EGL_HEIGHT, 16, EGL_NONE};
+		e->surf = eglCreatePbufferSurface(e->dpy, cfg, pbAttr);
+		if (e->surf == EGL_NO_SURFACE) {
+			e->step = "eglCreatePbufferSurface";
+			e->err = eglGetError();
+			return;
+		}
+	}
+	if (!eglMakeCurrent(e->dpy, e->surf, e->surf, e->ctx)) {
+		e->step = "eglMakeCurrent";
+		e->err = eglGetError();
+		return;
+	}
+	e->step = NULL;
+}
+
+static void niivClose(niivEGL *e) {
+	if (e->dpy == EGL_NO_DISPLAY) return;
+	eglMakeCurrent(e->dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
+	if (e->surf != EGL_NO_SURFACE) eglDestroySurface(e->dpy, e->surf);
+	if (e->ctx != EGL_NO_CONTEXT) eglDestroyContext(e->dpy, e->ctx);
+	eglTerminate(e->dpy);
+	e->dpy = EGL_NO_DISPLAY;
+}
+
+static void *niivProcAddress(const char *name) {
+	return (void *) eglGetProcAddress(name);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// eglContext is an EGL display and OpenGL context, current on the thread
+// that opened it.
+type eglContext struct {
+	e        C.niivEGL
+	platform string
+}
+
+// openEGL creates an OpenGL major.minor core context and makes it current
+// on the calling (locked) thread. platform is "" (try all) or one of
+// "device", "surfaceless", "default".
+func openEGL(platform string, major, minor int) (*eglContext, error) {
+	c := &eglContext{}
+	cw := C.CString(platform)
+	defer C.free(unsafe.Pointer(cw))
+	C.niivOpen(&c.e, cw, C.int(major), C.int(minor))
+	if c.e.step != nil {
+		step := C.GoString(c.e.step)
+		code := int(c.e.err)
+		C.niivClose(&c.e)
+		return nil, fmt.Errorf("EGL: %s failed (error 0x%x)", step, code)
+	}
+	c.platform = C.GoString(c.e.platform)
+	return c, nil
+}
+
+// close releases the context; call it on the thread that opened it.
+func (c *eglContext) close() { C.niivClose(&c.e) }
+
+// procAddress returns the address of an OpenGL function.
+func procAddress(name string) unsafe.Pointer {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return C.niivProcAddress(cn)
+}

@@ -1,0 +1,407 @@
+//go:build linux && cgo
+
+package glrender
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"image"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/render"
+	"github.com/niiv/niiv/volume"
+)
+
+// device returns the shared device or skips the test when no OpenGL 4.3
+// context can be made here (no EGL, no driver).
+func device(t testing.TB) *Device {
+	t.Helper()
+	d, err := Shared()
+	if err != nil {
+		t.Skipf("skipping: no OpenGL context (install Mesa: libegl1, libgl1-mesa-dri): %v", err)
+	}
+	return d
+}
+
+func TestOpenInfo(t *testing.T) {
+	d := device(t)
+	info := d.Info()
+	t.Logf("OpenGL: vendor %q renderer %q version %q platform %s software %v", info.Vendor, info.Renderer, info.Version, info.Platform, info.Software())
+	if info.Renderer == "" || info.Version == "" {
+		t.Errorf("empty GL strings: %+v", info)
+	}
+}
+
+func TestSoftware(t *testing.T) {
+	for _, c := range []struct {
+		renderer string
+		want     bool
+	}{
+		{"llvmpipe (LLVM 15.0.6, 256 bits)", true},
+		{"softpipe", true},
+		{"NVIDIA H100 PCIe/PCIe/SSE2", false},
+		{"Mesa Intel(R) UHD Graphics 620 (KBL GT2)", false},
+		{"AMD Radeon RX 6800 (radeonsi, navi21, LLVM 15.0.7, DRM 3.49)", false},
+	} {
+		if got := (Info{Renderer: c.renderer}).Software(); got != c.want {
+			t.Errorf("Software(%q) = %v, want %v", c.renderer, got, c.want)
+		}
+	}
+}
+
+// testImage is a w×h image with a ramp, noise, NaN and ±Inf.
+func testImage(w, h int) *volume.Image {
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := volume.NewImage(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := float32(x)/float32(w)*1200 - 100 + float32(rng.NormFloat64()*30)
+			if y%17 == 3 {
+				v = rng.Float32()*1000 + 0.37
+			}
+			img.Pix[y*w+x] = v
+		}
+	}
+	img.Pix[5] = float32(math.NaN())
+	img.Pix[6] = float32(math.Inf(1))
+	img.Pix[7] = float32(math.Inf(-1))
+	return img
+}
+
+// The GL renderer's tolerance: at least 99.9 % of pixels within 1/255 of
+// the CPU renderer in every channel. The remaining pixels lie within
+// float32 rounding of a level boundary, where one neighbouring colormap
+// entry is chosen instead of the other.
+const (
+	drawChannelTol = 1
+	drawFracTol    = 0.001
+)
+
+func TestDrawMatchesCPU(t *testing.T) {
+	d := device(t)
+	src := testImage(301, 203)
+	for _, c := range []struct {
+		name  string
+		style render.Style
+	}{
+		{"gray", render.DefaultStyle(0, 1000)},
+		{"narrow window", render.DefaultStyle(400, 410)},
+		{"gamma viridis", render.Style{Min: -50, Max: 900, Gamma: 0.45, Map: render.Viridis}},
+		{"gamma 2.2 invert magma", render.Style{Min: 0, Max: 1000, Gamma: 2.2, Invert: true, Map: render.Magma}},
+		{"reversed window inferno", render.Style{Min: 1000, Max: 0, Gamma: 1, Map: render.Inferno}},
+		{"empty window diverging", render.Style{Min: 300, Max: 300, Gamma: 1, Map: render.Diverging}},
+		{"nil map, zero gamma", render.Style{Min: 0, Max: 500}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := render.Image(src, c.style)
+			got, err := d.Image(src, c.style)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad, worst := compareRGBA(got, want)
+			frac := float64(bad) / float64(src.W*src.H)
+			t.Logf("%d of %d pixels differ by more than %d/255 (worst %d/255)", bad, src.W*src.H, drawChannelTol, worst)
+			if frac > drawFracTol {
+				t.Errorf("%.3f%% of pixels differ by more than %d/255 (worst %d), tolerance %.1f%%", 100*frac, drawChannelTol, worst, 100*drawFracTol)
+			}
+		})
+	}
+}
+
+// compareRGBA counts the pixels of a and b differing by more than
+// drawChannelTol in any channel and returns the largest difference.
+func compareRGBA(a, b *image.RGBA) (bad, worst int) {
+	for i := 0; i < len(a.Pix); i += 4 {
+		over := false
+		for c := 0; c < 4; c++ {
+			e := int(a.Pix[i+c]) - int(b.Pix[i+c])
+			e = max(e, -e)
+			worst = max(worst, e)
+			if e > drawChannelTol {
+				over = true
+			}
+		}
+		if over {
+			bad++
+		}
+	}
+	return bad, worst
+}
+
+func TestDrawOffsetAndErrors(t *testing.T) {
+	d := device(t)
+	src := testImage(40, 30)
+	s := render.DefaultStyle(0, 1000)
+	dst := image.NewRGBA(image.Rect(10, 20, 60, 60))
+	if err := d.Draw(dst, src, s); err != nil {
+		t.Fatal(err)
+	}
+	want := render.Image(src, s)
+	got := dst.SubImage(image.Rect(10, 20, 50, 50)).(*image.RGBA)
+	for y := 0; y < 30; y++ {
+		for x := 0; x < 40; x++ {
+			if g, w := got.RGBAAt(10+x, 20+y), want.RGBAAt(x, y); g != w && !near(g.R, w.R) {
+				t.Fatalf("pixel (%d,%d) = %v, want %v", x, y, g, w)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		dst  *image.RGBA
+		src  *volume.Image
+	}{
+		{"small destination", image.NewRGBA(image.Rect(0, 0, 10, 10)), src},
+		{"short image", image.NewRGBA(image.Rect(0, 0, 40, 30)), &volume.Image{W: 40, H: 30, Pix: make([]float32, 10)}},
+	} {
+		if err := d.Draw(c.dst, c.src, s); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}
+
+func near(a, b uint8) bool { return int(a)-int(b) <= 1 && int(b)-int(a) <= 1 }
+
+// modelDirs returns the tiny test model and every shipped model.
+func modelDirs() []string {
+	dirs := []string{filepath.Join("..", "..", "testdata", "tiny-model")}
+	shipped, _ := filepath.Glob(filepath.Join("..", "..", "assets", "models", "*", "card.json"))
+	for _, c := range shipped {
+		dirs = append(dirs, filepath.Dir(c))
+	}
+	return dirs
+}
+
+// loadModel loads a model folder on the CPU, skipping without ONNX Runtime.
+func loadModel(t testing.TB, dir string) *reconstruct.Model {
+	t.Helper()
+	m, err := reconstruct.LoadModel(dir, reconstruct.ModelOptions{Device: "cpu", Threads: 2})
+	if errors.Is(err, reconstruct.ErrNoRuntime) {
+		t.Skipf("skipping: ONNX Runtime not found: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+var npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
+
+// readNPY reads a little-endian float32 .npy test tensor.
+func readNPY(t testing.TB, path string) ([]float32, []int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" || b[6] != 1 {
+		t.Fatalf("%s: not a version 1 .npy file", path)
+	}
+	hl := int(binary.LittleEndian.Uint16(b[8:]))
+	hdr := string(b[10 : 10+hl])
+	if !strings.Contains(hdr, "'<f4'") {
+		t.Fatalf("%s: not float32: %s", path, hdr)
+	}
+	var shape []int
+	for _, p := range strings.Split(npyShape.FindStringSubmatch(hdr)[1], ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			n, _ := strconv.Atoi(p)
+			shape = append(shape, n)
+		}
+	}
+	data := b[10+hl:]
+	out := make([]float32, len(data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out, shape
+}
+
+func maxAbs(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var m float64
+	for i := range a {
+		e := math.Abs(float64(a[i]) - float64(b[i]))
+		if !(e <= m) {
+			m = e
+		}
+	}
+	return m
+}
+
+// exactTol is the issue's bound for GPU inference against the models'
+// PyTorch/ORT test tensors (max abs).
+const exactTol = 1e-3
+
+// TestExactness runs every model's test tensors through the GL encoder
+// and decoder.
+func TestExactness(t *testing.T) {
+	d := device(t)
+	ctx := context.Background()
+	for _, dir := range modelDirs() {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadModel(t, dir)
+			a, err := d.NewAccelerator(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			low, ls := readNPY(t, filepath.Join(dir, "test_lowres.npy"))
+			lat, _ := readNPY(t, filepath.Join(dir, "test_latent.npy"))
+			coords, _ := readNPY(t, filepath.Join(dir, "test_coords.npy"))
+			want, _ := readNPY(t, filepath.Join(dir, "test_values.npy"))
+			h, w := ls[2], ls[3]
+			gotLat, err := a.Encode(ctx, low, 1, h, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := maxAbs(gotLat, lat)
+			t.Logf("encoder: max abs %.3g over %d values", e, len(lat))
+			if !(e <= exactTol) {
+				t.Errorf("encoder differs from test_latent by %.3g (tolerance %g)", e, exactTol)
+			}
+			got, err := a.DecodePoints(ctx, lat, low, h, w, coords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e = maxAbs(got, want)
+			t.Logf("decoder: max abs %.3g over %d points", e, len(want))
+			if !(e <= exactTol) {
+				t.Errorf("decoder differs from test_values by %.3g (tolerance %g)", e, exactTol)
+			}
+			// A batch of two identical planes encodes like one.
+			two, err := a.Encode(ctx, append(append([]float32(nil), low...), low...), 2, h, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := maxAbs(two[len(two)/2:], gotLat); e != 0 {
+				t.Errorf("second plane of a batch differs by %.3g", e)
+			}
+		})
+	}
+}
+
+// testVolume is a small random volume, coarse in z.
+func testVolume(t testing.TB, z, y, x int) *volume.Volume {
+	rng := rand.New(rand.NewPCG(3, 4))
+	data := make([]float32, z*y*x)
+	for i := range data {
+		data[i] = float32(rng.IntN(200)) + 10*float32(i%x)
+	}
+	v, err := volume.New(volume.Shape{Z: z, Y: y, X: x}, data, volume.Voxel{Z: 4, Y: 1, X: 1, Unit: "px", Known: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestNiivMatchesCPU renders views with the niiv method on the CPU and
+// through the GL accelerator (installed with SetAccelerator) and compares
+// them: xz, yz zoomed beyond the border (padding), and xy at fractional z.
+func TestNiivMatchesCPU(t *testing.T) {
+	d := device(t)
+	ctx := context.Background()
+	for _, dir := range modelDirs() {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			cpu := loadModel(t, dir)
+			gpu := loadModel(t, dir)
+			a, err := d.NewAccelerator(gpu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gpu.SetAccelerator(a)
+			if gpu.Provider != "gl" || !strings.Contains(gpu.Summary(), "gl: ") {
+				t.Errorf("summary does not name the GL device: %s", gpu.Summary())
+			}
+			vol := testVolume(t, 6, 20, 24)
+			nc, ng := reconstruct.NewNiiv(cpu, nil), reconstruct.NewNiiv(gpu, nil)
+			for _, req := range []reconstruct.Request{
+				reconstruct.FullPlane(vol, volume.XZ, 3, 48, 24),
+				{Vol: vol, Axis: volume.YZ, Index: 7, R0: -1.5, R1: 7.25, C0: -2, C1: 23, W: 33, H: 41},
+				{Vol: vol, Axis: volume.XY, Index: 2.4, R0: 0, R1: 20, C0: 0, C1: 24, W: 24, H: 40},
+			} {
+				want, err := nc.Render(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := ng.Render(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := nc.NormRange(vol)
+				// Compare in the model's normalised units.
+				e := maxAbs(got.Pix, want.Pix) / (hi - lo)
+				t.Logf("%v %dx%d: max abs %.3g (normalised)", req.Axis, req.W, req.H, e)
+				if !(e <= exactTol) {
+					t.Errorf("%v view differs from the CPU by %.3g (normalised)", req.Axis, e)
+				}
+			}
+		})
+	}
+}
+
+func TestCancel(t *testing.T) {
+	d := device(t)
+	m := loadModel(t, modelDirs()[0])
+	a, err := d.NewAccelerator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	lat := make([]float32, m.Feats()*4*4)
+	if err := a.DecodeGrid(ctx, lat, make([]float32, 16), 4, 4, []float64{0}, []float64{0}, make([]float32, 1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled decode: %v", err)
+	}
+}
+
+func TestLoadModel(t *testing.T) {
+	d := device(t)
+	dir := modelDirs()[0]
+	if _, err := reconstruct.FindLibrary(); err != nil {
+		t.Skipf("skipping: ONNX Runtime not found: %v", err)
+	}
+	for _, c := range []struct {
+		device   string
+		wantGL   bool
+		provider string
+	}{
+		{"gl", true, "gl"},
+		{"GL", true, "gl"},
+		{"cpu", false, "cpu"},
+		{"auto", !d.Info().Software(), map[bool]string{true: "cpu", false: "gl"}[d.Info().Software()]},
+	} {
+		t.Run(c.device, func(t *testing.T) {
+			m, gd, err := LoadModel(dir, reconstruct.ModelOptions{Device: c.device, Threads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			t.Logf("%s", m.Summary())
+			if (gd != nil) != c.wantGL || (m.Accelerator() != nil) != c.wantGL {
+				t.Errorf("device %s: GL device %v, accelerator %v, want GL %v", c.device, gd != nil, m.Accelerator() != nil, c.wantGL)
+			}
+			if m.Provider != c.provider && !(c.device == "auto" && !c.wantGL) {
+				t.Errorf("device %s: provider %s, want %s", c.device, m.Provider, c.provider)
+			}
+			if c.device == "auto" && d.Info().Software() && !strings.Contains(m.Note, "software renderer") {
+				t.Errorf("auto on %s does not say why GL was not used: %q", d.Info(), m.Note)
+			}
+		})
+	}
+	if _, _, err := LoadModel(dir, reconstruct.ModelOptions{Device: "quantum"}); err == nil {
+		t.Error("unknown device accepted")
+	}
+}

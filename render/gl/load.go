@@ -1,0 +1,126 @@
+package glrender
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/niiv/niiv/reconstruct"
+)
+
+// Devices lists the --device choices: ONNX Runtime's (reconstruct.Devices)
+// and "gl".
+var Devices = append(slices.Clone(reconstruct.Devices), "gl")
+
+// checkTol is the largest difference (normalised units) the GL encoder
+// and decoder may have from the CPU path in LoadModel's self-check.
+const checkTol = 1e-3
+
+// LoadModel loads a model as reconstruct.LoadModel does, and for
+// opt.Device "gl" (or "auto" when a hardware OpenGL device exists) moves
+// its encoder and decoder to the GPU through OpenGL. Where that is not
+// possible — no context, a software renderer under "auto", or results that
+// differ from the CPU path — the model stays on the CPU and Model.Note
+// says why. The second result is the OpenGL device in use (nil when the
+// model runs on the CPU); it can colour frames too (Device.Image).
+func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *Device, error) {
+	dev := strings.ToLower(strings.TrimSpace(opt.Device))
+	if dev == "gl" {
+		opt.Device = "cpu"
+	}
+	m, err := reconstruct.LoadModel(ref, opt)
+	if err != nil || (dev != "gl" && dev != "auto") {
+		return m, nil, err
+	}
+	if dev == "auto" && m.Provider != "cpu" {
+		return m, nil, nil // an ONNX Runtime GPU provider was found
+	}
+	d, err := Shared()
+	if err != nil {
+		if dev == "gl" {
+			addNote(m, fmt.Sprintf("OpenGL unavailable (%v); using CPU", err))
+		}
+		return m, nil, nil
+	}
+	if dev == "auto" && d.Info().Software() {
+		// Software GL (llvmpipe) is slower than the CPU path.
+		addNote(m, fmt.Sprintf("OpenGL is %s, a software renderer: decoding on the CPU, which is faster", d.Info()))
+		return m, nil, nil
+	}
+	a, err := d.NewAccelerator(m)
+	if err == nil {
+		err = check(m, a)
+		if err != nil {
+			a.Close()
+		}
+	}
+	if err != nil {
+		addNote(m, fmt.Sprintf("GPU inference on %s unavailable (%v); using CPU", d.Info(), err))
+		return m, nil, nil
+	}
+	m.SetAccelerator(a)
+	return m, d, nil
+}
+
+// check compares the accelerator with m's CPU path (itself checked against
+// the model's test tensors when it loaded) on a random 12×10 plane.
+func check(m *reconstruct.Model, a *Accelerator) error {
+	ctx := context.Background()
+	const h, w = 12, 10
+	rng := rand.New(rand.NewPCG(7, 8))
+	low := make([]float32, h*w)
+	for i := range low {
+		low[i] = rng.Float32()
+	}
+	want, err := m.Encode(ctx, low, 1, h, w)
+	if err != nil {
+		return err
+	}
+	got, err := a.Encode(ctx, low, 1, h, w)
+	if err != nil {
+		return err
+	}
+	if e := maxDiff(got, want); !(e <= checkTol) {
+		return fmt.Errorf("encoder differs from the CPU by %.3g", e)
+	}
+	coords := make([]float32, 2*64)
+	for i := range coords {
+		coords[i] = rng.Float32()*2.2 - 1.1
+	}
+	wantV, err := m.DecodePoints(ctx, want, low, h, w, coords)
+	if err != nil {
+		return err
+	}
+	gotV, err := a.DecodePoints(ctx, want, low, h, w, coords)
+	if err != nil {
+		return err
+	}
+	if e := maxDiff(gotV, wantV); !(e <= checkTol) {
+		return fmt.Errorf("decoder differs from the CPU by %.3g", e)
+	}
+	return nil
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		if e := math.Abs(float64(a[i]) - float64(b[i])); !(e <= d) {
+			d = e
+		}
+	}
+	return d
+}
+
+// addNote appends a remark to m.Note.
+func addNote(m *reconstruct.Model, s string) {
+	if m.Note != "" {
+		m.Note += "; "
+	}
+	m.Note += s
+}

@@ -1,0 +1,476 @@
+//go:build linux && cgo
+
+package glrender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/go-gl/gl/v4.3-core/gl"
+
+	"github.com/niiv/niiv/reconstruct"
+)
+
+// maxDispatch is the number of invocations per compute dispatch; larger
+// jobs are split so that cancellation is checked between dispatches.
+const maxDispatch = 1 << 18
+
+// Accelerator runs one model's encoder and decoder in compute shaders on a
+// Device. It implements reconstruct.Accelerator and is safe for concurrent
+// use (work is serialised on the device's thread).
+type Accelerator struct {
+	dev    *Device
+	mlp    *reconstruct.DecoderMLP
+	enc    *reconstruct.EncoderGraph
+	feats  int
+	widths []int
+
+	// GL objects, touched only on the GL thread.
+	decProg  uint32
+	weights  uint32 // decoder weights SSBO
+	axes     uint32 // per-row and per-column taps and encodings
+	values   uint32 // decoder output
+	latent   uint32 // texture array
+	low      uint32 // texture
+	convs    []convGL
+	convProg map[[3]int]uint32
+	eltProg  uint32
+	pool     map[int][]uint32 // free SSBOs by size in floats
+	dummy    uint32
+
+	closeOnce sync.Once
+}
+
+// convGL is one convolution's weights on the GPU.
+type convGL struct {
+	cin, cout, k int
+	buf          uint32
+}
+
+// NewAccelerator prepares m's encoder and decoder for the device: it reads
+// their weights from the model's ONNX files, uploads them and compiles the
+// shaders. Install the result with m.SetAccelerator, normally after
+// checking it with Check.
+func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
+	_, dec := m.ONNX()
+	mlp, err := reconstruct.ReadDecoderMLP(dec, m.Feats())
+	if err != nil {
+		return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
+	}
+	eg, err := m.EncoderGraph()
+	if err != nil {
+		return nil, fmt.Errorf("glrender: %w", err)
+	}
+	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}}
+	a.widths = []int{mlp.Layers[0].In}
+	var wts []float32
+	for _, l := range mlp.Layers {
+		a.widths = append(a.widths, l.Out)
+		wts = append(wts, l.W...)
+		wts = append(wts, l.B...)
+	}
+	err = d.Do(func() error {
+		var err error
+		if a.decProg, err = compile("decoder", shaderSource{gl.COMPUTE_SHADER, decodeShader(a.feats, a.widths, mlp.Head)}); err != nil {
+			return err
+		}
+		if a.eltProg, err = compile("elementwise", shaderSource{gl.COMPUTE_SHADER, elementwiseShader}); err != nil {
+			return err
+		}
+		a.weights = newBuffer(wts)
+		a.dummy = newBuffer(make([]float32, 4))
+		gl.GenBuffers(1, &a.axes)
+		gl.GenBuffers(1, &a.values)
+		gl.GenTextures(1, &a.latent)
+		gl.GenTextures(1, &a.low)
+		for _, t := range []struct{ target, tex uint32 }{{gl.TEXTURE_2D_ARRAY, a.latent}, {gl.TEXTURE_2D, a.low}} {
+			gl.BindTexture(t.target, t.tex)
+			gl.TexParameteri(t.target, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
+			gl.TexParameteri(t.target, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
+		}
+		for _, n := range eg.Nodes {
+			if n.Op != "Conv" {
+				continue
+			}
+			c := n.Conv
+			key := [3]int{c.In, c.Out, c.K}
+			if _, ok := a.convProg[key]; !ok {
+				p, err := compile(fmt.Sprintf("conv %dx%d %d→%d", c.K, c.K, c.In, c.Out), shaderSource{gl.COMPUTE_SHADER, convShader(c.In, c.Out, c.K)})
+				if err != nil {
+					return err
+				}
+				a.convProg[key] = p
+			}
+			a.convs = append(a.convs, convGL{cin: c.In, cout: c.Out, k: c.K, buf: newBuffer(append(append([]float32(nil), c.W...), c.B...))})
+		}
+		return glError("upload model")
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
+	}
+	return a, nil
+}
+
+// newBuffer creates a shader storage buffer holding data.
+func newBuffer(data []float32) uint32 {
+	var b uint32
+	gl.GenBuffers(1, &b)
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, b)
+	gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(data), gl.Ptr(data), gl.STATIC_DRAW)
+	return b
+}
+
+// Device describes the accelerator's device.
+func (a *Accelerator) Device() string { return "gl: " + a.dev.Info().String() }
+
+// Close releases the accelerator's GPU objects (not the device).
+func (a *Accelerator) Close() error {
+	a.closeOnce.Do(func() {
+		_ = a.dev.Do(func() error {
+			gl.DeleteProgram(a.decProg)
+			gl.DeleteProgram(a.eltProg)
+			for _, p := range a.convProg {
+				gl.DeleteProgram(p)
+			}
+			bufs := []uint32{a.weights, a.axes, a.values, a.dummy}
+			for _, c := range a.convs {
+				bufs = append(bufs, c.buf)
+			}
+			for _, l := range a.pool {
+				bufs = append(bufs, l...)
+			}
+			for _, b := range bufs {
+				if b != 0 {
+					gl.DeleteBuffers(1, &b)
+				}
+			}
+			gl.DeleteTextures(1, &a.latent)
+			gl.DeleteTextures(1, &a.low)
+			return nil
+		})
+	})
+	return nil
+}
+
+// dispatch runs the bound compute program over total invocations in
+// chunks of maxDispatch, setting the uniforms "total" and (when first ≥ 0)
+// "first" for each chunk, and checks ctx between chunks.
+func dispatch(ctx context.Context, prog uint32, total int, chunked bool) error {
+	uTotal := gl.GetUniformLocation(prog, gl.Str("total\x00"))
+	uFirst := gl.GetUniformLocation(prog, gl.Str("first\x00"))
+	step := total
+	if chunked {
+		step = maxDispatch
+	}
+	for f := 0; f < total; f += step {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(step, total-f)
+		gl.Uniform1i(uTotal, int32(n))
+		if uFirst >= 0 {
+			gl.Uniform1i(uFirst, int32(f))
+		}
+		groups := (n + groupSize - 1) / groupSize
+		gx, gy := groups, 1
+		if groups > 65535 {
+			gx, gy = 65535, (groups+65534)/65535
+		}
+		gl.DispatchCompute(uint32(gx), uint32(gy), 1)
+		gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT)
+		if chunked {
+			gl.Finish() // bounded latency per chunk, so cancellation is prompt
+		}
+	}
+	return nil
+}
+
+// uploadPlane uploads an encoded plane: the latent [F][h][w] as an RGBA32F
+// texture array of ⌈F/4⌉ layers and the input [h][w] as R32F.
+func (a *Accelerator) uploadPlane(latent, low []float32, h, w int) error {
+	f := a.feats
+	if len(latent) != f*h*w || len(low) != h*w {
+		return fmt.Errorf("glrender: plane %dx%d: latent has %d values, input %d, want %d and %d", h, w, len(latent), len(low), f*h*w, h*w)
+	}
+	layers := (f + 3) / 4
+	hw := h * w
+	tex := make([]float32, 4*layers*hw)
+	for c := 0; c < f; c++ {
+		l, ch := c/4, c%4
+		src := latent[c*hw : (c+1)*hw]
+		dst := tex[l*4*hw:]
+		for i, v := range src {
+			dst[4*i+ch] = v
+		}
+	}
+	gl.PixelStorei(gl.UNPACK_ALIGNMENT, 4)
+	gl.BindTexture(gl.TEXTURE_2D_ARRAY, a.latent)
+	gl.TexImage3D(gl.TEXTURE_2D_ARRAY, 0, gl.RGBA32F, int32(w), int32(h), int32(layers), 0, gl.RGBA, gl.FLOAT, gl.Ptr(tex))
+	gl.BindTexture(gl.TEXTURE_2D, a.low)
+	gl.TexImage2D(gl.TEXTURE_2D, 0, gl.R32F, int32(w), int32(h), 0, gl.RED, gl.FLOAT, gl.Ptr(low))
+	return nil
+}
+
+// axisEntry appends the 8 floats of one coordinate: the two bilinear taps
+// (indices and weights, as reconstruct computes them) and the 4-value
+// positional encoding.
+func (a *Accelerator) axisEntry(dst []float32, c float64, n int) []float32 {
+	i0, i1, w0, w1 := reconstruct.BilinearTaps(c, n, a.mlp.Border)
+	var pe [4]float64
+	reconstruct.PositionalEncoding(c, pe[:])
+	return append(dst, float32(i0), float32(i1), w0, w1, float32(pe[0]), float32(pe[1]), float32(pe[2]), float32(pe[3]))
+}
+
+// decode runs the decoder over q points described by axes (rows entries
+// first, columns from colBase) into out.
+func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w int, axes []float32, colBase, gridW int, out []float32) error {
+	return a.dev.Do(func() error {
+		if err := a.uploadPlane(latent, low, h, w); err != nil {
+			return err
+		}
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.axes)
+		gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(axes), gl.Ptr(axes), gl.STREAM_DRAW)
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
+		gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(out), nil, gl.STREAM_READ)
+		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, a.weights)
+		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, a.axes)
+		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, a.values)
+		gl.ActiveTexture(gl.TEXTURE0)
+		gl.BindTexture(gl.TEXTURE_2D_ARRAY, a.latent)
+		gl.ActiveTexture(gl.TEXTURE1)
+		gl.BindTexture(gl.TEXTURE_2D, a.low)
+		gl.ActiveTexture(gl.TEXTURE0)
+		gl.UseProgram(a.decProg)
+		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("gridW\x00")), int32(gridW))
+		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("colBase\x00")), int32(colBase))
+		if err := dispatch(ctx, a.decProg, len(out), true); err != nil {
+			return err
+		}
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
+		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), gl.Ptr(out))
+		return glError("decode")
+	})
+}
+
+// DecodeGrid implements reconstruct.Accelerator.
+func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, w int, rows, cols []float64, out []float32) error {
+	if len(out) < len(rows)*len(cols) {
+		return fmt.Errorf("glrender: decode %d×%d into %d values", len(rows), len(cols), len(out))
+	}
+	if len(rows) == 0 || len(cols) == 0 {
+		return nil
+	}
+	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
+	for _, r := range rows {
+		axes = a.axisEntry(axes, r, h)
+	}
+	for _, c := range cols {
+		axes = a.axisEntry(axes, c, w)
+	}
+	return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out[:len(rows)*len(cols)])
+}
+
+// DecodePoints implements reconstruct.Accelerator.
+func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h, w int, coords []float32) ([]float32, error) {
+	q := len(coords) / 2
+	out := make([]float32, q)
+	if q == 0 {
+		return out, nil
+	}
+	axes := make([]float32, 0, 16*q)
+	for i := 0; i < q; i++ {
+		axes = a.axisEntry(axes, float64(coords[2*i]), h)
+	}
+	for i := 0; i < q; i++ {
+		axes = a.axisEntry(axes, float64(coords[2*i+1]), w)
+	}
+	return out, a.decode(ctx, latent, low, h, w, axes, q, 0, out)
+}
+
+// buffer returns an SSBO of n floats from the pool or a new one.
+func (a *Accelerator) buffer(n int) uint32 {
+	if l := a.pool[n]; len(l) > 0 {
+		b := l[len(l)-1]
+		a.pool[n] = l[:len(l)-1]
+		return b
+	}
+	var b uint32
+	gl.GenBuffers(1, &b)
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, b)
+	gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*n, nil, gl.DYNAMIC_COPY)
+	return b
+}
+
+// tensor is a value of the encoder graph on the GPU: [n][c][h][w].
+type tensor struct {
+	buf uint32
+	c   int
+}
+
+// Encode implements reconstruct.Accelerator: it runs the encoder graph
+// node by node, fusing a convolution with a ReLU or a residual Add that is
+// its only consumer.
+func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
+	if len(lowres) != n*h*w || n <= 0 {
+		return nil, fmt.Errorf("glrender: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
+	}
+	g := a.enc
+	uses := map[string]int{}
+	for _, nd := range g.Nodes {
+		for _, in := range nd.Inputs {
+			uses[in]++
+		}
+	}
+	uses[g.Output]++
+	var out []float32
+	err := a.dev.Do(func() error {
+		vals := map[string]tensor{}
+		defer func() {
+			for _, t := range vals {
+				a.pool[n*t.c*h*w] = append(a.pool[n*t.c*h*w], t.buf)
+			}
+		}()
+		in := a.buffer(n * h * w)
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, in)
+		gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(lowres), gl.Ptr(lowres))
+		vals[g.Input] = tensor{in, 1}
+		release := func(name string) {
+			uses[name]--
+			if uses[name] == 0 {
+				t := vals[name]
+				delete(vals, name)
+				a.pool[n*t.c*h*w] = append(a.pool[n*t.c*h*w], t.buf)
+			}
+		}
+		skip := map[int]bool{}
+		conv := 0
+		for i, nd := range g.Nodes {
+			if skip[i] {
+				continue
+			}
+			for _, in := range nd.Inputs {
+				if _, ok := vals[in]; !ok {
+					return fmt.Errorf("glrender: encoder value %s used before it is computed", in)
+				}
+			}
+			switch nd.Op {
+			case "Conv":
+				c := a.convs[conv]
+				conv++
+				x := vals[nd.Inputs[0]]
+				if x.c != c.cin {
+					return fmt.Errorf("glrender: encoder conv %s: %d input channels, want %d", nd.Output, x.c, c.cin)
+				}
+				outName, relu, res := nd.Output, false, ""
+				// Fuse the sole consumer when it is a ReLU or an Add whose
+				// other input is ready.
+				if uses[nd.Output] == 1 {
+				consumer:
+					for j := i + 1; j < len(g.Nodes); j++ {
+						nj := g.Nodes[j]
+						if !contains(nj.Inputs, nd.Output) {
+							continue
+						}
+						switch {
+						case nj.Op == "Relu":
+							relu, outName = true, nj.Output
+							skip[j] = true
+						case nj.Op == "Add" && nj.Inputs[0] != nj.Inputs[1]:
+							other := nj.Inputs[0]
+							if other == nd.Output {
+								other = nj.Inputs[1]
+							}
+							if t, ok := vals[other]; ok && t.c == c.cout {
+								res, outName = other, nj.Output
+								skip[j] = true
+							}
+						}
+						break consumer
+					}
+				}
+				o := a.buffer(n * c.cout * h * w)
+				prog := a.convProg[[3]int{c.cin, c.cout, c.k}]
+				gl.UseProgram(prog)
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, x.buf)
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, c.buf)
+				rb := a.dummy
+				if res != "" {
+					rb = vals[res].buf
+				}
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, rb)
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 3, o)
+				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("H\x00")), int32(h))
+				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("W\x00")), int32(w))
+				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("hasRes\x00")), b2i(res != ""))
+				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("relu\x00")), b2i(relu))
+				if err := dispatch(ctx, prog, n*c.cout*h*w, false); err != nil {
+					return err
+				}
+				vals[outName] = tensor{o, c.cout}
+				release(nd.Inputs[0])
+				if res != "" {
+					release(res)
+				}
+			case "Relu", "Add":
+				x := vals[nd.Inputs[0]]
+				y := x
+				if nd.Op == "Add" {
+					y = vals[nd.Inputs[1]]
+					if y.c != x.c {
+						return fmt.Errorf("glrender: encoder add %s of %d and %d channels", nd.Output, x.c, y.c)
+					}
+				}
+				o := a.buffer(n * x.c * h * w)
+				gl.UseProgram(a.eltProg)
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, x.buf)
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, y.buf)
+				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 3, o)
+				gl.Uniform1i(gl.GetUniformLocation(a.eltProg, gl.Str("op\x00")), b2i(nd.Op == "Relu"))
+				if err := dispatch(ctx, a.eltProg, n*x.c*h*w, false); err != nil {
+					return err
+				}
+				vals[nd.Output] = tensor{o, x.c}
+				for _, in := range nd.Inputs {
+					release(in)
+				}
+			default:
+				return fmt.Errorf("glrender: encoder operation %s", nd.Op)
+			}
+		}
+		res, ok := vals[g.Output]
+		if !ok {
+			return errors.New("glrender: the encoder graph does not compute its output")
+		}
+		if res.c != a.feats {
+			return fmt.Errorf("glrender: encoder output has %d channels, the decoder takes %d", res.c, a.feats)
+		}
+		out = make([]float32, n*res.c*h*w)
+		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, res.buf)
+		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), unsafe.Pointer(&out[0]))
+		return glError("encode")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
