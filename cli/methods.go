@@ -11,6 +11,7 @@ import (
 
 	"github.com/niiv/niiv/assets"
 	"github.com/niiv/niiv/reconstruct"
+	glrender "github.com/niiv/niiv/render/gl"
 )
 
 // engineFlags are the flags of commands that run reconstruction methods.
@@ -20,17 +21,17 @@ type engineFlags struct {
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.device, "device", "cpu", "execution provider for the niiv encoder: "+strings.Join(reconstruct.Devices, "|")+" (falls back to cpu)")
+	fs.StringVar(&f.device, "device", "cpu", "where niiv runs: "+strings.Join(glrender.Devices, "|")+" (gl: encoder and decoder on the GPU through OpenGL; auto prefers a GPU; falls back to cpu)")
 	fs.IntVar(&f.threads, "threads", 0, "threads for ONNX Runtime and the decoder (0: one per CPU)")
 }
 
 func (f *engineFlags) check() error {
-	for _, d := range reconstruct.Devices {
+	for _, d := range glrender.Devices {
 		if f.device == d {
 			return nil
 		}
 	}
-	return usageErrorf("--device %q: want one of %s", f.device, strings.Join(reconstruct.Devices, ", "))
+	return usageErrorf("--device %q: want one of %s", f.device, strings.Join(glrender.Devices, ", "))
 }
 
 // defaultModel is the model "niiv" means.
@@ -52,7 +53,8 @@ func (f *engineFlags) loadModel(name string) (*reconstruct.Model, error) {
 	if name == "niiv" {
 		ref = defaultModel
 	}
-	return reconstruct.LoadModel(ref, reconstruct.ModelOptions{Device: f.device, Threads: f.threads, Embedded: assets.Models})
+	m, _, err := glrender.LoadModel(ref, reconstruct.ModelOptions{Device: f.device, Threads: f.threads, Embedded: assets.Models})
+	return m, err
 }
 
 // openMethods resolves comma-separated method names. A niiv method whose

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 
 	"github.com/niiv/niiv/reconstruct"
+	glrender "github.com/niiv/niiv/render/gl"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/volume"
 )
@@ -48,8 +49,9 @@ type Options struct {
 	// Model is a shipped model name ("lite", "paper") or a model folder;
 	// empty means DefaultModel.
 	Model string
-	// Device is the ONNX Runtime device ("" = cpu; see
-	// reconstruct.ModelOptions).
+	// Device is where the model runs: "" or "cpu", an ONNX Runtime device
+	// (see reconstruct.ModelOptions), or "gl" for the GPU through OpenGL
+	// (see glrender.LoadModel), which then also colours the frames.
 	Device string
 	// Threads is the number of inference threads (0: one per CPU).
 	Threads int
@@ -70,11 +72,14 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 	if dev == "" {
 		dev = "cpu"
 	}
-	m, err := reconstruct.LoadModel(ref, reconstruct.ModelOptions{Device: dev, Threads: o.Threads, Embedded: o.Embedded})
+	m, gd, err := glrender.LoadModel(ref, reconstruct.ModelOptions{Device: dev, Threads: o.Threads, Embedded: o.Embedded})
 	if err != nil {
 		return Classical(err), func() {}, ""
 	}
 	ms := Classical(nil)
+	if gd != nil {
+		ms.Colour = gd
+	}
 	n := reconstruct.NewNiiv(m, nil)
 	// The views' labels say where the model runs: "niiv-lite on cpu".
 	ms.Niiv = adapter{m: n, label: n.Name() + " on " + m.Provider}
