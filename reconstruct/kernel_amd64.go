@@ -13,12 +13,13 @@ import (
 var (
 	gemmPanel = gemmPanelGo
 	blend     = blendGo
+	gemv      = gemvGo
 	kernels   = "go"
 )
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		gemmPanel, blend, kernels = gemmPanelAsm, blendAsm, "avx2+fma"
+		gemmPanel, blend, gemv, kernels = gemmPanelAsm, blendAsm, gemvAsm, "avx2+fma"
 	}
 }
 
@@ -27,6 +28,22 @@ func Kernels() string { return kernels }
 
 //go:noescape
 func gemmPanelAVX2(a *float32, rows, k int, panel, bias, c *float32, ldc int, relu bool)
+
+//go:noescape
+func gemvAVX2(a *float32, rows, k int, w, y *float32)
+
+// gemvAsm checks the slices and runs the AVX2 matrix-vector product (k a
+// multiple of 16).
+func gemvAsm(a []float32, rows, k int, w, y []float32) {
+	if rows <= 0 {
+		return
+	}
+	if k%16 != 0 || len(a) < rows*k || len(w) < k || len(y) < rows {
+		gemvGo(a, rows, k, w, y)
+		return
+	}
+	gemvAVX2(&a[0], rows, k, &w[0], &y[0])
+}
 
 //go:noescape
 func blendAVX2(dst, a, b, c *float32, n int, wa, wb float32, relu bool)

@@ -165,3 +165,44 @@ linear:
 	JNZ  linear
 	VZEROUPPER
 	RET
+
+// func gemvAVX2(a *float32, rows, k int, w, y *float32)
+//
+// y[r] = Σ_k a[r][k]·w[k] for r < rows; k is a multiple of 16.
+TEXT ·gemvAVX2(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ rows+8(FP), R8
+	MOVQ k+16(FP), R9
+	MOVQ w+24(FP), DI
+	MOVQ y+32(FP), DX
+
+gemvrow:
+	TESTQ R8, R8
+	JZ    gemvdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ DI, CX
+	MOVQ R9, BX
+
+gemvk:
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VFMADD231PS (CX), Y2, Y0
+	VFMADD231PS 32(CX), Y3, Y1
+	ADDQ $64, SI
+	ADDQ $64, CX
+	SUBQ $16, BX
+	JNZ  gemvk
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	DECQ R8
+	JMP  gemvrow
+
+gemvdone:
+	VZEROUPPER
+	RET

@@ -7,6 +7,7 @@ package reconstruct
 var (
 	gemmPanel = gemmPanelGo
 	blend     = blendGo
+	gemv      = gemvGo
 )
 
 // Kernels names the kernels in use, for reports.

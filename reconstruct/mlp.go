@@ -285,9 +285,15 @@ func (m *mlp) forward(a []float32, n int, s1, s2 []float32, y []float32) {
 		x, k = s1[:n*l.n], l.n
 		s1, s2 = s2, s1
 	}
-	gemm(x, n, k, &m.out, s1, panelW, false)
-	for i := 0; i < n; i++ {
-		y[i] = s1[i*panelW]
+	// The output layer has one real column: a matrix-vector product.
+	w := s1[:k]
+	for r := range w {
+		w[r] = m.out.w[r*panelW]
+	}
+	gemv(x, n, k, w, y)
+	b := m.out.b[0]
+	for i := range y[:n] {
+		y[i] += b
 	}
 }
 
@@ -309,6 +315,17 @@ func gemm(a []float32, rows, k int, l *denseLayer, c []float32, ldc int, relu bo
 	for p := 0; p < l.n/panelW; p++ {
 		panel := l.w[p*l.k*panelW : (p+1)*l.k*panelW]
 		gemmPanel(a, rows, k, panel, l.b[p*panelW:(p+1)*panelW], c[p*panelW:], ldc, relu)
+	}
+}
+
+// gemvGo writes y[r] = Σ_k a[r][k]·w[k] for r < rows.
+func gemvGo(a []float32, rows, k int, w, y []float32) {
+	for r := 0; r < rows; r++ {
+		var s float32
+		for kk, v := range a[r*k : (r+1)*k] {
+			s += v * w[kk]
+		}
+		y[r] = s
 	}
 }
 

@@ -99,6 +99,7 @@ type Model struct {
 
 	feats      int
 	enc, dec   *ort.DynamicAdvancedSession
+	enc1       *ort.DynamicAdvancedSession // one intra-op thread, for parallel workers
 	mlp        *mlp
 	lowP, hiP  float64
 	closeOnce  sync.Once
@@ -280,6 +281,9 @@ func (m *Model) openSessions(enc, dec []byte, device string) error {
 	var reasons []string
 	for _, p := range try {
 		err := m.openOn(p, enc, dec)
+		if err == nil && p == "cpu" && m.Threads > 1 {
+			err = m.openSingle(enc)
+		}
 		if err == nil {
 			m.Provider = p
 			if len(reasons) > 0 {
@@ -323,6 +327,21 @@ func (m *Model) openOn(provider string, enc, dec []byte) error {
 	return nil
 }
 
+// openSingle creates the one-thread CPU encoder session that parallel
+// workers use side by side (no thread-pool barriers between them).
+func (m *Model) openSingle(enc []byte) error {
+	o, err := sessionOptions("cpu", 1)
+	if err != nil {
+		return err
+	}
+	defer o.Destroy()
+	m.enc1, err = ort.NewDynamicAdvancedSessionWithONNXData(enc, []string{"lowres"}, []string{"latent"}, o)
+	if err != nil {
+		return fmt.Errorf("encoder.onnx: %w", err)
+	}
+	return nil
+}
+
 // checkGraph verifies a graph's input and output names, ranks and float32
 // element types.
 func checkGraph(file string, data []byte, ins []string, inRanks []int, outs []string, outRanks []int) error {
@@ -358,6 +377,9 @@ func (m *Model) Close() error {
 	m.closeOnce.Do(func() {
 		if m.enc != nil {
 			m.enc.Destroy()
+		}
+		if m.enc1 != nil {
+			m.enc1.Destroy()
 		}
 		if m.dec != nil {
 			m.dec.Destroy()
@@ -415,6 +437,24 @@ func run(ctx context.Context, s *ort.DynamicAdvancedSession, in []ort.Value) (*o
 // Encode runs the encoder on n normalised low-resolution slices of h×w
 // ([n][h][w]) and returns the latent grids [n][F][h][w].
 func (m *Model) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
+	return m.encode(ctx, m.enc, lowres, n, h, w)
+}
+
+// encodeWorker encodes like Encode on the calling goroutine only (one
+// thread), for callers that run one encoder per CPU in parallel.
+func (m *Model) encodeWorker(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
+	s := m.enc1
+	if s == nil {
+		s = m.enc
+	}
+	return m.encode(ctx, s, lowres, n, h, w)
+}
+
+// parallelEncoders reports whether encodeWorker runs single-threaded, so
+// that callers should run one per CPU.
+func (m *Model) parallelEncoders() bool { return m.enc1 != nil }
+
+func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowres []float32, n, h, w int) ([]float32, error) {
 	if len(lowres) != n*h*w {
 		return nil, fmt.Errorf("reconstruct: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
 	}
@@ -426,7 +466,7 @@ func (m *Model) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]fl
 		return nil, fmt.Errorf("reconstruct: encode: %w", err)
 	}
 	defer in.Destroy()
-	out, err := run(ctx, m.enc, []ort.Value{in})
+	out, err := run(ctx, s, []ort.Value{in})
 	if err != nil {
 		return nil, fmt.Errorf("reconstruct: encode with %s: %w", m.Name, err)
 	}
@@ -606,4 +646,17 @@ func readNPYFloat32(b []byte) ([]float32, []int, error) {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
 	return out, shape, nil
+}
+
+// MACs returns the model's multiply-accumulates per low-resolution pixel
+// for the encoder and per output pixel for the decoder, from the card's
+// architecture (0 when the card does not say). The native decoder does
+// fewer: layer 1 is applied to the latent grid before interpolation.
+func (m *Model) MACs() (encoder, decoder int) {
+	a := m.Card.Architecture
+	f, b, d, w := a.Feats, a.Blocks, a.MLPDepth, a.MLPWidth
+	if f == 0 || d == 0 || w == 0 {
+		return 0, 0
+	}
+	return 9*f + (2*b+1)*9*f*f, (f+9)*w + (d-1)*w*w + w
 }

@@ -265,6 +265,22 @@ func TestKernelsMatchGo(t *testing.T) {
 			}
 		}
 	}
+	for _, k := range []int{16, 64, 256} {
+		a := make([]float32, 7*k)
+		w := make([]float32, k)
+		for i := range a {
+			a[i] = rng.Float32() - 0.5
+		}
+		for i := range w {
+			w[i] = rng.Float32() - 0.5
+		}
+		got, want := make([]float32, 7), make([]float32, 7)
+		gemv(a, 7, k, w, got)
+		gemvGo(a, 7, k, w, want)
+		if d := maxAbsDiff(got, want); d > 1e-5*float64(k) {
+			t.Errorf("gemv k=%d: max diff %g", k, d)
+		}
+	}
 	x, y, c := make([]float32, 48), make([]float32, 48), make([]float32, 48)
 	for i := range x {
 		x[i], y[i], c[i] = rng.Float32()-0.5, rng.Float32()-0.5, rng.Float32()-0.5
@@ -275,6 +291,47 @@ func TestKernelsMatchGo(t *testing.T) {
 		blendGo(want, x, y, c, 0.3, 0.7, relu)
 		if d := maxAbsDiff(got, want); d > 1e-6 {
 			t.Errorf("blend relu=%v: max diff %g", relu, d)
+		}
+	}
+}
+
+// TestIsotropic checks the whole-volume path against per-plane renders, for
+// the niiv method (parallel workers, no cache) and a classical one.
+func TestIsotropic(t *testing.T) {
+	vol := rampVolume(t, volume.Shape{Z: 5, Y: 9, X: 11}, 7, 3, 1)
+	vol.Voxel = volume.Voxel{Z: 40, Y: 10, X: 10, Unit: "nm", Known: true}
+	methods := []Method{Linear}
+	if _, err := FindLibrary(); err == nil {
+		m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu", Threads: 2})
+		methods = append(methods, NewNiiv(m, NewCache(1<<20)))
+	}
+	ctx := context.Background()
+	for _, m := range methods {
+		calls := 0
+		out, err := Isotropic(ctx, m, vol, VolumeOptions{Axes: []volume.Axis{volume.XZ, volume.YZ}, Progress: func(d, n int) { calls++ }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := out.Shape(); s != (volume.Shape{Z: 20, Y: 9, X: 11}) || out.Voxel.Z != 10 {
+			t.Fatalf("%s: shape %v voxel %v", m.Name(), s, out.Voxel)
+		}
+		if calls != 9+11 {
+			t.Errorf("%s: %d progress calls, want 20", m.Name(), calls)
+		}
+		xz, _ := m.Render(ctx, FullPlane(vol, volume.XZ, 3, 11, 20))
+		yz, _ := m.Render(ctx, FullPlane(vol, volume.YZ, 6, 9, 20))
+		for z := 0; z < 20; z++ {
+			want := (xz.At(6, z) + yz.At(3, z)) / 2
+			if got := float32(out.At(z, 3, 6)); got-want > 1e-4 || want-got > 1e-4 {
+				t.Fatalf("%s: (z=%d,y=3,x=6) = %v, want %v", m.Name(), z, got, want)
+			}
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, m := range methods {
+		if _, err := Isotropic(cctx, m, vol, VolumeOptions{}); err == nil {
+			t.Errorf("%s: cancelled: no error", m.Name())
 		}
 	}
 }

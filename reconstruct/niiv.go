@@ -55,8 +55,9 @@ func (n *Niiv) NormRange(vol *volume.Volume) (lo, hi float64) {
 const encBatch = 8
 
 // planes returns the encoded planes (vol, axis, idx[i]), from the cache
-// when useCache is set.
-func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache bool) ([]*plane, error) {
+// when useCache is set. worker selects the single-threaded encoder, for
+// callers that run one worker per CPU.
+func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache, worker bool) ([]*plane, error) {
 	out := make([]*plane, len(idx))
 	var missing []int // positions in idx
 	for i, k := range idx {
@@ -88,7 +89,11 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 				dst[i] = (v - float32(lo)) * scale
 			}
 		}
-		lat, err := n.model.Encode(ctx, buf[:b*hw], b, rows, cols)
+		encode := n.model.Encode
+		if worker {
+			encode = n.model.encodeWorker
+		}
+		lat, err := encode(ctx, buf[:b*hw], b, rows, cols)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +158,7 @@ func (n *Niiv) Render(ctx context.Context, req Request) (*volume.Image, error) {
 			return nil, err
 		}
 	} else {
-		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true)
+		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true, false)
 		if err != nil {
 			return nil, err
 		}
@@ -198,32 +203,20 @@ func (n *Niiv) renderXY(ctx context.Context, req Request, out []float32) error {
 	}
 	slices.Sort(need)
 	need = slices.Compact(need)
-	ps, err := n.planes(ctx, req.Vol, volume.XZ, need, true)
-	if err != nil {
-		return err
-	}
 	cz := []float64{2*(req.Index+0.5)/float64(s.Z) - 1}
 	cc := gridCoords(req.C0, req.C1, req.W, s.X)
 	rowsOut := make([]float32, len(need)*req.W)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, len(need))
-	for w := 0; w < max(1, min(n.threads, len(need))); w++ {
-		wg.Go(func() {
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= len(need) {
-					return
-				}
-				errs[k] = n.decode(ctx, ps[k], cz, cc, rowsOut[k*req.W:(k+1)*req.W], 1)
-			}
-		})
-	}
-	wg.Wait()
-	for _, e := range errs {
-		if e != nil {
-			return e
+	// One worker per CPU, each encoding (single-threaded) and decoding its
+	// own planes: no thread-pool barriers.
+	err := n.parallel(len(need), func(k int) error {
+		ps, err := n.planes(ctx, req.Vol, volume.XZ, need[k:k+1], true, true)
+		if err != nil {
+			return err
 		}
+		return n.decode(ctx, ps[0], cz, cc, rowsOut[k*req.W:(k+1)*req.W], 1)
+	})
+	if err != nil {
+		return err
 	}
 	pos := make(map[int]int, len(need))
 	for k, y := range need {
@@ -244,28 +237,87 @@ func (n *Niiv) renderXY(ctx context.Context, req Request, out []float32) error {
 	return nil
 }
 
+// parallel runs fn(0…n−1) on one worker per thread and returns the first
+// error.
+func (n *Niiv) parallel(count int, fn func(k int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	errs := make([]error, max(1, min(n.threads, count)))
+	for w := range errs {
+		wg.Go(func() {
+			for !failed.Load() {
+				k := int(next.Add(1) - 1)
+				if k >= count {
+					return
+				}
+				if err := fn(k); err != nil {
+					errs[w] = err
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
 // renderAxial decodes whole axial planes idx of (vol, axis) at h output
 // rows (full width) without using the cache, calling emit with each plane
-// in the volume's units, in order of idx. It is the whole-volume path.
+// in the volume's units (from several goroutines, in no particular order;
+// img is reused after emit returns). It is the whole-volume path: one
+// worker per CPU encodes (single-threaded) and decodes its own planes, so
+// encoding and decoding overlap and no thread waits at a barrier.
 func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, h int, emit func(index int, img []float32)) error {
 	rows, cols := planeSize(vol.Shape(), axis)
 	rc := gridCoords(0, float64(rows), h, rows)
 	cc := gridCoords(0, float64(cols), cols, cols)
 	lo, hi := n.NormRange(vol)
-	img := make([]float32, h*cols)
-	for b0 := 0; b0 < len(idx); b0 += encBatch {
-		b1 := min(len(idx), b0+encBatch)
-		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false)
+	if !n.model.parallelEncoders() {
+		// One multi-threaded (or GPU) encoder: batches in turn.
+		img := make([]float32, h*cols)
+		for b0 := 0; b0 < len(idx); b0 += encBatch {
+			b1 := min(len(idx), b0+encBatch)
+			ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, false)
+			if err != nil {
+				return err
+			}
+			for j, p := range ps {
+				if err := n.decode(ctx, p, rc, cc, img, n.threads); err != nil {
+					return err
+				}
+				denormalise(img, lo, hi)
+				emit(idx[b0+j], img)
+			}
+		}
+		return nil
+	}
+	const batch = 2
+	imgs := make(chan []float32, n.threads)
+	for range n.threads {
+		imgs <- make([]float32, h*cols)
+	}
+	return n.parallel((len(idx)+batch-1)/batch, func(k int) error {
+		b0, b1 := k*batch, min(len(idx), (k+1)*batch)
+		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, true)
 		if err != nil {
 			return err
 		}
+		img := <-imgs
+		defer func() { imgs <- img }()
 		for j, p := range ps {
-			if err := n.decode(ctx, p, rc, cc, img, n.threads); err != nil {
+			if err := n.decode(ctx, p, rc, cc, img, 1); err != nil {
 				return err
 			}
 			denormalise(img, lo, hi)
 			emit(idx[b0+j], img)
 		}
-	}
-	return nil
+		return nil
+	})
 }
