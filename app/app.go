@@ -234,7 +234,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	row := func(label string, o fyne.CanvasObject, right fyne.CanvasObject) fyne.CanvasObject {
 		return container.NewBorder(nil, nil, widget.NewLabel(label), right, o)
 	}
-	return container.NewVScroll(container.NewVBox(
+	return container.NewScroll(container.NewVBox(
 		container.NewBorder(nil, nil, container.NewHBox(open, shot, export, help), nil, u.message),
 		u.info,
 		container.NewGridWithColumns(2, u.position, u.cursor),
@@ -285,7 +285,7 @@ func (u *ui) syncControls(c viewer.Change) {
 	defer func() { u.syncing = false }()
 	if c&viewer.ChangeVolume != 0 {
 		d := m.Describe()
-		u.info.SetText(d[0] + "\n" + strings.Join(d[1:4], " · "))
+		u.info.SetText(d[0] + "\n" + d[1] + "\n" + strings.Join(d[2:4], " · "))
 		if u.win != nil {
 			u.win.SetTitle("niiv · " + m.Volume().Name)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"image"
+	"image/draw"
 	"image/png"
 	"math"
 	"os"
@@ -47,7 +48,7 @@ func testVolume(t testing.TB) *volume.Volume {
 	return v
 }
 
-// newTestUI builds the viewer in a test window of 800×600 with a
+// newTestUI builds the viewer in a test window of 1000×700 with a
 // synchronous pipeline: every model change has rendered when the call
 // returns.
 func newTestUI(t *testing.T) (*ui, fyne.Window) {
@@ -55,7 +56,7 @@ func newTestUI(t *testing.T) (*ui, fyne.Window) {
 	w := test.NewWindow(nil)
 	u := newUI(testVolume(t), Options{Methods: engine.Classical(nil), Mode: viewer.Linear}, w, true)
 	w.SetContent(u.content)
-	w.Resize(fyne.NewSize(800, 600))
+	w.Resize(fyne.NewSize(1000, 700))
 	u.bindWindow()
 	t.Cleanup(func() { u.pipe.Close(); w.Close() })
 	return u, w
@@ -246,6 +247,17 @@ func TestControls(t *testing.T) {
 func TestGoldenXYView(t *testing.T) {
 	u, _ := newTestUI(t)
 	assertGolden(t, "xy-view.png", u.views[volume.XY].shown, 2, 0.002)
+}
+
+func TestGoldenWindow(t *testing.T) {
+	_, w := newTestUI(t)
+	img, ok := w.Canvas().Capture().(*image.RGBA)
+	if !ok {
+		nrgba := w.Canvas().Capture()
+		img = image.NewRGBA(nrgba.Bounds())
+		draw.Draw(img, img.Bounds(), nrgba, nrgba.Bounds().Min, draw.Src)
+	}
+	assertGolden(t, "window.png", img, 8, 0.01)
 }
 
 // assertGolden compares img with testdata/name: at most frac of the pixels
