@@ -45,7 +45,7 @@ type Options struct {
 
 // Run opens a window on vol and blocks until it is closed.
 func Run(vol *volume.Volume, o Options) error {
-	a := fyneapp.NewWithID("io.github.niiv")
+	a := fyneapp.NewWithID("io.github.niiv.viewer") // as in FyneApp.toml
 	w := a.NewWindow("niiv")
 	u := newUI(vol, o, w, false)
 	w.SetContent(u.content)
