@@ -112,6 +112,15 @@ func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
 	panel := u.buildPanel()
 	u.content = container.NewGridWithColumns(2, u.views[volume.XY], u.views[volume.XZ], u.views[volume.YZ], panel)
 	u.model.OnChange(u.changed)
+	if o.Methods.Niiv == nil {
+		reason := "no model loaded"
+		if o.Methods.NiivError != nil {
+			reason = o.Methods.NiivError.Error()
+		}
+		u.say("niiv unavailable, linear shown: %s", reason)
+	} else {
+		u.say("niiv: %s", o.Methods.Niiv.Name())
+	}
 	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair)
 	return u
 }

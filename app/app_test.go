@@ -458,3 +458,30 @@ func BenchmarkCrosshairMoveUIThread(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/move")
 }
+
+func TestOpenFile(t *testing.T) {
+	test.NewTempApp(t)
+	w := test.NewWindow(nil)
+	other := testVolume(t)
+	other.Name = "other.npy"
+	opened := ""
+	open := func(p string) (*volume.Volume, error) { opened = p; return other, nil }
+	u := newUI(testVolume(t), Options{Methods: engine.Classical(nil), Open: open}, w, true)
+	w.SetContent(u.content)
+	w.Resize(fyne.NewSize(1000, 700))
+	defer u.pipe.Close()
+	if !strings.Contains(u.message.Text, "niiv unavailable") {
+		t.Errorf("startup message %q", u.message.Text)
+	}
+	u.open("some/other.npy") // what the Open dialog and drag-and-drop call
+	deadline := time.Now().Add(5 * time.Second)
+	for u.model.Volume() != other && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if opened != "some/other.npy" || u.model.Volume() != other {
+		t.Fatalf("opened %q; model shows %q", opened, u.model.Volume().Name)
+	}
+	if !strings.Contains(u.info.Text, "other.npy") || u.views[0].frame.Request.Vol != other {
+		t.Errorf("info %q; XY frame of %v", u.info.Text, u.views[0].frame.Request.Vol.Name)
+	}
+}
