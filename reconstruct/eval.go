@@ -107,6 +107,35 @@ func Evaluate(ctx context.Context, gt *volume.Volume, methods []Method, opt Eval
 			})
 		}
 		var rerr error
+		var pmu sync.Mutex
+		step := func() {
+			pmu.Lock()
+			defer pmu.Unlock()
+			done++
+			if opt.Progress != nil {
+				opt.Progress(done, total)
+			}
+		}
+		if ar, ok := m.(axialRenderer); ok {
+			// Whole planes on parallel workers (the niiv method).
+			for _, a := range opt.Axes {
+				idx := make([]int, gt.Count(a))
+				for i := range idx {
+					idx[i] = i
+				}
+				_, cols := planeSize(low.Shape(), a)
+				err := ar.renderAxial(ctx, low, a, idx, zOut, func(index int, img []float32) {
+					pred := &volume.Image{W: cols, H: zOut, Pix: slices.Clone(img)}
+					work <- [2]*volume.Image{Scale(pred, lo, hi), Scale(planeImage(gt, a, index, zOut), lo, hi)}
+					step()
+				})
+				if err != nil {
+					rerr = fmt.Errorf("reconstruct: evaluate %s with %s: %w", gt.Name, m.Name(), err)
+					break
+				}
+			}
+			jobs = nil
+		}
 		for _, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				rerr = err
@@ -120,10 +149,7 @@ func Evaluate(ctx context.Context, gt *volume.Volume, methods []Method, opt Eval
 				break
 			}
 			work <- [2]*volume.Image{Scale(pred, lo, hi), Scale(planeImage(gt, j.axis, j.index, zOut), lo, hi)}
-			done++
-			if opt.Progress != nil {
-				opt.Progress(done, total)
-			}
+			step()
 		}
 		close(work)
 		wg.Wait()
