@@ -38,9 +38,9 @@ func (f *engineFlags) check() error {
 const defaultModel = "lite"
 
 // isNiiv reports whether a method name asks for a learned model: "niiv",
-// "niiv-NAME" or a model folder.
+// "niiv-NAME", "niiv:DIR" or a model folder.
 func isNiiv(name string) bool {
-	if name == "niiv" || strings.HasPrefix(name, "niiv-") {
+	if name == "niiv" || strings.HasPrefix(name, "niiv-") || strings.HasPrefix(name, "niiv:") {
 		return true
 	}
 	st, err := os.Stat(name)
@@ -49,7 +49,7 @@ func isNiiv(name string) bool {
 
 // loadModel loads the model of a niiv method name.
 func (f *engineFlags) loadModel(name string) (*reconstruct.Model, error) {
-	ref := name
+	ref := strings.TrimPrefix(name, "niiv:")
 	if name == "niiv" {
 		ref = defaultModel
 	}
@@ -78,7 +78,7 @@ func (f *engineFlags) openMethods(list string, stderr io.Writer, fallback string
 			m, err := reconstruct.Classical(name)
 			if err != nil {
 				closeAll()
-				return nil, nil, usageErrorf("--method %q: want nearest, linear, cubic, niiv, niiv-NAME or a model folder", name)
+				return nil, nil, usageErrorf("--method %q: want nearest, linear, cubic, niiv, niiv-NAME, niiv:DIR or a model folder", name)
 			}
 			methods = append(methods, m)
 			continue
@@ -100,7 +100,11 @@ func (f *engineFlags) openMethods(list string, stderr io.Writer, fallback string
 		}
 		fmt.Fprintf(stderr, "niiv: %s\n", model.Summary())
 		models = append(models, model)
-		methods = append(methods, reconstruct.NewNiiv(model, nil))
+		var m reconstruct.Method = reconstruct.NewNiiv(model, nil)
+		if strings.HasPrefix(name, "niiv:") {
+			m = namedNiiv{m.(*reconstruct.Niiv), name}
+		}
+		methods = append(methods, m)
 	}
 	if len(methods) == 0 {
 		closeAll()
@@ -108,6 +112,16 @@ func (f *engineFlags) openMethods(list string, stderr io.Writer, fallback string
 	}
 	return methods, closeAll, nil
 }
+
+// namedNiiv is the niiv method under the name it was asked for: "niiv:DIR"
+// names the model folder in tables and CSV rows. Embedding keeps the
+// method's whole-volume fast path.
+type namedNiiv struct {
+	*reconstruct.Niiv
+	name string
+}
+
+func (m namedNiiv) Name() string { return m.name }
 
 // progressBar draws a progress bar on a terminal (stderr), at most ten
 // times a second; on other writers it prints a line at each quarter.

@@ -207,9 +207,9 @@ func (o Options) fill(s volume.Shape, m *reconstruct.Model) (Options, error) {
 	return o, nil
 }
 
-// evalCrops is the number of crops of the fixed set scored before and
-// after training.
-const evalCrops = 8
+// EvalCrops is the number of crops of the fixed set on which the parent's
+// and the adapted decoder's losses are measured (Result.Loss).
+const EvalCrops = 8
 
 // Adapt fine-tunes the parent's decoder on the xy planes of vol (an
 // anisotropic volume, coarse in z), within opt's time or step budget. It
@@ -263,7 +263,7 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	}
 	// The fixed evaluation set.
 	var evalCs []*crop
-	for i := 0; i < evalCrops; i++ {
+	for i := 0; i < EvalCrops; i++ {
 		c, err := evalSmp.next()
 		if err != nil {
 			return nil, fmt.Errorf("adapt: %w", err)

@@ -157,7 +157,7 @@ func TestAdaptReadsOnlyXY(t *testing.T) {
 	if res.Steps != 3 {
 		t.Errorf("%d steps, want 3", res.Steps)
 	}
-	if want := evalCrops + 6; len(rec.reads) != want {
+	if want := EvalCrops + 6; len(rec.reads) != want {
 		t.Errorf("%d xy reads, want %d (the evaluation crops and the pool)", len(rec.reads), want)
 	}
 	for _, z := range rec.reads {

@@ -121,7 +121,7 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 		"seconds":             round(res.Seconds, 1),
 		"loss":                round(res.Loss, 6),
 		"parent_loss":         round(res.ParentLoss, 6),
-		"loss_note":           fmt.Sprintf("mean L1 (normalised intensities) of the adapted and the parent decoder on %d fixed crops of the volume's xy planes", evalCrops),
+		"loss_note":           fmt.Sprintf("mean L1 (normalised intensities) of the adapted and the parent decoder on %d fixed crops of the volume's xy planes", EvalCrops),
 		"last_training_loss":  round(res.LastLoss, 6),
 		"date":                time.Now().UTC().Format(time.RFC3339),
 		"notes":               notes,

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/niiv/niiv/reconstruct"
+)
+
+// TestAdaptThenUse adapts the tiny test model to a degraded sample and
+// uses the result through --model and as niiv:DIR in eval.
+func TestAdaptThenUse(t *testing.T) {
+	if _, err := reconstruct.FindLibrary(); err != nil {
+		t.Skipf("skipping: ONNX Runtime library not found: %v", err)
+	}
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "iso.npy")
+	low := filepath.Join(dir, "low.npy")
+	model := filepath.Join("..", "testdata", "tiny-model")
+	out := filepath.Join(dir, "adapted")
+	for _, args := range [][]string{
+		{"sample", iso, "--size", "32", "--factor", "1"},
+		{"degrade", iso, low, "--factor", "4"},
+	} {
+		if code, o, e := run(args...); code != 0 {
+			t.Fatalf("niiv %v: exit %d\n%s%s", args, code, o, e)
+		}
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no budget", []string{"adapt", low, "--model", model, "--seconds", "0"}, 2, "--seconds or --steps"},
+		{"bad factor", []string{"adapt", low, "--model", model, "--factor", "1"}, 2, "at least 2"},
+		{"adapt", []string{"adapt", low, "--model", model, "--steps", "3", "--seconds", "0", "--batch", "2", "--out", out}, 0, "wrote " + out},
+		{"again replaces", []string{"adapt", low, "--model", model, "--steps", "2", "--seconds", "0", "--batch", "2", "--out", out}, 0, "2 steps"},
+		{"not over other folders", []string{"adapt", low, "--model", model, "--steps", "1", "--seconds", "0", "--out", dir}, 1, "not an adapted model"},
+		{"eval niiv:DIR", []string{"eval", iso, "--factor", "4", "--methods", "linear,niiv:" + out, "--csv", filepath.Join(dir, "e.csv")}, 0, "niiv:" + out},
+		{"reconstruct --method DIR", []string{"reconstruct", low, filepath.Join(dir, "r.npy"), "--factor", "4", "--method", "niiv:" + out}, 0, "(niiv:" + out},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, o, e := run(c.args...)
+			if code != c.code || !strings.Contains(o+e, c.want) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", code, c.code, o, e, c.want)
+			}
+		})
+	}
+	csv, err := os.ReadFile(filepath.Join(dir, "e.csv"))
+	if err != nil || !strings.Contains(string(csv), "\nniiv:"+out+",") {
+		t.Errorf("eval CSV has no niiv:DIR row: %s %v", csv, err)
+	}
+}
