@@ -86,7 +86,11 @@ func FindLibrary() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: set %s or run scripts/setup.sh (looked for %s in: %s)", ErrNoRuntime, LibraryEnv,
+	env := ""
+	if p := os.Getenv(LibraryEnv); p != "" {
+		env = fmt.Sprintf(" (%s=%s does not exist)", LibraryEnv, p)
+	}
+	return "", fmt.Errorf("%w%s: set %s or run scripts/setup.sh (looked for %s in: %s)", ErrNoRuntime, env, LibraryEnv,
 		strings.Join(libraryNames(), ", "), strings.Join(uniqueDirs(c), ", "))
 }
 
