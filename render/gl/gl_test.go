@@ -170,12 +170,16 @@ func TestDrawOffsetAndErrors(t *testing.T) {
 
 func near(a, b uint8) bool { return int(a)-int(b) <= 1 && int(b)-int(a) <= 1 }
 
-// modelDirs returns the tiny test model and every shipped model.
+// modelDirs returns the tiny test model, every shipped model and the
+// model folders in $NIIV_TEST_MODELS (comma-separated).
 func modelDirs() []string {
 	dirs := []string{filepath.Join("..", "..", "testdata", "tiny-model")}
 	shipped, _ := filepath.Glob(filepath.Join("..", "..", "assets", "models", "*", "card.json"))
 	for _, c := range shipped {
 		dirs = append(dirs, filepath.Dir(c))
+	}
+	if env := os.Getenv("NIIV_TEST_MODELS"); env != "" {
+		dirs = append(dirs, strings.Split(env, ",")...)
 	}
 	return dirs
 }
@@ -250,7 +254,7 @@ func TestExactness(t *testing.T) {
 	d := device(t)
 	ctx := context.Background()
 	for _, dir := range modelDirs() {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
 			m := loadModel(t, dir)
 			a, err := d.NewAccelerator(m)
 			if err != nil {
@@ -313,7 +317,7 @@ func TestNiivMatchesCPU(t *testing.T) {
 	d := device(t)
 	ctx := context.Background()
 	for _, dir := range modelDirs() {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
 			cpu := loadModel(t, dir)
 			gpu := loadModel(t, dir)
 			a, err := d.NewAccelerator(gpu)

@@ -27,6 +27,7 @@ type Accelerator struct {
 	enc    *reconstruct.EncoderGraph
 	feats  int
 	widths []int
+	points int // decoded per work group
 
 	// GL objects, touched only on the GL thread.
 	decProg  uint32
@@ -74,7 +75,10 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	}
 	err = d.Do(func() error {
 		var err error
-		if a.decProg, err = compile("decoder", shaderSource{gl.COMPUTE_SHADER, decodeShader(a.feats, a.widths, mlp.Head)}); err != nil {
+		var shared int32
+		gl.GetIntegerv(gl.MAX_COMPUTE_SHARED_MEMORY_SIZE, &shared)
+		_, a.points, _ = decodeLayout(a.widths, int(shared))
+		if a.decProg, err = compile("decoder", shaderSource{gl.COMPUTE_SHADER, decodeShader(a.feats, a.widths, mlp.Head, int(shared))}); err != nil {
 			return err
 		}
 		if a.eltProg, err = compile("elementwise", shaderSource{gl.COMPUTE_SHADER, elementwiseShader}); err != nil {
@@ -156,10 +160,11 @@ func (a *Accelerator) Close() error {
 	return nil
 }
 
-// dispatch runs the bound compute program over total invocations in
-// chunks of maxDispatch, setting the uniforms "total" and (when first ≥ 0)
-// "first" for each chunk, and checks ctx between chunks.
-func dispatch(ctx context.Context, prog uint32, total int, chunked bool) error {
+// dispatch runs the bound compute program over total items (perGroup to a
+// work group) in chunks of maxDispatch when chunked, setting the uniforms
+// "total" and "first" (when the program has it) for each chunk, and checks
+// ctx between chunks.
+func dispatch(ctx context.Context, prog uint32, total, perGroup int, chunked bool) error {
 	uTotal := gl.GetUniformLocation(prog, gl.Str("total\x00"))
 	uFirst := gl.GetUniformLocation(prog, gl.Str("first\x00"))
 	step := total
@@ -175,7 +180,7 @@ func dispatch(ctx context.Context, prog uint32, total int, chunked bool) error {
 		if uFirst >= 0 {
 			gl.Uniform1i(uFirst, int32(f))
 		}
-		groups := (n + groupSize - 1) / groupSize
+		groups := (n + perGroup - 1) / perGroup
 		gx, gy := groups, 1
 		if groups > 65535 {
 			gx, gy = 65535, (groups+65534)/65535
@@ -247,7 +252,7 @@ func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w in
 		gl.UseProgram(a.decProg)
 		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("gridW\x00")), int32(gridW))
 		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("colBase\x00")), int32(colBase))
-		if err := dispatch(ctx, a.decProg, len(out), true); err != nil {
+		if err := dispatch(ctx, a.decProg, len(out), a.points, true); err != nil {
 			return err
 		}
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
@@ -407,7 +412,7 @@ func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int)
 				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("W\x00")), int32(w))
 				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("hasRes\x00")), b2i(res != ""))
 				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("relu\x00")), b2i(relu))
-				if err := dispatch(ctx, prog, n*c.cout*h*w, false); err != nil {
+				if err := dispatch(ctx, prog, n*c.cout*h*w, groupSize, false); err != nil {
 					return err
 				}
 				vals[outName] = tensor{o, c.cout}
@@ -430,7 +435,7 @@ func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int)
 				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, y.buf)
 				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 3, o)
 				gl.Uniform1i(gl.GetUniformLocation(a.eltProg, gl.Str("op\x00")), b2i(nd.Op == "Relu"))
-				if err := dispatch(ctx, a.eltProg, n*x.c*h*w, false); err != nil {
+				if err := dispatch(ctx, a.eltProg, n*x.c*h*w, groupSize, false); err != nil {
 					return err
 				}
 				vals[nd.Output] = tensor{o, x.c}

@@ -8,31 +8,54 @@ import (
 // groupSize is the compute shaders' work-group size (local_size_x).
 const groupSize = 64
 
+// decodeThreads is the decoder's work-group size.
+const decodeThreads = 64
+
+// decodeLayout returns how the decoder shader tiles its work for an MLP
+// with the given layer widths: the shared-memory row stride (the widest
+// layer input), the points per work group and the output neurons per
+// thread, given the device's shared-memory limit in bytes.
+func decodeLayout(widths []int, sharedBytes int) (stride, points, perThread int) {
+	for _, w := range widths[:len(widths)-1] {
+		stride = max(stride, w)
+	}
+	for _, w := range widths[1 : len(widths)-1] {
+		perThread = max(perThread, (w+decodeThreads-1)/decodeThreads)
+	}
+	perThread = max(perThread, 1)
+	// Two activation buffers of points×stride floats and the points'
+	// sampled inputs in shared memory, and at most 64 accumulators a thread.
+	points = min(32, sharedBytes/(4*(2*stride+1)), 64/perThread)
+	return stride, max(points, 1), perThread
+}
+
 // decodeShader returns the decoder's compute shader for an MLP with the
-// given layer widths (widths[0] = F+9 inputs … widths[last] = 1 output).
+// given layer widths (widths[0] = F+9 inputs … widths[last] = 1 output),
+// tiled as decodeLayout says.
 //
-// Each invocation decodes one output point. Its row and column taps and
-// positional encodings come precomputed in float64 on the CPU (exactly as
-// the CPU decoder computes them); the latent grid is read from an RGBA32F
-// texture array (4 channels a layer) with texelFetch and blended manually,
-// so that interpolation is exact float32 arithmetic on every GPU rather
-// than the texture unit's 8-bit fixed-point filter weights.
-func decodeShader(feats int, widths []int, head string) string {
+// A work group decodes `points` output points together: their layer
+// inputs and activations live in shared memory, and each of the
+// decodeThreads threads computes perThread output neurons for all of the
+// group's points, so every weight read from memory serves all of them.
+// The points' row and column taps and positional encodings come
+// precomputed in float64 on the CPU, exactly as the CPU decoder computes
+// them; the latent grid is read from an RGBA32F texture array (4 channels
+// a layer) with texelFetch and blended manually, so that interpolation is
+// exact float32 arithmetic on every GPU rather than the texture unit's
+// 8-bit fixed-point filter weights.
+func decodeShader(feats int, widths []int, head string, sharedBytes int) string {
+	stride, points, perThread := decodeLayout(widths, sharedBytes)
 	var b strings.Builder
 	layers := len(widths) - 1
-	fmt.Fprintf(&b, "#version 430 core\nlayout(local_size_x = %d) in;\n", groupSize)
-	fmt.Fprintf(&b, "#define FEATS %d\n#define LAYERS %d\n", feats, (feats+3)/4)
-	maxW := 0
+	fmt.Fprintf(&b, "#version 430 core\nlayout(local_size_x = %d) in;\n", decodeThreads)
+	fmt.Fprintf(&b, "#define T %d\n#define P %d\n#define NPT %d\n#define S %d\n#define FEATS %d\n#define LAYERS %d\n",
+		decodeThreads, points, perThread, stride, feats, (feats+3)/4)
 	off := 0
 	for l := 0; l < layers; l++ {
 		fmt.Fprintf(&b, "#define IN%d %d\n#define OUT%d %d\n#define W%d %d\n#define B%d %d\n",
 			l, widths[l], l, widths[l+1], l, off, l, off+widths[l]*widths[l+1])
 		off += widths[l]*widths[l+1] + widths[l+1]
-		if l < layers-1 {
-			maxW = max(maxW, widths[l+1])
-		}
 	}
-	fmt.Fprintf(&b, "#define MAXW %d\n", maxW)
 	b.WriteString(`
 layout(binding = 0) uniform sampler2DArray latent;
 layout(binding = 1) uniform sampler2D low;
@@ -44,90 +67,102 @@ uniform int first;   // index of the dispatch's first point
 uniform int gridW;   // grid mode: output width; 0: points mode
 uniform int colBase; // index of the first column entry in ax
 
-void main() {
-	int k = int(gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x);
-	if (k >= total) {
-		return;
-	}
-	k += first;
-	int ri = gridW > 0 ? k / gridW : k;
-	int ci = gridW > 0 ? k % gridW : k;
-	int ro = 8 * ri;
-	int co = 8 * (colBase + ci);
-	int y0 = int(ax[ro]), y1 = int(ax[ro + 1]);
-	int x0 = int(ax[co]), x1 = int(ax[co + 1]);
-	float w00 = ax[ro + 2] * ax[co + 2], w01 = ax[ro + 2] * ax[co + 3];
-	float w10 = ax[ro + 3] * ax[co + 2], w11 = ax[ro + 3] * ax[co + 3];
+shared float bufA[P * S];
+shared float bufB[P * S];
+shared float vs[P];
 
-	float a[MAXW];
-	float c[MAXW];
-	for (int d = 0; d < OUT0; d++) {
-		a[d] = wt[B0 + d];
-	}
-	for (int l = 0; l < LAYERS; l++) {
-		vec4 z = w00 * texelFetch(latent, ivec3(x0, y0, l), 0) + w01 * texelFetch(latent, ivec3(x1, y0, l), 0)
-		       + w10 * texelFetch(latent, ivec3(x0, y1, l), 0) + w11 * texelFetch(latent, ivec3(x1, y1, l), 0);
-		for (int ch = 0; ch < 4; ch++) {
-			int f = 4 * l + ch;
-			if (f < FEATS) {
-				float x = z[ch];
-				int o = W0 + f * OUT0;
-				for (int d = 0; d < OUT0; d++) {
-					a[d] += x * wt[o + d];
-				}
+void main() {
+	int tid = int(gl_LocalInvocationID.x);
+	int group = int(gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x);
+	int base = group * P;
+
+	// Layer inputs: [latent (FEATS), v, row encoding (4), column encoding (4)].
+	for (int j = tid; j < P * (LAYERS + 1); j += T) {
+		int p = j / (LAYERS + 1);
+		int l = j % (LAYERS + 1);
+		int k = first + min(base + p, total - 1);
+		int ri = gridW > 0 ? k / gridW : k;
+		int ci = gridW > 0 ? k % gridW : k;
+		int ro = 8 * ri;
+		int co = 8 * (colBase + ci);
+		int y0 = int(ax[ro]), y1 = int(ax[ro + 1]);
+		int x0 = int(ax[co]), x1 = int(ax[co + 1]);
+		float w00 = ax[ro + 2] * ax[co + 2], w01 = ax[ro + 2] * ax[co + 3];
+		float w10 = ax[ro + 3] * ax[co + 2], w11 = ax[ro + 3] * ax[co + 3];
+		if (l < LAYERS) {
+			vec4 z = w00 * texelFetch(latent, ivec3(x0, y0, l), 0) + w01 * texelFetch(latent, ivec3(x1, y0, l), 0)
+			       + w10 * texelFetch(latent, ivec3(x0, y1, l), 0) + w11 * texelFetch(latent, ivec3(x1, y1, l), 0);
+			for (int ch = 0; ch < 4 && 4 * l + ch < FEATS; ch++) {
+				bufA[p * S + 4 * l + ch] = z[ch];
+			}
+		} else {
+			float v = w00 * texelFetch(low, ivec2(x0, y0), 0).r + w01 * texelFetch(low, ivec2(x1, y0), 0).r
+			        + w10 * texelFetch(low, ivec2(x0, y1), 0).r + w11 * texelFetch(low, ivec2(x1, y1), 0).r;
+			vs[p] = v;
+			bufA[p * S + FEATS] = v;
+			for (int e = 0; e < 4; e++) {
+				bufA[p * S + FEATS + 1 + e] = ax[ro + 4 + e];
+				bufA[p * S + FEATS + 5 + e] = ax[co + 4 + e];
 			}
 		}
 	}
-	float v = w00 * texelFetch(low, ivec2(x0, y0), 0).r + w01 * texelFetch(low, ivec2(x1, y0), 0).r
-	        + w10 * texelFetch(low, ivec2(x0, y1), 0).r + w11 * texelFetch(low, ivec2(x1, y1), 0).r;
-	float inx[9] = float[9](v, ax[ro + 4], ax[ro + 5], ax[ro + 6], ax[ro + 7], ax[co + 4], ax[co + 5], ax[co + 6], ax[co + 7]);
-	for (int i = 0; i < 9; i++) {
-		int o = W0 + (FEATS + i) * OUT0;
-		for (int d = 0; d < OUT0; d++) {
-			a[d] += inx[i] * wt[o + d];
-		}
-	}
-	for (int d = 0; d < OUT0; d++) {
-		a[d] = max(a[d], 0.0);
-	}
+	barrier();
+	float acc[NPT][P];
 `)
-	// Hidden layers ping-pong between a and c; the last layer has one
-	// output.
-	src, dst := "a", "c"
-	for l := 1; l < layers; l++ {
-		if l == layers-1 {
-			fmt.Fprintf(&b, `	float y = wt[B%d];
-	for (int i = 0; i < IN%d; i++) {
-		y += %s[i] * wt[W%d + i];
-	}
-`, l, l, src, l)
-			break
-		}
-		fmt.Fprintf(&b, `	for (int d = 0; d < OUT%d; d++) {
-		%s[d] = wt[B%d + d];
-	}
-	for (int i = 0; i < IN%d; i++) {
-		float x = %s[i];
-		int o = W%d + i * OUT%d;
-		for (int d = 0; d < OUT%d; d++) {
-			%s[d] += x * wt[o + d];
+	src, dst := "bufA", "bufB"
+	for l := 0; l < layers-1; l++ {
+		fmt.Fprintf(&b, `
+	// Layer %[1]d: %[2]s → %[3]s, ReLU.
+	for (int j = 0; j < NPT; j++) {
+		for (int p = 0; p < P; p++) {
+			acc[j][p] = 0.0;
 		}
 	}
-	for (int d = 0; d < OUT%d; d++) {
-		%s[d] = max(%s[d], 0.0);
+	for (int i = 0; i < IN%[1]d; i++) {
+		float w[NPT];
+		for (int j = 0; j < NPT; j++) {
+			int d = tid + j * T;
+			w[j] = d < OUT%[1]d ? wt[W%[1]d + i * OUT%[1]d + d] : 0.0;
+		}
+		for (int p = 0; p < P; p++) {
+			float x = %[2]s[p * S + i];
+			for (int j = 0; j < NPT; j++) {
+				acc[j][p] += x * w[j];
+			}
+		}
 	}
-`, l, dst, l, l, src, l, l, l, dst, l, dst, dst)
+	for (int j = 0; j < NPT; j++) {
+		int d = tid + j * T;
+		if (d < OUT%[1]d) {
+			float bias = wt[B%[1]d + d];
+			for (int p = 0; p < P; p++) {
+				%[3]s[p * S + d] = max(acc[j][p] + bias, 0.0);
+			}
+		}
+	}
+	barrier();
+`, l, src, dst)
 		src, dst = dst, src
 	}
+	l := layers - 1
+	fmt.Fprintf(&b, `
+	// Output layer and head: one thread a point.
+	if (tid < P && base + tid < total) {
+		float y = wt[B%[1]d];
+		for (int i = 0; i < IN%[1]d; i++) {
+			y += %[2]s[tid * S + i] * wt[W%[1]d + i];
+		}
+		float v = vs[tid];
+`, l, src)
 	switch head {
 	case "residual":
-		b.WriteString("\tvalues[k] = v + y;\n")
+		b.WriteString("\t\tvalues[first + base + tid] = v + y;\n")
 	case "sigmoid":
-		b.WriteString("\tvalues[k] = 1.0 / (1.0 + exp(-y));\n")
+		b.WriteString("\t\tvalues[first + base + tid] = 1.0 / (1.0 + exp(-y));\n")
 	default:
-		b.WriteString("\tvalues[k] = y;\n")
+		b.WriteString("\t\tvalues[first + base + tid] = y;\n")
 	}
-	b.WriteString("}\n")
+	b.WriteString("\t}\n}\n")
 	return b.String()
 }
 
