@@ -121,6 +121,9 @@ func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
 	} else {
 		u.say("niiv: %s", o.Methods.Niiv.Name())
 	}
+	if o.Methods.Colour != nil {
+		u.say("%s · frames coloured with OpenGL", u.message.Text)
+	}
 	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair)
 	return u
 }
