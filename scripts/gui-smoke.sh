@@ -65,9 +65,13 @@ xdotool key plus; sleep 0.3
 # Mode: 5 = split view, then 3 = niiv.
 xdotool key 5; sleep 1
 xdotool key 3; sleep 1
-# Colormap-independent keyboard screenshot.
+# Keyboard screenshot of the layout (rendered in the background).
 xdotool key s
-sleep 3
+for _ in $(seq 1 60); do
+  ls "$out"/niiv-*.png >/dev/null 2>&1 && break
+  sleep 0.5
+done
+sleep 1
 import -window root "$out/after.png"
 
 kill -0 "$pid" 2>/dev/null || fail "niiv died during the interaction"
