@@ -15,7 +15,7 @@ import model as M
 import onnx_numpy
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
-MODEL_DIRS = sorted(glob.glob(os.path.join(REPO, "assets", "models", "*"))) + [os.path.join(REPO, "testdata", "tiny-model")]
+MODEL_DIRS = sorted(d for d in glob.glob(os.path.join(REPO, "assets", "models", "*")) if os.path.isdir(d)) + [os.path.join(REPO, "testdata", "tiny-model")]
 
 
 def synthetic_volume(seed=0, n=48):
