@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -483,5 +484,28 @@ func TestOpenFile(t *testing.T) {
 	}
 	if !strings.Contains(u.info.Text, "other.npy") || u.views[0].frame.Request.Vol != other {
 		t.Errorf("info %q; XY frame of %v", u.info.Text, u.views[0].frame.Request.Vol.Name)
+	}
+}
+
+// TestNoLocaleError runs this test binary again under LANG=C.UTF-8 and
+// checks that Fyne no longer logs a locale parsing error at start-up.
+func TestNoLocaleError(t *testing.T) {
+	if os.Getenv("NIIV_LOCALE_CHILD") == "1" {
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoLocaleError$")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LANG=") && !strings.HasPrefix(kv, "LANGUAGE=") && !strings.HasPrefix(kv, "LC_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "LANG=C.UTF-8", "NIIV_LOCALE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if strings.Contains(string(out), "locale") {
+		t.Errorf("start-up output mentions the locale:\n%s", out)
 	}
 }
