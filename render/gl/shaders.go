@@ -107,41 +107,10 @@ void main() {
 		}
 	}
 	barrier();
-	float acc[NPT][P];
 `)
 	src, dst := "bufA", "bufB"
 	for l := 0; l < layers-1; l++ {
-		fmt.Fprintf(&b, `
-	// Layer %[1]d: %[2]s → %[3]s, ReLU.
-	for (int j = 0; j < NPT; j++) {
-		for (int p = 0; p < P; p++) {
-			acc[j][p] = 0.0;
-		}
-	}
-	for (int i = 0; i < IN%[1]d; i++) {
-		float w[NPT];
-		for (int j = 0; j < NPT; j++) {
-			int d = tid + j * T;
-			w[j] = d < OUT%[1]d ? wt[W%[1]d + i * OUT%[1]d + d] : 0.0;
-		}
-		for (int p = 0; p < P; p++) {
-			float x = %[2]s[p * S + i];
-			for (int j = 0; j < NPT; j++) {
-				acc[j][p] += x * w[j];
-			}
-		}
-	}
-	for (int j = 0; j < NPT; j++) {
-		int d = tid + j * T;
-		if (d < OUT%[1]d) {
-			float bias = wt[B%[1]d + d];
-			for (int p = 0; p < P; p++) {
-				%[3]s[p * S + d] = max(acc[j][p] + bias, 0.0);
-			}
-		}
-	}
-	barrier();
-`, l, src, dst)
+		hiddenLayer(&b, l, widths[l+1], src, dst, points, perThread)
 		src, dst = dst, src
 	}
 	l := layers - 1
@@ -164,6 +133,42 @@ void main() {
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
+}
+
+// hiddenLayer writes the code of hidden layer l (out outputs, ReLU) from
+// shared buffer src to dst, unrolled over the thread's perThread neurons
+// and the group's points so that the accumulators stay in registers.
+func hiddenLayer(b *strings.Builder, l, out int, src, dst string, points, perThread int) {
+	fmt.Fprintf(b, "\n\t// Layer %d: %s → %s, ReLU.\n\t{\n", l, src, dst)
+	for j := 0; j < perThread; j++ {
+		// Threads past the layer's width compute a clamped copy and
+		// do not store it.
+		fmt.Fprintf(b, "\t\tint d%d = min(tid + %d, OUT%d - 1);\n", j, j*decodeThreads, l)
+		for p := 0; p < points; p++ {
+			fmt.Fprintf(b, "\t\tfloat a%d_%d = 0.0;\n", j, p)
+		}
+	}
+	fmt.Fprintf(b, "\t\tfor (int i = 0; i < IN%d; i++) {\n\t\t\tint o = W%d + i * OUT%d;\n", l, l, l)
+	for j := 0; j < perThread; j++ {
+		fmt.Fprintf(b, "\t\t\tfloat w%d = wt[o + d%d];\n", j, j)
+	}
+	for p := 0; p < points; p++ {
+		fmt.Fprintf(b, "\t\t\tfloat x%d = %s[%d * S + i];\n", p, src, p)
+	}
+	for p := 0; p < points; p++ {
+		for j := 0; j < perThread; j++ {
+			fmt.Fprintf(b, "\t\t\ta%d_%d += x%d * w%d;\n", j, p, p, j)
+		}
+	}
+	b.WriteString("\t\t}\n")
+	for j := 0; j < perThread; j++ {
+		fmt.Fprintf(b, "\t\tif (tid + %d < OUT%d) {\n\t\t\tfloat bias = wt[B%d + d%d];\n", j*decodeThreads, l, l, j)
+		for p := 0; p < points; p++ {
+			fmt.Fprintf(b, "\t\t\t%s[%d * S + d%d] = max(a%d_%d + bias, 0.0);\n", dst, p, j, j, p)
+		}
+		b.WriteString("\t\t}\n")
+	}
+	b.WriteString("\t}\n\tbarrier();\n")
 }
 
 // convShader returns the compute shader of a k×k convolution from cin to

@@ -1,0 +1,122 @@
+//go:build linux && cgo
+
+package glrender
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/render"
+	"github.com/niiv/niiv/volume"
+)
+
+// benchModels returns the model folders to benchmark: $NIIV_BENCH_MODELS
+// (comma-separated), else the shipped models, else the tiny test model.
+func benchModels() []string {
+	if env := os.Getenv("NIIV_BENCH_MODELS"); env != "" {
+		return strings.Split(env, ",")
+	}
+	if d := modelDirs(); len(d) > 1 {
+		return d[1:]
+	}
+	return modelDirs()
+}
+
+// benchVolume is a 16×128×128 random volume: a 128³ volume pooled ×8, as
+// in package reconstruct's benchmarks.
+func benchVolume(b testing.TB) *volume.Volume {
+	rng := rand.New(rand.NewPCG(5, 6))
+	data := make([]uint8, 16*128*128)
+	for i := range data {
+		data[i] = uint8(rng.IntN(256))
+	}
+	v, err := volume.New(volume.Shape{Z: 16, Y: 128, X: 128}, data, volume.Voxel{Z: 64, Y: 8, X: 8, Unit: "nm", Known: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// benchNiiv returns the niiv method of dir on the CPU ("cpu") or through
+// the GL accelerator ("gl").
+func benchNiiv(b *testing.B, d *Device, dir, dev string) *reconstruct.Niiv {
+	m := loadModel(b, dir)
+	if dev == "gl" {
+		a, err := d.NewAccelerator(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.SetAccelerator(a)
+	}
+	return reconstruct.NewNiiv(m, nil)
+}
+
+var benchDevices = []string{"cpu", "gl"}
+
+// BenchmarkDraw512 colours a 512×512 float image with the CPU reference
+// renderer and with OpenGL (upload, draw, read back).
+func BenchmarkDraw512(b *testing.B) {
+	d := device(b)
+	src := testImage(512, 512)
+	s := render.Style{Min: 0, Max: 1000, Gamma: 0.8, Map: render.Viridis}
+	b.Run("cpu", func(b *testing.B) {
+		for b.Loop() {
+			render.Image(src, s)
+		}
+	})
+	b.Run("gl", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := d.Image(src, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkView512 decodes one xz slice of a 128³ volume (factor 8) at
+// 512×512 with its latent cached: the viewer's interactive case.
+func BenchmarkView512(b *testing.B) {
+	d := device(b)
+	vol := benchVolume(b)
+	for _, dir := range benchModels() {
+		for _, dev := range benchDevices {
+			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
+				n := benchNiiv(b, d, dir, dev)
+				req := reconstruct.FullPlane(vol, volume.XZ, 64, 512, 512)
+				if _, err := n.Render(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := n.Render(context.Background(), req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkVolume128 reconstructs a whole 128³ volume from factor 8 with
+// the xz pass (encode 128 slices, decode 128×128 each), as package
+// reconstruct's benchmark of that name does.
+func BenchmarkVolume128(b *testing.B) {
+	d := device(b)
+	vol := benchVolume(b)
+	for _, dir := range benchModels() {
+		for _, dev := range benchDevices {
+			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
+				n := benchNiiv(b, d, dir, dev)
+				for b.Loop() {
+					if _, err := reconstruct.Isotropic(context.Background(), n, vol, reconstruct.VolumeOptions{ZScale: 8, Axes: []volume.Axis{volume.XZ}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
