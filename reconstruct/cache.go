@@ -7,9 +7,8 @@ import (
 	"github.com/niiv/niiv/volume"
 )
 
-// Cache keeps encoded planes (latent grids, or their layer-1 projections
-// for the native decoder), least recently used first out, within a byte
-// budget. Keys are (volume, axis, plane index, model). It is safe for
+// Cache keeps encoded planes (latent grids and normalised inputs), least
+// recently used first out, within a byte budget. Keys are (volume, axis, plane index, model). It is safe for
 // concurrent use; one cache may serve several models and volumes.
 type Cache struct {
 	mu    sync.Mutex

@@ -12,19 +12,27 @@ import (
 type plane struct {
 	h, w int
 	low  []float32 // normalised input [h][w]
-	// proj is the layer-1 projection [h·w][dp] for the native decoder;
-	// latent [F][h][w] is kept instead when decoding through ONNX Runtime.
-	proj   []float32
+	// latT is the latent grid pixel-major, [h·w][F], for the native
+	// decoder, which projects the part a request needs through layer 1 as
+	// it decodes; latent [F][h][w] is kept instead when decoding through
+	// ONNX Runtime or an accelerator.
+	latT   []float32
 	latent []float32
 }
 
-func (p *plane) bytes() int64 { return 4 * int64(len(p.low)+len(p.proj)+len(p.latent)) }
+func (p *plane) bytes() int64 { return 4 * int64(len(p.low)+len(p.latT)+len(p.latent)) }
 
 // planeFromLatent prepares an encoded plane for the model's decoder.
 func (m *Model) planeFromLatent(latent, low []float32, h, w int) *plane {
 	p := &plane{h: h, w: w, low: low}
 	if m.mlp != nil && m.accel == nil {
-		p.proj = m.mlp.project(latent, low, h*w)
+		f := len(latent) / (h * w)
+		p.latT = make([]float32, h*w*f)
+		for c := 0; c < f; c++ {
+			for i, v := range latent[c*h*w : (c+1)*h*w] {
+				p.latT[i*f+c] = v
+			}
+		}
 	} else {
 		p.latent = latent
 	}
@@ -109,6 +117,7 @@ func (m *mlp) decodePoints(p *plane, coords []float32) []float32 {
 	out := make([]float32, q)
 	s := m.newScratch(1)
 	peC := make([]float32, m.dp)
+	proj := m.project(p, 0, p.h-1, 0, p.w-1)
 	for t0 := 0; t0 < q; t0 += tileRows {
 		n := min(tileRows, q-t0)
 		for i := 0; i < n; i++ {
@@ -117,7 +126,7 @@ func (m *mlp) decodePoints(p *plane, coords []float32) []float32 {
 			m.peTerm(cr, 0, s.pe)
 			m.peTerm(cc, 4, peC)
 			a := s.a[i*m.dp : (i+1)*m.dp]
-			corner := func(iy, ix int) []float32 { return p.proj[(iy*p.w+ix)*m.dp : (iy*p.w+ix+1)*m.dp] }
+			corner := func(iy, ix int) []float32 { return proj.at(iy, ix) }
 			c00, c01, c10, c11 := corner(ty.i0, tx.i0), corner(ty.i0, tx.i1), corner(ty.i1, tx.i0), corner(ty.i1, tx.i1)
 			w00, w01, w10, w11 := ty.w0*tx.w0, ty.w0*tx.w1, ty.w1*tx.w0, ty.w1*tx.w1
 			for d := range a {
@@ -161,6 +170,15 @@ func (m *mlp) decodeGrid(ctx context.Context, p *plane, rows, cols []float64, ou
 		xmin, xmax = min(xmin, tx[j].i0), max(xmax, tx[j].i1)
 	}
 	nx := xmax - xmin + 1
+	ymin, ymax := p.h, -1
+	for _, r := range rows {
+		ty := gridTaps(r, p.h, m.border)
+		ymin, ymax = min(ymin, ty.i0), max(ymax, ty.i1)
+	}
+	proj := m.project(p, ymin, ymax, xmin, xmax)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var cancelled atomic.Bool
@@ -177,7 +195,7 @@ func (m *mlp) decodeGrid(ctx context.Context, p *plane, rows, cols []float64, ou
 					cancelled.Store(true)
 					return
 				}
-				m.decodeRow(p, rows[i], tx, pcol, xmin, nx, out[i*W:(i+1)*W], s)
+				m.decodeRow(p, proj, rows[i], tx, pcol, xmin, nx, out[i*W:(i+1)*W], s)
 			}
 		})
 	}
@@ -186,7 +204,7 @@ func (m *mlp) decodeGrid(ctx context.Context, p *plane, rows, cols []float64, ou
 }
 
 // decodeRow decodes one output row at model row coordinate r.
-func (m *mlp) decodeRow(p *plane, r float64, tx []taps, pcol []float32, xmin, nx int, out []float32, s *scratch) {
+func (m *mlp) decodeRow(p *plane, proj *projection, r float64, tx []taps, pcol []float32, xmin, nx int, out []float32, s *scratch) {
 	dp := m.dp
 	ty := gridTaps(r, p.h, m.border)
 	// Row term: positional encoding of r plus bias, folded into the
@@ -196,9 +214,7 @@ func (m *mlp) decodeRow(p *plane, r float64, tx []taps, pcol []float32, xmin, nx
 		s.pe[d] += m.b1[d]
 	}
 	for x := 0; x < nx; x++ {
-		g0 := p.proj[(ty.i0*p.w+xmin+x)*dp : (ty.i0*p.w+xmin+x+1)*dp]
-		g1 := p.proj[(ty.i1*p.w+xmin+x)*dp : (ty.i1*p.w+xmin+x+1)*dp]
-		blend(s.row[x*dp:(x+1)*dp], g0, g1, s.pe, ty.w0, ty.w1, false)
+		blend(s.row[x*dp:(x+1)*dp], proj.at(ty.i0, xmin+x), proj.at(ty.i1, xmin+x), s.pe, ty.w0, ty.w1, false)
 	}
 	W := len(tx)
 	for j0 := 0; j0 < W; j0 += tileRows {

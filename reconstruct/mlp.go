@@ -3,7 +3,7 @@ package reconstruct
 import (
 	"fmt"
 	"math"
-	"slices"
+	"sync"
 )
 
 // mlp is the decoder's MLP, read from decoder.onnx, laid out for the native
@@ -13,7 +13,7 @@ import (
 // Layer 1 acts on [latent (F), v (1), pe (8)]. Because bilinear sampling is
 // linear and its weights do not depend on the channel, layer 1's latent and
 // v parts commute with it: the native decoder applies w1z and w1v to the
-// latent grid once per encoded plane (proj) and samples the result. The
+// part of the latent grid a request needs (project) and samples the result. The
 // positional encoding part is separable into a row and a column term.
 type mlp struct {
 	feats  int // F
@@ -27,6 +27,9 @@ type mlp struct {
 	out    denseLayer // one real output column, padded to panelW
 	head   headKind
 	border bool // GridSample padding: border (true) or zeros
+
+	l1once sync.Once
+	l1z    denseLayer // w1z packed (see layer1)
 }
 
 // denseLayer is a packed, padded fully connected layer.
@@ -248,30 +251,47 @@ func (m *mlp) peTerm(c float64, off int, dst []float32) {
 	}
 }
 
-// project computes the layer-1 projection of an encoded plane: for each of
-// the hw pixels, proj = latent·w1z + low·w1v ([hw][dp]). latent is
-// [F][hw] as the encoder returns it.
-func (m *mlp) project(latent, low []float32, hw int) []float32 {
-	// Transpose the latent to [hw][F] and multiply by w1z packed as a layer.
-	a := make([]float32, roundUp(hw, 6)*m.feats)
-	for f := 0; f < m.feats; f++ {
-		src := latent[f*hw : (f+1)*hw]
-		for i, v := range src {
-			a[i*m.feats+f] = v
+// projection is the layer-1 projection (latent·w1z + low·w1v) of the
+// rectangle rows [r0, r0+h) × columns [c0, c0+w) of a plane, [h·w][dp].
+type projection struct {
+	r0, c0, w, dp int
+	data          []float32
+}
+
+// at returns the projection of plane pixel (r, c).
+func (pr *projection) at(r, c int) []float32 {
+	i := ((r-pr.r0)*pr.w + c - pr.c0) * pr.dp
+	return pr.data[i : i+pr.dp : i+pr.dp]
+}
+
+// layer1 returns w1z packed for gemm (with zero bias), packing it once.
+func (m *mlp) layer1() *denseLayer {
+	m.l1once.Do(func() { m.l1z = packLayer(m.w1z, m.feats, m.dp, nil, m.feats, m.dp) })
+	return &m.l1z
+}
+
+// project computes the layer-1 projection of rows [r0, r1] × columns
+// [c0, c1] (inclusive) of plane p.
+func (m *mlp) project(p *plane, r0, r1, c0, c1 int) *projection {
+	h, w, f := r1-r0+1, c1-c0+1, m.feats
+	n := h * w
+	np := roundUp(n, 6)
+	a := make([]float32, np*f)
+	for r := 0; r < h; r++ {
+		copy(a[r*w*f:(r+1)*w*f], p.latT[((r0+r)*p.w+c0)*f:((r0+r)*p.w+c1+1)*f])
+	}
+	pr := &projection{r0: r0, c0: c0, w: w, dp: m.dp, data: make([]float32, np*m.dp)}
+	gemm(a, np, f, m.layer1(), pr.data, m.dp, false)
+	for r := 0; r < h; r++ {
+		for c := 0; c < w; c++ {
+			v := p.low[(r0+r)*p.w+c0+c]
+			row := pr.data[(r*w+c)*m.dp : (r*w+c+1)*m.dp]
+			for d := range row {
+				row[d] += v * m.w1v[d]
+			}
 		}
 	}
-	proj := make([]float32, roundUp(hw, 6)*m.dp)
-	l := packLayer(m.w1z, m.feats, m.dp, m.w1v, m.feats, m.dp)
-	clear(l.b) // w1v is added below, scaled by low
-	gemm(a, roundUp(hw, 6), m.feats, &l, proj, m.dp, false)
-	for i := 0; i < hw; i++ {
-		row := proj[i*m.dp : (i+1)*m.dp]
-		v := low[i]
-		for d := range row {
-			row[d] += v * m.w1v[d]
-		}
-	}
-	return slices.Clip(proj[:hw*m.dp])
+	return pr
 }
 
 // forward runs layers 2… on n (a multiple of 6) layer-1 activations a
