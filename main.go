@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/niiv/niiv/cli"
+	_ "github.com/niiv/niiv/internal/locale" // before Fyne initialises
 )
 
 func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
