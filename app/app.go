@@ -110,6 +110,7 @@ func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
 	for i, a := range viewer.Views {
 		u.views[i] = newView(u, a)
 	}
+	u.setActive(volume.XY)
 	panel := u.buildPanel()
 	u.content = container.NewGridWithColumns(2, u.views[volume.XY], u.views[volume.XZ], u.views[volume.YZ], panel)
 	u.model.OnChange(u.changed)
@@ -387,6 +388,14 @@ func (u *ui) typedRune(r rune) {
 		u.quickScreenshot()
 	case '?':
 		u.showHelp()
+	}
+}
+
+// setActive makes axis the view that keys act on and marks it.
+func (u *ui) setActive(axis volume.Axis) {
+	u.active = axis
+	for _, v := range u.views {
+		v.markActive(v.axis == axis)
 	}
 }
 

@@ -30,6 +30,7 @@ type view struct {
 	status *canvas.Text
 	tbg    *canvas.Rectangle
 	sbg    *canvas.Rectangle
+	border *canvas.Rectangle // marks the view that keys act on
 
 	lastTap    time.Time // for double-click detection
 	lastTapAt  fyne.Position
@@ -60,6 +61,8 @@ func newView(u *ui, axis volume.Axis) *view {
 	v.status.TextSize = 11
 	v.tbg = canvas.NewRectangle(color.RGBA{0, 0, 0, 150})
 	v.sbg = canvas.NewRectangle(color.RGBA{0, 0, 0, 150})
+	v.border = canvas.NewRectangle(color.Transparent)
+	v.border.StrokeWidth = 1
 	v.ExtendBaseWidget(v)
 	return v
 }
@@ -84,6 +87,18 @@ func (v *view) show(f viewer.Frame) {
 	v.status.Text = f.Label()
 	v.raster.Refresh()
 	v.refreshText()
+}
+
+// markActive shows or hides the border of the view keys act on.
+func (v *view) markActive(on bool) {
+	c := color.Color(color.Transparent)
+	if on {
+		c = color.RGBA{255, 220, 0, 160}
+	}
+	if v.border.StrokeColor != c {
+		v.border.StrokeColor = c
+		v.border.Refresh()
+	}
 }
 
 // refreshText updates the title from the model and re-lays the labels.
@@ -139,7 +154,7 @@ const doubleClick = 400 * time.Millisecond
 // close in time and place fits the view (double-click). The view does not
 // implement fyne.DoubleTappable, which would delay every single click.
 func (v *view) Tapped(e *fyne.PointEvent) {
-	v.ui.active = v.axis
+	v.ui.setActive(v.axis)
 	if c := fyne.CurrentApp().Driver().CanvasForObject(v); c != nil {
 		c.Focus(v)
 	}
@@ -171,7 +186,7 @@ func (v *view) TypedKey(e *fyne.KeyEvent) { v.ui.typedKey(e) }
 
 // Scrolled steps slices (Shift: ×10) or, with Ctrl, zooms about the cursor.
 func (v *view) Scrolled(e *fyne.ScrollEvent) {
-	v.ui.active = v.axis
+	v.ui.setActive(v.axis)
 	d := e.Scrolled.DY
 	if d == 0 {
 		d = e.Scrolled.DX // Shift+wheel arrives as horizontal scrolling on some systems
@@ -250,11 +265,11 @@ func (v *view) Dragged(e *fyne.DragEvent) {
 func (v *view) DragEnd() { v.button = 0 }
 
 // MouseIn makes this the view that keys act on.
-func (v *view) MouseIn(e *desktop.MouseEvent) { v.ui.active = v.axis; v.cursor = e.Position }
+func (v *view) MouseIn(e *desktop.MouseEvent) { v.ui.setActive(v.axis); v.cursor = e.Position }
 
 // MouseMoved tracks the cursor for keyboard zoom and shows the voxel under it.
 func (v *view) MouseMoved(e *desktop.MouseEvent) {
-	v.ui.active = v.axis
+	v.ui.setActive(v.axis)
 	v.cursor = e.Position
 	x, y := v.px(e.Position)
 	v.ui.probe(v.axis, x, y)
@@ -266,7 +281,7 @@ func (v *view) MouseOut() {}
 // CreateRenderer implements fyne.Widget.
 func (v *view) CreateRenderer() fyne.WidgetRenderer {
 	bg := canvas.NewRectangle(viewer.Background)
-	return &viewRenderer{v: v, bg: bg, objects: []fyne.CanvasObject{bg, v.raster, v.tbg, v.title, v.sbg, v.status}}
+	return &viewRenderer{v: v, bg: bg, objects: []fyne.CanvasObject{bg, v.raster, v.tbg, v.title, v.sbg, v.status, v.border}}
 }
 
 type viewRenderer struct {
@@ -279,6 +294,7 @@ func (r *viewRenderer) Layout(size fyne.Size) {
 	r.bg.Resize(size)
 	r.v.raster.Move(fyne.NewPos(0, 0))
 	r.v.raster.Resize(size)
+	r.v.border.Resize(size)
 	r.v.layoutText(size)
 	r.v.resized(size)
 }
