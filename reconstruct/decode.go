@@ -11,6 +11,10 @@ import (
 // plane is one encoded low-resolution slice, as the latent cache keeps it.
 type plane struct {
 	h, w int
+	// r0, c0 place the encoded rectangle in a plane of fh×fw pixels: a
+	// plane may be encoded only around the rows and columns a request
+	// needs (see Niiv.planes). Full planes have r0 = c0 = 0, fh×fw = h×w.
+	r0, c0, fh, fw int
 	low  []float32 // normalised input [h][w]
 	// latT is the latent grid pixel-major, [h·w][F], for the native
 	// decoder, which projects the part a request needs through layer 1 as
@@ -24,7 +28,7 @@ func (p *plane) bytes() int64 { return 4 * int64(len(p.low)+len(p.latT)+len(p.la
 
 // planeFromLatent prepares an encoded plane for the model's decoder.
 func (m *Model) planeFromLatent(latent, low []float32, h, w int) *plane {
-	p := &plane{h: h, w: w, low: low}
+	p := &plane{h: h, w: w, fh: h, fw: w, low: low}
 	if m.mlp != nil && m.accel == nil {
 		f := len(latent) / (h * w)
 		p.latT = make([]float32, h*w*f)
@@ -66,6 +70,26 @@ func gridTaps(c float64, n int, border bool) taps {
 	tp.i0 = min(max(tp.i0, 0), n-1)
 	tp.i1 = min(max(tp.i1, 0), n-1)
 	return tp
+}
+
+// rowTaps and colTaps return the taps of a model coordinate (over the full
+// plane) as indices into the encoded rectangle.
+func (p *plane) rowTaps(c float64, border bool) taps {
+	t := gridTaps(c, p.fh, border)
+	t.i0, t.i1 = t.i0-p.r0, t.i1-p.r0
+	return t
+}
+
+func (p *plane) colTaps(c float64, border bool) taps {
+	t := gridTaps(c, p.fw, border)
+	t.i0, t.i1 = t.i0-p.c0, t.i1-p.c0
+	return t
+}
+
+// contains reports whether the encoded rectangle covers rows [r0, r1] and
+// columns [c0, c1] of the plane.
+func (p *plane) contains(r0, r1, c0, c1 int) bool {
+	return r0 >= p.r0 && r1 < p.r0+p.h && c0 >= p.c0 && c1 < p.c0+p.w
 }
 
 // sampleLow bilinearly samples the normalised input at row taps ty and
@@ -122,7 +146,7 @@ func (m *mlp) decodePoints(p *plane, coords []float32) []float32 {
 		n := min(tileRows, q-t0)
 		for i := 0; i < n; i++ {
 			cr, cc := float64(coords[2*(t0+i)]), float64(coords[2*(t0+i)+1])
-			ty, tx := gridTaps(cr, p.h, m.border), gridTaps(cc, p.w, m.border)
+			ty, tx := p.rowTaps(cr, m.border), p.colTaps(cc, m.border)
 			m.peTerm(cr, 0, s.pe)
 			m.peTerm(cc, 4, peC)
 			a := s.a[i*m.dp : (i+1)*m.dp]
@@ -165,14 +189,14 @@ func (m *mlp) decodeGrid(ctx context.Context, p *plane, rows, cols []float64, ou
 	pcol := make([]float32, W*m.dp)
 	xmin, xmax := p.w, -1
 	for j, c := range cols {
-		tx[j] = gridTaps(c, p.w, m.border)
+		tx[j] = p.colTaps(c, m.border)
 		m.peTerm(c, 4, pcol[j*m.dp:(j+1)*m.dp])
 		xmin, xmax = min(xmin, tx[j].i0), max(xmax, tx[j].i1)
 	}
 	nx := xmax - xmin + 1
 	ymin, ymax := p.h, -1
 	for _, r := range rows {
-		ty := gridTaps(r, p.h, m.border)
+		ty := p.rowTaps(r, m.border)
 		ymin, ymax = min(ymin, ty.i0), max(ymax, ty.i1)
 	}
 	proj := m.project(p, ymin, ymax, xmin, xmax)
@@ -206,7 +230,7 @@ func (m *mlp) decodeGrid(ctx context.Context, p *plane, rows, cols []float64, ou
 // decodeRow decodes one output row at model row coordinate r.
 func (m *mlp) decodeRow(p *plane, proj *projection, r float64, tx []taps, pcol []float32, xmin, nx int, out []float32, s *scratch) {
 	dp := m.dp
-	ty := gridTaps(r, p.h, m.border)
+	ty := p.rowTaps(r, m.border)
 	// Row term: positional encoding of r plus bias, folded into the
 	// vertically blended projections of the columns this row needs.
 	m.peTerm(r, 0, s.pe)

@@ -391,6 +391,16 @@ func (m *Model) Close() error {
 	return nil
 }
 
+// receptiveField returns how many pixels beyond a latent pixel its value
+// depends on: one per 3×3 convolution of the EDSR encoder (head, two per
+// residual block, tail), or 0 when the card does not give the blocks.
+func (m *Model) receptiveField() int {
+	if b := m.Card.Architecture.Blocks; b > 0 {
+		return 2*b + 2
+	}
+	return 0
+}
+
 // Feats returns the number of latent channels.
 func (m *Model) Feats() int { return m.feats }
 

@@ -54,15 +54,28 @@ func (n *Niiv) NormRange(vol *volume.Volume) (lo, hi float64) {
 // encBatch is the number of planes encoded per encoder run.
 const encBatch = 8
 
+// rect is an inclusive rectangle of plane pixels: rows [r0, r1], columns
+// [c0, c1].
+type rect struct{ r0, r1, c0, c1 int }
+
 // planes returns the encoded planes (vol, axis, idx[i]), from the cache
 // when useCache is set. worker selects the single-threaded encoder, for
-// callers that run one worker per CPU.
-func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache, worker bool) ([]*plane, error) {
+// callers that run one worker per CPU. need, when not nil, is the part of
+// each plane the caller will sample: with the native decoder only that
+// part, grown by the encoder's receptive field, is encoded (exactly: the
+// latents there do not depend on the pixels left out).
+func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache, worker bool, need *rect) ([]*plane, error) {
+	rows, cols := planeSize(vol.Shape(), axis)
+	crop := rect{0, rows - 1, 0, cols - 1}
+	if rf := n.model.receptiveField(); need != nil && rf > 0 && n.model.mlp != nil && n.model.accel == nil {
+		crop = rect{max(0, need.r0-rf), min(rows-1, need.r1+rf), max(0, need.c0-rf), min(cols-1, need.c1+rf)}
+	}
 	out := make([]*plane, len(idx))
 	var missing []int // positions in idx
 	for i, k := range idx {
 		if useCache {
-			if p, ok := n.cache.get(cacheKey{vol, axis, k, n.model}); ok {
+			if p, ok := n.cache.get(cacheKey{vol, axis, k, n.model}); ok && (need == nil && p.h == rows && p.w == cols ||
+				need != nil && p.contains(need.r0, need.r1, need.c0, need.c1)) {
 				out[i] = p
 				continue
 			}
@@ -74,9 +87,10 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 	}
 	lo, hi := n.NormRange(vol)
 	scale := float32(1 / (hi - lo))
-	rows, cols := planeSize(vol.Shape(), axis)
-	hw := rows * cols
+	h, w := crop.r1-crop.r0+1, crop.c1-crop.c0+1
+	hw := h * w
 	buf := make([]float32, encBatch*hw)
+	var full []float32
 	for b0 := 0; b0 < len(missing); b0 += encBatch {
 		b := min(encBatch, len(missing)-b0)
 		for j := 0; j < b; j++ {
@@ -84,7 +98,15 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 			if err != nil {
 				return nil, fmt.Errorf("reconstruct: %w", err)
 			}
-			dst := pl.Float32(buf[j*hw : (j+1)*hw])
+			dst := buf[j*hw : (j+1)*hw]
+			if hw == rows*cols {
+				pl.Float32(dst)
+			} else {
+				full = pl.Float32(full)
+				for r := 0; r < h; r++ {
+					copy(dst[r*w:(r+1)*w], full[(crop.r0+r)*cols+crop.c0:])
+				}
+			}
 			for i, v := range dst {
 				dst[i] = (v - float32(lo)) * scale
 			}
@@ -93,14 +115,15 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 		if worker {
 			encode = n.model.encodeWorker
 		}
-		lat, err := encode(ctx, buf[:b*hw], b, rows, cols)
+		lat, err := encode(ctx, buf[:b*hw], b, h, w)
 		if err != nil {
 			return nil, err
 		}
 		f := len(lat) / (b * hw)
 		for j := 0; j < b; j++ {
 			low := slices.Clone(buf[j*hw : (j+1)*hw])
-			p := n.model.planeFromLatent(lat[j*f*hw:(j+1)*f*hw:(j+1)*f*hw], low, rows, cols)
+			p := n.model.planeFromLatent(lat[j*f*hw:(j+1)*f*hw:(j+1)*f*hw], low, h, w)
+			p.r0, p.c0, p.fh, p.fw = crop.r0, crop.c0, rows, cols
 			i := missing[b0+j]
 			out[i] = p
 			if useCache {
@@ -158,7 +181,7 @@ func (n *Niiv) Render(ctx context.Context, req Request) (*volume.Image, error) {
 			return nil, err
 		}
 	} else {
-		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true, false)
+		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -205,11 +228,18 @@ func (n *Niiv) renderXY(ctx context.Context, req Request, out []float32) error {
 	need = slices.Compact(need)
 	cz := []float64{2*(req.Index+0.5)/float64(s.Z) - 1}
 	cc := gridCoords(req.C0, req.C1, req.W, s.X)
+	// The part of each xz plane the row needs: two z rows, the visible x.
+	tz := gridTaps(cz[0], s.Z, true)
+	nr := rect{r0: tz.i0, r1: tz.i1, c0: s.X, c1: -1}
+	for _, c := range cc {
+		t := gridTaps(c, s.X, true)
+		nr.c0, nr.c1 = min(nr.c0, t.i0), max(nr.c1, t.i1)
+	}
 	rowsOut := make([]float32, len(need)*req.W)
 	// One worker per CPU, each encoding (single-threaded) and decoding its
 	// own planes: no thread-pool barriers.
 	err := n.parallel(len(need), func(k int) error {
-		ps, err := n.planes(ctx, req.Vol, volume.XZ, need[k:k+1], true, true)
+		ps, err := n.planes(ctx, req.Vol, volume.XZ, need[k:k+1], true, true, &nr)
 		if err != nil {
 			return err
 		}
@@ -284,7 +314,7 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 		img := make([]float32, h*cols)
 		for b0 := 0; b0 < len(idx); b0 += encBatch {
 			b1 := min(len(idx), b0+encBatch)
-			ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, false)
+			ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, false, nil)
 			if err != nil {
 				return err
 			}
@@ -305,7 +335,7 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 	}
 	return n.parallel((len(idx)+batch-1)/batch, func(k int) error {
 		b0, b1 := k*batch, min(len(idx), (k+1)*batch)
-		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, true)
+		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, true, nil)
 		if err != nil {
 			return err
 		}
