@@ -15,7 +15,7 @@ type plane struct {
 	// plane may be encoded only around the rows and columns a request
 	// needs (see Niiv.planes). Full planes have r0 = c0 = 0, fh×fw = h×w.
 	r0, c0, fh, fw int
-	low  []float32 // normalised input [h][w]
+	low            []float32 // normalised input [h][w]
 	// latT is the latent grid pixel-major, [h·w][F], for the native
 	// decoder, which projects the part a request needs through layer 1 as
 	// it decodes; latent [F][h][w] is kept instead when decoding through
