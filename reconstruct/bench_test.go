@@ -126,3 +126,35 @@ func itoa(i int) string {
 		}
 	}
 }
+
+// BenchmarkXYLarge renders, from cold, the xy plane between slices of a
+// 30×512×512 volume (the ISBI ssTEM stack's shape): the whole plane at
+// 512×512 and a 4× zoomed 128×128 region at 512×512.
+func BenchmarkXYLarge(b *testing.B) {
+	needRuntime(b)
+	rng := rand.New(rand.NewPCG(9, 10))
+	s := volume.Shape{Z: 30, Y: 512, X: 512}
+	data := make([]uint8, s.Len())
+	for i := range data {
+		data[i] = uint8(rng.IntN(256))
+	}
+	vol, _ := volume.New(s, data, volume.Unknown())
+	for _, dir := range benchModels(b) {
+		m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+		for _, c := range []struct {
+			name string
+			req  Request
+		}{
+			{"full", FullPlane(vol, volume.XY, 14.5, 512, 512)},
+			{"zoom4", Request{Vol: vol, Axis: volume.XY, Index: 14.5, R0: 192, R1: 320, C0: 192, C1: 320, W: 512, H: 512}},
+		} {
+			b.Run(filepath.Base(dir)+"/"+c.name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := NewNiiv(m, nil).Render(context.Background(), c.req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

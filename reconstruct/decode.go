@@ -86,10 +86,25 @@ func (p *plane) colTaps(c float64, border bool) taps {
 	return t
 }
 
-// contains reports whether the encoded rectangle covers rows [r0, r1] and
-// columns [c0, c1] of the plane.
-func (p *plane) contains(r0, r1, c0, c1 int) bool {
-	return r0 >= p.r0 && r1 < p.r0+p.h && c0 >= p.c0 && c1 < p.c0+p.w
+// contains reports whether the latents of rows [r0, r1] and columns [c0,
+// c1] of the plane are exact in p: inside the encoded rectangle and at least
+// rf (the encoder's receptive field) from its edges, except at the plane's
+// own edges.
+func (p *plane) contains(r0, r1, c0, c1, rf int) bool {
+	er0, er1, ec0, ec1 := p.r0, p.r0+p.h-1, p.c0, p.c0+p.w-1
+	if er0 > 0 {
+		er0 += rf
+	}
+	if er1 < p.fh-1 {
+		er1 -= rf
+	}
+	if ec0 > 0 {
+		ec0 += rf
+	}
+	if ec1 < p.fw-1 {
+		ec1 -= rf
+	}
+	return r0 >= er0 && r1 <= er1 && c0 >= ec0 && c1 <= ec1
 }
 
 // sampleLow bilinearly samples the normalised input at row taps ty and

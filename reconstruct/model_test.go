@@ -352,12 +352,18 @@ func TestXYCroppedEncodeExact(t *testing.T) {
 	ctx := context.Background()
 	reqs := []Request{
 		{Vol: vol, Axis: volume.XY, Index: 9.3, R0: 0, R1: 5, C0: 12, C1: 21, W: 17, H: 5},
+		{Vol: vol, Axis: volume.XY, Index: 12.6, R0: 0, R1: 5, C0: 13, C1: 22, W: 17, H: 5},
 		{Vol: vol, Axis: volume.XY, Index: 0.1, R0: 1, R1: 4, C0: 0, C1: 6, W: 9, H: 7},
 		{Vol: vol, Axis: volume.XY, Index: 23, R0: 0, R1: 5, C0: 30, C1: 40, W: 10, H: 5},
 	}
+	scrolled := NewNiiv(m, NewCache(1<<20)) // one cache for all: scrolling z
 	for _, req := range reqs {
 		cropped := NewNiiv(m, NewCache(1<<20))
 		got, err := cropped.Render(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got2, err := scrolled.Render(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,6 +383,9 @@ func TestXYCroppedEncodeExact(t *testing.T) {
 		}
 		if d := maxAbsDiff(got.Pix, want.Pix); d > 1e-4 {
 			t.Errorf("index %g: cropped vs full encode differ by %g", req.Index, d)
+		}
+		if d := maxAbsDiff(got2.Pix, want.Pix); d > 1e-4 {
+			t.Errorf("index %g after other z: cropped vs full encode differ by %g", req.Index, d)
 		}
 	}
 }

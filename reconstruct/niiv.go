@@ -67,7 +67,8 @@ type rect struct{ r0, r1, c0, c1 int }
 func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache, worker bool, need *rect) ([]*plane, error) {
 	rows, cols := planeSize(vol.Shape(), axis)
 	crop := rect{0, rows - 1, 0, cols - 1}
-	if rf := n.model.receptiveField(); need != nil && rf > 0 && n.model.mlp != nil && n.model.accel == nil {
+	rf := n.model.receptiveField()
+	if need != nil && rf > 0 && n.model.mlp != nil && n.model.accel == nil {
 		crop = rect{max(0, need.r0-rf), min(rows-1, need.r1+rf), max(0, need.c0-rf), min(cols-1, need.c1+rf)}
 	}
 	out := make([]*plane, len(idx))
@@ -75,7 +76,7 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 	for i, k := range idx {
 		if useCache {
 			if p, ok := n.cache.get(cacheKey{vol, axis, k, n.model}); ok && (need == nil && p.h == rows && p.w == cols ||
-				need != nil && p.contains(need.r0, need.r1, need.c0, need.c1)) {
+				need != nil && p.contains(need.r0, need.r1, need.c0, need.c1, rf)) {
 				out[i] = p
 				continue
 			}
