@@ -69,7 +69,10 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 	crop := rect{0, rows - 1, 0, cols - 1}
 	rf := n.model.receptiveField()
 	if need != nil && rf > 0 && n.model.mlp != nil && n.model.accel == nil {
-		crop = rect{max(0, need.r0-rf), min(rows-1, need.r1+rf), max(0, need.c0-rf), min(cols-1, need.c1+rf)}
+		// A margin beyond the need lets small scrolls and pans reuse the
+		// cached rectangle.
+		const mr, mc = 2, 16
+		crop = rect{max(0, need.r0-rf-mr), min(rows-1, need.r1+rf+mr), max(0, need.c0-rf-mc), min(cols-1, need.c1+rf+mc)}
 	}
 	out := make([]*plane, len(idx))
 	var missing []int // positions in idx
