@@ -67,12 +67,12 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	}
 	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}}
 	a.widths = []int{mlp.Layers[0].In}
-	var wts []float32
+	var layers [][2][]float32
 	for _, l := range mlp.Layers {
 		a.widths = append(a.widths, l.Out)
-		wts = append(wts, l.W...)
-		wts = append(wts, l.B...)
+		layers = append(layers, [2][]float32{l.W, l.B})
 	}
+	wts := packDecoderWeights(layers, a.widths)
 	err = d.Do(func() error {
 		var err error
 		var shared int32

@@ -11,13 +11,17 @@ const groupSize = 64
 // decodeThreads is the decoder's work-group size.
 const decodeThreads = 64
 
+// pad4 rounds n up to a multiple of 4.
+func pad4(n int) int { return (n + 3) / 4 * 4 }
+
 // decodeLayout returns how the decoder shader tiles its work for an MLP
-// with the given layer widths: the shared-memory row stride (the widest
-// layer input), the points per work group and the output neurons per
-// thread, given the device's shared-memory limit in bytes.
+// with the given layer widths: the shared-memory row stride in floats (the
+// widest layer input, padded to a multiple of 4), the points per work
+// group and the output neurons per thread, given the device's
+// shared-memory limit in bytes.
 func decodeLayout(widths []int, sharedBytes int) (stride, points, perThread int) {
 	for _, w := range widths[:len(widths)-1] {
-		stride = max(stride, w)
+		stride = max(stride, pad4(w))
 	}
 	for _, w := range widths[1 : len(widths)-1] {
 		perThread = max(perThread, (w+decodeThreads-1)/decodeThreads)
@@ -29,14 +33,29 @@ func decodeLayout(widths []int, sharedBytes int) (stride, points, perThread int)
 	return stride, max(points, 1), perThread
 }
 
+// packDecoderWeights lays out the MLP for decodeShader: per layer, W with
+// its rows padded with zeros to a multiple of 4, then B.
+func packDecoderWeights(layers [][2][]float32, widths []int) []float32 {
+	var out []float32
+	for l, wb := range layers {
+		in, o := widths[l], widths[l+1]
+		out = append(out, wb[0][:in*o]...)
+		out = append(out, make([]float32, (pad4(in)-in)*o)...)
+		out = append(out, wb[1][:o]...)
+	}
+	return out
+}
+
 // decodeShader returns the decoder's compute shader for an MLP with the
 // given layer widths (widths[0] = F+9 inputs … widths[last] = 1 output),
-// tiled as decodeLayout says.
+// weights packed by packDecoderWeights and work tiled as decodeLayout
+// says.
 //
 // A work group decodes `points` output points together: their layer
-// inputs and activations live in shared memory, and each of the
-// decodeThreads threads computes perThread output neurons for all of the
-// group's points, so every weight read from memory serves all of them.
+// inputs and activations live in shared memory (as vec4s, four inputs a
+// read), and each of the decodeThreads threads computes perThread output
+// neurons for all of the group's points, unrolled so that the
+// accumulators stay in registers and every weight read serves all points.
 // The points' row and column taps and positional encodings come
 // precomputed in float64 on the CPU, exactly as the CPU decoder computes
 // them; the latent grid is read from an RGBA32F texture array (4 channels
@@ -48,13 +67,14 @@ func decodeShader(feats int, widths []int, head string, sharedBytes int) string 
 	var b strings.Builder
 	layers := len(widths) - 1
 	fmt.Fprintf(&b, "#version 430 core\nlayout(local_size_x = %d) in;\n", decodeThreads)
-	fmt.Fprintf(&b, "#define T %d\n#define P %d\n#define NPT %d\n#define S %d\n#define FEATS %d\n#define LAYERS %d\n",
-		decodeThreads, points, perThread, stride, feats, (feats+3)/4)
+	fmt.Fprintf(&b, "#define T %d\n#define P %d\n#define S4 %d\n#define FEATS %d\n#define LAYERS %d\n#define IN0 %d\n#define IN0P %d\n",
+		decodeThreads, points, stride/4, feats, (feats+3)/4, widths[0], pad4(widths[0]))
 	off := 0
 	for l := 0; l < layers; l++ {
-		fmt.Fprintf(&b, "#define IN%d %d\n#define OUT%d %d\n#define W%d %d\n#define B%d %d\n",
-			l, widths[l], l, widths[l+1], l, off, l, off+widths[l]*widths[l+1])
-		off += widths[l]*widths[l+1] + widths[l+1]
+		in := pad4(widths[l])
+		fmt.Fprintf(&b, "#define IN%dP %d\n#define OUT%d %d\n#define W%d %d\n#define B%d %d\n",
+			l, in, l, widths[l+1], l, off, l, off+in*widths[l+1])
+		off += in*widths[l+1] + widths[l+1]
 	}
 	b.WriteString(`
 layout(binding = 0) uniform sampler2DArray latent;
@@ -67,16 +87,20 @@ uniform int first;   // index of the dispatch's first point
 uniform int gridW;   // grid mode: output width; 0: points mode
 uniform int colBase; // index of the first column entry in ax
 
-shared float bufA[P * S];
-shared float bufB[P * S];
+shared vec4 bufA[P * S4];
+shared vec4 bufB[P * S4];
 shared float vs[P];
+
+// PUT stores value x as input i of point p of buffer buf.
+#define PUT(buf, p, i, x) buf[(p) * S4 + (i) / 4][(i) % 4] = (x)
 
 void main() {
 	int tid = int(gl_LocalInvocationID.x);
 	int group = int(gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x);
 	int base = group * P;
 
-	// Layer inputs: [latent (FEATS), v, row encoding (4), column encoding (4)].
+	// Layer inputs: [latent (FEATS), v, row encoding (4), column encoding
+	// (4), zeros up to a multiple of 4].
 	for (int j = tid; j < P * (LAYERS + 1); j += T) {
 		int p = j / (LAYERS + 1);
 		int l = j % (LAYERS + 1);
@@ -93,16 +117,19 @@ void main() {
 			vec4 z = w00 * texelFetch(latent, ivec3(x0, y0, l), 0) + w01 * texelFetch(latent, ivec3(x1, y0, l), 0)
 			       + w10 * texelFetch(latent, ivec3(x0, y1, l), 0) + w11 * texelFetch(latent, ivec3(x1, y1, l), 0);
 			for (int ch = 0; ch < 4 && 4 * l + ch < FEATS; ch++) {
-				bufA[p * S + 4 * l + ch] = z[ch];
+				PUT(bufA, p, 4 * l + ch, z[ch]);
 			}
 		} else {
 			float v = w00 * texelFetch(low, ivec2(x0, y0), 0).r + w01 * texelFetch(low, ivec2(x1, y0), 0).r
 			        + w10 * texelFetch(low, ivec2(x0, y1), 0).r + w11 * texelFetch(low, ivec2(x1, y1), 0).r;
 			vs[p] = v;
-			bufA[p * S + FEATS] = v;
+			PUT(bufA, p, FEATS, v);
 			for (int e = 0; e < 4; e++) {
-				bufA[p * S + FEATS + 1 + e] = ax[ro + 4 + e];
-				bufA[p * S + FEATS + 5 + e] = ax[co + 4 + e];
+				PUT(bufA, p, FEATS + 1 + e, ax[ro + 4 + e]);
+				PUT(bufA, p, FEATS + 5 + e, ax[co + 4 + e]);
+			}
+			for (int i = IN0; i < IN0P; i++) {
+				PUT(bufA, p, i, 0.0);
 			}
 		}
 	}
@@ -118,8 +145,9 @@ void main() {
 	// Output layer and head: one thread a point.
 	if (tid < P && base + tid < total) {
 		float y = wt[B%[1]d];
-		for (int i = 0; i < IN%[1]d; i++) {
-			y += %[2]s[tid * S + i] * wt[W%[1]d + i];
+		for (int i = 0; i < IN%[1]dP; i += 4) {
+			int o = W%[1]d + i;
+			y += dot(%[2]s[tid * S4 + i / 4], vec4(wt[o], wt[o + 1], wt[o + 2], wt[o + 3]));
 		}
 		float v = vs[tid];
 `, l, src)
@@ -148,23 +176,29 @@ func hiddenLayer(b *strings.Builder, l, out int, src, dst string, points, perThr
 			fmt.Fprintf(b, "\t\tfloat a%d_%d = 0.0;\n", j, p)
 		}
 	}
-	fmt.Fprintf(b, "\t\tfor (int i = 0; i < IN%d; i++) {\n\t\t\tint o = W%d + i * OUT%d;\n", l, l, l)
+	fmt.Fprintf(b, "\t\tfor (int i = 0; i < IN%dP; i += 4) {\n\t\t\tint o = W%d + i * OUT%d;\n", l, l, l)
 	for j := 0; j < perThread; j++ {
-		fmt.Fprintf(b, "\t\t\tfloat w%d = wt[o + d%d];\n", j, j)
+		fmt.Fprintf(b, "\t\t\tvec4 w%[1]d = vec4(wt[o + d%[1]d], wt[o + OUT%[2]d + d%[1]d], wt[o + 2 * OUT%[2]d + d%[1]d], wt[o + 3 * OUT%[2]d + d%[1]d]);\n", j, l)
 	}
 	for p := 0; p < points; p++ {
-		fmt.Fprintf(b, "\t\t\tfloat x%d = %s[%d * S + i];\n", p, src, p)
-	}
-	for p := 0; p < points; p++ {
+		fmt.Fprintf(b, "\t\t\tvec4 x%d = %s[%d * S4 + i / 4];\n", p, src, p)
 		for j := 0; j < perThread; j++ {
-			fmt.Fprintf(b, "\t\t\ta%d_%d += x%d * w%d;\n", j, p, p, j)
+			fmt.Fprintf(b, "\t\t\ta%d_%d += dot(x%d, w%d);\n", j, p, p, j)
 		}
 	}
 	b.WriteString("\t\t}\n")
 	for j := 0; j < perThread; j++ {
 		fmt.Fprintf(b, "\t\tif (tid + %d < OUT%d) {\n\t\t\tfloat bias = wt[B%d + d%d];\n", j*decodeThreads, l, l, j)
 		for p := 0; p < points; p++ {
-			fmt.Fprintf(b, "\t\t\t%s[%d * S + d%d] = max(a%d_%d + bias, 0.0);\n", dst, p, j, j, p)
+			fmt.Fprintf(b, "\t\t\tPUT(%s, %d, d%d, max(a%d_%d + bias, 0.0));\n", dst, p, j, j, p)
+		}
+		b.WriteString("\t\t}\n")
+	}
+	if pad := pad4(out) - out; pad > 0 {
+		// Zero the padding inputs of the next layer.
+		fmt.Fprintf(b, "\t\tif (tid < %d) {\n", pad)
+		for p := 0; p < points; p++ {
+			fmt.Fprintf(b, "\t\t\tPUT(%s, %d, OUT%d + tid, 0.0);\n", dst, p, l)
 		}
 		b.WriteString("\t\t}\n")
 	}
