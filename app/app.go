@@ -384,6 +384,10 @@ func (u *ui) typedRune(r rune) {
 		m.SetMode(viewer.Modes[r-'1'])
 	case 'r', 'R':
 		m.Reset()
+	case 'c', 'C':
+		for _, a := range viewer.Views {
+			m.CenterOnCrosshair(a)
+		}
 	case 's', 'S':
 		u.quickScreenshot()
 	case '?':

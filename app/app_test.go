@@ -476,7 +476,9 @@ func TestOpenFile(t *testing.T) {
 	}
 	u.open("some/other.npy") // what the Open dialog and drag-and-drop call
 	deadline := time.Now().Add(5 * time.Second)
-	for u.model.Volume() != other && time.Now().Before(deadline) {
+	// open says "opened …" after the model has switched and the controls
+	// have followed.
+	for !strings.HasPrefix(u.message.Text, "opened") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if opened != "some/other.npy" || u.model.Volume() != other {

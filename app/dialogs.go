@@ -36,6 +36,7 @@ Keys (act on the view under the mouse)
   PageDown / PageUp  10 slices
   + / −              zoom
   1 … 5              nearest, linear, niiv, difference, split
+  C                  centre the views on the crosshair
   R                  reset views and crosshair
   S                  save a screenshot of the layout
   ?                  this help

@@ -33,6 +33,7 @@ func init() {
 			o.ef.register(fs)
 			fs.StringVar(&o.view, "view", "xz", "xy, xz, yz or layout")
 			fs.StringVar(&o.slice, "slice", "", "plane index (z for xy, fractional allowed; y for xz; x for yz); default: the middle")
+			fs.StringVar(&o.at, "at", "", "voxel `z,y,x` to centre the view(s) on (and the slices through it); --slice still wins")
 			fs.StringVar(&o.modes, "mode", "niiv", "mode, or comma-separated modes for a montage: nearest, linear, niiv, difference, split")
 			fs.Float64Var(&o.zoom, "zoom", 1, "magnification relative to fitting the plane in the panel")
 			fs.StringVar(&o.size, "size", "1600x1200", "output size `WxH` in pixels (a montage splits the width)")
@@ -52,10 +53,10 @@ func init() {
 }
 
 type figureOptions struct {
-	view, slice, modes, size, out, colormap, window, caption, model string
-	zoom, gamma                                                     float64
-	invert, crosshair                                               bool
-	ef                                                              engineFlags
+	view, slice, at, modes, size, out, colormap, window, caption, model string
+	zoom, gamma                                                         float64
+	invert, crosshair                                                   bool
+	ef                                                                  engineFlags
 }
 
 // parseSize parses "1600x1200".
@@ -134,6 +135,13 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	}
 	mdl.SetContrast(c)
 	mdl.ShowCrosshair(o.crosshair)
+	if o.at != "" {
+		p, err := parsePoint(o.at, vol.Shape())
+		if err != nil {
+			return usageErrorf("--at: %v", err)
+		}
+		mdl.SetCrosshair(p)
+	}
 	if o.slice != "" {
 		v, err := strconv.ParseFloat(o.slice, 64)
 		n := vol.Count(axis)
@@ -152,6 +160,9 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		for _, a := range viewer.Views {
 			mdl.SetSize(a, image.Pt((size.X-2)/2, (size.Y-2)/2)) // 2 px between cells
 			mdl.SetZoom(a, o.zoom)
+			if o.at != "" {
+				mdl.CenterOnCrosshair(a)
+			}
 		}
 		mdl.SetMode(modes[0])
 		mdl.SetCaption(caption(o.caption, vol, "", ""))
@@ -170,6 +181,9 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		}
 		mdl.SetSize(axis, image.Pt(pw, size.Y))
 		mdl.SetZoom(axis, o.zoom)
+		if o.at != "" {
+			mdl.CenterOnCrosshair(axis)
+		}
 		panels := make([]*image.RGBA, n)
 		for i, m := range modes {
 			mdl.SetMode(m)
@@ -196,6 +210,24 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	b := img.Bounds()
 	fmt.Fprintf(env.Stdout, "wrote %s (%d×%d): %s\n", o.out, b.Dx(), b.Dy(), strings.Join(summary, "; "))
 	return nil
+}
+
+// parsePoint parses "z,y,x" voxel coordinates inside shape.
+func parsePoint(s string, shape volume.Shape) (viewer.Point, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return viewer.Point{}, fmt.Errorf("%q: want z,y,x", s)
+	}
+	var v [3]float64
+	lim := [3]int{shape.Z, shape.Y, shape.X}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || f < 0 || f > float64(lim[i]-1) {
+			return viewer.Point{}, fmt.Errorf("%q: %q is not inside the volume %v", s, p, shape)
+		}
+		v[i] = f
+	}
+	return viewer.Point{Z: v[0], Y: v[1], X: v[2]}, nil
 }
 
 // caption returns the panel caption for the --caption flag.

@@ -355,6 +355,25 @@ func (m *Model) Pan(axis volume.Axis, dx, dy float64) {
 	m.setView(axis, vs)
 }
 
+// planePoint returns the crosshair's position in a view's plane
+// coordinates (row, col), voxel centres at k+0.5.
+func (m *Model) planePoint(axis volume.Axis) (row, col float64) {
+	switch axis {
+	case volume.XY:
+		return m.cross.Y + 0.5, m.cross.X + 0.5
+	case volume.XZ:
+		return m.cross.Z + 0.5, m.cross.X + 0.5
+	}
+	return m.cross.Z + 0.5, m.cross.Y + 0.5
+}
+
+// CenterOnCrosshair pans a view so that the crosshair is at its centre.
+func (m *Model) CenterOnCrosshair(axis volume.Axis) {
+	vs := m.views[axis]
+	vs.Row, vs.Col = m.planePoint(axis)
+	m.setView(axis, vs)
+}
+
 // ResetView fits a view again (double-click).
 func (m *Model) ResetView(axis volume.Axis) {
 	vs := m.fitted(axis)
@@ -473,16 +492,7 @@ func (m *Model) Request(axis volume.Axis, scale float64) Request {
 		Style: m.contrast.Style(), Caption: m.caption, ScaleBar: true,
 	}
 	if m.showCross {
-		var row, col float64
-		switch axis {
-		case volume.XY:
-			row, col = m.cross.Y+0.5, m.cross.X+0.5
-		case volume.XZ:
-			row, col = m.cross.Z+0.5, m.cross.X+0.5
-		default:
-			row, col = m.cross.Z+0.5, m.cross.Y+0.5
-		}
-		x, y := g.WidgetAt(row, col)
+		x, y := g.WidgetAt(m.planePoint(axis))
 		r.Cross = &[2]float64{x - float64(g.Offset.X), y - float64(g.Offset.Y)}
 	}
 	return r

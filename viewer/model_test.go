@@ -181,6 +181,12 @@ func TestZoomAboutAndPan(t *testing.T) {
 	if !near(rb, ra) || !near(cb, ca) {
 		t.Errorf("pan: %v,%v vs %v,%v", rb, cb, ra, ca)
 	}
+	// Centring on the crosshair puts it in the middle of the widget.
+	m.SetCrosshair(Point{Z: 3, Y: 20, X: 100})
+	m.CenterOnCrosshair(volume.XY)
+	if r := m.Request(volume.XY, 1); !near(r.Cross[0]+float64(r.Offset.X), 128) || !near(r.Cross[1]+float64(r.Offset.Y), 128) {
+		t.Errorf("centred crosshair drawn at %v + %v", r.Cross, r.Offset)
+	}
 	m.ResetView(volume.XY)
 	if g := m.Geometry(volume.XY); g.W != 256 || !near(g.C0, 0) || !near(g.C1, 128) {
 		t.Errorf("reset view: %+v", g)
