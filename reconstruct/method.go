@@ -21,6 +21,26 @@
 //
 // Values are returned in the volume's own intensity units (the niiv
 // method normalises with the volume's percentiles and converts back).
+//
+// # Use
+//
+// Classical methods are values: Nearest, Linear, Cubic (or Classical(name)).
+// The niiv method needs a model:
+//
+//	model, err := reconstruct.LoadModel("lite", reconstruct.ModelOptions{
+//		Device: "auto", Embedded: assets.Models}) // or a model folder
+//	if err != nil { /* errors.Is(err, ErrNoRuntime): no ONNX Runtime; use Linear */ }
+//	defer model.Close()
+//	log.Print(model.Summary()) // library, provider actually used, fallbacks
+//	niiv := reconstruct.NewNiiv(model, reconstruct.NewCache(512<<20))
+//	img, err := niiv.Render(ctx, reconstruct.Request{Vol: vol, Axis: volume.XZ,
+//		Index: 64, R0: 0, R1: 16, C0: 0, C1: 128, W: 512, H: 512})
+//
+// A Niiv and a Cache may be shared by all views and goroutines; Render
+// encodes each axial plane once (cached) and decodes only the requested
+// region at the requested size. Niiv.Prefetch warms the cache.
+// Isotropic reconstructs a whole volume, Evaluate runs the paper's
+// protocol, and PSNR, SSIM and CFPSNR are the metrics.
 package reconstruct
 
 import (

@@ -389,3 +389,32 @@ func TestXYCroppedEncodeExact(t *testing.T) {
 		}
 	}
 }
+
+func TestPrefetch(t *testing.T) {
+	needRuntime(t)
+	m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu"})
+	vol := rampVolume(t, volume.Shape{Z: 5, Y: 9, X: 11}, 7, 3, 1)
+	n := NewNiiv(m, NewCache(1<<20))
+	ctx := context.Background()
+	if err := n.Prefetch(ctx, vol, volume.XZ, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.Cache().Stats(); st.Entries != 9 {
+		t.Fatalf("cache after prefetch: %+v", st)
+	}
+	before := n.Cache().Stats().Misses
+	if _, err := n.Render(ctx, FullPlane(vol, volume.XY, 2.5, 11, 9)); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.Cache().Stats(); st.Misses != before {
+		t.Errorf("xy render after prefetch missed the cache: %+v", st)
+	}
+	for _, bad := range []struct {
+		axis volume.Axis
+		idx  []int
+	}{{volume.XY, []int{0}}, {volume.XZ, []int{9}}} {
+		if err := n.Prefetch(ctx, vol, bad.axis, bad.idx); err == nil {
+			t.Errorf("prefetch %v %v: no error", bad.axis, bad.idx)
+		}
+	}
+}

@@ -138,6 +138,25 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 	return out, nil
 }
 
+// Prefetch encodes the planes (vol, axis, indices) that are not cached yet
+// into the cache, one single-threaded encoder per CPU, so that later
+// Renders of them (or, for XZ planes, of xy planes at any z) only decode.
+// Axis is XZ or YZ. It returns ctx.Err() when cancelled.
+func (n *Niiv) Prefetch(ctx context.Context, vol *volume.Volume, axis volume.Axis, indices []int) error {
+	if axis != volume.XZ && axis != volume.YZ {
+		return fmt.Errorf("reconstruct: prefetch: axis %v is not axial (xz or yz)", axis)
+	}
+	for _, k := range indices {
+		if k < 0 || k >= vol.Count(axis) {
+			return fmt.Errorf("reconstruct: prefetch: %v plane %d outside [0,%d)", axis, k, vol.Count(axis))
+		}
+	}
+	return n.parallel(len(indices), func(i int) error {
+		_, err := n.planes(ctx, vol, axis, indices[i:i+1], true, true, nil)
+		return err
+	})
+}
+
 // decode decodes plane p on the grid rows × cols (model coordinates) into
 // out, normalised.
 func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out []float32, threads int) error {
