@@ -12,7 +12,7 @@ ORT_VERSION=1.24.1
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/niiv
 ORT_DIR=$CACHE/onnxruntime-$ORT_VERSION
 
-pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libegl-dev)
+pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libegl-dev libegl-mesa0 libgl1-mesa-dri)
 if [ "$want" = test ]; then
   pkgs+=(xvfb xdotool imagemagick python3-torch python3-onnx python3-numpy python3-pytest python3-tifffile)
 fi

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,7 +180,11 @@ func modelDirs() []string {
 		dirs = append(dirs, filepath.Dir(c))
 	}
 	if env := os.Getenv("NIIV_TEST_MODELS"); env != "" {
-		dirs = append(dirs, strings.Split(env, ",")...)
+		for _, d := range strings.Split(env, ",") {
+			if !slices.ContainsFunc(dirs, func(x string) bool { return filepath.Clean(x) == filepath.Clean(d) }) {
+				dirs = append(dirs, d)
+			}
+		}
 	}
 	return dirs
 }
