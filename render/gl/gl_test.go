@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-gl/gl/v4.3-core/gl"
+
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
@@ -412,5 +414,104 @@ func TestLoadModel(t *testing.T) {
 	}
 	if _, _, err := LoadModel(dir, reconstruct.ModelOptions{Device: "quantum"}); err == nil {
 		t.Error("unknown device accepted")
+	}
+}
+
+// convCPU is the reference convolution: zero padding, size kept, W
+// [cout][cin][k][k], then res added and a ReLU.
+func convCPU(in, wt, bias, res []float32, n, cin, cout, k, h, w int, relu bool) []float32 {
+	out := make([]float32, n*cout*h*w)
+	for b := 0; b < n; b++ {
+		for o := 0; o < cout; o++ {
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					acc := float64(bias[o])
+					for i := 0; i < cin; i++ {
+						for ky := 0; ky < k; ky++ {
+							for kx := 0; kx < k; kx++ {
+								yy, xx := y+ky-k/2, x+kx-k/2
+								if yy >= 0 && yy < h && xx >= 0 && xx < w {
+									acc += float64(in[((b*cin+i)*h+yy)*w+xx]) * float64(wt[((o*cin+i)*k+ky)*k+kx])
+								}
+							}
+						}
+					}
+					idx := ((b*cout+o)*h+y)*w + x
+					if res != nil {
+						acc += float64(res[idx])
+					}
+					if relu {
+						acc = max(acc, 0)
+					}
+					out[idx] = float32(acc)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestConvShaders checks the tiled and the fallback convolution shaders
+// against convCPU over shapes that exercise partial tiles, channel chunks
+// and both shaders.
+func TestConvShaders(t *testing.T) {
+	d := device(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	rnd := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	for _, c := range []struct {
+		name            string
+		n, cin, cout, k int
+		h, w            int
+		relu, residual  bool
+	}{
+		{"head 1→4", 1, 1, 4, 3, 9, 13, false, false},
+		{"tiled 12→16 relu", 2, 12, 16, 3, 10, 17, true, false},
+		{"tiled 16→8 residual", 1, 16, 8, 3, 8, 8, false, true},
+		{"fallback 3→5", 2, 3, 5, 3, 7, 11, true, true},
+		{"5x5 kernel 4→4", 1, 4, 4, 5, 9, 9, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := &Accelerator{dev: d, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}}
+			defer a.Close()
+			in, wt, bias := rnd(c.n*c.cin*c.h*c.w), rnd(c.cout*c.cin*c.k*c.k), rnd(c.cout)
+			var res []float32
+			if c.residual {
+				res = rnd(c.n * c.cout * c.h * c.w)
+			}
+			want := convCPU(in, wt, bias, res, c.n, c.cin, c.cout, c.k, c.h, c.w, c.relu)
+			got := make([]float32, len(want))
+			err := d.Do(func() error {
+				a.dummy = newBuffer(make([]float32, 4))
+				if err := a.addConv(&reconstruct.Conv{In: c.cin, Out: c.cout, K: c.k, W: wt, B: bias}); err != nil {
+					return err
+				}
+				x, o := newBuffer(in), a.buffer(len(want))
+				a.pool[len(in)] = append(a.pool[len(in)], x)
+				var r uint32
+				if res != nil {
+					r = newBuffer(res)
+					a.pool[len(res)] = append(a.pool[len(res)], r)
+				}
+				a.pool[len(want)] = append(a.pool[len(want)], o)
+				if err := a.runConv(context.Background(), a.convs[0], x, r, o, c.n, c.h, c.w, c.relu); err != nil {
+					return err
+				}
+				gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, o)
+				gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(got), gl.Ptr(got))
+				return glError("conv test")
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := maxAbs(got, want); !(e <= 1e-4) {
+				t.Errorf("max abs %.3g from the CPU convolution", e)
+			}
+		})
 	}
 }

@@ -96,19 +96,11 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 			gl.TexParameteri(t.target, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
 		}
 		for _, n := range eg.Nodes {
-			if n.Op != "Conv" {
-				continue
-			}
-			c := n.Conv
-			key := [3]int{c.In, c.Out, c.K}
-			if _, ok := a.convProg[key]; !ok {
-				p, err := compile(fmt.Sprintf("conv %dx%d %d→%d", c.K, c.K, c.In, c.Out), shaderSource{gl.COMPUTE_SHADER, convShader(c.In, c.Out, c.K)})
-				if err != nil {
+			if n.Op == "Conv" {
+				if err := a.addConv(n.Conv); err != nil {
 					return err
 				}
-				a.convProg[key] = p
 			}
-			a.convs = append(a.convs, convGL{cin: c.In, cout: c.Out, k: c.K, buf: newBuffer(append(append([]float32(nil), c.W...), c.B...))})
 		}
 		return glError("upload model")
 	})
@@ -296,6 +288,54 @@ func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h
 	return out, a.decode(ctx, latent, low, h, w, axes, q, 0, out)
 }
 
+// addConv compiles the shader for a convolution's shape (once per shape)
+// and uploads its weights; it runs on the GL thread.
+func (a *Accelerator) addConv(c *reconstruct.Conv) error {
+	key := [3]int{c.In, c.Out, c.K}
+	if _, ok := a.convProg[key]; !ok {
+		src := convShader(c.In, c.Out, c.K)
+		if _, _, ok := convTiling(c.In, c.Out); ok {
+			src = tiledConvShader(c.In, c.Out, c.K)
+		}
+		p, err := compile(fmt.Sprintf("conv %dx%d %d→%d", c.K, c.K, c.In, c.Out), shaderSource{gl.COMPUTE_SHADER, src})
+		if err != nil {
+			return err
+		}
+		a.convProg[key] = p
+	}
+	a.convs = append(a.convs, convGL{cin: c.In, cout: c.Out, k: c.K, buf: newBuffer(packConv(c.W, c.B, c.In, c.Out, c.K))})
+	return nil
+}
+
+// runConv runs convolution c on the n planes of h×w in SSBO x into o,
+// adding res (0: none) and applying a ReLU when asked; it runs on the GL
+// thread.
+func (a *Accelerator) runConv(ctx context.Context, c convGL, x, res, o uint32, n, h, w int, relu bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prog := a.convProg[[3]int{c.cin, c.cout, c.k}]
+	gl.UseProgram(prog)
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, x)
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, c.buf)
+	rb := res
+	if rb == 0 {
+		rb = a.dummy
+	}
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, rb)
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 3, o)
+	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("H\x00")), int32(h))
+	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("W\x00")), int32(w))
+	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("hasRes\x00")), b2i(res != 0))
+	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("relu\x00")), b2i(relu))
+	if cot, _, ok := convTiling(c.cin, c.cout); ok {
+		gl.DispatchCompute(uint32((w+convTile-1)/convTile), uint32((h+convTile-1)/convTile), uint32(n*c.cout/cot))
+		gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT)
+		return nil
+	}
+	return dispatch(ctx, prog, n*c.cout*h*w, groupSize, false)
+}
+
 // buffer returns an SSBO of n floats from the pool or a new one.
 func (a *Accelerator) buffer(n int) uint32 {
 	if l := a.pool[n]; len(l) > 0 {
@@ -398,21 +438,11 @@ func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int)
 					}
 				}
 				o := a.buffer(n * c.cout * h * w)
-				prog := a.convProg[[3]int{c.cin, c.cout, c.k}]
-				gl.UseProgram(prog)
-				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, x.buf)
-				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, c.buf)
-				rb := a.dummy
+				rb := uint32(0)
 				if res != "" {
 					rb = vals[res].buf
 				}
-				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, rb)
-				gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 3, o)
-				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("H\x00")), int32(h))
-				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("W\x00")), int32(w))
-				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("hasRes\x00")), b2i(res != ""))
-				gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("relu\x00")), b2i(relu))
-				if err := dispatch(ctx, prog, n*c.cout*h*w, groupSize, false); err != nil {
+				if err := a.runConv(ctx, c, x.buf, rb, o, n, h, w, relu); err != nil {
 					return err
 				}
 				vals[outName] = tensor{o, c.cout}

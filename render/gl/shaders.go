@@ -208,8 +208,9 @@ func hiddenLayer(b *strings.Builder, l, out int, src, dst string, points, perThr
 // convShader returns the compute shader of a k×k convolution from cin to
 // cout channels with zero padding (size kept), a bias, an optional
 // residual input added after the bias and an optional ReLU, over a batch
-// of planes laid out [n][c][h][w]. One invocation computes one output
-// value.
+// of planes laid out [n][c][h][w], with weights packed by packConv. One
+// invocation computes one output value: the fallback for channel counts
+// that are not multiples of 4 (see tiledConvShader).
 func convShader(cin, cout, k int) string {
 	return fmt.Sprintf(`#version 430 core
 layout(local_size_x = %d) in;
@@ -238,7 +239,7 @@ void main() {
 	float acc = 0.0;
 	for (int ic = 0; ic < CIN; ic++) {
 		int base = (n * CIN + ic) * hw;
-		int wb = (oc * CIN + ic) * K * K;
+		int wb = ic * K * K;
 		for (int ky = 0; ky < K; ky++) {
 			int yy = y + ky - K / 2;
 			if (yy < 0 || yy >= H) {
@@ -249,7 +250,7 @@ void main() {
 				if (xx < 0 || xx >= W) {
 					continue;
 				}
-				acc += inp[base + yy * W + xx] * wt[wb + ky * K + kx];
+				acc += inp[base + yy * W + xx] * wt[(wb + ky * K + kx) * COUT + oc];
 			}
 		}
 	}
@@ -263,6 +264,137 @@ void main() {
 	outp[idx] = acc;
 }
 `, groupSize, cin, cout, k)
+}
+
+// packConv lays out a convolution's weights W [cout][cin][k][k] for the
+// conv shaders as [cin][k·k][cout] (output channels contiguous), then the
+// bias.
+func packConv(w, bias []float32, cin, cout, k int) []float32 {
+	out := make([]float32, cin*k*k*cout+cout)
+	for o := 0; o < cout; o++ {
+		for i := 0; i < cin; i++ {
+			for t := 0; t < k*k; t++ {
+				out[(i*k*k+t)*cout+o] = w[(o*cin+i)*k*k+t]
+			}
+		}
+	}
+	copy(out[cin*k*k*cout:], bias)
+	return out
+}
+
+// convTile is the tiled conv shader's output tile edge (pixels); its work
+// group has convTile² threads, one an output pixel.
+const convTile = 8
+
+// convTiling returns the output channels a tiled conv work group computes
+// (a multiple of 4 dividing cout, at most 16) and the input channels it
+// stages in shared memory at a time; ok is false when cout is not a
+// multiple of 4.
+func convTiling(cin, cout int) (cot, cit int, ok bool) {
+	for _, c := range []int{16, 8, 4} {
+		if cout%c == 0 {
+			return c, min(cin, 8), true
+		}
+	}
+	return 0, 0, false
+}
+
+// tiledConvShader returns the tiled form of convShader for cout a multiple
+// of 4: a work group computes an 8×8 tile of output pixels for cot output
+// channels; it stages cit input channels of the tile (with its halo) and
+// their weights in shared memory at a time, and each thread accumulates
+// its pixel's cot outputs in vec4 registers, reading four weights per
+// shared-memory load.
+func tiledConvShader(cin, cout, k int) string {
+	cot, cit, _ := convTiling(cin, cout)
+	var acc, upd, store strings.Builder
+	for q := 0; q < cot/4; q++ {
+		fmt.Fprintf(&acc, "\tvec4 a%d = vec4(0.0);\n", q)
+		fmt.Fprintf(&upd, "\t\t\t\ta%d += v * ws[wb + %d];\n", q, q)
+		fmt.Fprintf(&store, "\t\tstore(co0 + %d, a%d);\n", 4*q, q)
+	}
+	return fmt.Sprintf(`#version 430 core
+layout(local_size_x = %[1]d, local_size_y = %[1]d) in;
+#define CIN %[2]d
+#define COUT %[3]d
+#define K %[4]d
+#define COT %[5]d
+#define CIT %[6]d
+#define TS %[1]d
+#define HALO (K / 2)
+#define TW (TS + 2 * HALO)
+layout(std430, binding = 0) readonly buffer In { float inp[]; };
+layout(std430, binding = 1) readonly buffer Weights { float wt[]; };
+layout(std430, binding = 2) readonly buffer Res { float res[]; };
+layout(std430, binding = 3) writeonly buffer Out { float outp[]; };
+uniform int H;
+uniform int W;
+uniform int hasRes;
+uniform int relu;
+shared float tile[CIT * TW * TW];
+shared vec4 ws[CIT * K * K * (COT / 4)];
+
+int n, x, y;
+
+void store(int co, vec4 a) {
+	for (int e = 0; e < 4; e++) {
+		int idx = ((n * COUT + co + e) * H + y) * W + x;
+		float r = a[e] + wt[CIN * K * K * COUT + co + e];
+		if (hasRes != 0) {
+			r += res[idx];
+		}
+		if (relu != 0) {
+			r = max(r, 0.0);
+		}
+		outp[idx] = r;
+	}
+}
+
+void main() {
+	int lx = int(gl_LocalInvocationID.x), ly = int(gl_LocalInvocationID.y);
+	int tid = ly * TS + lx;
+	int gx0 = int(gl_WorkGroupID.x) * TS, gy0 = int(gl_WorkGroupID.y) * TS;
+	x = gx0 + lx;
+	y = gy0 + ly;
+	int cg = int(gl_WorkGroupID.z) %% (COUT / COT);
+	n = int(gl_WorkGroupID.z) / (COUT / COT);
+	int co0 = cg * COT;
+%[7]s
+	for (int c0 = 0; c0 < CIN; c0 += CIT) {
+		for (int i = tid; i < CIT * TW * TW; i += TS * TS) {
+			int ci = i / (TW * TW);
+			int gy = gy0 + (i / TW) %% TW - HALO;
+			int gx = gx0 + i %% TW - HALO;
+			float v = 0.0;
+			if (c0 + ci < CIN && gy >= 0 && gy < H && gx >= 0 && gx < W) {
+				v = inp[((n * CIN + c0 + ci) * H + gy) * W + gx];
+			}
+			tile[i] = v;
+		}
+		for (int i = tid; i < CIT * K * K * (COT / 4); i += TS * TS) {
+			int q = i %% (COT / 4);
+			int t = (i / (COT / 4)) %% (K * K);
+			int ci = i / ((COT / 4) * K * K);
+			vec4 w = vec4(0.0);
+			if (c0 + ci < CIN) {
+				int o = ((c0 + ci) * K * K + t) * COUT + co0 + 4 * q;
+				w = vec4(wt[o], wt[o + 1], wt[o + 2], wt[o + 3]);
+			}
+			ws[i] = w;
+		}
+		barrier();
+		for (int ci = 0; ci < CIT; ci++) {
+			for (int t = 0; t < K * K; t++) {
+				float v = tile[(ci * TW + ly + t / K) * TW + lx + t %% K];
+				int wb = (ci * K * K + t) * (COT / 4);
+%[8]s			}
+		}
+		barrier();
+	}
+	if (x < W && y < H) {
+%[9]s	}
+}
+`, convTile, cin, cout, k, cot, cit, acc.String(), upd.String(), store.String())
 }
 
 // elementwiseShader adds two tensors (op 0) or applies a ReLU (op 1).
