@@ -39,6 +39,7 @@ func init() {
 			batch := fs.Int("batch", 8, "crops per step")
 			points := fs.Int("points", 0, "query points per crop and step (0: every pixel)")
 			crop := fs.Int("crop", 128, "side of the square xy crops")
+			pool := fs.Int("pool", 128, "distinct crops drawn and encoded; later steps reuse them")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := ef.check(); err != nil {
 					return err
@@ -82,7 +83,7 @@ func init() {
 				}
 				opt := adapt.Options{
 					Factor: f, Seconds: *seconds, Steps: *steps, Seed: *seed, LR: *lr,
-					Batch: *batch, Points: *points, Crop: *crop, Threads: ef.threads,
+					Batch: *batch, Points: *points, Crop: *crop, Pool: *pool, Threads: ef.threads,
 				}
 				if *seconds <= 0 {
 					opt.Seconds = -1

@@ -324,11 +324,32 @@ func TestCancelWritesNothing(t *testing.T) {
 	}
 }
 
-// TestDefaultDir checks the default folder beside the volume.
-func TestDefaultDir(t *testing.T) {
+// TestDefaultDirRemembered checks the default folder beside the volume
+// and that a model saved there is found again for the same voxels only.
+func TestDefaultDirRemembered(t *testing.T) {
 	dir := t.TempDir()
-	got := DefaultDir(filepath.Join(dir, "vol.npy"), "niiv-lite")
-	if want := filepath.Join(dir, "vol.npy.adapted-lite"); got != want {
+	path := filepath.Join(dir, "vol.npy")
+	got := DefaultDir(path, "niiv-tiny-model")
+	if want := filepath.Join(dir, "vol.npy.adapted-tiny-model"); got != want {
 		t.Errorf("DefaultDir = %s, want %s", got, want)
+	}
+	p := openTiny(t, reconstruct.ModelOptions{Threads: 1})
+	vol := testVolume(t, 4)
+	if _, ok := Remembered(path, vol, p.Name()); ok {
+		t.Error("remembered a model never saved")
+	}
+	res, err := Adapt(context.Background(), p, vol, Options{Steps: 1, Seconds: -1, Batch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(context.Background(), DefaultDir(path, p.Name()), p, res); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := Remembered(path, vol, p.Name()); !ok || d != got {
+		t.Errorf("Remembered = %q, %v; want %q", d, ok, got)
+	}
+	other := testVolume(t, 2)
+	if _, ok := Remembered(path, other, p.Name()); ok {
+		t.Error("remembered a model adapted to other voxels")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/volume"
 )
 
 // Save writes the adapted model to the folder dir: the parent's files with
@@ -339,4 +340,27 @@ func writable(dir string) bool {
 	f.Close()
 	os.Remove(f.Name())
 	return true
+}
+
+// Remembered returns the folder of the model adapted to vol (read from
+// volumePath) from model by an earlier run that saved to DefaultDir, when
+// that folder holds an adapted model made from the same voxels. Viewers
+// use it to offer the adapted model again.
+func Remembered(volumePath string, vol *volume.Volume, model string) (string, bool) {
+	dir := DefaultDir(volumePath, model)
+	b, err := os.ReadFile(filepath.Join(dir, "card.json"))
+	if err != nil {
+		return "", false
+	}
+	var c struct {
+		Adaptation struct {
+			Volume struct {
+				SHA256 string `json:"sha256"`
+			} `json:"volume"`
+		} `json:"adaptation"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.Adaptation.Volume.SHA256 == "" || c.Adaptation.Volume.SHA256 != describe(vol).SHA256 {
+		return "", false
+	}
+	return dir, true
 }
