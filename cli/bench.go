@@ -54,8 +54,8 @@ func init() {
 			"  view512     one xz slice of a 128³ volume (factor 8) decoded at 512×512, latent cached\n" +
 			"  volume128   a whole 128³ volume from factor 8 (encode 128 xz slices, decode 128×128 each)\n" +
 			"  xy128       the xy plane at a fractional z of a 128² volume, from cold\n" +
-			"Implementations: go-native (ORT encoder + native Go decoder, the default engine), go-ort\n" +
-			"(plain ONNX Runtime for both graphs), torch. Times are medians; cpu_ms is process CPU time.",
+			"Implementations: go-native (ORT encoder + native Go decoder, the default engine), go-int8\n" +
+			"(the same with int8 hidden layers, --int8), go-ort (plain ONNX Runtime for both graphs), torch. Times are medians; cpu_ms is process CPU time.",
 		MinArgs: 0, MaxArgs: 0,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var ef engineFlags
@@ -63,7 +63,7 @@ func init() {
 			asJSON := fs.Bool("json", false, "print one JSON object per line: {\"case\",\"model\",\"impl\",\"ms\",...}")
 			models := fs.String("models", "", "comma-separated models (embedded names or folders); default: every embedded model")
 			cases := fs.String("cases", strings.Join(benchCases, ","), "comma-separated cases")
-			impls := fs.String("impls", "go-native,go-ort,torch", "comma-separated implementations")
+			impls := fs.String("impls", "go-native,go-int8,go-ort,torch", "comma-separated implementations")
 			reps := fs.Int("reps", 3, "repetitions per case (cases over 2 s run once)")
 			python := fs.String("python", "/usr/bin/python3", "Python with PyTorch, for the torch reference")
 			train := fs.String("train", "", "the training package folder (default: reconstruct/train above the working directory)")
@@ -240,14 +240,19 @@ func gflops(flops float64, d time.Duration) float64 {
 // model times the Go implementations of one model.
 func (b *bench) model(ctx context.Context, name string, vol *volume.Volume) error {
 	label := modelLabel(name)
-	for _, impl := range []string{"go-native", "go-ort"} {
+	for _, impl := range []string{"go-native", "go-int8", "go-ort"} {
 		if !b.impls[impl] {
 			continue
 		}
 		model, err := reconstruct.LoadModel(nameOrDefault(name), reconstruct.ModelOptions{
-			Device: b.ef.device, Threads: b.ef.threads, Embedded: assets.Models, ORTDecoder: impl == "go-ort"})
+			Device: b.ef.device, Threads: b.ef.threads, Embedded: assets.Models, ORTDecoder: impl == "go-ort", Int8: impl == "go-int8"})
 		if err != nil {
 			fmt.Fprintf(b.env.Stderr, "niiv bench: skipping %s %s: %v\n", label, impl, err)
+			continue
+		}
+		if impl == "go-int8" && model.Decoder != "native-int8" {
+			fmt.Fprintf(b.env.Stderr, "niiv bench: skipping %s %s: %s\n", label, impl, model.Note)
+			model.Close()
 			continue
 		}
 		defer model.Close()

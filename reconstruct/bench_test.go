@@ -45,7 +45,7 @@ func BenchmarkView512(b *testing.B) {
 	vol := benchVolume(b)
 	for _, dir := range benchModels(b) {
 		b.Run(filepath.Base(dir), func(b *testing.B) {
-			m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+			m := loadTest(b, dir, ModelOptions{Device: "cpu", Int8: os.Getenv("NIIV_BENCH_INT8") != ""})
 			n := NewNiiv(m, nil)
 			req := FullPlane(vol, volume.XZ, 64, 512, 512)
 			if _, err := n.Render(context.Background(), req); err != nil {

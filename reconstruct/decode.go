@@ -138,6 +138,17 @@ type scratch struct {
 	y, v      []float32
 	row       []float32
 	pe        []float32
+	q         []uint8   // int8 path: quantised activations
+	rs        []float32 // int8 path: their per-row scales
+}
+
+// run runs layers 2… on the first n (a multiple of 6) rows of s.a into s.y.
+func (m *mlp) run(s *scratch, n int) {
+	if m.int8 && int8Kernels {
+		m.forwardInt8(s.a, n, s.s1, s.s2, s.q, s.rs, s.y)
+		return
+	}
+	m.forward(s.a, n, s.s1, s.s2, s.y)
 }
 
 func (m *mlp) newScratch(rowW int) *scratch {
@@ -146,6 +157,7 @@ func (m *mlp) newScratch(rowW int) *scratch {
 		a: make([]float32, tileRows*m.dp), s1: make([]float32, tileRows*mw), s2: make([]float32, tileRows*mw),
 		y: make([]float32, tileRows), v: make([]float32, tileRows),
 		row: make([]float32, rowW*m.dp), pe: make([]float32, m.dp),
+		q: make([]uint8, tileRows*mw), rs: make([]float32, tileRows),
 	}
 }
 
@@ -176,7 +188,7 @@ func (m *mlp) decodePoints(p *plane, coords []float32) []float32 {
 		}
 		np := roundUp(n, 6)
 		clear(s.a[n*m.dp : np*m.dp])
-		m.forward(s.a, np, s.s1, s.s2, s.y)
+		m.run(s, np)
 		for i := 0; i < n; i++ {
 			out[t0+i] = m.head1(s.v[i], s.y[i])
 		}
@@ -265,7 +277,7 @@ func (m *mlp) decodeRow(p *plane, proj *projection, r float64, tx []taps, pcol [
 			s.v[i] = p.sampleLow(ty, t)
 		}
 		np := roundUp(n, 6)
-		m.forward(s.a, np, s.s1, s.s2, s.y)
+		m.run(s, np)
 		for i := 0; i < n; i++ {
 			out[j0+i] = m.head1(s.v[i], s.y[i])
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/niiv/niiv/volume"
@@ -62,6 +63,42 @@ func TestEvaluateHemibrain(t *testing.T) {
 			if math.Abs(s.CF[k]-w.cf[k]) > 1e-3 {
 				t.Errorf("%s: CF-PSNR r=%g %.5f, reference %.5f", s.Method, r, s.CF[k], w.cf[k])
 			}
+		}
+	}
+}
+
+// TestInt8Quality checks, for every shipped model (and those in
+// $NIIV_TEST_MODELS), that int8 decoding changes no Hemibrain metric by
+// more than 0.05 dB (0.001 in SSIM).
+func TestInt8Quality(t *testing.T) {
+	needRuntime(t)
+	if !int8Kernels {
+		t.Skip("skipping: no AVX-512 VNNI")
+	}
+	dirs := modelDirs(t)[1:]
+	if env := os.Getenv("NIIV_TEST_MODELS"); env != "" {
+		dirs = append(dirs, strings.Split(env, ",")...)
+	}
+	if len(dirs) == 0 {
+		t.Skip("skipping: no shipped model")
+	}
+	vol := loadShared(t, "hemibrain-fibsem-8nm-iso-128.npy")
+	for _, dir := range dirs {
+		m32 := loadTest(t, dir, ModelOptions{Device: "cpu"})
+		m8 := loadTest(t, dir, ModelOptions{Device: "cpu", Int8: true})
+		sc, err := Evaluate(context.Background(), vol, []Method{NewNiiv(m32, nil), NewNiiv(m8, nil)}, EvalOptions{Factor: m32.Factor()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := sc[0], sc[1]
+		t.Logf("%s: CF r=24 %.4f (float32) %.4f (int8); PSNR %.4f %.4f", dir, a.CF[1], b.CF[1], a.PSNR, b.PSNR)
+		for i, r := range Radii {
+			if d := math.Abs(a.CF[i] - b.CF[i]); d > 0.05 {
+				t.Errorf("%s: int8 changes CF-PSNR at r=%g by %.3f dB", dir, r, d)
+			}
+		}
+		if math.Abs(a.PSNR-b.PSNR) > 0.05 || math.Abs(a.SSIM-b.SSIM) > 0.001 {
+			t.Errorf("%s: int8 changes PSNR by %.3f dB, SSIM by %.4f", dir, b.PSNR-a.PSNR, b.SSIM-a.SSIM)
 		}
 	}
 }

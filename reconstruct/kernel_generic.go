@@ -8,6 +8,10 @@ var (
 	gemmPanel = gemmPanelGo
 	blend     = blendGo
 	gemv      = gemvGo
+
+	quantizeRows  = quantizeRowsGo
+	gemmPanelInt8 = gemmPanelInt8Go
+	int8Kernels   = false // the int8 path needs AVX-512 VNNI
 )
 
 // Kernels names the kernels in use, for reports.

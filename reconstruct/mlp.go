@@ -30,6 +30,10 @@ type mlp struct {
 
 	l1once sync.Once
 	l1z    denseLayer // w1z packed (see layer1)
+
+	int8    bool // hidden layers in int8 (see int8.go)
+	qonce   sync.Once
+	qhidden []qlayer
 }
 
 // denseLayer is a packed, padded fully connected layer.
@@ -305,8 +309,13 @@ func (m *mlp) forward(a []float32, n int, s1, s2 []float32, y []float32) {
 		x, k = s1[:n*l.n], l.n
 		s1, s2 = s2, s1
 	}
-	// The output layer has one real column: a matrix-vector product.
-	w := s1[:k]
+	m.output(x, n, k, s1, y)
+}
+
+// output applies the output layer (one real column: a matrix-vector
+// product) to x [n][k]; s is scratch of k floats.
+func (m *mlp) output(x []float32, n, k int, s []float32, y []float32) {
+	w := s[:k]
 	for r := range w {
 		w[r] = m.out.w[r*panelW]
 	}

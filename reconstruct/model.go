@@ -72,6 +72,11 @@ type ModelOptions struct {
 	// ORTDecoder makes the model decode with the ONNX decoder graph instead
 	// of the native Go decoder (slower; for comparison and tests).
 	ORTDecoder bool
+	// Int8 runs the native decoder's hidden layers in int8 on CPUs with
+	// AVX-512 VNNI (ignored elsewhere; Model.Decoder says "native-int8"
+	// when used): faster, not exact (values differ from float32 by about
+	// 1/255 of the activations' range per layer).
+	Int8 bool
 }
 
 // Model is a loaded niiv model: the encoder as an ONNX Runtime session and
@@ -92,7 +97,7 @@ type Model struct {
 	// Note explains a device fallback or a decoder choice in one line; ""
 	// when everything went as asked.
 	Note string
-	// Decoder is "native" or "onnx".
+	// Decoder is "native", "native-int8" or "onnx".
 	Decoder string
 	// Threads is the number of threads used.
 	Threads int
@@ -250,6 +255,14 @@ func loadModel(ref string, opt ModelOptions) (*Model, error) {
 	}
 	if err := m.selfCheck(fsys); err != nil {
 		return nil, err
+	}
+	if opt.Int8 && m.mlp != nil {
+		if int8Kernels {
+			m.mlp.int8 = true
+			m.Decoder = "native-int8"
+		} else {
+			m.addNote("int8 decoder needs AVX-512 VNNI; decoding in float32")
+		}
 	}
 	ok = true
 	return &m, nil

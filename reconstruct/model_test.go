@@ -2,6 +2,7 @@ package reconstruct
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -416,5 +417,83 @@ func TestPrefetch(t *testing.T) {
 		if err := n.Prefetch(ctx, vol, bad.axis, bad.idx); err == nil {
 			t.Errorf("prefetch %v %v: no error", bad.axis, bad.idx)
 		}
+	}
+}
+
+func TestInt8Kernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, k := range []int{16, 64, 256} {
+		rows := 12
+		a := make([]float32, rows*k)
+		for i := range a {
+			a[i] = max(0, rng.Float32()*3-1) // ReLU outputs, some zeros
+		}
+		clear(a[5*k : 6*k]) // an all-zero row
+		qa, qg := make([]uint8, rows*k), make([]uint8, rows*k)
+		ra, rg := make([]float32, rows), make([]float32, rows)
+		quantizeRows(a, rows, k, qa, ra)
+		quantizeRowsGo(a, rows, k, qg, rg)
+		for i := range qa {
+			if qa[i] != qg[i] {
+				t.Fatalf("k=%d: q[%d] = %d, Go %d", k, i, qa[i], qg[i])
+			}
+		}
+		if d := maxAbsDiff(ra, rg); d != 0 {
+			t.Fatalf("k=%d: row scales differ by %g", k, d)
+		}
+		w := make([]float32, k*32)
+		for i := range w {
+			w[i] = rng.Float32()*2 - 1
+		}
+		b := make([]float32, 32)
+		for i := range b {
+			b[i] = rng.Float32() - 0.5
+		}
+		l := packLayer(w, k, 32, b, k, 32)
+		ql := quantize(&l)
+		got, want, ref := make([]float32, rows*32), make([]float32, rows*32), make([]float32, rows*32)
+		for p := 0; p < 2; p++ {
+			gemmPanelInt8(qa, rows, k, ql.w[p*k*panelW:], ra, ql.cs[p*panelW:], ql.b[p*panelW:], got[p*panelW:], 32, true)
+			gemmPanelInt8Go(qa, rows, k, ql.w[p*k*panelW:], ra, ql.cs[p*panelW:], ql.b[p*panelW:], want[p*panelW:], 32, true)
+			gemmPanelGo(a, rows, k, l.w[p*k*panelW:], l.b[p*panelW:], ref[p*panelW:], 32, true)
+		}
+		if d := maxAbsDiff(got, want); d > 1e-6 {
+			t.Errorf("k=%d: int8 kernel vs Go: %g (kernels %s)", k, d, Kernels())
+		}
+		if d := maxAbsDiff(got, ref); d > 0.01*math.Sqrt(float64(k)) {
+			t.Errorf("k=%d: int8 vs float32 layer: %g", k, d)
+		}
+	}
+}
+
+func TestInt8Decoder(t *testing.T) {
+	needRuntime(t)
+	dir := filepath.Join("..", "testdata", "tiny-model")
+	m32 := loadTest(t, dir, ModelOptions{Device: "cpu"})
+	m8 := loadTest(t, dir, ModelOptions{Device: "cpu", Int8: true})
+	if !int8Kernels {
+		if m8.Decoder != "native" || m8.Note == "" {
+			t.Errorf("without VNNI: decoder %s, note %q", m8.Decoder, m8.Note)
+		}
+		t.Skip("skipping: no AVX-512 VNNI")
+	}
+	if m8.Decoder != "native-int8" {
+		t.Fatalf("decoder %s", m8.Decoder)
+	}
+	vol := rampVolume(t, volume.Shape{Z: 6, Y: 4, X: 20}, 7, 3, 1)
+	ctx := context.Background()
+	a, err := NewNiiv(m32, nil).Render(ctx, FullPlane(vol, volume.XZ, 2, 40, 24))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewNiiv(m8, nil).Render(ctx, FullPlane(vol, volume.XZ, 2, 40, 24))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := NewNiiv(m32, nil).NormRange(vol)
+	if d := maxAbsDiff(a.Pix, b.Pix) / (hi - lo); d > 0.01 || d == 0 {
+		t.Errorf("int8 vs float32: max difference %.3g of the normalisation range", d)
+	} else {
+		t.Logf("int8 vs float32: max difference %.3g of the normalisation range", d)
 	}
 }

@@ -31,8 +31,14 @@ func NewNiiv(m *Model, c *Cache) *Niiv {
 	return &Niiv{model: m, cache: c, threads: m.Threads}
 }
 
-// Name returns "niiv-" and the model name.
-func (n *Niiv) Name() string { return "niiv-" + n.model.Name }
+// Name returns "niiv-" and the model name ("niiv-lite"), with "-int8" when
+// the model decodes in int8.
+func (n *Niiv) Name() string {
+	if n.model.Decoder == "native-int8" {
+		return "niiv-" + n.model.Name + "-int8"
+	}
+	return "niiv-" + n.model.Name
+}
 
 // Model returns the method's model.
 func (n *Niiv) Model() *Model { return n.model }
