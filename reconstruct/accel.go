@@ -18,7 +18,9 @@ type Accelerator interface {
 	Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error)
 	// DecodeGrid decodes one encoded plane (latent [F][h][w], normalised
 	// input low [h][w]) on the grid rows × cols of model coordinates in
-	// [−1, 1] into out [len(rows)][len(cols)], normalised.
+	// [−1, 1] into out [len(rows)][len(cols)], normalised. Encoded planes
+	// are immutable: an implementation may keep a device copy of latent
+	// and low keyed by the slices' identity.
 	DecodeGrid(ctx context.Context, latent, low []float32, h, w int, rows, cols []float64, out []float32) error
 	// DecodePoints decodes arbitrary points coords [q][2] (row, col) → [q].
 	DecodePoints(ctx context.Context, latent, low []float32, h, w int, coords []float32) ([]float32, error)

@@ -515,3 +515,55 @@ func TestConvShaders(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaneCache decodes three planes in turn through a cache that holds
+// two, and checks every result against an uncached decode.
+func TestPlaneCache(t *testing.T) {
+	d := device(t)
+	m := loadModel(t, modelDirs()[0])
+	a, err := d.NewAccelerator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	const h, w = 5, 7
+	rng := rand.New(rand.NewPCG(11, 12))
+	type plane struct{ latent, low []float32 }
+	planes := make([]plane, 3)
+	for i := range planes {
+		planes[i] = plane{make([]float32, m.Feats()*h*w), make([]float32, h*w)}
+		for j := range planes[i].latent {
+			planes[i].latent[j] = float32(rng.NormFloat64())
+		}
+		for j := range planes[i].low {
+			planes[i].low[j] = rng.Float32()
+		}
+	}
+	per := 4 * (4*((m.Feats()+3)/4)*h*w + h*w)
+	a.budget = 2 * per
+	rows, cols := []float64{-0.9, 0.1, 0.95}, []float64{-1, -0.2, 0.5, 1.1}
+	var coords []float32
+	for _, r := range rows {
+		for _, c := range cols {
+			coords = append(coords, float32(r), float32(c))
+		}
+	}
+	for _, i := range []int{0, 1, 0, 2, 1, 2, 0} {
+		p := planes[i]
+		got := make([]float32, len(rows)*len(cols))
+		if err := a.DecodeGrid(ctx, p.latent, p.low, h, w, rows, cols, got); err != nil {
+			t.Fatal(err)
+		}
+		want, err := a.DecodePoints(ctx, p.latent, p.low, h, w, coords)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := maxAbs(got, want); e > 1e-6 {
+			t.Errorf("plane %d: cached decode differs by %.3g", i, e)
+		}
+		if a.lruBytes > a.budget || len(a.planes) > 2 {
+			t.Errorf("cache holds %d bytes in %d planes, budget %d", a.lruBytes, len(a.planes), a.budget)
+		}
+	}
+}

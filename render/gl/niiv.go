@@ -3,6 +3,7 @@
 package glrender
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -31,11 +32,13 @@ type Accelerator struct {
 
 	// GL objects, touched only on the GL thread.
 	decProg  uint32
-	weights  uint32 // decoder weights SSBO
-	axes     uint32 // per-row and per-column taps and encodings
-	values   uint32 // decoder output
-	latent   uint32 // texture array
-	low      uint32 // texture
+	weights  uint32                 // decoder weights SSBO
+	axes     uint32                 // per-row and per-column taps and encodings
+	values   uint32                 // decoder output
+	planes   map[*float32]*gpuPlane // encoded planes on the GPU, by latent identity
+	lru      list.List              // of *gpuPlane, most recent first
+	lruBytes int
+	budget   int // bytes of planes kept (planeBudget)
 	convs    []convGL
 	convProg map[[3]int]uint32
 	eltProg  uint32
@@ -65,7 +68,7 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("glrender: %w", err)
 	}
-	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}}
+	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}, planes: map[*float32]*gpuPlane{}, budget: planeBudget}
 	a.widths = []int{mlp.Layers[0].In}
 	var layers [][2][]float32
 	for _, l := range mlp.Layers {
@@ -88,13 +91,6 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 		a.dummy = newBuffer(make([]float32, 4))
 		gl.GenBuffers(1, &a.axes)
 		gl.GenBuffers(1, &a.values)
-		gl.GenTextures(1, &a.latent)
-		gl.GenTextures(1, &a.low)
-		for _, t := range []struct{ target, tex uint32 }{{gl.TEXTURE_2D_ARRAY, a.latent}, {gl.TEXTURE_2D, a.low}} {
-			gl.BindTexture(t.target, t.tex)
-			gl.TexParameteri(t.target, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
-			gl.TexParameteri(t.target, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
-		}
 		for _, n := range eg.Nodes {
 			if n.Op == "Conv" {
 				if err := a.addConv(n.Conv); err != nil {
@@ -144,8 +140,9 @@ func (a *Accelerator) Close() error {
 					gl.DeleteBuffers(1, &b)
 				}
 			}
-			gl.DeleteTextures(1, &a.latent)
-			gl.DeleteTextures(1, &a.low)
+			for a.lru.Len() > 0 {
+				a.evict()
+			}
 			return nil
 		})
 	})
@@ -186,12 +183,38 @@ func dispatch(ctx context.Context, prog uint32, total, perGroup int, chunked boo
 	return nil
 }
 
-// uploadPlane uploads an encoded plane: the latent [F][h][w] as an RGBA32F
-// texture array of ⌈F/4⌉ layers and the input [h][w] as R32F.
-func (a *Accelerator) uploadPlane(latent, low []float32, h, w int) error {
+// planeBudget is the GPU memory the accelerator keeps encoded planes in,
+// so that decoding a plane again (zoom, pan, the rows of an xy view)
+// uploads nothing.
+const planeBudget = 256 << 20
+
+// gpuPlane is an encoded plane on the GPU: the latent [F][h][w] as an
+// RGBA32F texture array of ⌈F/4⌉ layers and the input [h][w] as R32F.
+type gpuPlane struct {
+	// The CPU slices it was uploaded from: held so that no other plane
+	// can be allocated at their addresses while this one is cached.
+	latent, low []float32
+	h, w        int
+	lat, lo     uint32
+	bytes       int
+	elem        *list.Element
+}
+
+// plane returns the textures of an encoded plane, uploading it unless
+// cache is set and the same slices were uploaded before; it runs on the GL
+// thread.
+func (a *Accelerator) plane(latent, low []float32, h, w int, cache bool) (*gpuPlane, error) {
 	f := a.feats
-	if len(latent) != f*h*w || len(low) != h*w {
-		return fmt.Errorf("glrender: plane %dx%d: latent has %d values, input %d, want %d and %d", h, w, len(latent), len(low), f*h*w, h*w)
+	if len(latent) != f*h*w || len(low) != h*w || h <= 0 || w <= 0 {
+		return nil, fmt.Errorf("glrender: plane %dx%d: latent has %d values, input %d, want %d and %d", h, w, len(latent), len(low), f*h*w, h*w)
+	}
+	key := unsafe.SliceData(latent)
+	if p, ok := a.planes[key]; ok {
+		if cache && p.h == h && p.w == w && len(p.latent) == len(latent) && unsafe.SliceData(p.low) == unsafe.SliceData(low) {
+			a.lru.MoveToFront(p.elem)
+			return p, nil
+		}
+		a.drop(p)
 	}
 	layers := (f + 3) / 4
 	hw := h * w
@@ -204,12 +227,47 @@ func (a *Accelerator) uploadPlane(latent, low []float32, h, w int) error {
 			dst[4*i+ch] = v
 		}
 	}
+	p := &gpuPlane{latent: latent, low: low, h: h, w: w, bytes: 4 * (len(tex) + hw)}
+	gl.GenTextures(1, &p.lat)
+	gl.GenTextures(1, &p.lo)
 	gl.PixelStorei(gl.UNPACK_ALIGNMENT, 4)
-	gl.BindTexture(gl.TEXTURE_2D_ARRAY, a.latent)
+	for _, t := range []struct{ target, tex uint32 }{{gl.TEXTURE_2D_ARRAY, p.lat}, {gl.TEXTURE_2D, p.lo}} {
+		gl.BindTexture(t.target, t.tex)
+		gl.TexParameteri(t.target, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
+		gl.TexParameteri(t.target, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
+	}
+	gl.BindTexture(gl.TEXTURE_2D_ARRAY, p.lat)
 	gl.TexImage3D(gl.TEXTURE_2D_ARRAY, 0, gl.RGBA32F, int32(w), int32(h), int32(layers), 0, gl.RGBA, gl.FLOAT, gl.Ptr(tex))
-	gl.BindTexture(gl.TEXTURE_2D, a.low)
+	gl.BindTexture(gl.TEXTURE_2D, p.lo)
 	gl.TexImage2D(gl.TEXTURE_2D, 0, gl.R32F, int32(w), int32(h), 0, gl.RED, gl.FLOAT, gl.Ptr(low))
-	return nil
+	if err := glError("upload plane"); err != nil {
+		gl.DeleteTextures(1, &p.lat)
+		gl.DeleteTextures(1, &p.lo)
+		return nil, err
+	}
+	for a.lru.Len() > 0 && a.lruBytes+p.bytes > a.budget {
+		a.evict()
+	}
+	p.elem = a.lru.PushFront(p)
+	a.lruBytes += p.bytes
+	if cache {
+		a.planes[key] = p
+	}
+	return p, nil
+}
+
+// evict drops the least recently used plane.
+func (a *Accelerator) evict() { a.drop(a.lru.Back().Value.(*gpuPlane)) }
+
+// drop deletes a plane's textures and forgets it.
+func (a *Accelerator) drop(p *gpuPlane) {
+	gl.DeleteTextures(1, &p.lat)
+	gl.DeleteTextures(1, &p.lo)
+	a.lru.Remove(p.elem)
+	a.lruBytes -= p.bytes
+	if q, ok := a.planes[unsafe.SliceData(p.latent)]; ok && q == p {
+		delete(a.planes, unsafe.SliceData(p.latent))
+	}
 }
 
 // axisEntry appends the 8 floats of one coordinate: the two bilinear taps
@@ -224,10 +282,14 @@ func (a *Accelerator) axisEntry(dst []float32, c float64, n int) []float32 {
 
 // decode runs the decoder over q points described by axes (rows entries
 // first, columns from colBase) into out.
-func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w int, axes []float32, colBase, gridW int, out []float32) error {
+func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w int, axes []float32, colBase, gridW int, out []float32, cache bool) error {
 	return a.dev.Do(func() error {
-		if err := a.uploadPlane(latent, low, h, w); err != nil {
+		p, err := a.plane(latent, low, h, w, cache)
+		if err != nil {
 			return err
+		}
+		if !cache {
+			defer a.drop(p)
 		}
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.axes)
 		gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(axes), gl.Ptr(axes), gl.STREAM_DRAW)
@@ -237,9 +299,9 @@ func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w in
 		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, a.axes)
 		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, a.values)
 		gl.ActiveTexture(gl.TEXTURE0)
-		gl.BindTexture(gl.TEXTURE_2D_ARRAY, a.latent)
+		gl.BindTexture(gl.TEXTURE_2D_ARRAY, p.lat)
 		gl.ActiveTexture(gl.TEXTURE1)
-		gl.BindTexture(gl.TEXTURE_2D, a.low)
+		gl.BindTexture(gl.TEXTURE_2D, p.lo)
 		gl.ActiveTexture(gl.TEXTURE0)
 		gl.UseProgram(a.decProg)
 		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("gridW\x00")), int32(gridW))
@@ -253,7 +315,10 @@ func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w in
 	})
 }
 
-// DecodeGrid implements reconstruct.Accelerator.
+// DecodeGrid implements reconstruct.Accelerator. The plane stays on the
+// GPU (up to 256 MB of planes, least recently used dropped first) keyed by
+// the identity of latent and low, which must therefore not be modified
+// after the call, as reconstruct's encoded planes never are.
 func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, w int, rows, cols []float64, out []float32) error {
 	if len(out) < len(rows)*len(cols) {
 		return fmt.Errorf("glrender: decode %d×%d into %d values", len(rows), len(cols), len(out))
@@ -268,10 +333,11 @@ func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, 
 	for _, c := range cols {
 		axes = a.axisEntry(axes, c, w)
 	}
-	return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out[:len(rows)*len(cols)])
+	return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out[:len(rows)*len(cols)], true)
 }
 
-// DecodePoints implements reconstruct.Accelerator.
+// DecodePoints implements reconstruct.Accelerator; it uploads the plane
+// each time.
 func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h, w int, coords []float32) ([]float32, error) {
 	q := len(coords) / 2
 	out := make([]float32, q)
@@ -285,7 +351,7 @@ func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h
 	for i := 0; i < q; i++ {
 		axes = a.axisEntry(axes, float64(coords[2*i+1]), w)
 	}
-	return out, a.decode(ctx, latent, low, h, w, axes, q, 0, out)
+	return out, a.decode(ctx, latent, low, h, w, axes, q, 0, out, false)
 }
 
 // addConv compiles the shader for a convolution's shape (once per shape)
