@@ -74,7 +74,10 @@ type ui struct {
 	active  volume.Axis
 	content fyne.CanvasObject
 	mods    fyne.KeyModifier // extra modifiers (tests set them)
-	syncing bool             // true while controls are set from the model
+	// do runs f on the UI goroutine: fyne.Do (tests substitute a lock,
+	// as Fyne's test driver runs f on the caller's goroutine).
+	do      func(f func())
+	syncing bool // true while controls are set from the model
 
 	// controls
 	info      *widget.Label
@@ -100,9 +103,9 @@ var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 
 // newUI builds the widgets. A synchronous ui renders frames inside the
 // calls that change the model (for tests).
 func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
-	u := &ui{model: viewer.New(vol), opts: o, win: w}
+	u := &ui{model: viewer.New(vol), opts: o, win: w, do: fyne.Do}
 	u.model.SetMode(o.Mode)
-	deliver := func(f viewer.Frame) { fyne.Do(func() { u.views[f.Request.Axis].show(f) }) }
+	deliver := func(f viewer.Frame) { u.do(func() { u.views[f.Request.Axis].show(f) }) }
 	if synchronous {
 		deliver = func(f viewer.Frame) { u.views[f.Request.Axis].show(f) }
 	}
@@ -452,7 +455,7 @@ func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 		if err == nil {
 			err = writePNG(path, img)
 		}
-		fyne.Do(func() {
+		u.do(func() {
 			if err != nil {
 				u.say("screenshot failed: %v", err)
 				return

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -318,13 +319,10 @@ func absDiff(a, b int) int {
 func TestExportIsotropic(t *testing.T) {
 	u, _ := newTestUI(t)
 	path := filepath.Join(t.TempDir(), "iso.npy")
+	mu := serialise(u)
 	u.export(u.model.Volume(), u.opts.Methods.Linear, path)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.HasPrefix(u.message.Text, "saved") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !strings.HasPrefix(u.message.Text, "saved") {
-		t.Fatalf("export did not finish: %q", u.message.Text)
+	if msg := waitMessage(u, mu, "saved", 20*time.Second); !strings.HasPrefix(msg, "saved") {
+		t.Fatalf("export did not finish: %q", msg)
 	}
 	vol, err := volio.Open(path)
 	if err != nil {
@@ -474,13 +472,13 @@ func TestOpenFile(t *testing.T) {
 	if !strings.Contains(u.message.Text, "niiv unavailable") {
 		t.Errorf("startup message %q", u.message.Text)
 	}
+	mu := serialise(u)
 	u.open("some/other.npy") // what the Open dialog and drag-and-drop call
-	deadline := time.Now().Add(5 * time.Second)
 	// open says "opened …" after the model has switched and the controls
 	// have followed.
-	for !strings.HasPrefix(u.message.Text, "opened") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitMessage(u, mu, "opened", 5*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
 	if opened != "some/other.npy" || u.model.Volume() != other {
 		t.Fatalf("opened %q; model shows %q", opened, u.model.Volume().Name)
 	}
@@ -509,5 +507,34 @@ func TestNoLocaleError(t *testing.T) {
 	}
 	if strings.Contains(string(out), "locale") {
 		t.Errorf("start-up output mentions the locale:\n%s", out)
+	}
+}
+
+// serialise makes u's background work hand its UI updates over under a
+// lock, as the real driver's fyne.Do does on the UI goroutine; the test
+// driver would run them on the worker's goroutine. It returns the lock.
+func serialise(u *ui) *sync.Mutex {
+	mu := new(sync.Mutex)
+	u.do = func(f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		f()
+	}
+	return mu
+}
+
+// waitMessage waits until the panel's message starts with prefix, reading it
+// under the UI lock, and returns the last message seen.
+func waitMessage(u *ui, mu *sync.Mutex, prefix string, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	var msg string
+	for {
+		mu.Lock()
+		msg = u.message.Text
+		mu.Unlock()
+		if strings.HasPrefix(msg, prefix) || time.Now().After(deadline) {
+			return msg
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -76,7 +76,7 @@ func (u *ui) open(path string) {
 	u.say("opening %s…", filepath.Base(path))
 	go func() {
 		vol, err := u.opts.Open(path)
-		fyne.Do(func() {
+		u.do(func() {
 			if err != nil {
 				u.say("")
 				dialog.ShowError(fmt.Errorf("open %s: %w", filepath.Base(path), err), u.win)
@@ -264,7 +264,7 @@ func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
 		}
 		last = now
 		mu.Unlock()
-		fyne.Do(func() { bar.SetValue(float64(done) / float64(max(1, total))) })
+		u.do(func() { bar.SetValue(float64(done) / float64(max(1, total))) })
 	}
 	go func() {
 		defer cancel()
@@ -273,7 +273,7 @@ func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
 		if err == nil {
 			err = volio.Save(path, out)
 		}
-		fyne.Do(func() {
+		u.do(func() {
 			d.Hide()
 			switch {
 			case errors.Is(err, context.Canceled):
