@@ -400,9 +400,15 @@ func (u *ui) typedRune(r rune) {
 
 // setActive makes axis the view that keys act on and marks it.
 func (u *ui) setActive(axis volume.Axis) {
+	if axis == u.active && u.zoom != nil {
+		return
+	}
 	u.active = axis
 	for _, v := range u.views {
 		v.markActive(v.axis == axis)
+	}
+	if u.zoom != nil {
+		u.syncControls(viewer.ChangeView) // the zoom slider shows the active view's zoom
 	}
 }
 
