@@ -45,8 +45,15 @@ class _Dec(torch.nn.Module):
         return self.net.decoder(latent, lowres, coords)
 
 
+def _export_kwargs():
+    # PyTorch >= 2.5 has a second (dynamo) exporter, the default in recent versions; the
+    # TorchScript exporter gives the plain opset-16 graph (with GridSample) described above.
+    import inspect
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def export_onnx(net, out_dir):
-    net = net.eval()
+    net = net.cpu().eval()
     f = net.config["feats"]
     lowres = torch.rand(1, 1, 5, 7)
     latent = torch.rand(1, f, 5, 7)
@@ -55,14 +62,14 @@ def export_onnx(net, out_dir):
         _Enc(net), (lowres,), os.path.join(out_dir, "encoder.onnx"), opset_version=OPSET,
         input_names=["lowres"], output_names=["latent"],
         dynamic_axes={"lowres": {0: "N", 2: "H", 3: "W"}, "latent": {0: "N", 2: "H", 3: "W"}},
-        do_constant_folding=True,
+        do_constant_folding=True, **_export_kwargs(),
     )
     torch.onnx.export(
         _Dec(net), (latent, lowres, coords), os.path.join(out_dir, "decoder.onnx"), opset_version=OPSET,
         input_names=["latent", "lowres", "coords"], output_names=["values"],
         dynamic_axes={"latent": {0: "N", 2: "H", 3: "W"}, "lowres": {0: "N", 2: "H", 3: "W"},
                       "coords": {0: "N", 1: "Q"}, "values": {0: "N", 1: "Q"}},
-        do_constant_folding=True,
+        do_constant_folding=True, **_export_kwargs(),
     )
 
 

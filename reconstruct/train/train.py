@@ -64,6 +64,7 @@ def parse(argv=None):
     ap.add_argument("--val-slices", type=int, default=32)
     ap.add_argument("--ckpt-every-s", type=float, default=120)
     ap.add_argument("--export", default=None, help="export ONNX + card + test tensors here at the end")
+    ap.add_argument("--export-only", action="store_true", help="skip training; export the run's best checkpoint")
     ap.add_argument("--override", default="{}", help="JSON dict of model config overrides")
     return ap.parse_args(argv)
 
@@ -166,6 +167,10 @@ def train(args):
         print("resumed from step %d (%.0f s)" % (step, wall), flush=True)
     validator = Validator(args.data, args.factor, args.val_slices)
     dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     net.to(dev)
     if ck_opt is not None:
         opt.load_state_dict(ck_opt)
@@ -231,6 +236,16 @@ def train(args):
     return run
 
 
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def card_training(args, ck):
     return dict(
         normalisation=dict(D.NORMALISATION,
@@ -248,7 +263,7 @@ def card_training(args, ck):
             schedule="crop %d batch %d for the first %d%% of the schedule, then crop %d batch %d"
                      % (args.warm_crop, args.warm_batch, round(100 * args.warm_frac), args.crop, args.batch),
             seed=args.seed, steps=ck["step"], planned_steps=None if args.budget_minutes else args.steps, wall_time_s=round(ck["wall_s"]),
-            hardware=("%s, %d CPU threads, torch %s" % (platform.processor() or platform.machine(), args.threads,
+            hardware=("%s, %d CPU threads (shared machine), torch %s" % (cpu_name(), args.threads,
                                                         torch.__version__)) if args.device == "cpu" else
                      ("%s, torch %s" % (torch.cuda.get_device_name(0), torch.__version__)),
             checkpoint="best validation CF-PSNR r=24 at step %s" % (ck.get("best") or {}).get("step"),
@@ -274,7 +289,10 @@ def export_run(args, run, out_dir, which="best.pt"):
     lowres = val.items[0]["low"][:1].float()
     E.write_test_tensors(net, lowres, args.factor, out_dir)
     card = E.base_card(net, args.preset, args.factor)
-    card.update(card_training(args, last))
+    targs = vars(parse([]))
+    targs.update(last.get("args", {}))  # the training run's own settings
+    targs["data"] = args.data
+    card.update(card_training(argparse.Namespace(**targs), last))
     card["training"]["exported_checkpoint"] = dict(step=ck["step"], wall_time_s=round(ck["wall_s"]))
     log_path = os.path.join(run, "log.jsonl")
     if os.path.exists(log_path):
@@ -288,7 +306,10 @@ def export_run(args, run, out_dir, which="best.pt"):
 
 def main(argv=None):
     args = parse(argv)
-    run = train(args)
+    if args.export_only:
+        run = args.run or os.path.join(HERE, "runs", args.preset)
+    else:
+        run = train(args)
     if args.export:
         export_run(args, run, args.export)
 
