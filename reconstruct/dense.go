@@ -53,15 +53,17 @@ func (d *Dense) pack(w []float32, k, n int, b []float32, stride int, transpose b
 	}
 	for p := 0; p < np/panelW; p++ {
 		panel := d.l.w[p*stride*panelW : (p+1)*stride*panelW]
-		c1 := min(cols, (p+1)*panelW)
+		c0, c1 := p*panelW, min(cols, (p+1)*panelW)
+		if !transpose {
+			for r := 0; r < rows; r++ {
+				copy(panel[r*panelW:r*panelW+c1-c0], w[r*n+c0:r*n+c1])
+			}
+			continue
+		}
 		for r := 0; r < rows; r++ {
 			dst := panel[r*panelW : (r+1)*panelW]
-			for c := p * panelW; c < c1; c++ {
-				if transpose {
-					dst[c-p*panelW] = w[c*n+r]
-				} else {
-					dst[c-p*panelW] = w[r*n+c]
-				}
+			for c := c0; c < c1; c++ {
+				dst[c-c0] = w[c*n+r]
 			}
 		}
 	}
@@ -84,4 +86,11 @@ func (d *Dense) Mul(a []float32, rows int, c []float32, ldc int, relu bool) {
 // vector kernel.
 func AddScaled(dst, x []float32, s float32) {
 	blend(dst, x, x, dst, s, 0, false)
+}
+
+// Blend writes dst[i] = wa·a[i] + wb·b[i] + c[i] for i < len(dst), clamped
+// at 0 when relu is set, with the native decoder's vector kernel. dst may
+// alias c.
+func Blend(dst, a, b, c []float32, wa, wb float32, relu bool) {
+	blend(dst, a, b, c, wa, wb, relu)
 }

@@ -286,28 +286,37 @@ func (n *net) run(pk *packed, geo *geometry, e *example, pts []point, invN float
 		a0 := w.acts[0]
 		for t, q := range tp {
 			dst := a0[t*dp0 : (t+1)*dp0]
-			copy(dst, pk.rowTerm[int(q.r)*dp0:int(q.r+1)*dp0])
-			reconstruct.AddScaled(dst, pk.colTerm[int(q.c)*dp0:int(q.c+1)*dp0], 1)
+			row := pk.rowTerm[int(q.r)*dp0 : int(q.r+1)*dp0]
+			reconstruct.Blend(dst, row, row, pk.colTerm[int(q.c)*dp0:int(q.c+1)*dp0], 1, 0, false)
 			ty, tx := geo.rowTaps[q.r], geo.colTaps[q.c]
-			var v float32
+			// The corners with a weight: all but the last two are added,
+			// the last two are blended in with the ReLU.
+			var px [4]int
+			var pw [4]float32
+			k := 0
 			for _, cr := range [4]struct {
 				iy, ix int
 				a      float32
 			}{{ty.i0, tx.i0, ty.w0 * tx.w0}, {ty.i0, tx.i1, ty.w0 * tx.w1}, {ty.i1, tx.i0, ty.w1 * tx.w0}, {ty.i1, tx.i1, ty.w1 * tx.w1}} {
-				if cr.a == 0 {
-					continue
+				if cr.a != 0 {
+					px[k], pw[k] = cr.iy*e.w+cr.ix, cr.a
+					k++
 				}
-				px := cr.iy*e.w + cr.ix
-				reconstruct.AddScaled(dst, w.p[px*dp0:(px+1)*dp0], cr.a)
 			}
-			v = ty.w0*(tx.w0*e.low[ty.i0*e.w+tx.i0]+tx.w1*e.low[ty.i0*e.w+tx.i1]) +
+			proj := func(i int) []float32 { return w.p[px[i]*dp0 : (px[i]+1)*dp0] }
+			for i := 0; i < k-2; i++ {
+				reconstruct.AddScaled(dst, proj(i), pw[i])
+			}
+			switch k {
+			case 0:
+				reconstruct.Blend(dst, dst, dst, dst, 0, 0, true)
+			case 1:
+				reconstruct.Blend(dst, proj(0), proj(0), dst, pw[0], 0, true)
+			default:
+				reconstruct.Blend(dst, proj(k-2), proj(k-1), dst, pw[k-2], pw[k-1], true)
+			}
+			w.v[t] = ty.w0*(tx.w0*e.low[ty.i0*e.w+tx.i0]+tx.w1*e.low[ty.i0*e.w+tx.i1]) +
 				ty.w1*(tx.w0*e.low[ty.i1*e.w+tx.i0]+tx.w1*e.low[ty.i1*e.w+tx.i1])
-			w.v[t] = v
-			for d, x := range dst {
-				if x < 0 {
-					dst[d] = 0
-				}
-			}
 		}
 		clear(a0[nv*dp0 : np*dp0])
 		for i := 1; i < L-1; i++ {
@@ -357,13 +366,10 @@ func (n *net) run(pk *packed, geo *geometry, e *example, pts []point, invN float
 			}
 			reconstruct.AddScaled(w.gout, a, dy)
 			gbOut += dy
-			for d, x := range a {
-				if x > 0 {
-					dst[d] = dy * pk.wout[d]
-				} else {
-					dst[d] = 0
-				}
+			for d := range dst {
+				dst[d] = dy * pk.wout[d]
 			}
+			maskReLU(dst, a)
 		}
 		// Hidden layers, last to first.
 		for i := L - 2; i >= 1; i-- {
@@ -397,11 +403,7 @@ func (n *net) run(pk *packed, geo *geometry, e *example, pts []point, invN float
 			}
 			prev := w.d2[:np*dpPrev]
 			pk.bwd[i].Mul(delta, np, prev, dpPrev, false)
-			for j, x := range aPrev[:np*dpPrev] {
-				if x <= 0 {
-					prev[j] = 0
-				}
-			}
+			maskReLU(prev, aPrev[:np*dpPrev])
 			delta = prev
 			w.d1, w.d2 = w.d2, w.d1
 		}
@@ -466,6 +468,18 @@ func (n *net) run(pk *packed, geo *geometry, e *example, pts []point, invN float
 		}
 	}
 	return lossSum
+}
+
+// maskReLU zeroes d[i] where the ReLU output a[i] is 0 (the ReLU's
+// derivative), without branches: a[i] ≥ 0, so a[i] > 0 exactly when its
+// bits are not zero.
+func maskReLU(d, a []float32) {
+	a = a[:len(d)]
+	for i, x := range a {
+		b := math.Float32bits(x)
+		m := uint32(int32(b|-b) >> 31)
+		d[i] = math.Float32frombits(math.Float32bits(d[i]) & m)
+	}
 }
 
 // batchGrad computes the mean L1 loss of a batch and its gradient. Each

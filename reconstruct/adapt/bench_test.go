@@ -1,0 +1,76 @@
+package adapt
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// BenchmarkStep times one training step (forward, backward, Adam) of the
+// decoder MLP on a batch of 8 crops of 128×128 at factor 8, every pixel a
+// query, for the lite and paper preset shapes with random weights (the
+// encoder is not part of it).
+func BenchmarkStep(b *testing.B) {
+	cases := []struct {
+		name          string
+		feats, depth  int
+		width, points int
+	}{
+		{"lite", 32, 3, 64, 0},
+		{"paper", 64, 5, 256, 0},
+		{"paper-2048pts", 64, 5, 256, 2048},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			widths := make([]int, tc.depth)
+			for i := range widths {
+				widths[i] = tc.width
+			}
+			n, err := newNet(randomDecoder(rng, tc.feats, widths, "residual", true))
+			if err != nil {
+				b.Fatal(err)
+			}
+			const B, S, factor = 8, 128, 8
+			h := S / factor
+			geo := newGeometry(pixelCentres(S), pixelCentres(S), h, S, true)
+			var exs []*example
+			var pts [][]point
+			for i := 0; i < B; i++ {
+				exs = append(exs, newExample(randomSlice(rng, tc.feats*h*S, 1), randomSlice(rng, h*S, 0.3), tc.feats, h, S, nil))
+				np := S * S
+				if tc.points > 0 {
+					np = tc.points
+				}
+				p := make([]point, np)
+				for k := range p {
+					q := k
+					if tc.points > 0 {
+						q = rng.IntN(S * S)
+					}
+					p[k] = point{r: int32(q / S), c: int32(q % S), t: float32(rng.Float64())}
+				}
+				pts = append(pts, p)
+			}
+			threads := runtime.GOMAXPROCS(0)
+			works := make([]*work, threads)
+			for i := range works {
+				works[i] = n.newWork()
+			}
+			grads := make([][]float32, B)
+			for i := range grads {
+				grads[i] = make([]float32, len(n.theta))
+			}
+			g := make([]float32, len(n.theta))
+			opt := newAdam(1e-4, len(n.theta))
+			var pk *packed
+			b.ResetTimer()
+			for b.Loop() {
+				pk = n.pack(geo, pk)
+				n.batchGrad(pk, geo, exs, pts, threads, works, grads, g)
+				opt.step(n.theta, g)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+		})
+	}
+}
