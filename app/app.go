@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -20,6 +21,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
@@ -449,10 +451,19 @@ func (u *ui) quickScreenshot() {
 func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 	u.say("saving %s…", filepath.Base(path))
 	methods := u.opts.Methods
+	ctx, cancel := context.WithCancel(context.Background())
+	var d dialog.Dialog
+	if s.Scale > 1 && u.win != nil {
+		// Decoding at a multiple of the screen resolution takes a while.
+		d = dialog.NewCustomWithoutButtons("Screenshot", container.NewVBox(
+			widget.NewLabel(fmt.Sprintf("Rendering %s at %g×…", filepath.Base(path), s.Scale)),
+			widget.NewProgressBarInfinite(), widget.NewButton("Cancel", cancel)), u.win)
+		d.Show()
+	}
 	go func() {
+		defer cancel()
 		var img *image.RGBA
 		var err error
-		ctx := context.Background()
 		if axis >= 0 {
 			img, err = s.View(ctx, methods, volume.Axis(axis))
 		} else {
@@ -462,12 +473,18 @@ func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 			err = writePNG(path, img)
 		}
 		u.do(func() {
-			if err != nil {
-				u.say("screenshot failed: %v", err)
-				return
+			if d != nil {
+				d.Hide()
 			}
-			b := img.Bounds()
-			u.say("saved %s (%d×%d px)", path, b.Dx(), b.Dy())
+			switch {
+			case errors.Is(err, context.Canceled):
+				u.say("screenshot cancelled")
+			case err != nil:
+				u.say("screenshot failed: %v", err)
+			default:
+				b := img.Bounds()
+				u.say("saved %s (%d×%d px)", path, b.Dx(), b.Dy())
+			}
 		})
 	}()
 }

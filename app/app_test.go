@@ -538,3 +538,28 @@ func waitMessage(u *ui, mu *sync.Mutex, prefix string, timeout time.Duration) st
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestScreenshotAtScale(t *testing.T) {
+	u, _ := newTestUI(t)
+	mu := serialise(u)
+	path := filepath.Join(t.TempDir(), "shot.png")
+	u.saveSnapshot(u.model.Snapshot(2), int(volume.XZ), path)
+	if msg := waitMessage(u, mu, "saved", 20*time.Second); !strings.HasPrefix(msg, "saved") {
+		t.Fatalf("screenshot: %q", msg)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	want := u.model.View(volume.XZ).Size.Mul(2)
+	mu.Unlock()
+	if cfg.Width != want.X || cfg.Height != want.Y {
+		t.Errorf("2× screenshot %d×%d, want %v", cfg.Width, cfg.Height, want)
+	}
+}
