@@ -17,6 +17,10 @@ import (
 // in that order).
 const PlatformEnv = "NIIV_EGL_PLATFORM"
 
+// LibraryEnv names the environment variable holding the EGL library to
+// open instead of libEGL.so.1.
+const LibraryEnv = "NIIV_EGL_LIBRARY"
+
 // Device is an OpenGL 4.3 core context on its own locked OS thread. It is
 // safe for concurrent use: Do serialises work onto that thread.
 type Device struct {
@@ -45,7 +49,7 @@ func Open() (*Device, error) {
 func (d *Device) loop(ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	defer close(d.stopped)
-	ctx, err := openEGL(os.Getenv(PlatformEnv), 4, 3)
+	ctx, err := openEGL(os.Getenv(LibraryEnv), os.Getenv(PlatformEnv), 4, 3)
 	if err != nil {
 		ready <- err
 		return

@@ -3,11 +3,75 @@
 package glrender
 
 /*
-#cgo pkg-config: egl
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <EGL/egl.h>
 #include <EGL/eglext.h>
+
+// libEGL is opened at run time, so that niiv starts (and falls back to the
+// CPU) on systems without it: the EGL names below are our function
+// pointers, resolved by niivLoadEGL.
+#define eglGetProcAddress niiv_eglGetProcAddress
+#define eglQueryString niiv_eglQueryString
+#define eglGetDisplay niiv_eglGetDisplay
+#define eglInitialize niiv_eglInitialize
+#define eglBindAPI niiv_eglBindAPI
+#define eglChooseConfig niiv_eglChooseConfig
+#define eglCreateContext niiv_eglCreateContext
+#define eglCreatePbufferSurface niiv_eglCreatePbufferSurface
+#define eglMakeCurrent niiv_eglMakeCurrent
+#define eglGetError niiv_eglGetError
+#define eglDestroySurface niiv_eglDestroySurface
+#define eglDestroyContext niiv_eglDestroyContext
+#define eglTerminate niiv_eglTerminate
+static PFNEGLGETPROCADDRESSPROC eglGetProcAddress;
+static PFNEGLQUERYSTRINGPROC eglQueryString;
+static PFNEGLGETDISPLAYPROC eglGetDisplay;
+static PFNEGLINITIALIZEPROC eglInitialize;
+static PFNEGLBINDAPIPROC eglBindAPI;
+static PFNEGLCHOOSECONFIGPROC eglChooseConfig;
+static PFNEGLCREATECONTEXTPROC eglCreateContext;
+static PFNEGLCREATEPBUFFERSURFACEPROC eglCreatePbufferSurface;
+static PFNEGLMAKECURRENTPROC eglMakeCurrent;
+static PFNEGLGETERRORPROC eglGetError;
+static PFNEGLDESTROYSURFACEPROC eglDestroySurface;
+static PFNEGLDESTROYCONTEXTPROC eglDestroyContext;
+static PFNEGLTERMINATEPROC eglTerminate;
+
+// niivLoadEGL opens libEGL and resolves the functions; it returns the
+// name of what is missing, or NULL.
+static const char *niivLoadEGL(const char *path) {
+	static void *lib;
+	if (lib != NULL) return NULL;
+	void *l;
+	if (path != NULL && path[0] != 0) {
+		l = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+		if (l == NULL) return path;
+	} else {
+		l = dlopen("libEGL.so.1", RTLD_NOW | RTLD_GLOBAL);
+		if (l == NULL) l = dlopen("libEGL.so", RTLD_NOW | RTLD_GLOBAL);
+		if (l == NULL) return "libEGL.so.1";
+	}
+#define NIIV_SYM(name) if ((*(void **)(&name) = dlsym(l, #name)) == NULL) return #name
+	NIIV_SYM(eglGetProcAddress);
+	NIIV_SYM(eglQueryString);
+	NIIV_SYM(eglGetDisplay);
+	NIIV_SYM(eglInitialize);
+	NIIV_SYM(eglBindAPI);
+	NIIV_SYM(eglChooseConfig);
+	NIIV_SYM(eglCreateContext);
+	NIIV_SYM(eglCreatePbufferSurface);
+	NIIV_SYM(eglMakeCurrent);
+	NIIV_SYM(eglGetError);
+	NIIV_SYM(eglDestroySurface);
+	NIIV_SYM(eglDestroyContext);
+	NIIV_SYM(eglTerminate);
+#undef NIIV_SYM
+	lib = l;
+	return NULL;
+}
 
 #ifndef EGL_PLATFORM_SURFACELESS_MESA
 #define EGL_PLATFORM_SURFACELESS_MESA 0x31DD
@@ -81,18 +145,24 @@ static void niivDisplay(niivEGL *e, const char *want) {
 			return;
 		}
 	}
-	e->step = "no EGL display (device, surfaceless or default)";
+	e->step = "display";
 	e->err = eglGetError();
 }
 
 // niivOpen creates an OpenGL major.minor core context and makes it current
 // on the calling thread, without a surface when the display allows it and
 // with a 16x16 pbuffer otherwise.
-static void niivOpen(niivEGL *e, const char *want, int major, int minor) {
+static void niivOpen(niivEGL *e, const char *lib, const char *want, int major, int minor) {
 	memset(e, 0, sizeof *e);
 	e->dpy = EGL_NO_DISPLAY;
 	e->ctx = EGL_NO_CONTEXT;
 	e->surf = EGL_NO_SURFACE;
+	const char *missing = niivLoadEGL(lib);
+	if (missing != NULL) {
+		e->step = missing;
+		e->err = -1;
+		return;
+	}
 	niivDisplay(e, want);
 	if (e->dpy == EGL_NO_DISPLAY) return;
 	if (!eglBindAPI(EGL_OPENGL_API)) {
@@ -144,7 +214,7 @@ static void niivOpen(niivEGL *e, const char *want, int major, int minor) {
 }
 
 static void niivClose(niivEGL *e) {
-	if (e->dpy == EGL_NO_DISPLAY) return;
+	if (e->dpy == EGL_NO_DISPLAY || eglMakeCurrent == NULL) return;
 	eglMakeCurrent(e->dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
 	if (e->surf != EGL_NO_SURFACE) eglDestroySurface(e->dpy, e->surf);
 	if (e->ctx != EGL_NO_CONTEXT) eglDestroyContext(e->dpy, e->ctx);
@@ -171,17 +241,30 @@ type eglContext struct {
 }
 
 // openEGL creates an OpenGL major.minor core context and makes it current
-// on the calling (locked) thread. platform is "" (try all) or one of
-// "device", "surfaceless", "default".
-func openEGL(platform string, major, minor int) (*eglContext, error) {
+// on the calling (locked) thread. lib is the EGL library to open ("" finds
+// libEGL.so.1); platform is "" (try all) or one of "device",
+// "surfaceless", "default".
+func openEGL(lib, platform string, major, minor int) (*eglContext, error) {
 	c := &eglContext{}
 	cw := C.CString(platform)
 	defer C.free(unsafe.Pointer(cw))
-	C.niivOpen(&c.e, cw, C.int(major), C.int(minor))
+	cl := C.CString(lib)
+	defer C.free(unsafe.Pointer(cl))
+	C.niivOpen(&c.e, cl, cw, C.int(major), C.int(minor))
 	if c.e.step != nil {
 		step := C.GoString(c.e.step)
 		code := int(c.e.err)
+		if code == -1 {
+			return nil, fmt.Errorf("EGL library not found or incomplete (%s missing; install libegl1 and the GPU's driver)", step)
+		}
 		C.niivClose(&c.e)
+		if step == "display" {
+			tried := platform
+			if tried == "" {
+				tried = "device, surfaceless, default"
+			}
+			return nil, fmt.Errorf("EGL: no display on platform %s (error 0x%x)", tried, code)
+		}
 		return nil, fmt.Errorf("EGL: %s failed (error 0x%x)", step, code)
 	}
 	c.platform = C.GoString(c.e.platform)

@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -565,5 +567,47 @@ func TestPlaneCache(t *testing.T) {
 		if a.lruBytes > a.budget || len(a.planes) > 2 {
 			t.Errorf("cache holds %d bytes in %d planes, budget %d", a.lruBytes, len(a.planes), a.budget)
 		}
+	}
+}
+
+// TestUnavailable runs this test binary again without a usable EGL
+// library or platform and checks that opening fails with a clear error
+// and that LoadModel keeps the model on the CPU, saying why.
+func TestUnavailable(t *testing.T) {
+	if os.Getenv("NIIV_GL_CHILD") == "1" {
+		_, err := Open()
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Open: %v, want ErrUnavailable", err)
+		}
+		fmt.Println("open error:", err)
+		if _, ferr := reconstruct.FindLibrary(); ferr != nil {
+			return
+		}
+		m, gd, err := LoadModel(modelDirs()[0], reconstruct.ModelOptions{Device: "gl", Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if gd != nil || m.Provider != "cpu" || !strings.Contains(m.Note, "OpenGL unavailable") {
+			t.Fatalf("LoadModel without GL: device %v, provider %s, note %q", gd, m.Provider, m.Note)
+		}
+		fmt.Println("note:", m.Note)
+		return
+	}
+	if testing.Short() {
+		t.Skip("skipping: runs the test binary again")
+	}
+	for _, c := range []struct{ name, env, want string }{
+		{"no library", LibraryEnv + "=/nonexistent/libEGL.so.1", "EGL library not found"},
+		{"no platform", PlatformEnv + "=nonexistent", "no display on platform nonexistent"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestUnavailable$", "-test.v")
+			cmd.Env = append(os.Environ(), "NIIV_GL_CHILD=1", c.env)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("%s: %v\n%s", c.env, err, out)
+			}
+		})
 	}
 }

@@ -20,34 +20,38 @@ var Devices = append(slices.Clone(reconstruct.Devices), "gl")
 const checkTol = 1e-3
 
 // LoadModel loads a model as reconstruct.LoadModel does, and for
-// opt.Device "gl" (or "auto" when a hardware OpenGL device exists) moves
-// its encoder and decoder to the GPU through OpenGL. Where that is not
-// possible — no context, a software renderer under "auto", or results that
-// differ from the CPU path — the model stays on the CPU and Model.Note
+// opt.Device "gl", or "auto" when a hardware OpenGL device exists, moves
+// its encoder and decoder to the GPU through OpenGL (under "auto" in
+// preference to ONNX Runtime's GPU providers, which leave the decoder on
+// the CPU). Where that is not possible — no context, a software renderer
+// under "auto", or results that differ from the CPU path — the model stays
+// on the CPU (under "auto": on ONNX Runtime's providers) and Model.Note
 // says why. The second result is the OpenGL device in use (nil when the
-// model runs on the CPU); it can colour frames too (Device.Image).
+// model does not use it); it can colour frames too (Device.Image).
 func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *Device, error) {
 	dev := strings.ToLower(strings.TrimSpace(opt.Device))
-	if dev == "gl" {
-		opt.Device = "cpu"
+	if dev != "gl" && dev != "auto" {
+		return loadCPU(ref, opt)
 	}
-	m, err := reconstruct.LoadModel(ref, opt)
-	if err != nil || (dev != "gl" && dev != "auto") {
+	d, glErr := Shared()
+	if dev == "auto" && (glErr != nil || d.Info().Software()) {
+		m, _, err := loadCPU(ref, opt)
+		if err == nil && glErr == nil {
+			// Software GL (llvmpipe) is slower than the CPU path.
+			addNote(m, fmt.Sprintf("OpenGL is %s, a software renderer: not used, the CPU is faster", d.Info()))
+		}
 		return m, nil, err
 	}
-	if dev == "auto" && m.Provider != "cpu" {
-		return m, nil, nil // an ONNX Runtime GPU provider was found
-	}
-	d, err := Shared()
+	// The model's CPU path is loaded in any case: it checks the model's
+	// files and test tensors, and is the reference the GL path is checked
+	// against.
+	opt.Device = "cpu"
+	m, _, err := loadCPU(ref, opt)
 	if err != nil {
-		if dev == "gl" {
-			addNote(m, fmt.Sprintf("OpenGL unavailable (%v); using CPU", err))
-		}
-		return m, nil, nil
+		return nil, nil, err
 	}
-	if dev == "auto" && d.Info().Software() {
-		// Software GL (llvmpipe) is slower than the CPU path.
-		addNote(m, fmt.Sprintf("OpenGL is %s, a software renderer: decoding on the CPU, which is faster", d.Info()))
+	if glErr != nil {
+		addNote(m, fmt.Sprintf("%v; using CPU", glErr))
 		return m, nil, nil
 	}
 	a, err := d.NewAccelerator(m)
@@ -63,6 +67,12 @@ func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *D
 	}
 	m.SetAccelerator(a)
 	return m, d, nil
+}
+
+// loadCPU loads the model without OpenGL.
+func loadCPU(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *Device, error) {
+	m, err := reconstruct.LoadModel(ref, opt)
+	return m, nil, err
 }
 
 // check compares the accelerator with m's CPU path (itself checked against
