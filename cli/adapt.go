@@ -61,7 +61,11 @@ func init() {
 				if ref == "niiv" {
 					ref = defaultModel
 				}
-				p, err := adapt.OpenParent(ref, reconstruct.ModelOptions{Device: ef.device, Threads: ef.threads, Embedded: assets.Models})
+				dev := ef.device
+				if dev == "gl" { // the trainer runs on the CPU; the encoder through ONNX Runtime
+					dev = "cpu"
+				}
+				p, err := adapt.OpenParent(ref, reconstruct.ModelOptions{Device: dev, Threads: ef.threads, Embedded: assets.Models})
 				if err != nil {
 					return err
 				}
