@@ -325,8 +325,11 @@ func testVolume(t testing.TB, z, y, x int) *volume.Volume {
 func TestNiivMatchesCPU(t *testing.T) {
 	d := device(t)
 	ctx := context.Background()
-	for _, dir := range modelDirs() {
+	for i, dir := range modelDirs() {
 		t.Run(filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
+			if i > 0 && testing.Short() {
+				t.Skip("skipping in short mode: TestExactness covers this model; llvmpipe is slow")
+			}
 			cpu := loadModel(t, dir)
 			gpu := loadModel(t, dir)
 			a, err := d.NewAccelerator(gpu)
