@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -8,7 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/niiv/niiv/reconstruct"
 )
 
 // python is the interpreter with PyTorch (Debian's python3-torch).
@@ -167,4 +171,42 @@ func transpose(m []float32, rows, cols int) []float32 {
 		}
 	}
 	return out
+}
+
+// TestTorchLoadsAdaptedWeights checks that the weights.npz of an adapted
+// model rebuilds, in PyTorch (export.load_weights), a decoder that
+// reproduces the adapted model's test values.
+func TestTorchLoadsAdaptedWeights(t *testing.T) {
+	needTorch(t)
+	p := openTiny(t, reconstruct.ModelOptions{Threads: 1})
+	if _, ok := p.Files["weights.npz"]; !ok {
+		t.Skip("skipping: the tiny model has no weights.npz")
+	}
+	res, err := Adapt(context.Background(), p, testVolume(t, 4), Options{Steps: 3, Seconds: -1, Batch: 2, LR: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "adapted")
+	if err := Save(context.Background(), dir, p, res); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import sys, numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+import export as E
+d = sys.argv[2]
+net = E.load_weights(d)
+load = lambda n: torch.from_numpy(np.load(d + "/test_" + n + ".npy"))
+with torch.no_grad():
+    v = net.decoder(load("latent"), load("lowres"), load("coords")).numpy()
+print(float(np.abs(v - np.load(d + "/test_values.npy")).max()))
+`
+	out, err := exec.Command(python, "-c", script, filepath.Join("..", "train"), dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	d, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil || d > 1e-5 {
+		t.Errorf("PyTorch on the adapted weights.npz differs from test_values.npy by %s", out)
+	}
 }
