@@ -25,7 +25,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
-	_ "github.com/niiv/niiv/app/internal/cutf8" // before Fyne reads the locale
+	_ "github.com/niiv/niiv/internal/locale" // before Fyne reads the locale
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/volume"
