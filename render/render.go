@@ -208,6 +208,35 @@ func Split(a, b *image.RGBA, frac float64, line color.RGBA) (*image.RGBA, error)
 		copy(ro[4*xd:], rb[4*xd:])
 	}
 	th := thickness(out.Rect)
+	// The line between two dark edges stays visible on bright and dark images.
+	fillRect(out, image.Rect(xd-th/2-th, 0, xd-th/2+2*th, h), color.RGBA{0, 0, 0, 160})
 	fillRect(out, image.Rect(xd-th/2, 0, xd-th/2+th, h), line)
 	return out, nil
+}
+
+// SplitLabels names the two sides of a split image near the top of the
+// divider at fraction frac of the width: left ends just before the divider,
+// right starts just after it. A name that does not fit its side is left out.
+func SplitLabels(dst *image.RGBA, frac float64, left, right string) error {
+	b := dst.Bounds()
+	size := TextSize(b) * 0.9
+	xd := b.Min.X + int(math.Round(max(0, min(1, frac))*float64(b.Dx())))
+	y := b.Min.Y + int(2.6*size)
+	gap := int(size / 2)
+	pad := int(size / 4)
+	if w, _, err := MeasureText(left, size); err != nil {
+		return err
+	} else if x := xd - gap - w - 2*pad; left != "" && x >= b.Min.X {
+		if _, err := Label(dst, image.Pt(x, y), left, size); err != nil {
+			return err
+		}
+	}
+	if w, _, err := MeasureText(right, size); err != nil {
+		return err
+	} else if x := xd + gap; right != "" && x+w+2*pad <= b.Max.X {
+		if _, err := Label(dst, image.Pt(x, y), right, size); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -338,7 +338,7 @@ func TestSplit(t *testing.T) {
 		want color.RGBA
 	}{
 		{0, color.RGBA{0, 0, 0, 255}}, {28, color.RGBA{0, 0, 0, 255}},
-		{30, color.RGBA{255, 0, 0, 255}}, {31, color.RGBA{255, 255, 255, 255}}, {99, color.RGBA{255, 255, 255, 255}},
+		{30, color.RGBA{255, 0, 0, 255}}, {32, color.RGBA{255, 255, 255, 255}}, {99, color.RGBA{255, 255, 255, 255}},
 	}
 	for _, tc := range tests {
 		if c := out.RGBAAt(tc.x, 5); c != tc.want {
@@ -347,6 +347,24 @@ func TestSplit(t *testing.T) {
 	}
 	if _, err := Split(a, image.NewRGBA(image.Rect(0, 0, 3, 3)), 0.5, White); err == nil {
 		t.Error("Split of mismatched sizes did not fail")
+	}
+	// Labels: each side gets its name unless it does not fit.
+	tests2 := []struct {
+		frac        float64
+		left, right bool
+	}{{0.5, true, true}, {0.02, false, true}, {0.98, true, false}}
+	for _, tc := range tests2 {
+		img := image.NewRGBA(image.Rect(0, 0, 400, 200))
+		if err := SplitLabels(img, tc.frac, "linear", "niiv"); err != nil {
+			t.Fatal(err)
+		}
+		xd := int(tc.frac * 400)
+		if got := anyLit(img, 0, xd); got != tc.left {
+			t.Errorf("frac %v: left label drawn %v", tc.frac, got)
+		}
+		if got := anyLit(img, xd, 400); got != tc.right {
+			t.Errorf("frac %v: right label drawn %v", tc.frac, got)
+		}
 	}
 }
 
@@ -366,4 +384,16 @@ func BenchmarkFrame(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// anyLit reports whether any pixel in columns [x0, x1) is not transparent.
+func anyLit(img *image.RGBA, x0, x1 int) bool {
+	for y := 0; y < img.Bounds().Dy(); y++ {
+		for x := x0; x < x1; x++ {
+			if img.RGBAAt(x, y).A != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

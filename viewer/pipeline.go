@@ -448,6 +448,11 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 	if req.Cross != nil {
 		render.Crosshair(f.Image, req.Cross[0], req.Cross[1], 4, render.Yellow)
 	}
+	if req.Mode == Split {
+		if err := render.SplitLabels(f.Image, req.SplitFrac, name(req.SplitLeft), name(req.SplitRight)); err != nil {
+			f.Err = err
+		}
+	}
 	if req.ScaleBar {
 		if _, err := render.ScaleBar(f.Image, req.PerPixel(), req.Unit); err != nil {
 			f.Err = err
