@@ -176,7 +176,7 @@ func dispatch(ctx context.Context, prog uint32, total, perGroup int, chunked boo
 		}
 		gl.DispatchCompute(uint32(gx), uint32(gy), 1)
 		gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT)
-		if chunked {
+		if chunked && f+n < total {
 			gl.Finish() // bounded latency per chunk, so cancellation is prompt
 		}
 	}
