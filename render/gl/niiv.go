@@ -56,8 +56,8 @@ type convGL struct {
 
 // NewAccelerator prepares m's encoder and decoder for the device: it reads
 // their weights from the model's ONNX files, uploads them and compiles the
-// shaders. Install the result with m.SetAccelerator, normally after
-// checking it with Check.
+// shaders. Install the result with m.SetAccelerator; LoadModel does all
+// of this and first checks the result against the model's CPU path.
 func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	_, dec := m.ONNX()
 	mlp, err := reconstruct.ReadDecoderMLP(dec, m.Feats())
