@@ -134,19 +134,26 @@ func TestMouse(t *testing.T) {
 
 	// Wheel steps the XY slice; Shift ×10 clamps at the last slice.
 	u.model.SetIndex(volume.XY, 3)
-	test.Scroll(c, viewCentre(w, xy), 0, 1)
+	test.Scroll(c, viewCentre(w, xy), 0, 25) // one notch as Fyne reports it
 	if got := u.model.Index(volume.XY); got != 4 {
 		t.Errorf("wheel: z %v, want 4", got)
 	}
+	// Trackpad deltas add up to a notch before stepping.
+	for i := 0; i < 3; i++ {
+		test.Scroll(c, viewCentre(w, xy), 0, -4)
+	}
+	if got := u.model.Index(volume.XY); got != 3 {
+		t.Errorf("trackpad: z %v, want 3", got)
+	}
 	u.mods = fyne.KeyModifierShift
-	test.Scroll(c, viewCentre(w, xy), 0, 1)
+	test.Scroll(c, viewCentre(w, xy), 0, 25)
 	if got := u.model.Index(volume.XY); got != 7 {
 		t.Errorf("shift+wheel: z %v, want 7", got)
 	}
 
 	// Ctrl+wheel zooms.
 	u.mods = fyne.KeyModifierControl
-	test.Scroll(c, viewCentre(w, xy), 0, 1)
+	test.Scroll(c, viewCentre(w, xy), 0, 25)
 	u.mods = 0
 	if z := u.model.View(volume.XY).Zoom; math.Abs(z-1.25) > 1e-9 {
 		t.Errorf("ctrl+wheel zoom %v, want 1.25", z)

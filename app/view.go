@@ -39,6 +39,7 @@ type view struct {
 	dragStart  viewer.Contrast
 	dragAcc    fyne.Delta
 	cursor     fyne.Position
+	scrollAcc  float32 // trackpad scrolling below one notch
 	lastPixels image.Point
 }
 
@@ -184,7 +185,13 @@ func (v *view) TypedRune(r rune) { v.ui.typedRune(r) }
 // TypedKey forwards to the window's shortcuts.
 func (v *view) TypedKey(e *fyne.KeyEvent) { v.ui.typedKey(e) }
 
-// Scrolled steps slices (Shift: ×10) or, with Ctrl, zooms about the cursor.
+// wheelNotch is the scroll distance of one wheel notch or more: Fyne
+// reports a notch as 25 (10 on macOS); trackpads send many small deltas,
+// which are summed until they reach it.
+const wheelNotch = 10
+
+// Scrolled steps slices (Shift: ×10) or, with Ctrl, zooms about the cursor,
+// one step per wheel notch.
 func (v *view) Scrolled(e *fyne.ScrollEvent) {
 	v.ui.setActive(v.axis)
 	d := e.Scrolled.DY
@@ -194,11 +201,23 @@ func (v *view) Scrolled(e *fyne.ScrollEvent) {
 	if d == 0 {
 		return
 	}
-	mods := v.ui.modifiers()
 	sign := 1
 	if d < 0 {
 		sign = -1
 	}
+	if d > -wheelNotch && d < wheelNotch {
+		v.scrollAcc += d
+		if v.scrollAcc > -wheelNotch && v.scrollAcc < wheelNotch {
+			return
+		}
+		if v.scrollAcc < 0 {
+			sign = -1
+		} else {
+			sign = 1
+		}
+	}
+	v.scrollAcc = 0
+	mods := v.ui.modifiers()
 	if mods&fyne.KeyModifierControl != 0 {
 		x, y := v.px(e.Position)
 		v.ui.model.ZoomAbout(v.axis, math.Pow(1.25, float64(sign)), x, y)
