@@ -393,6 +393,24 @@ func (u *ui) typedRune(r rune) {
 		for _, a := range viewer.Views {
 			m.CenterOnCrosshair(a)
 		}
+	case 'a', 'A':
+		m.AutoContrast()
+	case 'i', 'I':
+		c := m.Contrast()
+		c.Invert = !c.Invert
+		m.SetContrast(c)
+	case 'm', 'M':
+		c := m.Contrast()
+		names := render.Colormaps()
+		for i, n := range names {
+			if n == c.Colormap {
+				c.Colormap = names[(i+1)%len(names)]
+				break
+			}
+		}
+		m.SetContrast(c)
+	case 'x', 'X':
+		m.ShowCrosshair(!m.CrosshairShown())
 	case 's', 'S':
 		u.quickScreenshot()
 	case '?':

@@ -192,6 +192,9 @@ func TestKeys(t *testing.T) {
 		{"+ zooms", "", "+", func() bool { return u.model.View(volume.XY).Zoom > 1 }},
 		{"- zooms out", "", "--", func() bool { return u.model.View(volume.XY).Zoom < 1 }},
 		{"r resets", "", "r", func() bool { return u.model.View(volume.XY).Zoom == 1 && u.model.Index(volume.XY) == 3 }},
+		{"i inverts", "", "i", func() bool { return u.model.Contrast().Invert }},
+		{"m cycles colormaps", "", "m", func() bool { return u.model.Contrast().Colormap == "inferno" }},
+		{"x hides the crosshair", "", "x", func() bool { return !u.model.CrosshairShown() && !u.cross.Checked }},
 	}
 	for _, tc := range tests {
 		if tc.key != "" {

@@ -37,6 +37,7 @@ Keys (act on the view under the mouse)
   + / −              zoom
   1 … 5              nearest, linear, niiv, difference, split
   C                  centre the views on the crosshair
+  A / I / M / X      auto contrast / invert / next colormap / crosshair on-off
   R                  reset views and crosshair
   S                  save a screenshot of the layout
   ?                  this help
