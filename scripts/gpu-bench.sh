@@ -17,8 +17,9 @@
 #                                  built, then run
 #
 # Models: $NIIV_BENCH_MODELS (comma-separated model folders, relative to the
-# repository root or absolute), else the shipped models (assets/models/*),
-# else the tiny test model. Benchmarks: BenchmarkDraw512 (colour a 512x512
+# repository root or absolute), else the folders prepare copied into
+# out/gpu-bench/models (from $NIIV_BENCH_MODELS at prepare time), else the
+# shipped models (assets/models/*), else the tiny test model. Benchmarks: BenchmarkDraw512 (colour a 512x512
 # image), BenchmarkView512 (decode an xz view at 512x512, latent cached) and
 # BenchmarkVolume128 (whole 128^3 from factor 8, xz pass). Targets on an
 # RTX 3090 Ti-class GPU with the paper model: 128^3 <= 0.11 s, 512x512 <= 5 ms.
@@ -47,6 +48,14 @@ prepare() {
     cp -L "$ort" "$out/libonnxruntime.so.1"
   else
     echo "gpu-bench: no ONNX Runtime library found (run scripts/setup.sh); the GPU machine must have one" >&2
+  fi
+  if [ -n "${NIIV_BENCH_MODELS:-}" ]; then
+    rm -rf "$out/models"
+    mkdir -p "$out/models"
+    IFS=, read -ra ms <<<"$NIIV_BENCH_MODELS"
+    for m in "${ms[@]}"; do
+      cp -r "$m" "$out/models/$(basename "$m")"
+    done
   fi
   for l in libEGL.so.1 libGLdispatch.so.0; do
     p=$(ldconfig -p 2>/dev/null | awk -v l="$l" '$1 == l && /x86-64/ {print $NF; exit}')
@@ -97,9 +106,14 @@ run() {
   if [ -n "${NIIV_BENCH_MODELS:-}" ]; then
     IFS=, read -ra models <<<"$NIIV_BENCH_MODELS"
   else
-    for c in assets/models/*/card.json; do
+    for c in "$out"/models/*/card.json; do
       [ -f "$c" ] && models+=("$(dirname "$c")")
     done
+    if [ ${#models[@]} -eq 0 ]; then
+      for c in assets/models/*/card.json; do
+        [ -f "$c" ] && models+=("$(dirname "$c")")
+      done
+    fi
     [ ${#models[@]} -eq 0 ] && models=(testdata/tiny-model)
   fi
   rel=()
