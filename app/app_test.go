@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"image"
 	"image/draw"
@@ -571,5 +572,32 @@ func TestScreenshotAtScale(t *testing.T) {
 	mu.Unlock()
 	if cfg.Width != want.X || cfg.Height != want.Y {
 		t.Errorf("2× screenshot %d×%d, want %v", cfg.Width, cfg.Height, want)
+	}
+}
+
+// failing is a renderer that always fails.
+type failing struct{}
+
+func (failing) Name() string { return "niiv-broken" }
+
+func (failing) Render(context.Context, viewer.Slice) (*volume.Image, error) {
+	return nil, errors.New("session exploded")
+}
+
+func TestDecodeErrorKeepsPreview(t *testing.T) {
+	test.NewTempApp(t)
+	w := test.NewWindow(nil)
+	ms := engine.Classical(nil)
+	ms.Niiv = failing{}
+	u := newUI(testVolume(t), Options{Methods: ms, Mode: viewer.Niiv}, w, true)
+	w.SetContent(u.content)
+	w.Resize(fyne.NewSize(1000, 700))
+	defer u.pipe.Close()
+	v := u.views[volume.XZ]
+	if !strings.Contains(v.status.Text, "session exploded") {
+		t.Errorf("status %q", v.status.Text)
+	}
+	if v.shown == nil || nonUniform(v.shown) < 0.2 {
+		t.Error("the linear preview was not kept under the error")
 	}
 }

@@ -84,7 +84,9 @@ func (v *view) show(f viewer.Frame) {
 		return
 	}
 	v.frame = f
-	v.shown = viewer.Compose(f, "")
+	if f.Err == nil || f.Image != nil {
+		v.shown = viewer.Compose(f, "")
+	} // on an error, keep the last picture (e.g. the linear preview) under the message
 	v.status.Text = f.Label()
 	v.raster.Refresh()
 	v.refreshText()
