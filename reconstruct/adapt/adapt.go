@@ -357,7 +357,10 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 			}
 		}
 		pk = n.pack(geo, pk)
-		loss := n.batchGrad(pk, geo, batch, pts, opt.Threads, works, grads, g)
+		loss, err := n.batchGrad(ctx, pk, geo, batch, pts, opt.Threads, works, grads, g)
+		if err != nil {
+			return nil, err
+		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return nil, fmt.Errorf("adapt: loss is %v at step %d", loss, step+1)
 		}

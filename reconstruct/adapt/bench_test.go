@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"context"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -67,7 +68,7 @@ func BenchmarkStep(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				pk = n.pack(geo, pk)
-				n.batchGrad(pk, geo, exs, pts, threads, works, grads, g)
+				n.batchGrad(context.Background(), pk, geo, exs, pts, threads, works, grads, g)
 				opt.step(n.theta, g)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")

@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -482,11 +483,12 @@ func maskReLU(d, a []float32) {
 	}
 }
 
-// batchGrad computes the mean L1 loss of a batch and its gradient. Each
-// example's gradient is computed by one worker into its own buffer and
-// the buffers are summed in example order, so the result does not depend
-// on the number of workers.
-func (n *net) batchGrad(pk *packed, geo *geometry, exs []*example, pts [][]point, threads int, works []*work, grads [][]float32, g []float32) float64 {
+// batchGrad computes the mean L1 loss of a batch and its gradient into g.
+// Each example's gradient is computed by one worker into its own buffer
+// and the buffers are summed in example order, so the result does not
+// depend on the number of workers. Workers stop between examples when ctx
+// is cancelled.
+func (n *net) batchGrad(ctx context.Context, pk *packed, geo *geometry, exs []*example, pts [][]point, threads int, works []*work, grads [][]float32, g []float32) (float64, error) {
 	total := 0
 	for _, p := range pts {
 		total += len(p)
@@ -503,12 +505,18 @@ func (n *net) batchGrad(pk *packed, geo *geometry, exs []*example, pts [][]point
 		wk := works[k]
 		wg.Go(func() {
 			for i := range next {
+				if ctx.Err() != nil {
+					return
+				}
 				clear(grads[i])
 				losses[i] = n.run(pk, geo, exs[i], pts[i], invN, grads[i], nil, wk)
 			}
 		})
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	clear(g)
 	var loss float64
 	for i := range exs {
@@ -517,7 +525,7 @@ func (n *net) batchGrad(pk *packed, geo *geometry, exs []*example, pts [][]point
 		}
 		loss += losses[i]
 	}
-	return loss / float64(total)
+	return loss / float64(total), nil
 }
 
 // predict decodes arbitrary coordinates [q][2] (row, col in [−1, 1]) of a

@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -82,7 +83,8 @@ func (f *fixture) loss(threads int) (float64, []float32) {
 	}
 	g := make([]float32, len(f.n.theta))
 	pk := f.n.pack(f.geo, nil)
-	return f.n.batchGrad(pk, f.geo, f.exs, f.pts, threads, works, grads, g), g
+	loss, _ := f.n.batchGrad(context.Background(), pk, f.geo, f.exs, f.pts, threads, works, grads, g)
+	return loss, g
 }
 
 // TestGradientFiniteDifferences checks every parameter's gradient against

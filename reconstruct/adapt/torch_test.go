@@ -130,7 +130,7 @@ func TestTorchStep(t *testing.T) {
 			opt := newAdam(tc.lr, len(n.theta))
 			torchLoss := read("loss")
 			for s := 0; s < tc.steps; s++ {
-				loss := n.batchGrad(n.pack(geo, nil), geo, exs, pts, 2, works, grads, g)
+				loss, _ := n.batchGrad(context.Background(), n.pack(geo, nil), geo, exs, pts, 2, works, grads, g)
 				if d := math.Abs(loss - float64(torchLoss[s])); d > 1e-5 {
 					t.Errorf("step %d: loss %.7f, PyTorch %.7f", s+1, loss, torchLoss[s])
 				}
