@@ -127,7 +127,7 @@ func mlpFromGraph(g *onnxGraph, feats int) (*mlp, error) {
 		}
 	}
 	x := first
-	for x != "" {
+	for x != "" && len(layers) <= len(g.nodes) { // bounded: a malformed graph may loop
 		var mm *onnxNode
 		for _, c := range consumers[x] {
 			if c.op == "MatMul" && c.inputs[0] == x {

@@ -111,6 +111,9 @@ func parseONNX(model []byte) (*onnxGraph, error) {
 			if err != nil {
 				return err
 			}
+			if len(n.outputs) == 0 || len(n.inputs) < minInputs(n.op) {
+				return fmt.Errorf("%s node with %d inputs and %d outputs", n.op, len(n.inputs), len(n.outputs))
+			}
 			g.nodes = append(g.nodes, n)
 		case num == 5 && typ == 2: // GraphProto.initializer
 			name, t, err := parseTensor(data)
@@ -127,6 +130,17 @@ func parseONNX(model []byte) (*onnxGraph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// minInputs is the number of inputs an operation needs at least.
+func minInputs(op string) int {
+	switch op {
+	case "MatMul", "Add", "Mul", "Sub", "Div", "GridSample", "Gemm", "Conv":
+		return 2
+	case "Constant":
+		return 0
+	}
+	return 1
 }
 
 func parseNode(b []byte) (onnxNode, error) {
@@ -218,6 +232,9 @@ func parseTensor(b []byte) (string, onnxTensor, error) {
 	}
 	n := int64(1)
 	for _, d := range t.dims {
+		if d < 0 || d > 1<<31 || n*d > 1<<31 {
+			return name, t, fmt.Errorf("initializer %s: shape %v too large", name, t.dims)
+		}
 		n *= d
 	}
 	if int64(len(floats)) != n {
