@@ -77,6 +77,9 @@ func (u *ui) open(path string) {
 	u.say("opening %s…", filepath.Base(path))
 	go func() {
 		vol, err := u.opts.Open(path)
+		if err == nil {
+			vol.Stats() // computed once, here rather than on the UI goroutine
+		}
 		u.do(func() {
 			if err != nil {
 				u.say("")
