@@ -614,3 +614,122 @@ func TestUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// decodeRef is a float64 reference of the decoder: GridSample bilinear
+// (align_corners=False, border or zeros padding) of latent and low at
+// (row, col), the positional encoding, the MLP and the head.
+func decodeRef(d *reconstruct.DecoderMLP, latent, low []float32, h, w int, r, c float64) float64 {
+	sample := func(img []float32, off int) float64 {
+		at := func(n int, x float64) (i0, i1 int, w0, w1 float64) {
+			u := ((x+1)*float64(n) - 1) / 2
+			if d.Border {
+				u = min(max(u, 0), float64(n-1))
+			}
+			f := math.Floor(u)
+			return int(f), int(f) + 1, 1 - (u - f), u - f
+		}
+		y0, y1, wy0, wy1 := at(h, r)
+		x0, x1, wx0, wx1 := at(w, c)
+		px := func(y, x int) float64 {
+			if y < 0 || y >= h || x < 0 || x >= w {
+				if d.Border {
+					y, x = min(max(y, 0), h-1), min(max(x, 0), w-1)
+				} else {
+					return 0
+				}
+			}
+			return float64(img[off+y*w+x])
+		}
+		return wy0*(wx0*px(y0, x0)+wx1*px(y0, x1)) + wy1*(wx0*px(y1, x0)+wx1*px(y1, x1))
+	}
+	in := make([]float64, 0, d.Feats+9)
+	for f := 0; f < d.Feats; f++ {
+		in = append(in, sample(latent, f*h*w))
+	}
+	v := sample(low, 0)
+	in = append(in, v)
+	for _, x := range []float64{r, c} {
+		p := (x + 1) / 2
+		in = append(in, math.Sin(2*math.Pi*p), math.Cos(2*math.Pi*p), math.Sin(4*math.Pi*p), math.Cos(4*math.Pi*p))
+	}
+	for li, l := range d.Layers {
+		out := make([]float64, l.Out)
+		for o := range out {
+			acc := float64(l.B[o])
+			for i := 0; i < l.In; i++ {
+				acc += in[i] * float64(l.W[i*l.Out+o])
+			}
+			if li < len(d.Layers)-1 {
+				acc = max(acc, 0)
+			}
+			out[o] = acc
+		}
+		in = out
+	}
+	switch d.Head {
+	case "residual":
+		return v + in[0]
+	case "sigmoid":
+		return 1 / (1 + math.Exp(-in[0]))
+	}
+	return in[0]
+}
+
+// TestDecoderVariants checks the decoder shader against decodeRef for
+// every head and padding mode, odd widths (not multiples of 4 or of the
+// work group) and points outside the plane.
+func TestDecoderVariants(t *testing.T) {
+	d := device(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	rnd := func(n int, s float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * s)
+		}
+		return v
+	}
+	eg := &reconstruct.EncoderGraph{Input: "lowres", Output: "latent"}
+	for _, c := range []struct {
+		feats  int
+		widths []int
+		head   string
+		border bool
+	}{
+		{4, []int{8, 8}, "residual", true},
+		{5, []int{7, 13}, "sigmoid", false},
+		{6, []int{5}, "plain", true},
+		{3, []int{65, 3, 9}, "residual", false},
+	} {
+		name := fmt.Sprintf("F%d %v %s border=%v", c.feats, c.widths, c.head, c.border)
+		t.Run(name, func(t *testing.T) {
+			mlp := &reconstruct.DecoderMLP{Feats: c.feats, Head: c.head, Border: c.border}
+			in := c.feats + 9
+			for _, wd := range append(slices.Clone(c.widths), 1) {
+				mlp.Layers = append(mlp.Layers, reconstruct.DecoderLayer{In: in, Out: wd,
+					W: rnd(in*wd, 1/math.Sqrt(float64(in))), B: rnd(wd, 0.1)})
+				in = wd
+			}
+			a, err := d.newAccelerator(mlp, eg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			const h, w = 6, 9
+			latent, low := rnd(c.feats*h*w, 1), rnd(h*w, 1)
+			coords := rnd(2*150, 0.7) // about 15 % beyond ±1
+			got, err := a.DecodePoints(context.Background(), latent, low, h, w, coords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst float64
+			for i := range got {
+				want := decodeRef(mlp, latent, low, h, w, float64(coords[2*i]), float64(coords[2*i+1]))
+				worst = max(worst, math.Abs(float64(got[i])-want))
+			}
+			t.Logf("max abs %.3g", worst)
+			if !(worst <= 1e-5) {
+				t.Errorf("decoder differs from the reference by %.3g", worst)
+			}
+		})
+	}
+}

@@ -68,6 +68,15 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("glrender: %w", err)
 	}
+	a, err := d.newAccelerator(mlp, eg)
+	if err != nil {
+		return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
+	}
+	return a, nil
+}
+
+// newAccelerator uploads a decoder and an encoder graph.
+func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.EncoderGraph) (*Accelerator, error) {
 	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}, planes: map[*float32]*gpuPlane{}, budget: planeBudget}
 	a.widths = []int{mlp.Layers[0].In}
 	var layers [][2][]float32
@@ -76,7 +85,7 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 		layers = append(layers, [2][]float32{l.W, l.B})
 	}
 	wts := packDecoderWeights(layers, a.widths)
-	err = d.Do(func() error {
+	err := d.Do(func() error {
 		var err error
 		var shared int32
 		gl.GetIntegerv(gl.MAX_COMPUTE_SHARED_MEMORY_SIZE, &shared)
@@ -102,7 +111,7 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	})
 	if err != nil {
 		a.Close()
-		return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
+		return nil, err
 	}
 	return a, nil
 }
