@@ -20,12 +20,14 @@
 # repository root or absolute), else the folders prepare copied into
 # out/gpu-bench/models (from $NIIV_BENCH_MODELS at prepare time), else the
 # shipped models (assets/models/*), else the tiny test model. Benchmarks: BenchmarkDraw512 (colour a 512x512
-# image), BenchmarkView512 (decode an xz view at 512x512, latent cached) and
-# BenchmarkVolume128 (whole 128^3 from factor 8, xz pass). Targets on an
+# image), BenchmarkView512 (decode an xz view at 512x512, latent cached),
+# BenchmarkViewXY512 (an xy view at fractional z, 512x512, latents cached: one
+# small decode per xz plane crossed) and BenchmarkVolume128 (whole 128^3 from
+# factor 8, xz pass). Targets on an
 # RTX 3090 Ti-class GPU with the paper model: 128^3 <= 0.11 s, 512x512 <= 5 ms.
 #
 # Environment: BENCHTIME (default 5x), BENCH (benchmark regexp, default all
-# three), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
+# four), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
 # the GPU machine so that Mesa's software renderer is never picked by
 # accident).
 set -euo pipefail
@@ -133,7 +135,7 @@ run() {
   echo
   echo "== benchmarks (ns/op; GL includes upload and read-back)"
   NIIV_BENCH_MODELS=$list timeout 540 "$bin" -test.run '^$' \
-    -test.bench "${BENCH:-Draw512|View512|Volume128}" -test.benchtime "${BENCHTIME:-5x}" 2>&1 |
+    -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128}" -test.benchtime "${BENCHTIME:-5x}" 2>&1 |
     tee /tmp/gpu-bench.txt | grep -E '^(Benchmark|---|FAIL|ok)|skipping' || true
   echo
   echo "== summary (ms per operation)"

@@ -101,6 +101,30 @@ func BenchmarkView512(b *testing.B) {
 	}
 }
 
+// BenchmarkViewXY512 decodes the xy plane at a fractional z of a 128³
+// volume (factor 8) at 512×512 with the xz planes' latents cached: one
+// decode of one row per xz plane crossed.
+func BenchmarkViewXY512(b *testing.B) {
+	d := device(b)
+	vol := benchVolume(b)
+	for _, dir := range benchModels() {
+		for _, dev := range benchDevices {
+			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
+				n := benchNiiv(b, d, dir, dev)
+				req := reconstruct.FullPlane(vol, volume.XY, 7.375, 512, 512)
+				if _, err := n.Render(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := n.Render(context.Background(), req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkVolume128 reconstructs a whole 128³ volume from factor 8 with
 // the xz pass (encode 128 slices, decode 128×128 each), as package
 // reconstruct's benchmark of that name does.
