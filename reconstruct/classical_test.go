@@ -136,3 +136,19 @@ func BenchmarkClassical512(b *testing.B) {
 		})
 	}
 }
+
+// TestPercentileLikeNumpy compares with numpy.percentile (linear) values.
+func TestPercentileLikeNumpy(t *testing.T) {
+	data := []uint8{0, 10, 10, 20, 30, 250, 7, 7, 9, 100, 101, 102}
+	vol, err := volume.New(volume.Shape{Z: 1, Y: 3, X: 4}, data, volume.Unknown())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// numpy.percentile(data, [0.5, 25, 50, 99.5, 100])
+	want := map[float64]float64{0.5: 0.385, 25: 8.5, 50: 15, 99.5: 241.86, 100: 250}
+	for p, w := range want {
+		if got := percentile(vol, p); math.Abs(got-w) > 1e-9 {
+			t.Errorf("percentile %g = %v, numpy %v", p, got, w)
+		}
+	}
+}

@@ -47,14 +47,50 @@ func (n *Niiv) Model() *Model { return n.model }
 func (n *Niiv) Cache() *Cache { return n.cache }
 
 // NormRange returns the intensities that the model's normalisation maps to
-// 0 and 1 for vol (percentiles of the whole volume, as in the model card).
+// 0 and 1 for vol (percentiles of the whole volume, as in the model card,
+// computed like numpy.percentile: exactly for integer volumes, to 1/65536 of
+// the value range for floating-point ones).
 func (n *Niiv) NormRange(vol *volume.Volume) (lo, hi float64) {
-	st := vol.Stats()
-	lo, hi = st.Percentile(n.model.lowP), st.Percentile(n.model.hiP)
+	lo, hi = percentile(vol, n.model.lowP), percentile(vol, n.model.hiP)
 	if !(hi > lo) {
 		hi = lo + 1
 	}
 	return lo, hi
+}
+
+// percentile returns numpy.percentile(vol, p) (linear interpolation between
+// order statistics), exactly for integer volumes whose values span at most
+// 2^16 levels, else volume.Stats.Percentile.
+func percentile(vol *volume.Volume, p float64) float64 {
+	st := vol.Stats()
+	span := st.Max - st.Min
+	if vol.DType().IsFloat() || span >= 1<<16 || span < 1 {
+		return st.Percentile(p)
+	}
+	counts := st.Histogram(int(span) + 1) // one bin per integer value
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	pos := p / 100 * float64(total-1)
+	i0 := int64(math.Floor(pos))
+	frac := pos - float64(i0)
+	// value of the k-th smallest voxel (0-based)
+	at := func(k int64) float64 {
+		var acc int64
+		for b, c := range counts {
+			acc += c
+			if acc > k {
+				return st.Min + float64(b)
+			}
+		}
+		return st.Max
+	}
+	v0 := at(i0)
+	if frac == 0 {
+		return v0
+	}
+	return v0 + frac*(at(i0+1)-v0)
 }
 
 // encBatch is the number of planes encoded per encoder run.
