@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/niiv/niiv/volume"
@@ -181,12 +182,21 @@ func TestLoadModelErrors(t *testing.T) {
 	}
 }
 
+// TestDeviceFallback loads the test model on every device: each either
+// runs there or falls back to the CPU with a one-line reason.
 func TestDeviceFallback(t *testing.T) {
 	needRuntime(t)
-	m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "auto"})
-	t.Logf("auto: provider %s, note %q", m.Provider, m.Note)
-	if m.Provider == "" {
-		t.Error("no provider reported")
+	for _, d := range Devices {
+		m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: d})
+		t.Logf("%s: provider %s, note %q", d, m.Provider, m.Note)
+		switch {
+		case m.Provider == "":
+			t.Errorf("%s: no provider reported", d)
+		case m.Provider == "cpu" && d != "cpu" && !strings.Contains(m.Note, "using CPU"):
+			t.Errorf("%s: fell back to the CPU without saying why: %q", d, m.Note)
+		case strings.Contains(m.Note, "\n"):
+			t.Errorf("%s: note is not one line: %q", d, m.Note)
+		}
 	}
 	if _, err := LoadModel(filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "quantum"}); err == nil {
 		t.Error("unknown device: no error")
