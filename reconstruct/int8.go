@@ -101,12 +101,11 @@ func (m *mlp) int8Layers() []qlayer {
 // n·maxWidth bytes and n floats.
 func (m *mlp) forwardInt8(a []float32, n int, s1, s2 []float32, q []uint8, rs []float32, y []float32) {
 	x, k := a, m.dp
-	for i, l := range m.int8Layers() {
+	for _, l := range m.int8Layers() {
 		quantizeRows(x, n, k, q, rs)
 		for p := 0; p < l.n/panelW; p++ {
 			gemmPanelInt8(q, n, k, l.w[p*l.k*panelW:(p+1)*l.k*panelW], rs, l.cs[p*panelW:], l.b[p*panelW:], s1[p*panelW:], l.n, true)
 		}
-		_ = i
 		x, k = s1[:n*l.n], l.n
 		s1, s2 = s2, s1
 	}
