@@ -39,6 +39,7 @@ type Accelerator struct {
 	lru      list.List              // of *gpuPlane, most recent first
 	lruBytes int
 	budget   int // bytes of planes kept (planeBudget)
+	maxOut   int // points a decode call writes at most (maxOutput)
 	convs    []convGL
 	convProg map[[3]int]uint32
 	eltProg  uint32
@@ -77,7 +78,7 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 
 // newAccelerator uploads a decoder and an encoder graph.
 func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.EncoderGraph) (*Accelerator, error) {
-	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}, planes: map[*float32]*gpuPlane{}, budget: planeBudget}
+	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}, planes: map[*float32]*gpuPlane{}, budget: planeBudget, maxOut: maxOutput}
 	a.widths = []int{mlp.Layers[0].In}
 	var layers [][2][]float32
 	for _, l := range mlp.Layers {
@@ -335,15 +336,29 @@ func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, 
 	if len(rows) == 0 || len(cols) == 0 {
 		return nil
 	}
-	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
-	for _, r := range rows {
-		axes = a.axisEntry(axes, r, h)
-	}
+	// Large outputs go in blocks of rows, keeping the output buffer within
+	// every driver's storage-block limit.
+	step := max(1, a.maxOut/len(cols))
+	var colAxes []float32
 	for _, c := range cols {
-		axes = a.axisEntry(axes, c, w)
+		colAxes = a.axisEntry(colAxes, c, w)
 	}
-	return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out[:len(rows)*len(cols)], true)
+	for r0 := 0; r0 < len(rows); r0 += step {
+		r1 := min(len(rows), r0+step)
+		axes := make([]float32, 0, 8*(r1-r0)+len(colAxes))
+		for _, r := range rows[r0:r1] {
+			axes = a.axisEntry(axes, r, h)
+		}
+		axes = append(axes, colAxes...)
+		if err := a.decode(ctx, latent, low, h, w, axes, r1-r0, len(cols), out[r0*len(cols):r1*len(cols)], true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// maxOutput is the most points one decode call writes (64 MB of output).
+const maxOutput = 1 << 24
 
 // DecodePoints implements reconstruct.Accelerator; it uploads the plane
 // each time.
