@@ -293,13 +293,20 @@ func TestExactness(t *testing.T) {
 			if !(e <= exactTol) {
 				t.Errorf("decoder differs from test_values by %.3g (tolerance %g)", e, exactTol)
 			}
-			// A batch of two identical planes encodes like one.
-			two, err := a.Encode(ctx, append(append([]float32(nil), low...), low...), 2, h, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e := maxAbs(two[len(two)/2:], gotLat); e != 0 {
-				t.Errorf("second plane of a batch differs by %.3g", e)
+			// A batch of three identical planes encodes like one, in one
+			// pass or a plane at a time.
+			three := append(append(append([]float32(nil), low...), low...), low...)
+			for _, maxOut := range []int{maxOutput, 1} {
+				a.maxOut = maxOut
+				lats, err := a.Encode(ctx, three, 3, h, w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k := 0; k < 3; k++ {
+					if e := maxAbs(lats[k*len(gotLat):(k+1)*len(gotLat)], gotLat); e != 0 {
+						t.Errorf("plane %d of a batch (at most %d values a pass) differs by %.3g", k, maxOut, e)
+					}
+				}
 			}
 		})
 	}

@@ -448,11 +448,36 @@ type tensor struct {
 
 // Encode implements reconstruct.Accelerator: it runs the encoder graph
 // node by node, fusing a convolution with a ReLU or a residual Add that is
-// its only consumer.
+// its only consumer. Planes are encoded a few at a time so that no tensor
+// exceeds maxOutput values.
 func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
-	if len(lowres) != n*h*w || n <= 0 {
+	if len(lowres) != n*h*w || n <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("glrender: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
 	}
+	widest := 1
+	for _, nd := range a.enc.Nodes {
+		if nd.Conv != nil {
+			widest = max(widest, nd.Conv.Out)
+		}
+	}
+	per := max(1, a.maxOut/(widest*h*w))
+	if per >= n {
+		return a.encode(ctx, lowres, n, h, w)
+	}
+	out := make([]float32, 0, n*a.feats*h*w)
+	for b := 0; b < n; b += per {
+		nb := min(per, n-b)
+		lat, err := a.encode(ctx, lowres[b*h*w:(b+nb)*h*w], nb, h, w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lat...)
+	}
+	return out, nil
+}
+
+// encode encodes n planes in one pass.
+func (a *Accelerator) encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
 	g := a.enc
 	uses := map[string]int{}
 	for _, nd := range g.Nodes {
