@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/niiv/niiv/volume"
 )
 
 // Accelerator runs a model's encoder and decoder on another device, such as
@@ -26,6 +28,36 @@ type Accelerator interface {
 	DecodePoints(ctx context.Context, latent, low []float32, h, w int, coords []float32) ([]float32, error)
 	// Close releases the device's resources for this model.
 	Close() error
+}
+
+// GridBatcher is implemented by accelerators that decode the same grid on
+// several planes in one pass, as an xy view needs (one row on each xz
+// plane it crosses).
+type GridBatcher interface {
+	// DecodeGrids decodes the grid rows × cols on every plane (each h×w)
+	// into out [len(planes)][len(rows)][len(cols)], as DecodeGrid does.
+	DecodeGrids(ctx context.Context, planes []EncodedPlane, h, w int, rows, cols []float64, out []float32) error
+}
+
+// EncodedPlane is an encoded plane as an accelerator sees it: the latent
+// [F][h][w] and the normalised input [h][w], both immutable.
+type EncodedPlane struct{ Latent, Low []float32 }
+
+// decodeBatch encodes (or finds in the cache) the xz planes idx of vol and
+// decodes rows × cols on each of them through b into out.
+func (n *Niiv) decodeBatch(ctx context.Context, b GridBatcher, vol *volume.Volume, idx []int, need *rect, rows, cols []float64, out []float32) error {
+	ps, err := n.planes(ctx, vol, volume.XZ, idx, true, false, need)
+	if err != nil {
+		return err
+	}
+	eps := make([]EncodedPlane, len(ps))
+	for k, p := range ps {
+		if p.h != ps[0].h || p.w != ps[0].w {
+			return fmt.Errorf("reconstruct: planes of %d×%d and %d×%d in one batch", ps[0].h, ps[0].w, p.h, p.w)
+		}
+		eps[k] = EncodedPlane{p.latent, p.low}
+	}
+	return b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, rows, cols, out)
 }
 
 // SetAccelerator makes m encode and decode through a (nil restores the CPU

@@ -301,15 +301,21 @@ func (n *Niiv) renderXY(ctx context.Context, req Request, out []float32) error {
 		nr.c0, nr.c1 = min(nr.c0, t.i0), max(nr.c1, t.i1)
 	}
 	rowsOut := make([]float32, len(need)*req.W)
-	// One worker per CPU, each encoding (single-threaded) and decoding its
-	// own planes: no thread-pool barriers.
-	err := n.parallel(len(need), func(k int) error {
-		ps, err := n.planes(ctx, req.Vol, volume.XZ, need[k:k+1], true, true, &nr)
-		if err != nil {
-			return err
-		}
-		return n.decode(ctx, ps[0], cz, cc, rowsOut[k*req.W:(k+1)*req.W], 1)
-	})
+	var err error
+	if b, ok := n.model.accel.(GridBatcher); ok {
+		// All the planes' rows in one pass on the device.
+		err = n.decodeBatch(ctx, b, req.Vol, need, &nr, cz, cc, rowsOut)
+	} else {
+		// One worker per CPU, each encoding (single-threaded) and decoding
+		// its own planes: no thread-pool barriers.
+		err = n.parallel(len(need), func(k int) error {
+			ps, err := n.planes(ctx, req.Vol, volume.XZ, need[k:k+1], true, true, &nr)
+			if err != nil {
+				return err
+			}
+			return n.decode(ctx, ps[0], cz, cc, rowsOut[k*req.W:(k+1)*req.W], 1)
+		})
+	}
 	if err != nil {
 		return err
 	}

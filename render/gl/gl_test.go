@@ -579,6 +579,28 @@ func TestPlaneCache(t *testing.T) {
 			t.Errorf("cache holds %d bytes in %d planes, budget %d", a.lruBytes, len(a.planes), a.budget)
 		}
 	}
+	// All three planes in one call: in one batch, in batches of two, and
+	// a plane (and a row) at a time.
+	eps := make([]reconstruct.EncodedPlane, len(planes))
+	var want []float32
+	for i, p := range planes {
+		eps[i] = reconstruct.EncodedPlane{Latent: p.latent, Low: p.low}
+		v, err := a.DecodePoints(ctx, p.latent, p.low, h, w, coords)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, v...)
+	}
+	for _, maxOut := range []int{maxOutput, 2 * len(coords) / 2, 5} {
+		a.maxOut = maxOut
+		got := make([]float32, len(want))
+		if err := a.DecodeGrids(ctx, eps, h, w, rows, cols, got); err != nil {
+			t.Fatal(err)
+		}
+		if e := maxAbs(got, want); e > 1e-6 {
+			t.Errorf("DecodeGrids with at most %d values a pass differs by %.3g", maxOut, e)
+		}
+	}
 }
 
 // TestUnavailable runs this test binary again without a usable EGL

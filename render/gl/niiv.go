@@ -301,28 +301,96 @@ func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w in
 		if !cache {
 			defer a.drop(p)
 		}
-		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.axes)
-		gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(axes), gl.Ptr(axes), gl.STREAM_DRAW)
-		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
-		gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(out), nil, gl.STREAM_READ)
-		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, a.weights)
-		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, a.axes)
-		gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, a.values)
-		gl.ActiveTexture(gl.TEXTURE0)
-		gl.BindTexture(gl.TEXTURE_2D_ARRAY, p.lat)
-		gl.ActiveTexture(gl.TEXTURE1)
-		gl.BindTexture(gl.TEXTURE_2D, p.lo)
-		gl.ActiveTexture(gl.TEXTURE0)
-		gl.UseProgram(a.decProg)
-		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("gridW\x00")), int32(gridW))
-		gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("colBase\x00")), int32(colBase))
-		if err := dispatch(ctx, a.decProg, len(out), a.points, true); err != nil {
+		a.bindDecoder(axes, len(out), colBase, gridW)
+		if err := a.dispatchPlane(ctx, p, 0, len(out)); err != nil {
 			return err
 		}
-		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
-		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), gl.Ptr(out))
-		return glError("decode")
+		return a.readValues(out)
 	})
+}
+
+// bindDecoder uploads the axes, sizes the output for n points and binds
+// the decoder's program, buffers and uniforms; it runs on the GL thread.
+func (a *Accelerator) bindDecoder(axes []float32, n, colBase, gridW int) {
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.axes)
+	gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*len(axes), gl.Ptr(axes), gl.STREAM_DRAW)
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
+	gl.BufferData(gl.SHADER_STORAGE_BUFFER, 4*n, nil, gl.STREAM_READ)
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, a.weights)
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, a.axes)
+	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 2, a.values)
+	gl.UseProgram(a.decProg)
+	gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("gridW\x00")), int32(gridW))
+	gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("colBase\x00")), int32(colBase))
+}
+
+// dispatchPlane decodes n points of plane p into the output from index
+// outBase; it runs on the GL thread after bindDecoder.
+func (a *Accelerator) dispatchPlane(ctx context.Context, p *gpuPlane, outBase, n int) error {
+	gl.ActiveTexture(gl.TEXTURE0)
+	gl.BindTexture(gl.TEXTURE_2D_ARRAY, p.lat)
+	gl.ActiveTexture(gl.TEXTURE1)
+	gl.BindTexture(gl.TEXTURE_2D, p.lo)
+	gl.ActiveTexture(gl.TEXTURE0)
+	gl.UseProgram(a.decProg)
+	gl.Uniform1i(gl.GetUniformLocation(a.decProg, gl.Str("outBase\x00")), int32(outBase))
+	return dispatch(ctx, a.decProg, n, a.points, true)
+}
+
+// readValues reads the decoder's output back into out.
+func (a *Accelerator) readValues(out []float32) error {
+	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
+	gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), gl.Ptr(out))
+	return glError("decode")
+}
+
+// DecodeGrids implements reconstruct.GridBatcher: the planes are decoded
+// one dispatch each and read back together. Planes are kept on the GPU as
+// DecodeGrid keeps them.
+func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.EncodedPlane, h, w int, rows, cols []float64, out []float32) error {
+	per := len(rows) * len(cols)
+	if len(out) < len(planes)*per {
+		return fmt.Errorf("glrender: decode %d planes of %d×%d into %d values", len(planes), len(rows), len(cols), len(out))
+	}
+	if per == 0 || len(planes) == 0 {
+		return nil
+	}
+	if per > a.maxOut {
+		for k, p := range planes {
+			if err := a.DecodeGrid(ctx, p.Latent, p.Low, h, w, rows, cols, out[k*per:(k+1)*per]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
+	for _, r := range rows {
+		axes = a.axisEntry(axes, r, h)
+	}
+	for _, c := range cols {
+		axes = a.axisEntry(axes, c, w)
+	}
+	nb := max(1, a.maxOut/per)
+	for b0 := 0; b0 < len(planes); b0 += nb {
+		b1 := min(len(planes), b0+nb)
+		err := a.dev.Do(func() error {
+			a.bindDecoder(axes, (b1-b0)*per, len(rows), len(cols))
+			for k := b0; k < b1; k++ {
+				p, err := a.plane(planes[k].Latent, planes[k].Low, h, w, true)
+				if err != nil {
+					return err
+				}
+				if err := a.dispatchPlane(ctx, p, (k-b0)*per, per); err != nil {
+					return err
+				}
+			}
+			return a.readValues(out[b0*per : b1*per])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DecodeGrid implements reconstruct.Accelerator. The plane stays on the

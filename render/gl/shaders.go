@@ -86,6 +86,7 @@ uniform int total;   // points in this dispatch
 uniform int first;   // index of the dispatch's first point
 uniform int gridW;   // grid mode: output width; 0: points mode
 uniform int colBase; // index of the first column entry in ax
+uniform int outBase; // index in values of the dispatch's point 0
 
 shared vec4 bufA[P * S4];
 shared vec4 bufB[P * S4];
@@ -153,11 +154,11 @@ void main() {
 `, l, src)
 	switch head {
 	case "residual":
-		b.WriteString("\t\tvalues[first + base + tid] = v + y;\n")
+		b.WriteString("\t\tvalues[outBase + first + base + tid] = v + y;\n")
 	case "sigmoid":
-		b.WriteString("\t\tvalues[first + base + tid] = 1.0 / (1.0 + exp(-y));\n")
+		b.WriteString("\t\tvalues[outBase + first + base + tid] = 1.0 / (1.0 + exp(-y));\n")
 	default:
-		b.WriteString("\t\tvalues[first + base + tid] = y;\n")
+		b.WriteString("\t\tvalues[outBase + first + base + tid] = y;\n")
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()
