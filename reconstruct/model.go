@@ -474,8 +474,9 @@ func (m *Model) encodeWorker(ctx context.Context, lowres []float32, n, h, w int)
 }
 
 // parallelEncoders reports whether encodeWorker runs single-threaded, so
-// that callers should run one per CPU.
-func (m *Model) parallelEncoders() bool { return m.enc1 != nil }
+// that callers should run one per CPU (not with an accelerator, which
+// serialises its work).
+func (m *Model) parallelEncoders() bool { return m.enc1 != nil && m.accel == nil }
 
 func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowres []float32, n, h, w int) ([]float32, error) {
 	if len(lowres) != n*h*w {

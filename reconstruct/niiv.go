@@ -389,6 +389,23 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 			if err != nil {
 				return err
 			}
+			if b, ok := n.model.accel.(GridBatcher); ok {
+				// The batch's planes decoded in one call on the device.
+				eps := make([]EncodedPlane, len(ps))
+				for j, p := range ps {
+					eps[j] = EncodedPlane{p.latent, p.low}
+				}
+				all := make([]float32, len(ps)*h*cols)
+				if err := b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, rc, cc, all); err != nil {
+					return err
+				}
+				for j := range ps {
+					img := all[j*h*cols : (j+1)*h*cols]
+					denormalise(img, lo, hi)
+					emit(idx[b0+j], img)
+				}
+				continue
+			}
 			for j, p := range ps {
 				if err := n.decode(ctx, p, rc, cc, img, n.threads); err != nil {
 					return err

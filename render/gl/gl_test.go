@@ -763,3 +763,32 @@ func TestDecoderVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestIsotropicMatchesCPU reconstructs a small volume on the CPU and
+// through the GL accelerator (xz and yz passes, batched decoding).
+func TestIsotropicMatchesCPU(t *testing.T) {
+	d := device(t)
+	dir := modelDirs()[0]
+	cpu, gpu := loadModel(t, dir), loadModel(t, dir)
+	a, err := d.NewAccelerator(gpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpu.SetAccelerator(a)
+	vol := testVolume(t, 5, 11, 13)
+	opt := reconstruct.VolumeOptions{ZScale: 3}
+	want, err := reconstruct.Isotropic(context.Background(), reconstruct.NewNiiv(cpu, nil), vol, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reconstruct.Isotropic(context.Background(), reconstruct.NewNiiv(gpu, nil), vol, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := reconstruct.NewNiiv(cpu, nil).NormRange(vol)
+	e := maxAbs(got.Data().([]float32), want.Data().([]float32)) / (hi - lo)
+	t.Logf("max abs %.3g (normalised) over %v", e, got.Shape())
+	if got.Shape() != want.Shape() || !(e <= exactTol) {
+		t.Errorf("GL volume %v differs from the CPU's %v by %.3g", got.Shape(), want.Shape(), e)
+	}
+}
