@@ -43,17 +43,33 @@ func benchVolume(b testing.TB) *volume.Volume {
 }
 
 // benchNiiv returns the niiv method of dir on the CPU ("cpu") or through
-// the GL accelerator ("gl").
-func benchNiiv(b *testing.B, d *Device, dir, dev string) *reconstruct.Niiv {
+// the GL accelerator ("gl", also returned, with GPU timing on).
+func benchNiiv(b *testing.B, d *Device, dir, dev string) (*reconstruct.Niiv, *Accelerator) {
 	m := loadModel(b, dir)
+	var a *Accelerator
 	if dev == "gl" {
-		a, err := d.NewAccelerator(m)
-		if err != nil {
+		var err error
+		if a, err = d.NewAccelerator(m); err != nil {
 			b.Fatal(err)
 		}
 		m.SetAccelerator(a)
+		a.timing.Store(true)
 	}
-	return reconstruct.NewNiiv(m, nil)
+	return reconstruct.NewNiiv(m, nil), a
+}
+
+// gpuTime reports gpu-ms/op for a (nil: nothing), the GPU time of the
+// encoder's and decoder's dispatches since reset (the rest of ns/op is
+// transfers, synchronisation and CPU work). Timer queries may read 0 on
+// software renderers.
+func gpuTime(b *testing.B, a *Accelerator, reset bool) {
+	switch {
+	case a == nil:
+	case reset:
+		a.gpuNS.Store(0)
+	case b.N > 0:
+		b.ReportMetric(float64(a.gpuNS.Load())/1e6/float64(b.N), "gpu-ms/op")
+	}
 }
 
 var benchDevices = []string{"cpu", "gl"}
@@ -86,16 +102,18 @@ func BenchmarkView512(b *testing.B) {
 	for _, dir := range benchModels() {
 		for _, dev := range benchDevices {
 			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
-				n := benchNiiv(b, d, dir, dev)
+				n, a := benchNiiv(b, d, dir, dev)
 				req := reconstruct.FullPlane(vol, volume.XZ, 64, 512, 512)
 				if _, err := n.Render(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
+				gpuTime(b, a, true)
 				for b.Loop() {
 					if _, err := n.Render(context.Background(), req); err != nil {
 						b.Fatal(err)
 					}
 				}
+				gpuTime(b, a, false)
 			})
 		}
 	}
@@ -110,16 +128,18 @@ func BenchmarkViewXY512(b *testing.B) {
 	for _, dir := range benchModels() {
 		for _, dev := range benchDevices {
 			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
-				n := benchNiiv(b, d, dir, dev)
+				n, a := benchNiiv(b, d, dir, dev)
 				req := reconstruct.FullPlane(vol, volume.XY, 7.375, 512, 512)
 				if _, err := n.Render(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
+				gpuTime(b, a, true)
 				for b.Loop() {
 					if _, err := n.Render(context.Background(), req); err != nil {
 						b.Fatal(err)
 					}
 				}
+				gpuTime(b, a, false)
 			})
 		}
 	}
@@ -134,12 +154,14 @@ func BenchmarkVolume128(b *testing.B) {
 	for _, dir := range benchModels() {
 		for _, dev := range benchDevices {
 			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
-				n := benchNiiv(b, d, dir, dev)
+				n, a := benchNiiv(b, d, dir, dev)
+				gpuTime(b, a, true)
 				for b.Loop() {
 					if _, err := reconstruct.Isotropic(context.Background(), n, vol, reconstruct.VolumeOptions{ZScale: 8, Axes: []volume.Axis{volume.XZ}}); err != nil {
 						b.Fatal(err)
 					}
 				}
+				gpuTime(b, a, false)
 			})
 		}
 	}

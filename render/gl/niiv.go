@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
@@ -46,7 +47,36 @@ type Accelerator struct {
 	pool     map[int][]uint32 // free SSBOs by size in floats
 	dummy    uint32
 
+	// With timing set, the GPU time of the encoder's and decoder's
+	// dispatches is added up in gpuNS (for benchmarks).
+	timing atomic.Bool
+	gpuNS  atomic.Int64
+
 	closeOnce sync.Once
+}
+
+// startTimer starts measuring the GPU time of the following commands when
+// timing is on; stopTimer(q) ends it. They run on the GL thread and do not
+// nest.
+func (a *Accelerator) startTimer() uint32 {
+	if !a.timing.Load() {
+		return 0
+	}
+	var q uint32
+	gl.GenQueries(1, &q)
+	gl.BeginQuery(gl.TIME_ELAPSED, q)
+	return q
+}
+
+func (a *Accelerator) stopTimer(q uint32) {
+	if q == 0 {
+		return
+	}
+	gl.EndQuery(gl.TIME_ELAPSED)
+	var ns uint64
+	gl.GetQueryObjectui64v(q, gl.QUERY_RESULT, &ns)
+	gl.DeleteQueries(1, &q)
+	a.gpuNS.Add(int64(ns))
 }
 
 // convGL is one convolution's weights on the GPU.
@@ -302,7 +332,10 @@ func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w in
 			defer a.drop(p)
 		}
 		a.bindDecoder(axes, len(out), colBase, gridW)
-		if err := a.dispatchPlane(ctx, p, 0, len(out)); err != nil {
+		q := a.startTimer()
+		err = a.dispatchPlane(ctx, p, 0, len(out))
+		a.stopTimer(q)
+		if err != nil {
 			return err
 		}
 		return a.readValues(out)
@@ -380,7 +413,10 @@ func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.Enco
 				if err != nil {
 					return err
 				}
-				if err := a.dispatchPlane(ctx, p, (k-b0)*per, per); err != nil {
+				q := a.startTimer()
+				err = a.dispatchPlane(ctx, p, (k-b0)*per, per)
+				a.stopTimer(q)
+				if err != nil {
 					return err
 				}
 			}
@@ -566,6 +602,8 @@ func (a *Accelerator) encode(ctx context.Context, lowres []float32, n, h, w int)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, in)
 		gl.BufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(lowres), gl.Ptr(lowres))
 		vals[g.Input] = tensor{in, 1}
+		q := a.startTimer()
+		defer func() { a.stopTimer(q) }()
 		release := func(name string) {
 			uses[name]--
 			if uses[name] == 0 {
@@ -666,6 +704,8 @@ func (a *Accelerator) encode(ctx context.Context, lowres []float32, n, h, w int)
 		if res.c != a.feats {
 			return fmt.Errorf("glrender: encoder output has %d channels, the decoder takes %d", res.c, a.feats)
 		}
+		a.stopTimer(q)
+		q = 0
 		out = make([]float32, n*res.c*h*w)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, res.buf)
 		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), unsafe.Pointer(&out[0]))
