@@ -49,8 +49,9 @@ type Accelerator struct {
 
 	// With timing set, the GPU time of the encoder's and decoder's
 	// dispatches is added up in gpuNS (for benchmarks).
-	timing atomic.Bool
-	gpuNS  atomic.Int64
+	timing  atomic.Bool
+	gpuNS   atomic.Int64
+	queries []uint32 // timer queries not yet collected (GL thread)
 
 	closeOnce sync.Once
 }
@@ -73,10 +74,19 @@ func (a *Accelerator) stopTimer(q uint32) {
 		return
 	}
 	gl.EndQuery(gl.TIME_ELAPSED)
-	var ns uint64
-	gl.GetQueryObjectui64v(q, gl.QUERY_RESULT, &ns)
-	gl.DeleteQueries(1, &q)
-	a.gpuNS.Add(int64(ns))
+	a.queries = append(a.queries, q)
+}
+
+// collectTimers adds up the finished timer queries (after a read-back, so
+// that waiting for them costs nothing).
+func (a *Accelerator) collectTimers() {
+	for _, q := range a.queries {
+		var ns uint64
+		gl.GetQueryObjectui64v(q, gl.QUERY_RESULT, &ns)
+		gl.DeleteQueries(1, &q)
+		a.gpuNS.Add(int64(ns))
+	}
+	a.queries = a.queries[:0]
 }
 
 // convGL is one convolution's weights on the GPU.
@@ -374,6 +384,7 @@ func (a *Accelerator) dispatchPlane(ctx context.Context, p *gpuPlane, outBase, n
 func (a *Accelerator) readValues(out []float32) error {
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
 	gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), gl.Ptr(out))
+	a.collectTimers()
 	return glError("decode")
 }
 
@@ -709,6 +720,7 @@ func (a *Accelerator) encode(ctx context.Context, lowres []float32, n, h, w int)
 		out = make([]float32, n*res.c*h*w)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, res.buf)
 		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), unsafe.Pointer(&out[0]))
+		a.collectTimers()
 		return glError("encode")
 	})
 	if err != nil {
