@@ -13,8 +13,7 @@
 #                                  with out/gpu-bench/ copied along: prints the
 #                                  GL device, runs the exactness tests, then
 #                                  the benchmarks (GL and CPU) and a summary
-#   scripts/gpu-bench.sh           prepare when Go is here and nothing is
-#                                  built, then run
+#   scripts/gpu-bench.sh           prepare when Go is here, then run
 #
 # Models: $NIIV_BENCH_MODELS (comma-separated model folders, relative to the
 # repository root or absolute), else the folders prepare copied into
@@ -148,7 +147,7 @@ case $cmd in
   prepare) prepare ;;
   run) run ;;
   auto)
-    if [ ! -x "$out/glrender.test" ] && command -v go >/dev/null; then prepare; fi
+    if command -v go >/dev/null; then prepare; fi
     run
     ;;
   *) echo "usage: scripts/gpu-bench.sh [prepare|run]" >&2; exit 2 ;;
