@@ -67,8 +67,8 @@ func decodeShader(feats int, widths []int, head string, sharedBytes int) string 
 	var b strings.Builder
 	layers := len(widths) - 1
 	fmt.Fprintf(&b, "#version 430 core\nlayout(local_size_x = %d) in;\n", decodeThreads)
-	fmt.Fprintf(&b, "#define T %d\n#define P %d\n#define S4 %d\n#define FEATS %d\n#define LAYERS %d\n#define IN0 %d\n#define IN0P %d\n",
-		decodeThreads, points, stride/4, feats, (feats+3)/4, widths[0], pad4(widths[0]))
+	fmt.Fprintf(&b, "#define T %d\n#define P %d\n#define S4 %d\n#define FEATS %d\n#define LAYERS %d\n#define IN0 %d\n",
+		decodeThreads, points, stride/4, feats, (feats+3)/4, widths[0])
 	off := 0
 	for l := 0; l < layers; l++ {
 		in := pad4(widths[l])
