@@ -27,7 +27,7 @@ import (
 var benchTorchPy []byte
 
 // benchCases are the cases of `niiv bench`, in run order.
-var benchCases = []string{"matmul2048", "view512", "volume128", "xy128"}
+var benchCases = []string{"matmul2048", "view512", "view512cold", "volume128", "xy128"}
 
 // benchRecord is one measurement, printed as a JSON line with --json.
 type benchRecord struct {
@@ -52,6 +52,7 @@ func init() {
 			"package's model with the same weights and threads, run in the same invocation):\n" +
 			"  matmul2048  a 2048³ float32 matrix product (the machine's throughput; Go kernel and torch)\n" +
 			"  view512     one xz slice of a 128³ volume (factor 8) decoded at 512×512, latent cached\n" +
+			"  view512cold the same for a slice not encoded yet (encode + decode: a new slice in the viewer)\n" +
 			"  volume128   a whole 128³ volume from factor 8 (encode 128 xz slices, decode 128×128 each)\n" +
 			"  xy128       the xy plane at a fractional z of a 128² volume, from cold\n" +
 			"Implementations: go-native (ORT encoder + native Go decoder, the default engine), go-int8\n" +
@@ -271,6 +272,18 @@ func (b *bench) model(ctx context.Context, name string, vol *volume.Volume) erro
 				return err
 			}
 			b.emit(benchRecord{Case: "view512", Model: label, Impl: impl, MS: ms(wall), CPUMS: ms(cpu), GFLOPS: gflops(2*float64(decMAC)*512*512, wall)})
+		}
+		if b.cases["view512cold"] {
+			req := reconstruct.FullPlane(vol, volume.XZ, 64, 512, 512)
+			wall, cpu, err := b.measure(func() error {
+				_, err := reconstruct.NewNiiv(model, nil).Render(ctx, req)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			flops := 2 * (float64(encMAC)*16*128 + float64(decMAC)*512*512)
+			b.emit(benchRecord{Case: "view512cold", Model: label, Impl: impl, MS: ms(wall), CPUMS: ms(cpu), GFLOPS: gflops(flops, wall)})
 		}
 		if b.cases["volume128"] {
 			opt := reconstruct.VolumeOptions{ZScale: 8, Axes: []volume.Axis{volume.XZ}}

@@ -88,7 +88,7 @@ def main():
     ap.add_argument("--name", default="")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--cases", default="view512,volume128,xy128,matmul2048")
+    ap.add_argument("--cases", default="view512,view512cold,volume128,xy128,matmul2048")
     args = ap.parse_args()
     sys.path.insert(0, args.train)
     import torch
@@ -117,6 +117,11 @@ def main():
             coords = M.grid_coords(512, 512).unsqueeze(0)
             ms, cpu = timed(lambda: net.decoder(lat, low, coords), args.reps)
             emit("view512", ms, cpu)
+        if "view512cold" in cases:
+            low = torch.rand(1, 1, 16, 128, generator=g)
+            coords = M.grid_coords(512, 512).unsqueeze(0)
+            ms, cpu = timed(lambda: net.decoder(net.encoder(low), low, coords), args.reps)
+            emit("view512cold", ms, cpu)
         if "volume128" in cases:
             low = torch.rand(128, 1, 16, 128, generator=g)
 
