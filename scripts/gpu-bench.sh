@@ -16,9 +16,13 @@
 #   scripts/gpu-bench.sh           prepare when Go is here, then run
 #
 # Models: $NIIV_BENCH_MODELS (comma-separated model folders, relative to the
-# repository root or absolute), else the folders prepare copied into
-# out/gpu-bench/models (from $NIIV_BENCH_MODELS at prepare time), else the
-# shipped models (assets/models/*), else the tiny test model. Benchmarks: BenchmarkDraw512 (colour a 512x512
+# repository root or absolute), else the folders prepare put into
+# out/gpu-bench/models, else the shipped models (assets/models/*), else the
+# tiny test model. prepare copies the folders in $NIIV_BENCH_MODELS there,
+# or, when that is unset and no model is shipped yet, writes random-weight
+# models of the lite and paper architectures (speed does not depend on the
+# weights) with reconstruct/train's code, if a Python with PyTorch and ONNX
+# is at hand. Benchmarks: BenchmarkDraw512 (colour a 512x512
 # image), BenchmarkView512 (decode an xz view at 512x512, latent cached),
 # BenchmarkViewXY512 (an xy view at fractional z, 512x512, latents cached: one
 # small decode per xz plane crossed) and BenchmarkVolume128 (whole 128^3 from
@@ -36,6 +40,41 @@ cd "$root"
 out=out/gpu-bench
 cmd=${1:-auto}
 
+# random_models writes random-weight lite and paper models into $1.
+random_models() {
+  local py=""
+  for p in "${PYTHON:-}" python3 /usr/bin/python3; do
+    if [ -n "$p" ] && "$p" -c 'import torch, onnx' >/dev/null 2>&1; then py=$p; break; fi
+  done
+  if [ -z "$py" ]; then
+    echo "gpu-bench: no shipped models and no Python with PyTorch and ONNX: benchmarking the tiny model only" >&2
+    return
+  fi
+  echo "gpu-bench: writing random-weight lite and paper models (no model shipped yet)"
+  mkdir -p "$1"
+  "$py" - "$1" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.join("reconstruct", "train"))
+import torch
+import export as E
+import model as M
+
+for preset in ("lite", "paper"):
+    out = os.path.join(sys.argv[1], preset)
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    net = M.build(preset)
+    torch.nn.init.normal_(net.decoder.mlp[-1].weight, std=0.05)
+    torch.nn.init.normal_(net.decoder.mlp[-1].bias, std=0.1)
+    net = net.eval()
+    E.export_onnx(net, out)
+    E.write_test_tensors(net, torch.rand(1, 1, 16, 24, generator=torch.Generator().manual_seed(1)), 8, out)
+    card = E.base_card(net, preset, 8)
+    card.update(dict(name="niiv-%s-random" % preset, normalisation=None, note="random weights, for benchmarks only"))
+    E.write_card(out, card)
+PY
+}
+
 prepare() {
   command -v go >/dev/null || { echo "gpu-bench: prepare needs Go" >&2; exit 1; }
   mkdir -p "$out/lib"
@@ -50,13 +89,15 @@ prepare() {
   else
     echo "gpu-bench: no ONNX Runtime library found (run scripts/setup.sh); the GPU machine must have one" >&2
   fi
+  rm -rf "$out/models"
   if [ -n "${NIIV_BENCH_MODELS:-}" ]; then
-    rm -rf "$out/models"
     mkdir -p "$out/models"
     IFS=, read -ra ms <<<"$NIIV_BENCH_MODELS"
     for m in "${ms[@]}"; do
       cp -r "$m" "$out/models/$(basename "$m")"
     done
+  elif ! ls assets/models/*/card.json >/dev/null 2>&1; then
+    random_models "$out/models"
   fi
   for l in libEGL.so.1 libGLdispatch.so.0; do
     p=$(ldconfig -p 2>/dev/null | awk -v l="$l" '$1 == l && /x86-64/ {print $NF; exit}')
