@@ -313,8 +313,10 @@ func TestIsotropic(t *testing.T) {
 	vol.Voxel = volume.Voxel{Z: 40, Y: 10, X: 10, Unit: "nm", Known: true}
 	methods := []Method{Linear}
 	if _, err := FindLibrary(); err == nil {
+		// Two threads: one encoder per worker; one thread: batches in turn.
 		m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu", Threads: 2})
-		methods = append(methods, NewNiiv(m, NewCache(1<<20)))
+		m1 := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu", Threads: 1})
+		methods = append(methods, NewNiiv(m, NewCache(1<<20)), NewNiiv(m1, NewCache(1<<20)))
 	}
 	ctx := context.Background()
 	for _, m := range methods {
