@@ -2,6 +2,7 @@ package reconstruct
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -507,5 +508,26 @@ func TestInt8Decoder(t *testing.T) {
 		t.Errorf("int8 vs float32: max difference %.3g of the normalisation range", d)
 	} else {
 		t.Logf("int8 vs float32: max difference %.3g of the normalisation range", d)
+	}
+}
+
+// TestIsotropicCancelMidway cancels a whole-volume reconstruction from its
+// first progress report: it must stop with context.Canceled.
+func TestIsotropicCancelMidway(t *testing.T) {
+	needRuntime(t)
+	m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu", Threads: 2})
+	vol := rampVolume(t, volume.Shape{Z: 8, Y: 64, X: 64}, 7, 3, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	_, err := Isotropic(ctx, NewNiiv(m, nil), vol, VolumeOptions{ZScale: 4, Progress: func(d, n int) {
+		calls++
+		cancel()
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if calls >= 128 {
+		t.Errorf("%d planes decoded after cancelling", calls)
 	}
 }
