@@ -37,7 +37,7 @@ func init() {
 			out := fs.String("out", "", "output model `folder` (default: VOLUME.adapted-MODEL beside the volume, else in the user cache)")
 			lr := fs.Float64("lr", adapt.DefaultLR, "Adam learning rate")
 			batch := fs.Int("batch", 8, "crops per step")
-			points := fs.Int("points", 0, "query points per crop and step (0: every pixel)")
+			points := fs.Int("points", 0, "query points per crop and step (-1: every pixel; 0: every pixel for lite-sized decoders, a random 2048 of 128² for paper)")
 			crop := fs.Int("crop", 128, "side of the square xy crops")
 			pool := fs.Int("pool", 128, "distinct crops drawn and encoded; later steps reuse them")
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -110,8 +110,8 @@ func init() {
 					return err
 				}
 				o := res.Options
-				fmt.Fprintf(env.Stdout, "adapted %s to %s: %d steps in %.1fs (%.2f steps/s; factor %d, %d crops of %d² per step, lr %g, seed %d)\n",
-					p.Name(), vol.Name, res.Steps, res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, o.Batch, o.Crop, o.LR, o.Seed)
+				fmt.Fprintf(env.Stdout, "adapted %s to %s: %d steps in %.1fs (%.2f steps/s; factor %d, %d crops of %d² per step, %d points each, lr %g, seed %d)\n",
+					p.Name(), vol.Name, res.Steps, res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, o.Batch, o.Crop, o.Points, o.LR, o.Seed)
 				fmt.Fprintf(env.Stdout, "L1 on %d fixed xy crops: parent %.5f, adapted %.5f\n", adapt.EvalCrops, res.ParentLoss, res.Loss)
 				fmt.Fprintf(env.Stdout, "wrote %s (use --model %s, or niiv eval --methods niiv:%s)\n", dir, dir, dir)
 				return nil

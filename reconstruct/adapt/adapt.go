@@ -43,8 +43,11 @@ type Options struct {
 	// Batch is the number of crops per step (default 8).
 	Batch int
 	// Points is the number of query points per crop and step, drawn at
-	// random from the crop's pixels; 0 takes every pixel (as
-	// reconstruct/train does).
+	// random from the crop's pixels. A negative value takes every pixel
+	// (as reconstruct/train does); 0 chooses by the MLP's size: every
+	// pixel for MLPs up to AutoMACs multiply-accumulates per point (lite),
+	// fewer for larger ones (about 2048 of 128² for paper), so that a step
+	// costs about the same.
 	Points int
 	// Pool is the number of distinct crops drawn and encoded (default
 	// 128); once drawn, steps reuse them at random.
@@ -164,8 +167,28 @@ func (p *Parent) Close() error { return p.Model.Close() }
 // Name returns the parent model's short name.
 func (p *Parent) Name() string { return path.Base(reconstruct.ModelName(p.Model.Name)) }
 
-// fill completes o with defaults for the volume shape s and model m.
-func (o Options) fill(s volume.Shape, m *reconstruct.Model) (Options, error) {
+// AutoMACs is the MLP size (multiply-accumulates per point in layers 2
+// and up) up to which Options.Points 0 takes every pixel of a crop.
+const AutoMACs = 32768
+
+// autoPoints returns the points per crop for an MLP: every pixel of a
+// size² crop, or for MLPs above AutoMACs as many as keep the cost of a
+// lite-sized step (at least 1024).
+func autoPoints(d *reconstruct.DecoderMLP, size int) int {
+	macs := 0
+	for _, l := range d.Layers[1:] {
+		macs += l.In * l.Out
+	}
+	all := size * size
+	if macs <= AutoMACs {
+		return all
+	}
+	return min(all, max(1024, all*AutoMACs/macs))
+}
+
+// fill completes o with defaults for the volume shape s, the model m and
+// its decoder d.
+func (o Options) fill(s volume.Shape, m *reconstruct.Model, d *reconstruct.DecoderMLP) (Options, error) {
 	if o.Factor == 0 {
 		o.Factor = m.Factor()
 		if o.Factor < 2 {
@@ -185,8 +208,11 @@ func (o Options) fill(s volume.Shape, m *reconstruct.Model) (Options, error) {
 	if o.Batch <= 0 {
 		o.Batch = 8
 	}
-	if o.Points < 0 || o.Points >= o.Crop*o.Crop {
-		o.Points = 0
+	switch all := o.Crop * o.Crop; {
+	case o.Points < 0 || o.Points >= all:
+		o.Points = all
+	case o.Points == 0:
+		o.Points = autoPoints(d, o.Crop)
 	}
 	if o.Pool <= 0 {
 		o.Pool = 128
@@ -221,7 +247,7 @@ func Adapt(ctx context.Context, p *Parent, vol *volume.Volume, opt Options) (*Re
 
 func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt Options) (*Result, error) {
 	start := time.Now()
-	opt, err := opt.fill(src.Shape(), p.Model)
+	opt, err := opt.fill(src.Shape(), p.Model, p.Decoder)
 	if err != nil {
 		return nil, fmt.Errorf("adapt: %w", err)
 	}
@@ -344,7 +370,7 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 		}
 		pts := make([][]point, len(batch))
 		for j, e := range batch {
-			if opt.Points == 0 {
+			if opt.Points == S*S {
 				pts[j] = allPoints(e)
 				continue
 			}

@@ -223,3 +223,28 @@ func TestAdamFirstSteps(t *testing.T) {
 		t.Errorf("after step 2: %v, want %v", theta[0], want)
 	}
 }
+
+// TestAutoPoints checks the points per crop chosen by MLP size.
+func TestAutoPoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	cases := []struct {
+		name         string
+		feats, depth int
+		width, crop  int
+		want         int
+	}{
+		{"tiny", 4, 2, 8, 32, 32 * 32},
+		{"lite", 32, 3, 64, 128, 128 * 128},
+		{"paper", 64, 5, 256, 128, 2046},
+		{"paper small crop", 64, 5, 256, 32, 1024},
+	}
+	for _, tc := range cases {
+		widths := make([]int, tc.depth)
+		for i := range widths {
+			widths[i] = tc.width
+		}
+		if got := autoPoints(randomDecoder(rng, tc.feats, widths, "residual", true), tc.crop); got != tc.want {
+			t.Errorf("%s: %d points, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -141,7 +141,7 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 }
 
 func pointsLabel(o Options) any {
-	if o.Points == 0 {
+	if o.Points == o.Crop*o.Crop {
 		return "all"
 	}
 	return o.Points
