@@ -3,7 +3,6 @@ package reconstruct
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,13 +11,12 @@ import (
 	"math"
 	"os"
 	"path"
-	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/niiv/niiv/internal/tensor"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -551,7 +549,7 @@ func (m *Model) selfCheck(fsys fs.FS) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		return readNPYFloat32(b)
+		return tensor.DecodeNPY(b)
 	}
 	low, ls, err := load(tt.Lowres)
 	if err != nil {
@@ -619,57 +617,6 @@ func maxAbsDiff(a, b []float32) float64 {
 		}
 	}
 	return d
-}
-
-var npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
-
-// readNPYFloat32 decodes a little-endian float32, C-order .npy file.
-func readNPYFloat32(b []byte) ([]float32, []int, error) {
-	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
-		return nil, nil, errors.New("not a .npy file")
-	}
-	var hl, off int
-	if b[6] == 1 {
-		hl, off = int(binary.LittleEndian.Uint16(b[8:])), 10
-	} else {
-		if len(b) < 12 {
-			return nil, nil, errors.New("truncated .npy header")
-		}
-		hl, off = int(binary.LittleEndian.Uint32(b[8:])), 12
-	}
-	if off+hl > len(b) {
-		return nil, nil, errors.New("truncated .npy header")
-	}
-	hdr := string(b[off : off+hl])
-	if !strings.Contains(hdr, "'<f4'") || strings.Contains(hdr, "'fortran_order': True") {
-		return nil, nil, fmt.Errorf("want little-endian float32 in C order, header %s", strings.TrimSpace(hdr))
-	}
-	sm := npyShape.FindStringSubmatch(hdr)
-	if sm == nil {
-		return nil, nil, errors.New("no shape in .npy header")
-	}
-	var shape []int
-	n := 1
-	for _, p := range strings.Split(sm[1], ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		d, err := strconv.Atoi(p)
-		if err != nil || d < 0 {
-			return nil, nil, fmt.Errorf("bad .npy shape %q", sm[1])
-		}
-		shape = append(shape, d)
-		n *= d
-	}
-	data := b[off+hl:]
-	if len(data) != 4*n {
-		return nil, nil, fmt.Errorf(".npy shape %v needs %d bytes, file has %d", shape, 4*n, len(data))
-	}
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	return out, shape, nil
 }
 
 // MACs returns the model's multiply-accumulates per low-resolution pixel

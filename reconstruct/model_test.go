@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -47,7 +48,7 @@ func readNPYFile(t testing.TB, path string) ([]float32, []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, s, err := readNPYFloat32(b)
+	v, s, err := tensor.DecodeNPY(b)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

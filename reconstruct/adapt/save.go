@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/volume"
 )
@@ -157,15 +158,15 @@ func round(v float64, digits int) float64 {
 // testValues decodes the model's test coordinates with the adapted decoder
 // (the Go forward pass) and returns them as test_values.npy ([1, Q]).
 func testValues(files map[string][]byte, lowName, latName, coordName string, d *reconstruct.DecoderMLP) ([]byte, error) {
-	low, ls, err := readNPY(files[lowName])
+	low, ls, err := tensor.DecodeNPY(files[lowName])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", lowName, err)
 	}
-	lat, _, err := readNPY(files[latName])
+	lat, _, err := tensor.DecodeNPY(files[latName])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", latName, err)
 	}
-	coords, _, err := readNPY(files[coordName])
+	coords, _, err := tensor.DecodeNPY(files[coordName])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", coordName, err)
 	}
@@ -177,7 +178,7 @@ func testValues(files map[string][]byte, lowName, latName, coordName string, d *
 		return nil, err
 	}
 	v := n.predict(lat, low, ls[2], ls[3], coords)
-	return writeNPY(v, 1, len(v)), nil
+	return tensor.EncodeNPY(v, 1, len(v)), nil
 }
 
 // updateNPZ replaces the decoder MLP's arrays (decoder.mlp.K.weight as
@@ -221,7 +222,7 @@ func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, shape, err := readNPY(old)
+		_, shape, err := tensor.DecodeNPY(old)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -232,7 +233,7 @@ func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := w.Write(writeNPY(v, shapes[f.Name]...)); err != nil {
+		if _, err := w.Write(tensor.EncodeNPY(v, shapes[f.Name]...)); err != nil {
 			return nil, err
 		}
 		found++

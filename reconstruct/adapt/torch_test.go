@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 )
 
@@ -86,7 +87,7 @@ func TestTorchStep(t *testing.T) {
 				pts = append(pts, p)
 			}
 			write := func(name string, v []float32, shape ...int) {
-				if err := os.WriteFile(filepath.Join(dir, name+".npy"), writeNPY(v, shape...), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, name+".npy"), tensor.EncodeNPY(v, shape...), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -114,7 +115,7 @@ func TestTorchStep(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				v, _, err := readNPY(b)
+				v, _, err := tensor.DecodeNPY(b)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -4,7 +4,6 @@ package glrender
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -13,14 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
 
+	npyt "github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
@@ -207,36 +205,18 @@ func loadModel(t testing.TB, dir string) *reconstruct.Model {
 	return m
 }
 
-var npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
-
-// readNPY reads a little-endian float32 .npy test tensor.
+// readNPY reads a float32 .npy test tensor.
 func readNPY(t testing.TB, path string) ([]float32, []int) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" || b[6] != 1 {
-		t.Fatalf("%s: not a version 1 .npy file", path)
+	v, shape, err := npyt.DecodeNPY(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	hl := int(binary.LittleEndian.Uint16(b[8:]))
-	hdr := string(b[10 : 10+hl])
-	if !strings.Contains(hdr, "'<f4'") {
-		t.Fatalf("%s: not float32: %s", path, hdr)
-	}
-	var shape []int
-	for _, p := range strings.Split(npyShape.FindStringSubmatch(hdr)[1], ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			n, _ := strconv.Atoi(p)
-			shape = append(shape, n)
-		}
-	}
-	data := b[10+hl:]
-	out := make([]float32, len(data)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	return out, shape
+	return v, shape
 }
 
 func maxAbs(a, b []float32) float64 {
