@@ -193,7 +193,11 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 			if err != nil {
 				return err
 			}
-			if cap := caption(o.caption, vol, mdl.Title(axis), f.Method); cap != "" {
+			name := vol
+			if n > 1 {
+				name = nil // a montage's panels are narrow: plane and method only
+			}
+			if cap := caption(o.caption, name, mdl.Title(axis), f.Method); cap != "" {
 				if err := render.Caption(f.Image, cap); err != nil {
 					return err
 				}
@@ -230,13 +234,17 @@ func parsePoint(s string, shape volume.Shape) (viewer.Point, error) {
 	return viewer.Point{Z: v[0], Y: v[1], X: v[2]}, nil
 }
 
-// caption returns the panel caption for the --caption flag.
+// caption returns the panel caption for the --caption flag; vol may be nil
+// to leave out the volume's name.
 func caption(flagValue string, vol *volume.Volume, title, method string) string {
 	switch flagValue {
 	case "none", "":
 		return ""
 	case "auto":
-		parts := []string{vol.Name}
+		var parts []string
+		if vol != nil {
+			parts = append(parts, vol.Name)
+		}
 		if title != "" {
 			parts = append(parts, title)
 		}
