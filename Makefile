@@ -33,7 +33,7 @@ test-go:
 	$(GO) test -count=1 ./...
 
 test-py:
-	$(PYTHON) -m pytest -q reconstruct/train/tests
+	$(MAKE) -C reconstruct/train test PY=$(PYTHON)
 
 test-gui:
 	@if [ -x scripts/gui-smoke.sh ]; then bash scripts/gui-smoke.sh; else echo "test-gui: no GUI smoke test yet"; fi
@@ -44,9 +44,12 @@ fuzz: setup
 	$(GO) test ./io -run '^$$' -fuzz '^FuzzNPY$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./io -run '^$$' -fuzz '^FuzzTIFF$$' -fuzztime $(FUZZTIME)
 
-## train: train and export a model preset (CONFIG=lite or paper) into assets/models
+## train: train (resumable, MINUTES of budget) and export a preset (CONFIG=lite or paper) into
+## assets/models/CONFIG, then evaluate it on Hemibrain and held-out medulla (needs ../shared/data)
+MINUTES ?= 85
 train: setup-test
-	$(PYTHON) -m reconstruct.train.train --preset $(CONFIG)
+	$(MAKE) -C reconstruct/train train CONFIG=$(CONFIG) MINUTES=$(MINUTES) PY=$(PYTHON)
+	$(MAKE) -C reconstruct/train eval CONFIG=$(CONFIG) PY=$(PYTHON)
 
 ## bundle: desktop package with fyne (fyne.io/tools)
 bundle: setup
