@@ -15,8 +15,9 @@ import (
 
 func init() {
 	register(&Command{
-		Name: "adapt",
-		Args: "VOLUME",
+		Name:  "adapt",
+		Short: "fine-tune a model's decoder on a volume's own xy planes (self-supervised)",
+		Args:  "VOLUME",
 		Summary: "Adapt a niiv model to an anisotropic VOLUME (coarse in z): fine-tune its decoder, self-supervised,\n" +
 			"on the volume's own xy planes (random crops, flips, 90° turns, rows average-pooled by the\n" +
 			"factor; never its xz/yz slices) for --seconds, and write the adapted model folder (encoder\n" +

@@ -46,8 +46,9 @@ type benchRecord struct {
 
 func init() {
 	register(&Command{
-		Name: "bench",
-		Args: "",
+		Name:  "bench",
+		Short: "time the engine against ONNX Runtime and PyTorch on this machine",
+		Args:  "",
 		Summary: "Measure the engine on this machine, each case beside the PyTorch reference (the training\n" +
 			"package's model with the same weights and threads, run in the same invocation):\n" +
 			"  matmul2048  a 2048³ float32 matrix product (the machine's throughput; Go kernel and torch)\n" +

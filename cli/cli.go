@@ -20,6 +20,8 @@ type Command struct {
 	Name    string
 	Args    string // positional arguments, e.g. "IN OUT"
 	Summary string
+	// Short is the one-line description in the command list.
+	Short string
 	// Flags declares the command's flags on fs and returns the function that
 	// runs it with the positional arguments.
 	Flags func(fs *flag.FlagSet) func(ctx context.Context, env *Env, args []string) error
@@ -194,14 +196,26 @@ func printHelp(w io.Writer) {
 	sort.Strings(names)
 	for _, n := range names {
 		c := commands[n]
-		fmt.Fprintf(w, "  %-12s %s\n", n, firstLine(c.Summary))
+		short := c.Short
+		if short == "" {
+			short = firstLine(c.Summary)
+		}
+		fmt.Fprintf(w, "  %-12s %s\n", n, short)
 	}
 	fmt.Fprintln(w, "\n`niiv` alone opens the viewer on the bundled sample; `niiv COMMAND --help` explains a command.")
 }
 
+// firstLine returns the first sentence of a command's summary, shortened
+// to fit one line of the command list.
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, ".")
+	const max = 84
+	if r := []rune(s); len(r) > max {
+		s = strings.TrimRight(string(r[:max-1]), " ,;:") + "…"
 	}
 	return s
 }

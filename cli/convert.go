@@ -13,6 +13,7 @@ import (
 func init() {
 	register(&Command{
 		Name:    "convert",
+		Short:   "convert a volume between .npy and TIFF, keeping the voxel size",
 		Args:    "IN OUT",
 		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff).\nThe voxel size is kept (TIFF output carries ImageJ metadata that Fiji and tifffile read).",
 		MinArgs: 2, MaxArgs: 2,
@@ -34,6 +35,7 @@ func init() {
 	})
 	register(&Command{
 		Name:    "degrade",
+		Short:   "average-pool a volume along z (make test data from an isotropic volume)",
 		Args:    "IN OUT",
 		Summary: "Average-pool a volume along z by --factor (the niiv paper's degradation), making an\nisotropic volume anisotropic for evaluation. Output is float32; z voxel size × factor.",
 		MinArgs: 2, MaxArgs: 2,
@@ -66,6 +68,7 @@ func init() {
 	})
 	register(&Command{
 		Name:    "sample",
+		Short:   "write the bundled EM-like sample volume",
 		Args:    "OUT",
 		Summary: "Write the bundled EM-like sample volume (8 nm isotropic, generated deterministically),\naverage-pooled along z by --factor (1 keeps it isotropic).",
 		MinArgs: 1, MaxArgs: 1,

@@ -26,8 +26,9 @@ const csvHeader = "method,psnr,ssim,cf_r10,cf_r24,cf_r44,cf_r90"
 
 func init() {
 	register(&Command{
-		Name: "eval",
-		Args: "VOLUME…",
+		Name:  "eval",
+		Short: "compare methods with the paper's protocol (CF-PSNR, PSNR, SSIM)",
+		Args:  "VOLUME…",
 		Summary: "Evaluate reconstruction methods with the niiv paper's protocol: average-pool each isotropic\n" +
 			"VOLUME along z by --factor, reconstruct every xz slice (and yz with --yz) at the original\n" +
 			"resolution, and compare with the original slices. Prints PSNR, SSIM and clipped-Fourier PSNR\n" +

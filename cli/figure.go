@@ -20,8 +20,9 @@ import (
 
 func init() {
 	register(&Command{
-		Name: "figure",
-		Args: "FILE",
+		Name:  "figure",
+		Short: "render a view or a montage of modes to PNG without a window",
+		Args:  "FILE",
 		Summary: "Render a view of a volume to PNG without opening a window, through the viewer's own\n" +
 			"pipeline: --mode linear,niiv makes a montage of modes side by side; --view layout\n" +
 			"renders the 2×2 layout. The scale bar and caption are drawn at the output resolution.",

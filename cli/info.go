@@ -13,6 +13,7 @@ import (
 func init() {
 	register(&Command{
 		Name:    "info",
+		Short:   "shape, dtype, voxel size, anisotropy and value range of volumes",
 		Args:    "FILE…",
 		Summary: "Print shape, data type, voxel size, anisotropy and value range of volumes.\nFILE is a .npy, a TIFF stack, a folder or glob of 2-D slices, or \"sample\".",
 		MinArgs: 1, MaxArgs: -1,

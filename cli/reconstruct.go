@@ -14,8 +14,9 @@ import (
 
 func init() {
 	register(&Command{
-		Name: "reconstruct",
-		Args: "IN OUT",
+		Name:  "reconstruct",
+		Short: "write the isotropic reconstruction of an anisotropic volume",
+		Args:  "IN OUT",
 		Summary: "Reconstruct an isotropic volume from an anisotropic one (coarse in z) and write it to OUT\n" +
 			"(.npy, or .tif/.tiff with the new voxel size). The output has round(Z × zscale) slices;\n" +
 			"--zscale defaults to --factor, which defaults to the file's anisotropy (z / xy voxel size).\n" +

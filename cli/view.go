@@ -14,8 +14,9 @@ import (
 
 func init() {
 	register(&Command{
-		Name: "view",
-		Args: "[FILE]",
+		Name:  "view",
+		Short: "open the viewer (default: the bundled sample)",
+		Args:  "[FILE]",
 		Summary: "Open the viewer: XY, XZ and YZ views of a volume (default: the bundled sample)\n" +
 			"with niiv reconstruction between slices. Press ? in the window for the shortcuts.",
 		MinArgs: 0, MaxArgs: 1,
