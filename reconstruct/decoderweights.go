@@ -82,7 +82,7 @@ func decoderLayers(g *onnxGraph, feats int) ([]graphLayer, headKind, bool, error
 		}
 	}
 	x := first
-	for x != "" {
+	for x != "" && len(layers) <= len(g.nodes) { // bounded: a malformed graph may loop
 		var mm *onnxNode
 		for _, c := range consumers[x] {
 			if c.op == "MatMul" && c.inputs[0] == x {

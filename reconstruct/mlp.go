@@ -82,110 +82,12 @@ func packLayer(w []float32, kin, nin int, b []float32, k, n int) denseLayer {
 // mlpFromGraph extracts the MLP of a niiv decoder graph with feats latent
 // channels, checking the structure the native decoder assumes.
 func mlpFromGraph(g *onnxGraph, feats int) (*mlp, error) {
-	m := &mlp{feats: feats}
-	consumers := map[string][]onnxNode{}
-	var grid []onnxNode
-	for _, n := range g.nodes {
-		for _, in := range n.inputs {
-			consumers[in] = append(consumers[in], n)
-		}
-		if n.op == "GridSample" {
-			grid = append(grid, n)
-		}
+	layers, head, border, err := decoderLayers(g, feats)
+	if err != nil {
+		return nil, err
 	}
-	if len(grid) != 2 {
-		return nil, fmt.Errorf("want 2 GridSample nodes, found %d", len(grid))
-	}
-	for _, n := range grid {
-		if n.attrs["mode"].s != "bilinear" && n.attrs["mode"].s != "linear" {
-			return nil, fmt.Errorf("GridSample mode %q, want bilinear", n.attrs["mode"].s)
-		}
-		if n.attrs["align_corners"].i != 0 {
-			return nil, fmt.Errorf("GridSample align_corners=1, want 0")
-		}
-		switch n.attrs["padding_mode"].s {
-		case "border":
-			m.border = true
-		case "zeros", "":
-			m.border = false
-		default:
-			return nil, fmt.Errorf("GridSample padding_mode %q not supported", n.attrs["padding_mode"].s)
-		}
-	}
-	// The MLP: MatMul(x, W) → Add(b) → Relu, repeated, then a final
-	// MatMul → Add.
-	type layer struct {
-		w      onnxTensor
-		b      onnxTensor
-		output string
-	}
-	var layers []layer
-	var first string
-	for _, n := range g.nodes {
-		if n.op == "Concat" && first == "" {
-			first = n.outputs[0]
-		}
-	}
-	x := first
-	for x != "" && len(layers) <= len(g.nodes) { // bounded: a malformed graph may loop
-		var mm *onnxNode
-		for _, c := range consumers[x] {
-			if c.op == "MatMul" && c.inputs[0] == x {
-				mm = &c
-				break
-			}
-		}
-		if mm == nil {
-			break
-		}
-		w, ok := g.inits[mm.inputs[1]]
-		if !ok || len(w.dims) != 2 {
-			return nil, fmt.Errorf("MatMul %s: weight is not a 2-D initializer", mm.outputs[0])
-		}
-		var add *onnxNode
-		for _, c := range consumers[mm.outputs[0]] {
-			if c.op == "Add" {
-				add = &c
-			}
-		}
-		if add == nil {
-			return nil, fmt.Errorf("MatMul %s has no bias Add", mm.outputs[0])
-		}
-		bname := add.inputs[0]
-		if bname == mm.outputs[0] {
-			bname = add.inputs[1]
-		}
-		b, ok := g.inits[bname]
-		if !ok || len(b.data) != int(w.dims[1]) {
-			return nil, fmt.Errorf("MatMul %s: bias is not an initializer of %d values", mm.outputs[0], w.dims[1])
-		}
-		layers = append(layers, layer{w: w, b: b, output: add.outputs[0]})
-		x = ""
-		for _, c := range consumers[add.outputs[0]] {
-			if c.op == "Relu" {
-				x = c.outputs[0]
-			}
-		}
-	}
-	if len(layers) < 2 {
-		return nil, fmt.Errorf("found %d MLP layers, want at least 2", len(layers))
-	}
-	if got := layers[0].w.dims[0]; got != int64(feats+9) {
-		return nil, fmt.Errorf("first MLP layer takes %d inputs, want F+9 = %d", got, feats+9)
-	}
+	m := &mlp{feats: feats, head: head, border: border}
 	last := layers[len(layers)-1]
-	if last.w.dims[1] != 1 {
-		return nil, fmt.Errorf("last MLP layer has %d outputs, want 1", last.w.dims[1])
-	}
-	m.head = headPlain
-	for _, c := range consumers[last.output] {
-		switch c.op {
-		case "Sigmoid":
-			m.head = headSigmoid
-		case "Add":
-			m.head = headResidual
-		}
-	}
 	d := int(layers[0].w.dims[1])
 	m.width, m.dp = d, roundUp(d, panelW)
 	w1 := layers[0].w.data
