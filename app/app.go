@@ -26,8 +26,10 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	_ "github.com/niiv/niiv/internal/locale" // before Fyne reads the locale
+	"github.com/niiv/niiv/reconstruct/adapt"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -44,6 +46,19 @@ type Options struct {
 	ScreenshotDir string
 	// Mode is the initial display mode.
 	Mode viewer.Mode
+	// Path is the file the volume was read from; "Adapt to this volume"
+	// and the adapted models remembered for a file need it ("" turns
+	// adaptation off).
+	Path string
+	// Engine names the model Methods.Niiv was loaded from (the parent of
+	// adapted models) and how models are loaded.
+	Engine engine.Options
+	// Adapted is the folder of the adapted model Methods.Niiv uses, ""
+	// when it uses the model Engine names.
+	Adapted string
+	// Adapt configures "Adapt to this volume" (zero values: adapt's
+	// defaults, a 60 s budget).
+	Adapt adapt.Options
 }
 
 // Run opens a window on vol and blocks until it is closed.
@@ -63,6 +78,9 @@ func Run(vol *volume.Volume, o Options) error {
 	}
 	w.ShowAndRun()
 	u.pipe.Close()
+	for _, c := range u.closers {
+		c()
+	}
 	return nil
 }
 
@@ -81,6 +99,13 @@ type ui struct {
 	do      func(f func())
 	syncing bool // true while controls are set from the model
 
+	deliver     func(viewer.Frame) // hands finished frames to the views
+	synchronous bool
+	// closers release the models the window loaded (adapted ones, or the
+	// parent again); they run when the window closes, as an old
+	// pipeline's decodes may still use them until then.
+	closers []func()
+
 	// controls
 	info      *widget.Label
 	position  *widget.Label
@@ -98,6 +123,7 @@ type ui struct {
 	cross     *widget.Check
 	hist      *canvas.Image
 	message   *widget.Label
+	adaptBtn  *widget.Button
 }
 
 var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 Split"}
@@ -105,13 +131,13 @@ var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 
 // newUI builds the widgets. A synchronous ui renders frames inside the
 // calls that change the model (for tests).
 func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
-	u := &ui{model: viewer.New(vol), opts: o, win: w, do: fyne.Do}
+	u := &ui{model: viewer.New(vol), opts: o, win: w, do: fyne.Do, synchronous: synchronous}
 	u.model.SetMode(o.Mode)
-	deliver := func(f viewer.Frame) { u.do(func() { u.views[f.Request.Axis].show(f) }) }
+	u.deliver = func(f viewer.Frame) { u.do(func() { u.views[f.Request.Axis].show(f) }) }
 	if synchronous {
-		deliver = func(f viewer.Frame) { u.views[f.Request.Axis].show(f) }
+		u.deliver = func(f viewer.Frame) { u.views[f.Request.Axis].show(f) }
 	}
-	u.pipe = viewer.NewPipeline(o.Methods, deliver, synchronous)
+	u.pipe = viewer.NewPipeline(o.Methods, u.deliver, synchronous)
 	for i, a := range viewer.Views {
 		u.views[i] = newView(u, a)
 	}
@@ -119,20 +145,35 @@ func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
 	panel := u.buildPanel()
 	u.content = container.NewGridWithColumns(2, u.views[volume.XY], u.views[volume.XZ], u.views[volume.YZ], panel)
 	u.model.OnChange(u.changed)
-	if o.Methods.Niiv == nil {
-		reason := "no model loaded"
-		if o.Methods.NiivError != nil {
-			reason = o.Methods.NiivError.Error()
-		}
-		u.say("niiv unavailable, linear shown: %s", reason)
-	} else {
-		u.say("niiv: %s", o.Methods.Niiv.Name())
-	}
-	if o.Methods.Colour != nil {
-		u.say("%s · frames coloured with OpenGL", u.message.Text)
-	}
+	u.sayModel()
 	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair)
 	return u
+}
+
+// sayModel shows which model the niiv mode uses.
+func (u *ui) sayModel() {
+	ms := u.opts.Methods
+	if ms.Niiv == nil {
+		reason := "no model loaded"
+		if ms.NiivError != nil {
+			reason = ms.NiivError.Error()
+		}
+		u.say("niiv unavailable, linear shown: %s", reason)
+	} else if u.opts.Adapted != "" {
+		u.say("niiv: %s (adapted to this volume)", ms.Niiv.Name())
+	} else {
+		u.say("niiv: %s", ms.Niiv.Name())
+	}
+	if ms.Colour != nil {
+		u.say("%s · frames coloured with OpenGL", u.message.Text)
+	}
+	if u.adaptBtn != nil {
+		if ms.Niiv == nil || u.opts.Path == "" {
+			u.adaptBtn.Disable()
+		} else {
+			u.adaptBtn.Enable()
+		}
+	}
 }
 
 // changed reacts to a model change: new requests for the views (the
@@ -249,12 +290,16 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	shot := widget.NewButton("Screenshot…", u.screenshotDialog)
 	help := widget.NewButton("?", u.showHelp)
 	export := widget.NewButton("Export isotropic…", u.exportDialog)
+	u.adaptBtn = widget.NewButton("Adapt to this volume", u.adaptModel)
+	if u.opts.Methods.Niiv == nil || u.opts.Path == "" {
+		u.adaptBtn.Disable()
+	}
 
 	row := func(label string, o fyne.CanvasObject, right fyne.CanvasObject) fyne.CanvasObject {
 		return container.NewBorder(nil, nil, widget.NewLabel(label), right, o)
 	}
 	return container.NewScroll(container.NewVBox(
-		container.NewBorder(nil, nil, container.NewHBox(open, shot, export, help), nil, u.message),
+		container.NewBorder(nil, nil, container.NewHBox(open, shot, export, u.adaptBtn, help), nil, u.message),
 		u.info,
 		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),

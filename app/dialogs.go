@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/reconstruct/adapt"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
@@ -88,7 +89,15 @@ func (u *ui) open(path string) {
 			}
 			show := func(v *volume.Volume) {
 				u.model.SetVolume(v)
-				u.say("opened %s", filepath.Base(path))
+				u.opts.Path = path
+				u.sayModel() // the Adapt button follows the path
+				u.useRemembered(v, path, func() {
+					if u.opts.Adapted != "" {
+						u.say("opened %s · niiv: %s (adapted to this volume)", filepath.Base(path), u.opts.Methods.Niiv.Name())
+					} else {
+						u.say("opened %s", filepath.Base(path))
+					}
+				})
 			}
 			if !vol.Voxel.Known {
 				u.askVoxel(vol, show)
@@ -248,37 +257,71 @@ func (u *ui) exportDialog() {
 	save.Show()
 }
 
+// task is a long operation's dialog: a label, a progress bar and Cancel,
+// which cancels ctx.
+type task struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	label  *widget.Label
+	bar    *widget.ProgressBar
+	d      dialog.Dialog
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+// startTask shows a task's dialog.
+func (u *ui) startTask(title, text string) *task {
+	t := &task{label: widget.NewLabel(text), bar: widget.NewProgressBar()}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.d = dialog.NewCustomWithoutButtons(title, container.NewVBox(t.label, t.bar,
+		widget.NewButton("Cancel", t.cancel)), u.win)
+	t.d.Resize(fyne.NewSize(460, 160))
+	t.d.Show()
+	return t
+}
+
+// progress shows the fraction f done and, unless text is "", a new label.
+// It may be called from any goroutine; updates come at most ten times a
+// second, except the last (f ≥ 1).
+func (t *task) progress(u *ui, f float64, text string) {
+	t.mu.Lock()
+	now := time.Now()
+	if f < 1 && now.Sub(t.last) < 100*time.Millisecond {
+		t.mu.Unlock()
+		return
+	}
+	t.last = now
+	t.mu.Unlock()
+	u.do(func() {
+		t.bar.SetValue(f)
+		if text != "" {
+			t.label.SetText(text)
+		}
+	})
+}
+
+// end hides the dialog and releases its context (on the UI goroutine).
+func (t *task) end() {
+	t.d.Hide()
+	t.cancel()
+}
+
 // export runs the reconstruction in the background, showing progress.
 func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	bar := widget.NewProgressBar()
-	label := widget.NewLabel(fmt.Sprintf("Reconstructing %s with %s…", filepath.Base(path), r.Name()))
-	d := dialog.NewCustomWithoutButtons("Export isotropic volume", container.NewVBox(label, bar,
-		widget.NewButton("Cancel", cancel)), u.win)
-	d.Resize(fyne.NewSize(460, 160))
-	d.Show()
-	var mu sync.Mutex
-	var last time.Time
+	t := u.startTask("Export isotropic volume", fmt.Sprintf("Reconstructing %s with %s…", filepath.Base(path), r.Name()))
 	progress := func(done, total int) { // called from the reconstruction's goroutines
-		mu.Lock()
-		now := time.Now()
-		if done < total && now.Sub(last) < 100*time.Millisecond {
-			mu.Unlock()
-			return
-		}
-		last = now
-		mu.Unlock()
-		u.do(func() { bar.SetValue(float64(done) / float64(max(1, total))) })
+		t.progress(u, float64(done)/float64(max(1, total)), "")
 	}
 	go func() {
-		defer cancel()
+		defer t.cancel()
 		t0 := time.Now()
-		out, err := engine.Isotropic(ctx, r, vol, progress)
+		out, err := engine.Isotropic(t.ctx, r, vol, progress)
 		if err == nil {
 			err = volio.Save(path, out)
 		}
 		u.do(func() {
-			d.Hide()
+			t.end()
 			switch {
 			case errors.Is(err, context.Canceled):
 				u.say("export cancelled")
@@ -287,6 +330,108 @@ func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
 			default:
 				u.say("saved %s: %v in %.1f s", filepath.Base(path), out.Shape(), time.Since(t0).Seconds())
 			}
+		})
+	}()
+}
+
+// adaptModel fine-tunes the model's decoder on the shown volume in the
+// background (engine.AdaptModel), with a progress bar and Cancel; when it
+// is ready, the views switch to the adapted model, which is saved where
+// the next opening of the file finds it.
+func (u *ui) adaptModel() {
+	if u.opts.Methods.Niiv == nil || u.opts.Path == "" {
+		u.say("adapting needs a loaded model and the volume's file")
+		return
+	}
+	vol, path, eo := u.model.Volume(), u.opts.Path, u.opts.Engine
+	opt := u.opts.Adapt
+	t := u.startTask("Adapt to this volume", fmt.Sprintf("Fine-tuning the decoder of %s on the xy planes of %s…",
+		engine.ParentName(eo), filepath.Base(path)))
+	opt.Progress = func(p adapt.Progress) {
+		f := 0.0
+		if p.Budget > 0 {
+			f = min(1, float64(p.Elapsed)/float64(p.Budget))
+		} else if opt.Steps > 0 {
+			f = min(1, float64(p.Step)/float64(opt.Steps))
+		}
+		t.progress(u, f, fmt.Sprintf("step %d · loss %.4f · %.0f s", p.Step, p.Loss, p.Elapsed.Seconds()))
+	}
+	u.say("adapting %s to %s…", engine.ParentName(eo), filepath.Base(path))
+	go func() {
+		defer t.cancel()
+		dir, err := engine.AdaptModel(t.ctx, eo, path, vol, opt)
+		var ms viewer.Methods
+		closeModel := func() {}
+		if err == nil {
+			lo := eo
+			lo.Model = dir
+			ms, closeModel, _ = engine.Load(context.Background(), lo)
+			if ms.Niiv == nil {
+				err = fmt.Errorf("load the adapted model %s: %w", dir, ms.NiivError)
+			}
+		}
+		u.do(func() {
+			t.end()
+			switch {
+			case errors.Is(err, context.Canceled):
+				u.say("adaptation cancelled")
+			case err != nil:
+				u.say("adaptation failed")
+				dialog.ShowError(err, u.win)
+			case u.model.Volume() != vol: // another volume was opened meanwhile
+				u.closers = append(u.closers, closeModel)
+				u.say("adapted model saved in %s", filepath.Base(dir))
+			default:
+				u.setMethods(ms, closeModel, dir)
+			}
+		})
+	}()
+}
+
+// setMethods switches the views to new methods (adapted: the folder of
+// their adapted model, or ""), with a new pipeline; closeModel runs when
+// the window closes.
+func (u *ui) setMethods(ms viewer.Methods, closeModel func(), adapted string) {
+	u.pipe.Close()
+	u.closers = append(u.closers, closeModel)
+	u.opts.Methods, u.opts.Adapted = ms, adapted
+	u.pipe = viewer.NewPipeline(ms, u.deliver, u.synchronous)
+	u.sayModel()
+	u.submit()
+}
+
+// useRemembered switches niiv, in the background, to the model adapted to
+// vol (read from path) by an earlier run, or back to the parent model when
+// vol has none and an adapted one is in use; done runs afterwards on the UI
+// goroutine.
+func (u *ui) useRemembered(vol *volume.Volume, path string, done func()) {
+	if u.opts.Methods.Niiv == nil && u.opts.Adapted == "" { // no model at all
+		done()
+		return
+	}
+	eo, current := u.opts.Engine, u.opts.Adapted
+	go func() {
+		dir, _ := engine.Remembered(eo, path, vol)
+		var ms viewer.Methods
+		closeModel := func() {}
+		if dir != current {
+			lo := eo
+			if dir != "" {
+				lo.Model = dir
+			}
+			ms, closeModel, _ = engine.Load(context.Background(), lo)
+		}
+		u.do(func() {
+			if dir != current && u.model.Volume() == vol {
+				if ms.Niiv != nil || dir == "" {
+					u.setMethods(ms, closeModel, dir)
+				} else {
+					closeModel()
+				}
+			} else {
+				closeModel()
+			}
+			done()
 		})
 	}()
 }

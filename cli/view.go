@@ -47,18 +47,38 @@ func init() {
 				if vol.Name == "" {
 					vol.Name = path
 				}
-				methods, closeModel, info := engine.Load(ctx, engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models})
-				defer closeModel()
+				eo := engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models}
+				// A model adapted to this file earlier (niiv adapt, or the
+				// viewer's "Adapt to this volume") is used again.
+				adapted, _ := engine.Remembered(eo, path, vol)
+				lo := eo
+				if adapted != "" {
+					lo.Model = adapted
+				}
+				methods, closeModel, info := engine.Load(ctx, lo)
+				if adapted != "" && methods.Niiv == nil {
+					fmt.Fprintf(env.Stderr, "niiv view: the model adapted to %s does not load (%v), using %s\n", path, methods.NiivError, engine.ParentName(eo))
+					closeModel()
+					adapted = ""
+					methods, closeModel, info = engine.Load(ctx, eo)
+				}
+				defer func() { closeModel() }()
 				if methods.Niiv == nil {
 					fmt.Fprintf(env.Stderr, "niiv view: niiv unavailable, showing linear: %v\n", methods.NiivError)
 				} else {
 					fmt.Fprintf(env.Stderr, "niiv view: %s\n", info)
+					if adapted != "" {
+						fmt.Fprintf(env.Stderr, "niiv view: using the model adapted to this volume: %s\n", adapted)
+					}
 				}
 				return app.Run(vol, app.Options{
 					Methods:       methods,
 					Mode:          m,
 					Open:          func(p string) (*volume.Volume, error) { return openVolume(p, nil) },
 					ScreenshotDir: *shots,
+					Path:          path,
+					Engine:        eo,
+					Adapted:       adapted,
 				})
 			}
 		},

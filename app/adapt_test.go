@@ -1,0 +1,152 @@
+package app
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/reconstruct/adapt"
+	"github.com/niiv/niiv/viewer"
+	"github.com/niiv/niiv/viewer/engine"
+	"github.com/niiv/niiv/volume"
+)
+
+// newAdaptUI builds a synchronous viewer on testVolume with the tiny model,
+// as read from path; it skips without ONNX Runtime.
+func newAdaptUI(t *testing.T, path string, open func(string) (*volume.Volume, error), opt adapt.Options) *ui {
+	t.Helper()
+	if _, err := reconstruct.FindLibrary(); err != nil {
+		t.Skipf("skipping: ONNX Runtime library not found (run scripts/setup.sh or set %s): %v", reconstruct.LibraryEnv, err)
+	}
+	test.NewTempApp(t)
+	eo := engine.Options{Model: filepath.Join("..", "testdata", "tiny-model"), Threads: 1}
+	ms, closeModel, _ := engine.Load(context.Background(), eo)
+	if ms.Niiv == nil {
+		t.Fatalf("tiny model: %v", ms.NiivError)
+	}
+	w := test.NewWindow(nil)
+	u := newUI(testVolume(t), Options{Methods: ms, Mode: viewer.Niiv, Path: path, Engine: eo, Adapt: opt, Open: open}, w, true)
+	w.SetContent(u.content)
+	w.Resize(fyne.NewSize(1000, 700))
+	t.Cleanup(func() {
+		u.pipe.Close()
+		w.Close()
+		for _, c := range u.closers {
+			c()
+		}
+		closeModel()
+	})
+	return u
+}
+
+// TestAdaptToVolume adapts through the button, checks that the views switch
+// to the adapted model, and that opening the file again in a new window
+// uses it.
+func TestAdaptToVolume(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vol.npy")
+	u := newAdaptUI(t, path, nil, adapt.Options{Steps: 2, Seconds: -1, Batch: 2})
+	if u.adaptBtn.Disabled() {
+		t.Fatal("Adapt is disabled with a model and a file")
+	}
+	mu := serialise(u)
+	test.Tap(u.adaptBtn)
+	msg := waitMessage(u, mu, "niiv: ", 60*time.Second)
+	if !strings.Contains(msg, "adapted to this volume") {
+		t.Fatalf("adaptation did not finish: %q", msg)
+	}
+	mu.Lock()
+	want := adapt.DefaultDir(path, "tiny-model")
+	if u.opts.Adapted != want {
+		t.Errorf("adapted model %q, want %q", u.opts.Adapted, want)
+	}
+	if l := u.views[volume.XZ].frame.Label(); !strings.Contains(l, "adapted") {
+		t.Errorf("XZ frame label %q does not name the adapted model", l)
+	}
+	mu.Unlock()
+	if _, err := os.Stat(filepath.Join(want, "decoder.onnx")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new window on another file, then this file again: the adapted
+	// model is remembered.
+	same := testVolume(t)
+	v := newAdaptUI(t, filepath.Join(t.TempDir(), "other.npy"), func(string) (*volume.Volume, error) { return same, nil }, adapt.Options{})
+	if v.opts.Adapted != "" {
+		t.Fatalf("new window starts adapted: %q", v.opts.Adapted)
+	}
+	mu2 := serialise(v)
+	v.open(path)
+	msg = waitMessage(v, mu2, "opened", 30*time.Second)
+	if !strings.Contains(msg, "adapted to this volume") {
+		t.Fatalf("reopened without the adapted model: %q", msg)
+	}
+	mu2.Lock()
+	defer mu2.Unlock()
+	if v.opts.Adapted != want {
+		t.Errorf("reopened with %q, want %q", v.opts.Adapted, want)
+	}
+}
+
+// TestAdaptCancel taps Cancel in the progress dialog: the views keep the
+// parent model and nothing is written.
+func TestAdaptCancel(t *testing.T) {
+	dir := t.TempDir()
+	u := newAdaptUI(t, filepath.Join(dir, "vol.npy"), nil, adapt.Options{Steps: 1 << 30, Seconds: -1, Batch: 2})
+	mu := serialise(u)
+	test.Tap(u.adaptBtn)
+	var cancel *widget.Button
+	deadline := time.Now().Add(10 * time.Second)
+	for cancel == nil && time.Now().Before(deadline) {
+		mu.Lock()
+		if top := u.win.Canvas().Overlays().Top(); top != nil {
+			cancel = findButton(top, "Cancel")
+		}
+		mu.Unlock()
+	}
+	if cancel == nil {
+		t.Fatal("no Cancel button in the progress dialog")
+	}
+	time.Sleep(200 * time.Millisecond) // let training start
+	mu.Lock()
+	test.Tap(cancel)
+	mu.Unlock()
+	if msg := waitMessage(u, mu, "adaptation cancelled", 30*time.Second); msg != "adaptation cancelled" {
+		t.Fatalf("after Cancel: %q", msg)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if u.opts.Adapted != "" {
+		t.Errorf("cancelled run switched to %q", u.opts.Adapted)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("a cancelled run left %v", ents)
+	}
+}
+
+// findButton returns the button labelled text under o, or nil.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	if b, ok := o.(*widget.Button); ok && b.Text == text {
+		return b
+	}
+	var kids []fyne.CanvasObject
+	switch c := o.(type) {
+	case *fyne.Container:
+		kids = c.Objects
+	case fyne.Widget:
+		kids = test.WidgetRenderer(c).Objects()
+	}
+	for _, k := range kids {
+		if b := findButton(k, text); b != nil {
+			return b
+		}
+	}
+	return nil
+}
