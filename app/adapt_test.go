@@ -51,7 +51,11 @@ func newAdaptUI(t *testing.T, path string, open func(string) (*volume.Volume, er
 // to the adapted model, and that opening the file again in a new window
 // uses it.
 func TestAdaptToVolume(t *testing.T) {
+	isolateCache(t)
 	path := filepath.Join(t.TempDir(), "vol.npy")
+	if err := os.WriteFile(path, nil, 0o644); err != nil { // on disk: the model goes beside it
+		t.Fatal(err)
+	}
 	u := newAdaptUI(t, path, nil, adapt.Options{Steps: 2, Seconds: -1, Batch: 2})
 	if u.adaptBtn.Disabled() {
 		t.Fatal("Adapt is disabled with a model and a file")
@@ -149,4 +153,15 @@ func findButton(o fyne.CanvasObject, text string) *widget.Button {
 		}
 	}
 	return nil
+}
+
+// isolateCache points the user cache at a temporary folder so adapted models
+// never land in the real one, keeping ONNX Runtime (found through the cache)
+// reachable.
+func isolateCache(t *testing.T) {
+	t.Helper()
+	if lib, err := reconstruct.FindLibrary(); err == nil {
+		t.Setenv(reconstruct.LibraryEnv, lib)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 }

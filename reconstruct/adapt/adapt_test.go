@@ -329,6 +329,14 @@ func TestCancelWritesNothing(t *testing.T) {
 func TestDefaultDirRemembered(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vol.npy")
+	if err := os.WriteFile(path, nil, 0o644); err != nil { // on disk: the model goes beside it
+		t.Fatal(err)
+	}
+	isolateCache(t)
+	// A volume with no file (the bundled sample) is kept in the user cache.
+	if got := DefaultDir("sample", "niiv-tiny-model"); !strings.HasPrefix(got, os.Getenv("XDG_CACHE_HOME")) {
+		t.Errorf("DefaultDir(sample) = %s, want a folder in the user cache", got)
+	}
 	got := DefaultDir(path, "niiv-tiny-model")
 	if want := filepath.Join(dir, "vol.npy.adapted-tiny-model"); got != want {
 		t.Errorf("DefaultDir = %s, want %s", got, want)
@@ -352,4 +360,15 @@ func TestDefaultDirRemembered(t *testing.T) {
 	if _, ok := Remembered(path, other, p.Name()); ok {
 		t.Error("remembered a model adapted to other voxels")
 	}
+}
+
+// isolateCache points the user cache at a temporary folder so adapted models
+// never land in the real one, keeping ONNX Runtime (found through the cache)
+// reachable.
+func isolateCache(t *testing.T) {
+	t.Helper()
+	if lib, err := reconstruct.FindLibrary(); err == nil {
+		t.Setenv(reconstruct.LibraryEnv, lib)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 }

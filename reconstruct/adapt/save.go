@@ -311,25 +311,35 @@ func isAdapted(dir string) bool {
 }
 
 // DefaultDir returns where an adapted model of volumePath is kept by
-// default: the folder "<file>.adapted-<model>" beside the volume when that
-// folder can be written, else one in the user cache
-// (<cache>/niiv/adapted/<file>-<hash of its absolute path>-<model>).
+// default: the folder "<file>.adapted-<model>" beside the volume when the
+// volume is a file or folder on disk whose folder can be written, else one
+// in the user cache (<cache>/niiv/adapted/<file>-<hash of its absolute
+// path>-<model>) — also for the bundled sample, which has no file.
 func DefaultDir(volumePath, model string) string {
+	beside, cached := candidateDirs(volumePath, model)
+	if _, err := os.Stat(volumePath); err == nil && writable(filepath.Dir(beside)) {
+		return beside
+	}
+	if cached == "" {
+		return beside
+	}
+	return cached
+}
+
+// candidateDirs returns the two places DefaultDir chooses between; cached
+// is empty when the system has no user cache folder.
+func candidateDirs(volumePath, model string) (beside, cached string) {
 	model = strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(reconstruct.ModelName(model))
 	abs, err := filepath.Abs(volumePath)
 	if err != nil {
 		abs = volumePath
 	}
 	base := filepath.Base(abs)
-	beside := filepath.Join(filepath.Dir(abs), base+".adapted-"+model)
-	if writable(filepath.Dir(abs)) {
-		return beside
+	beside = filepath.Join(filepath.Dir(abs), base+".adapted-"+model)
+	if cache, err := os.UserCacheDir(); err == nil {
+		cached = filepath.Join(cache, "niiv", "adapted", base+"-"+sha([]byte(abs))[:12]+"-"+model)
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return beside
-	}
-	return filepath.Join(cache, "niiv", "adapted", base+"-"+sha([]byte(abs))[:12]+"-"+model)
+	return beside, cached
 }
 
 // writable reports whether a file can be created in dir.
@@ -346,12 +356,23 @@ func writable(dir string) bool {
 // Remembered returns the folder of the model adapted to vol (read from
 // volumePath) from model by an earlier run that saved to DefaultDir, when
 // that folder holds an adapted model made from the same voxels. Viewers
-// use it to offer the adapted model again.
+// use it to offer the adapted model again. It only reads: both places
+// DefaultDir may have chosen are looked at, beside the volume first.
 func Remembered(volumePath string, vol *volume.Volume, model string) (string, bool) {
-	dir := DefaultDir(volumePath, model)
+	beside, cached := candidateDirs(volumePath, model)
+	for _, dir := range []string{beside, cached} {
+		if dir != "" && sameVoxels(dir, vol) {
+			return dir, true
+		}
+	}
+	return "", false
+}
+
+// sameVoxels reports whether dir holds a model adapted to vol's voxels.
+func sameVoxels(dir string, vol *volume.Volume) bool {
 	b, err := os.ReadFile(filepath.Join(dir, "card.json"))
 	if err != nil {
-		return "", false
+		return false
 	}
 	var c struct {
 		Adaptation struct {
@@ -360,8 +381,5 @@ func Remembered(volumePath string, vol *volume.Volume, model string) (string, bo
 			} `json:"volume"`
 		} `json:"adaptation"`
 	}
-	if json.Unmarshal(b, &c) != nil || c.Adaptation.Volume.SHA256 == "" || c.Adaptation.Volume.SHA256 != describe(vol).SHA256 {
-		return "", false
-	}
-	return dir, true
+	return json.Unmarshal(b, &c) == nil && c.Adaptation.Volume.SHA256 != "" && c.Adaptation.Volume.SHA256 == describe(vol).SHA256
 }
