@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,6 +23,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	_ "github.com/niiv/niiv/internal/locale" // before Fyne reads the locale
 	"github.com/niiv/niiv/reconstruct/adapt"
 	"github.com/niiv/niiv/render"
@@ -553,16 +552,8 @@ func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 }
 
 func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
+	if err := atomicfile.WritePNG(path, img); err != nil {
 		return fmt.Errorf("app: %w", err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return fmt.Errorf("app: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("app: write %s: %w", path, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/volume"
 	"github.com/niiv/niiv/volume/sample"
@@ -150,22 +151,17 @@ func writeTable(w io.Writer, sc []reconstruct.Scores, radii []float64, volumes, 
 }
 
 func writeCSV(path string, sc []reconstruct.Scores, radii []float64) error {
-	f, err := os.Create(path)
+	err := atomicfile.Write(path, func(f *os.File) error {
+		cw := csv.NewWriter(f)
+		cw.Write(strings.Split(csvHeader, ","))
+		g := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+		for _, s := range sc {
+			cw.Write([]string{s.Method, g(s.PSNR), g(s.SSIM), g(cfAt(s, radii, 10)), g(cfAt(s, radii, 24)), g(cfAt(s, radii, 44)), g(cfAt(s, radii, 90))})
+		}
+		cw.Flush()
+		return cw.Error()
+	})
 	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
-	cw.Write(strings.Split(csvHeader, ","))
-	g := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
-	for _, s := range sc {
-		cw.Write([]string{s.Method, g(s.PSNR), g(s.SSIM), g(cfAt(s, radii, 10)), g(cfAt(s, radii, 24)), g(cfAt(s, radii, 44)), g(cfAt(s, radii, 90))})
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
@@ -194,7 +190,15 @@ func writePlot(path string, sc []reconstruct.Scores, radii []float64, factor int
 	}
 	p.Legend.Top = true
 	p.BackgroundColor = color.White
-	if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
+	format := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	if format == "" {
+		format = "png"
+	}
+	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, format)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := atomicfile.Write(path, func(f *os.File) error { _, err := wt.WriteTo(f); return err }); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -5,13 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/png"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/niiv/niiv/assets"
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
@@ -258,16 +257,8 @@ func caption(flagValue string, vol *volume.Volume, title, method string) string 
 }
 
 func writeFigure(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
+	if err := atomicfile.WritePNG(path, img); err != nil {
 		return fmt.Errorf("figure: %w", err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return fmt.Errorf("figure: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("figure: write %s: %w", path, err)
 	}
 	return nil
 }

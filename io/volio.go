@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -216,30 +217,8 @@ func Save(path string, v *volume.Volume) error {
 // writeAtomic creates path through a temporary file in the same folder,
 // calls fill on it and renames it into place only when fill succeeds.
 func writeAtomic(path string, fill func(f *os.File) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, fill); err != nil {
 		return &Error{"write", path, err}
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return &Error{"write", path, err}
-	}
-	if err := tmp.Sync(); err != nil {
-		return &Error{"write", path, err}
-	}
-	if err := tmp.Close(); err != nil {
-		return &Error{"write", path, err}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return &Error{"write", path, err}
-	}
-	ok = true
 	return nil
 }
