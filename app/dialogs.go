@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,24 +204,12 @@ func (u *ui) screenshotDialog() {
 		u.model.SetCaption(caption.Text)
 		snap := u.model.Snapshot(float64(max(1, k)))
 		u.model.SetCaption(old)
-		save := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-			if err != nil {
-				dialog.ShowError(err, u.win)
-				return
-			}
-			if w == nil {
-				return
-			}
-			path := w.URI().Path()
-			w.Close()
+		u.saveDialog("niiv-figure.png", func(path string) {
 			if !strings.HasSuffix(strings.ToLower(path), ".png") {
 				path += ".png"
 			}
 			u.saveSnapshot(snap, axis, path)
-		}, u.win)
-		save.SetFileName("niiv-figure.png")
-		save.Resize(fyne.NewSize(800, 560))
-		save.Show()
+		})
 	}, u.win)
 }
 
@@ -236,7 +225,19 @@ func (u *ui) exportDialog() {
 		return
 	}
 	vol := u.model.Volume()
-	save := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+	base := strings.TrimSuffix(filepath.Base(vol.Name), filepath.Ext(vol.Name))
+	if base == "" || strings.ContainsAny(base, " (") {
+		base = "volume"
+	}
+	u.saveDialog(base+"-isotropic.tif", func(path string) { u.export(vol, r, path) })
+}
+
+// saveDialog asks where to save, proposing name, and calls save with the
+// chosen path. Fyne's save dialog creates the chosen file; an empty one is
+// removed again here, since every niiv writer writes through a temporary
+// file and a rename, so that a cancelled or failed save leaves nothing.
+func (u *ui) saveDialog(name string, save func(path string)) {
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil {
 			dialog.ShowError(err, u.win)
 			return
@@ -246,15 +247,14 @@ func (u *ui) exportDialog() {
 		}
 		path := w.URI().Path()
 		w.Close()
-		u.export(vol, r, path)
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+			os.Remove(path)
+		}
+		save(path)
 	}, u.win)
-	base := strings.TrimSuffix(filepath.Base(vol.Name), filepath.Ext(vol.Name))
-	if base == "" || strings.ContainsAny(base, " (") {
-		base = "volume"
-	}
-	save.SetFileName(base + "-isotropic.tif")
-	save.Resize(fyne.NewSize(800, 560))
-	save.Show()
+	d.SetFileName(name)
+	d.Resize(fyne.NewSize(800, 560))
+	d.Show()
 }
 
 // task is a long operation's dialog: a label, a progress bar and Cancel,
