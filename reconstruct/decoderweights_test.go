@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/niiv/niiv/internal/tensor"
 )
 
 // TestDenseMul checks Dense.Mul, plain and transposed, against a direct
@@ -152,11 +154,11 @@ func TestWriteDecoderMLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	nat, _ := m.DecodePoints(context.Background(), lat, low, h, w, coords)
-	if d := maxAbsDiff(ort, nat); d > 1e-5 {
+	if d := tensor.MaxAbsDiff(ort, nat); d > 1e-5 {
 		t.Errorf("rewritten decoder: ONNX Runtime and native differ by %g", d)
 	}
 	orig, _ := readNPYFile(t, filepath.Join(dir, "test_values.npy"))
-	if d := maxAbsDiff(ort, orig); d < 1e-3 {
+	if d := tensor.MaxAbsDiff(ort, orig); d < 1e-3 {
 		t.Errorf("new weights changed the output by only %g", d)
 	}
 }

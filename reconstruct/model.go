@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path"
 	"runtime"
@@ -582,12 +581,12 @@ func (m *Model) selfCheck(fsys fs.FS) error {
 	if err != nil {
 		return err
 	}
-	if d := maxAbsDiff(gotLat, lat); !(d <= tol) {
+	if d := tensor.MaxAbsDiff(gotLat, lat); !(d <= tol) {
 		return fmt.Errorf("encoder output differs from %s by %.3g (tolerance %g): corrupt model or incompatible runtime", tt.Latent, d, tol)
 	}
 	if m.mlp != nil {
 		got := m.mlp.decodePoints(m.planeFromLatent(lat, low, h, w), coords)
-		if d := maxAbsDiff(got, want); !(d <= tol) {
+		if d := tensor.MaxAbsDiff(got, want); !(d <= tol) {
 			m.mlp = nil
 			m.Decoder = "onnx"
 			m.addNote(fmt.Sprintf("native decoder differs from the test tensors by %.3g; decoding with ONNX Runtime", d))
@@ -598,25 +597,11 @@ func (m *Model) selfCheck(fsys fs.FS) error {
 		if err != nil {
 			return err
 		}
-		if d := maxAbsDiff(got, want); !(d <= tol) {
+		if d := tensor.MaxAbsDiff(got, want); !(d <= tol) {
 			return fmt.Errorf("decoder output differs from %s by %.3g (tolerance %g): corrupt model", tt.Values, d, tol)
 		}
 	}
 	return nil
-}
-
-func maxAbsDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d float64
-	for i := range a {
-		e := math.Abs(float64(a[i]) - float64(b[i]))
-		if !(e <= d) {
-			d = e
-		}
-	}
-	return d
 }
 
 // MACs returns the model's multiply-accumulates per low-resolution pixel

@@ -96,7 +96,7 @@ func TestExactness(t *testing.T) {
 				{"native decoder vs test_values", nativeVals, want},
 			}
 			for _, c := range checks {
-				d := maxAbsDiff(c.got, c.want)
+				d := tensor.MaxAbsDiff(c.got, c.want)
 				t.Logf("%s: max |error| %.3g", c.name, d)
 				if !(d <= tol) {
 					t.Errorf("%s: max |error| %.3g > %g", c.name, d, tol)
@@ -146,7 +146,7 @@ func TestNativeGridMatchesONNX(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if d := maxAbsDiff(got, want); !(d <= 1e-4) {
+				if d := tensor.MaxAbsDiff(got, want); !(d <= 1e-4) {
 					t.Errorf("region %+v: native grid vs ONNX max |error| %.3g", g, d)
 				}
 			}
@@ -273,7 +273,7 @@ func TestKernelsMatchGo(t *testing.T) {
 				gemmPanel(a, rows, k, l.w[p*k*panelW:], l.b[p*panelW:], got[p*panelW:], 40, relu)
 				gemmPanelGo(a, rows, k, l.w[p*k*panelW:], l.b[p*panelW:], want[p*panelW:], 40, relu)
 			}
-			if d := maxAbsDiff(got, want); d > 1e-5*float64(k) {
+			if d := tensor.MaxAbsDiff(got, want); d > 1e-5*float64(k) {
 				t.Errorf("gemm k=%d relu=%v: max diff %g (kernels %s)", k, relu, d, Kernels())
 			}
 		}
@@ -290,7 +290,7 @@ func TestKernelsMatchGo(t *testing.T) {
 		got, want := make([]float32, 7), make([]float32, 7)
 		gemv(a, 7, k, w, got)
 		gemvGo(a, 7, k, w, want)
-		if d := maxAbsDiff(got, want); d > 1e-5*float64(k) {
+		if d := tensor.MaxAbsDiff(got, want); d > 1e-5*float64(k) {
 			t.Errorf("gemv k=%d: max diff %g", k, d)
 		}
 	}
@@ -302,7 +302,7 @@ func TestKernelsMatchGo(t *testing.T) {
 		got, want := make([]float32, 48), make([]float32, 48)
 		blend(got, x, y, c, 0.3, 0.7, relu)
 		blendGo(want, x, y, c, 0.3, 0.7, relu)
-		if d := maxAbsDiff(got, want); d > 1e-6 {
+		if d := tensor.MaxAbsDiff(got, want); d > 1e-6 {
 			t.Errorf("blend relu=%v: max diff %g", relu, d)
 		}
 	}
@@ -396,10 +396,10 @@ func TestXYCroppedEncodeExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := maxAbsDiff(got.Pix, want.Pix); d > 1e-4 {
+		if d := tensor.MaxAbsDiff(got.Pix, want.Pix); d > 1e-4 {
 			t.Errorf("index %g: cropped vs full encode differ by %g", req.Index, d)
 		}
-		if d := maxAbsDiff(got2.Pix, want.Pix); d > 1e-4 {
+		if d := tensor.MaxAbsDiff(got2.Pix, want.Pix); d > 1e-4 {
 			t.Errorf("index %g after other z: cropped vs full encode differ by %g", req.Index, d)
 		}
 	}
@@ -452,7 +452,7 @@ func TestInt8Kernels(t *testing.T) {
 				t.Fatalf("k=%d: q[%d] = %d, Go %d", k, i, qa[i], qg[i])
 			}
 		}
-		if d := maxAbsDiff(ra, rg); d != 0 {
+		if d := tensor.MaxAbsDiff(ra, rg); d != 0 {
 			t.Fatalf("k=%d: row scales differ by %g", k, d)
 		}
 		w := make([]float32, k*32)
@@ -471,10 +471,10 @@ func TestInt8Kernels(t *testing.T) {
 			gemmPanelInt8Go(qa, rows, k, ql.w[p*k*panelW:], ra, ql.cs[p*panelW:], ql.b[p*panelW:], want[p*panelW:], 32, true)
 			gemmPanelGo(a, rows, k, l.w[p*k*panelW:], l.b[p*panelW:], ref[p*panelW:], 32, true)
 		}
-		if d := maxAbsDiff(got, want); d > 1e-6 {
+		if d := tensor.MaxAbsDiff(got, want); d > 1e-6 {
 			t.Errorf("k=%d: int8 kernel vs Go: %g (kernels %s)", k, d, Kernels())
 		}
-		if d := maxAbsDiff(got, ref); d > 0.01*math.Sqrt(float64(k)) {
+		if d := tensor.MaxAbsDiff(got, ref); d > 0.01*math.Sqrt(float64(k)) {
 			t.Errorf("k=%d: int8 vs float32 layer: %g", k, d)
 		}
 	}
@@ -505,7 +505,7 @@ func TestInt8Decoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	lo, hi := NewNiiv(m32, nil).NormRange(vol)
-	if d := maxAbsDiff(a.Pix, b.Pix) / (hi - lo); d > 0.01 || d == 0 {
+	if d := tensor.MaxAbsDiff(a.Pix, b.Pix) / (hi - lo); d > 0.01 || d == 0 {
 		t.Errorf("int8 vs float32: max difference %.3g of the normalisation range", d)
 	} else {
 		t.Logf("int8 vs float32: max difference %.3g of the normalisation range", d)

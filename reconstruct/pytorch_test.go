@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -75,7 +76,7 @@ func TestPipelineMatchesPyTorch(t *testing.T) {
 		}
 		want, _ := readNPYFile(t, outPath)
 		lo, hi := n.NormRange(vol)
-		if d := maxAbsDiff(got.Pix, want) / (hi - lo); d > 1e-4 {
+		if d := tensor.MaxAbsDiff(got.Pix, want) / (hi - lo); d > 1e-4 {
 			t.Errorf("%s: Go vs PyTorch: max difference %.3g of the normalisation range", filepath.Base(mdir), d)
 		} else {
 			t.Logf("%s: Go vs PyTorch: max difference %.3g of the normalisation range", filepath.Base(mdir), d)

@@ -90,3 +90,20 @@ func EncodeNPY(v []float32, shape ...int) []byte {
 	}
 	return b
 }
+
+// MaxAbsDiff returns the largest absolute difference between a and b, +Inf
+// when their lengths differ and NaN-safe (a NaN counts as an infinite
+// difference).
+func MaxAbsDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		e := math.Abs(float64(a[i]) - float64(b[i]))
+		if !(e <= d) {
+			d = e
+		}
+	}
+	return d
+}

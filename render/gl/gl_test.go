@@ -219,20 +219,6 @@ func readNPY(t testing.TB, path string) ([]float32, []int) {
 	return v, shape
 }
 
-func maxAbs(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var m float64
-	for i := range a {
-		e := math.Abs(float64(a[i]) - float64(b[i]))
-		if !(e <= m) {
-			m = e
-		}
-	}
-	return m
-}
-
 // exactTol is the bound for GPU inference against the models'
 // PyTorch/ORT test tensors (max abs).
 const exactTol = 1e-3
@@ -259,7 +245,7 @@ func TestExactness(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := maxAbs(gotLat, lat)
+			e := npyt.MaxAbsDiff(gotLat, lat)
 			t.Logf("encoder: max abs %.3g over %d values", e, len(lat))
 			if !(e <= exactTol) {
 				t.Errorf("encoder differs from test_latent by %.3g (tolerance %g)", e, exactTol)
@@ -268,7 +254,7 @@ func TestExactness(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e = maxAbs(got, want)
+			e = npyt.MaxAbsDiff(got, want)
 			t.Logf("decoder: max abs %.3g over %d points", e, len(want))
 			if !(e <= exactTol) {
 				t.Errorf("decoder differs from test_values by %.3g (tolerance %g)", e, exactTol)
@@ -283,7 +269,7 @@ func TestExactness(t *testing.T) {
 					t.Fatal(err)
 				}
 				for k := 0; k < 3; k++ {
-					if e := maxAbs(lats[k*len(gotLat):(k+1)*len(gotLat)], gotLat); e != 0 {
+					if e := npyt.MaxAbsDiff(lats[k*len(gotLat):(k+1)*len(gotLat)], gotLat); e != 0 {
 						t.Errorf("plane %d of a batch (at most %d values a pass) differs by %.3g", k, maxOut, e)
 					}
 				}
@@ -344,7 +330,7 @@ func TestNiivMatchesCPU(t *testing.T) {
 				}
 				lo, hi := nc.NormRange(vol)
 				// Compare in the model's normalised units.
-				e := maxAbs(got.Pix, want.Pix) / (hi - lo)
+				e := npyt.MaxAbsDiff(got.Pix, want.Pix) / (hi - lo)
 				t.Logf("%v %dx%d: max abs %.3g (normalised)", req.Axis, req.W, req.H, e)
 				if !(e <= exactTol) {
 					t.Errorf("%v view differs from the CPU by %.3g (normalised)", req.Axis, e)
@@ -501,7 +487,7 @@ func TestConvShaders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := maxAbs(got, want); !(e <= 1e-4) {
+			if e := npyt.MaxAbsDiff(got, want); !(e <= 1e-4) {
 				t.Errorf("max abs %.3g from the CPU convolution", e)
 			}
 		})
@@ -552,7 +538,7 @@ func TestPlaneCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := maxAbs(got, want); e > 1e-6 {
+		if e := npyt.MaxAbsDiff(got, want); e > 1e-6 {
 			t.Errorf("plane %d: cached decode differs by %.3g", i, e)
 		}
 		if a.lruBytes > a.budget || len(a.planes) > 2 {
@@ -577,7 +563,7 @@ func TestPlaneCache(t *testing.T) {
 		if err := a.DecodeGrids(ctx, eps, h, w, rows, cols, got); err != nil {
 			t.Fatal(err)
 		}
-		if e := maxAbs(got, want); e > 1e-6 {
+		if e := npyt.MaxAbsDiff(got, want); e > 1e-6 {
 			t.Errorf("DecodeGrids with at most %d values a pass differs by %.3g", maxOut, e)
 		}
 	}
@@ -766,7 +752,7 @@ func TestIsotropicMatchesCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	lo, hi := reconstruct.NewNiiv(cpu, nil).NormRange(vol)
-	e := maxAbs(got.Data().([]float32), want.Data().([]float32)) / (hi - lo)
+	e := npyt.MaxAbsDiff(got.Data().([]float32), want.Data().([]float32)) / (hi - lo)
 	t.Logf("max abs %.3g (normalised) over %v", e, got.Shape())
 	if got.Shape() != want.Shape() || !(e <= exactTol) {
 		t.Errorf("GL volume %v differs from the CPU's %v by %.3g", got.Shape(), want.Shape(), e)
