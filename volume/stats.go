@@ -28,19 +28,17 @@ func computeStats(v *Volume) Stats {
 	var sum, sum2 float64
 	n := v.shape.Len()
 	// Pass 1: min, max, moments.
-	for i := 0; i < n; i++ {
-		f := v.atFlat(i)
-		if f != f || math.IsInf(f, 0) {
-			continue
-		}
-		if f < s.Min {
-			s.Min = f
-		}
-		if f > s.Max {
-			s.Max = f
-		}
-		sum += f
-		sum2 += f * f
+	switch d := v.data.(type) {
+	case []uint8:
+		sum, sum2 = moments(d, &s)
+	case []uint16:
+		sum, sum2 = moments(d, &s)
+	case []int16:
+		sum, sum2 = moments(d, &s)
+	case []float32:
+		sum, sum2 = moments(d, &s)
+	case []float64:
+		sum, sum2 = moments(d, &s)
 	}
 	if s.Min > s.Max { // all non-finite
 		s.Min, s.Max = 0, 0
@@ -142,4 +140,24 @@ func (s *Stats) Histogram(nbins int) []int64 {
 		out[k] += c
 	}
 	return out
+}
+
+// moments accumulates min, max, sum and sum of squares of the finite values
+// of d, in one typed loop.
+func moments[T uint8 | uint16 | int16 | float32 | float64](d []T, s *Stats) (sum, sum2 float64) {
+	for _, x := range d {
+		f := float64(x)
+		if f != f || math.IsInf(f, 0) {
+			continue
+		}
+		if f < s.Min {
+			s.Min = f
+		}
+		if f > s.Max {
+			s.Max = f
+		}
+		sum += f
+		sum2 += f * f
+	}
+	return sum, sum2
 }
