@@ -79,8 +79,8 @@ func init() {
 				if f == 0 {
 					f = p.Model.Factor()
 				}
-				if mf := p.Model.Factor(); mf > 0 && f > 0 && f != mf {
-					fmt.Fprintf(env.Stderr, "niiv adapt: note: model %s was trained for factor %d, adapting at factor %d\n", p.Name(), mf, f)
+				if lo, hi := p.Model.FactorRange(); lo > 0 && f > 0 && (f < lo || f > hi) {
+					fmt.Fprintf(env.Stderr, "niiv adapt: note: model %s was trained for %s, adapting at factor %d\n", p.Name(), factorWords(lo, hi), f)
 				}
 				dir := *out
 				if dir == "" {
@@ -119,4 +119,13 @@ func init() {
 			}
 		},
 	})
+}
+
+// factorWords says which factors a model was trained for: "factor 8" or
+// "factors 4–12".
+func factorWords(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprintf("factor %d", lo)
+	}
+	return fmt.Sprintf("factors %d–%d", lo, hi)
 }

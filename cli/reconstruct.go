@@ -71,8 +71,8 @@ func init() {
 				defer closeModels()
 				m := ms[0]
 				if n, ok := m.(*reconstruct.Niiv); ok {
-					if mf := n.Model().Factor(); mf > 0 && (f < float64(mf)/2 || f > float64(mf)*2) {
-						fmt.Fprintf(env.Stderr, "niiv reconstruct: note: model %s was trained for factor %d, the volume is %.3g× anisotropic\n", n.Model().Name, mf, f)
+					if lo, hi := n.Model().FactorRange(); lo > 0 && (f < float64(lo)/2 || f > float64(hi)*2) {
+						fmt.Fprintf(env.Stderr, "niiv reconstruct: note: model %s was trained for %s, the volume is %.3g× anisotropic\n", n.Model().Name, factorWords(lo, hi), f)
 					}
 				}
 				opt := reconstruct.VolumeOptions{ZScale: s, Axes: ax}

@@ -21,9 +21,12 @@ import (
 
 // Card is the part of a model card (card.json) the engine uses.
 type Card struct {
-	Name         string `json:"name"`
-	Preset       string `json:"preset"`
-	Factor       int    `json:"factor"`
+	Name   string `json:"name"`
+	Preset string `json:"preset"`
+	Factor int    `json:"factor"`
+	// Factors lists every factor a multi-factor model was trained on (a
+	// random one per batch); empty for a single-factor model.
+	Factors      []int `json:"factors,omitempty"`
 	Architecture struct {
 		Feats              int    `json:"feats"`
 		Blocks             int    `json:"blocks"`
@@ -417,6 +420,20 @@ func (m *Model) Feats() int { return m.feats }
 // Factor returns the anisotropy factor the model was trained for (0 when
 // the card does not say).
 func (m *Model) Factor() int { return m.Card.Factor }
+
+// FactorRange returns the smallest and largest anisotropy factor the model
+// was trained on: the card's factors for a multi-factor model, else its one
+// factor for both (0, 0 when the card does not say).
+func (m *Model) FactorRange() (lo, hi int) {
+	if len(m.Card.Factors) > 0 {
+		lo, hi = m.Card.Factors[0], m.Card.Factors[0]
+		for _, f := range m.Card.Factors {
+			lo, hi = min(lo, f), max(hi, f)
+		}
+		return lo, hi
+	}
+	return m.Card.Factor, m.Card.Factor
+}
 
 // Summary describes the model in one line: name, provider, decoder, library.
 func (m *Model) Summary() string {

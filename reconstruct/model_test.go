@@ -532,3 +532,20 @@ func TestIsotropicCancelMidway(t *testing.T) {
 		t.Errorf("%d planes decoded after cancelling", calls)
 	}
 }
+
+func TestFactorRange(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		card   Card
+		lo, hi int
+	}{
+		{"unknown", Card{}, 0, 0},
+		{"single", Card{Factor: 8}, 8, 8},
+		{"multi", Card{Factor: 8, Factors: []int{12, 4, 5, 6, 8}}, 4, 12},
+	} {
+		m := &Model{Card: c.card}
+		if lo, hi := m.FactorRange(); lo != c.lo || hi != c.hi {
+			t.Errorf("%s: FactorRange = %d, %d; want %d, %d", c.name, lo, hi, c.lo, c.hi)
+		}
+	}
+}

@@ -78,7 +78,11 @@ class LateralSampler:
         self.noise = noise
         self.rng = np.random.default_rng(seed)
 
-    def batch(self, batch_size, size):
+    def batch(self, batch_size, size, factor=None):
+        """One batch at the sampler's factor, or at `factor` when given. The target keeps the
+        largest multiple of the factor rows that fits the crop, so every low-resolution row is
+        the mean of exactly `factor` target rows."""
+        factor = factor or self.factor
         crops = np.empty((batch_size, size, size), np.float32)
         for i in range(batch_size):
             v = self.volumes[self.rng.integers(len(self.volumes))]["data"]
@@ -100,8 +104,9 @@ class LateralSampler:
             if self.noise > 0:  # acquisition-like noise in the full-resolution crop (input and target)
                 c = c + self.rng.normal(0, self.rng.uniform(0, self.noise), c.shape)
             crops[i] = c
-        target = torch.from_numpy(crops).unsqueeze(1)
-        lowres = degrade(target, self.factor, axis=2)
+        rows = (size // factor) * factor
+        target = torch.from_numpy(crops[:, :rows]).unsqueeze(1)
+        lowres = degrade(target, factor, axis=2)
         return lowres, target
 
 

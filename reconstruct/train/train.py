@@ -33,7 +33,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="lite", choices=sorted(M.PRESETS))
-    ap.add_argument("--factor", type=int, default=8)
+    ap.add_argument("--factor", type=int, default=8, help="the factor validated and recorded as the model's own")
+    ap.add_argument("--factors", default=None,
+                    help="train one model for a range of factors, e.g. 4-12 or 4,5,6,8,12: a random factor per batch")
+    ap.add_argument("--init", default=None, help="start from the weights of this model folder (weights.npz)")
     ap.add_argument("--data", default=D.default_data_dir())
     ap.add_argument("--run", default=None, help="checkpoint/log folder (default reconstruct/train/runs/<preset>)")
     ap.add_argument("--steps", type=int, default=6000)
@@ -67,6 +70,23 @@ def parse(argv=None):
     ap.add_argument("--export-only", action="store_true", help="skip training; export the run's best checkpoint")
     ap.add_argument("--override", default="{}", help="JSON dict of model config overrides")
     return ap.parse_args(argv)
+
+
+def parse_factors(spec):
+    """'4-12' or '4,5,6,8' -> sorted list of integer factors >= 2 (None -> None)."""
+    if not spec:
+        return None
+    out = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = (int(x) for x in part.split("-", 1))
+            out.update(range(a, b + 1))
+        else:
+            out.add(int(part))
+    if not out or min(out) < 2:
+        raise SystemExit("train: --factors %r: factors must be integers >= 2" % spec)
+    return sorted(out)
 
 
 def load_ckpt(path):
@@ -153,6 +173,14 @@ def train(args):
     overrides.setdefault("residual", not args.no_residual)
     overrides.setdefault("padding_mode", args.padding)
     net = M.build(args.preset, **overrides)
+    factors = parse_factors(args.factors)
+    if args.init and not os.path.exists(ckpt_path):
+        import export as E
+        init = E.load_weights(args.init)
+        if init.config != net.config:
+            raise SystemExit("train: --init %s: its configuration %s differs from %s" % (args.init, init.config, net.config))
+        net.load_state_dict(init.state_dict())
+        print("initialised from %s" % args.init, flush=True)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     vols = D.load_training_volumes(args.data, args.factor)
     sampler = D.LateralSampler(vols, args.factor, seed=args.seed, zoom=args.zoom, noise=args.noise)
@@ -200,10 +228,12 @@ def train(args):
         size, bs = phase(args, t)
         for g in opt.param_groups:
             g["lr"] = lr_at(args, t)
-        lowres, target = sampler.batch(bs, size)
+        f = factors[sampler.rng.integers(len(factors))] if factors else args.factor
+        lowres, target = sampler.batch(bs, size, f)
         lowres, target = lowres.to(dev), target.to(dev)
-        coords = M.grid_coords(size, size, dev).unsqueeze(0).expand(bs, -1, -1)
-        pred = net(lowres, coords).reshape(bs, 1, size, size)
+        rows = target.shape[2]
+        coords = M.grid_coords(rows, size, dev).unsqueeze(0).expand(bs, -1, -1)
+        pred = net(lowres, coords).reshape(bs, 1, rows, size)
         loss = loss_fn(args.loss, pred, target, args.lowpass_weight, args.lowpass_frac)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -257,6 +287,7 @@ def card_training(args, ck):
                   for n in D.TRAIN_VOLUMES],
             never_trained_on=D.TEST_VOLUME,
             self_supervision="random xy crops, 8 dihedral symmetries, rows average-pooled by the factor"
+                             + (" (a random factor in %s per batch)" % parse_factors(args.factors) if getattr(args, "factors", None) else "")
                              + (", random zoom in [1/%g, %g]" % (1 + args.zoom, 1 + args.zoom) if args.zoom else ""),
             loss=args.loss, optimizer="Adam", lr=("cosine %g -> %g over %g minutes of training wall time" % (args.lr, args.lr_min, args.budget_minutes))
             if args.budget_minutes else ("cosine %g -> %g over %d steps" % (args.lr, args.lr_min, args.steps)),
@@ -289,10 +320,15 @@ def export_run(args, run, out_dir, which="best.pt"):
     lowres = val.items[0]["low"][:1].float()
     E.write_test_tensors(net, lowres, args.factor, out_dir)
     card = E.base_card(net, args.preset, args.factor)
+    factors = parse_factors(last.get("args", {}).get("factors"))
+    if factors:
+        card["factors"] = factors
     targs = vars(parse([]))
     targs.update(last.get("args", {}))  # the training run's own settings
     targs["data"] = args.data
     card.update(card_training(argparse.Namespace(**targs), last))
+    if last.get("args", {}).get("init"):
+        card["training"]["initialised_from"] = last["args"]["init"]
     card["training"]["exported_checkpoint"] = dict(step=ck["step"], wall_time_s=round(ck["wall_s"]))
     log_path = os.path.join(run, "log.jsonl")
     if os.path.exists(log_path):

@@ -105,6 +105,25 @@ def test_sampler_pools_rows():
     assert torch.allclose(low, F.avg_pool2d(tgt, (4, 1)), atol=1e-6)
 
 
+@pytest.mark.parametrize("factor,rows", [(4, 16), (5, 15), (6, 12), (12, 12)])
+def test_sampler_other_factor_keeps_whole_groups(factor, rows):
+    # Multi-factor training: the target keeps the largest multiple of the factor rows, and
+    # every low-resolution row is the mean of exactly `factor` target rows.
+    vol = np.random.default_rng(2).random((3, 40, 40)).astype(np.float32)
+    s = D.LateralSampler([dict(data=vol)], factor=8, seed=0)
+    low, tgt = s.batch(3, 16, factor)
+    assert tgt.shape == (3, 1, rows, 16) and low.shape == (3, 1, rows // factor, 16)
+    assert torch.allclose(low, F.avg_pool2d(tgt, (factor, 1)), atol=1e-6)
+
+
+def test_parse_factors():
+    import train
+    assert train.parse_factors("4-6,8,12") == [4, 5, 6, 8, 12]
+    assert train.parse_factors("") is None
+    with pytest.raises(SystemExit):
+        train.parse_factors("1-3")
+
+
 def test_cf_psnr_full_mask_equals_psnr():
     rng = np.random.default_rng(0)
     a, b = rng.random((32, 32)), rng.random((32, 32))
