@@ -24,8 +24,16 @@ import export as E
 import metrics as Mt
 
 
+def whole_groups(gt, factor):
+    """Slices [M,H,W] cut to the largest multiple of the factor rows (what pooling keeps)."""
+    return gt[:, :gt.shape[1] // factor * factor]
+
+
 def reconstruct_slices(net, gt_raw, factor, lo, hi, batch=16):
-    """gt_raw [M,H,W] raw intensities -> dict of method -> [M,H,W] in raw/255, clipped."""
+    """gt_raw [M,H,W] raw intensities, H a multiple of the factor -> dict of method -> [M,H,W]
+    in raw/255, clipped."""
+    if gt_raw.shape[1] % factor:
+        raise ValueError("reconstruct_slices: %d rows is not a multiple of factor %d" % (gt_raw.shape[1], factor))
     gt = torch.from_numpy(gt_raw.astype(np.float32))[:, None]
     low_raw = D.degrade(gt, factor, axis=2)
     h, w = gt.shape[-2:]
@@ -53,6 +61,7 @@ def hemibrain_slices(data_dir, factor):
 def evaluate(net, data_dir, factor):
     results = {}
     gt, lo, hi = hemibrain_slices(data_dir, factor)
+    gt = whole_groups(gt, factor)
     rec = reconstruct_slices(net, gt, factor, lo, hi)
     results["hemibrain"] = dict(slices=len(gt), **{m: Mt.table_row(v, gt / 255.0) for m, v in rec.items()})
     picture = (gt[len(gt) // 2] / 255.0, {m: v[len(gt) // 2] for m, v in rec.items()})
@@ -60,10 +69,11 @@ def evaluate(net, data_dir, factor):
     n = 0
     for vol in D.heldout_medulla_slices(data_dir):
         lo, hi = D.percentiles(D.degrade_volume_z(vol["block"], factor))
-        rec = reconstruct_slices(net, vol["gt"], factor, lo, hi)
+        gt = whole_groups(vol["gt"], factor)
+        rec = reconstruct_slices(net, gt, factor, lo, hi)
         for m, v in rec.items():
-            rows.setdefault(m, []).append((len(v), Mt.table_row(v, vol["gt"] / 255.0)))
-        n += len(vol["gt"])
+            rows.setdefault(m, []).append((len(v), Mt.table_row(v, gt / 255.0)))
+        n += len(gt)
     med = {}
     for m, parts in rows.items():
         tot = sum(k for k, _ in parts)

@@ -134,3 +134,20 @@ def test_cf_psnr_full_mask_equals_psnr():
 def test_ssim_identity():
     a = np.random.default_rng(0).random((32, 32))
     assert abs(Mt.ssim(a, a) - 1) < 1e-9
+
+
+@pytest.mark.parametrize("factor", [4, 5, 6, 8, 12])
+def test_evaluation_keeps_whole_pooling_groups(factor):
+    # At a factor that does not divide the slice height, the ground truth is cut to the rows
+    # the pooled slice covers; a smooth ramp along rows is then reconstructed by bilinear
+    # interpolation almost exactly away from the clamped border rows.
+    import evaluate
+    ramp = np.tile(np.linspace(50, 200, 128, dtype=np.float32)[:, None], (1, 16))[None]
+    gt = evaluate.whole_groups(ramp, factor)
+    assert gt.shape[1] == 128 // factor * factor
+    rec = evaluate.reconstruct_slices(None, gt, factor, 0.0, 255.0)
+    inner = slice(factor, gt.shape[1] - factor)
+    assert np.abs(rec["bilinear"][0, inner] - gt[0, inner] / 255.0).max() < 1e-4
+    if 128 % factor:
+        with pytest.raises(ValueError):
+            evaluate.reconstruct_slices(None, ramp, factor, 0.0, 255.0)
