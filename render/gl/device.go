@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
@@ -21,8 +22,14 @@ const PlatformEnv = "NIIV_EGL_PLATFORM"
 // open instead of libEGL.so.1.
 const LibraryEnv = "NIIV_EGL_LIBRARY"
 
-// Device is an OpenGL 4.3 core context on its own locked OS thread. It is
-// safe for concurrent use: Do serialises work onto that thread.
+// VersionEnv names the environment variable that picks the OpenGL version
+// Open asks for: "4.3" (compute shaders only), "3.3" (the fallback:
+// fragment-shader decoder, encoder on the CPU) or unset (4.3, else 3.3).
+const VersionEnv = "NIIV_GL_VERSION"
+
+// Device is an OpenGL 4.3 core context (or, as a fallback, a 3.3 core
+// context; see Info.API) on its own locked OS thread. It is safe for
+// concurrent use: Do serialises work onto that thread.
 type Device struct {
 	info    Info
 	work    chan func()
@@ -34,37 +41,89 @@ type Device struct {
 	draw *drawState
 }
 
-// Open creates a headless OpenGL 4.3 core context. The error wraps
-// ErrUnavailable when none can be made.
+// Open creates a headless OpenGL 4.3 core context, or a 3.3 core context
+// where 4.3 is not available (or where VersionEnv asks for it). The error
+// wraps ErrUnavailable when none can be made.
 func Open() (*Device, error) {
+	apis, err := wantedAPIs(os.Getenv(VersionEnv))
+	if err != nil {
+		return nil, fmt.Errorf("glrender: %w: %v", ErrUnavailable, err)
+	}
+	return open(apis)
+}
+
+// wantedAPIs returns the context versions to try for a VersionEnv value.
+func wantedAPIs(v string) ([]string, error) {
+	switch strings.TrimSpace(v) {
+	case "":
+		return []string{api43, api33}, nil
+	case api43, "4":
+		return []string{api43}, nil
+	case api33, "3":
+		return []string{api33}, nil
+	}
+	return nil, fmt.Errorf("%s=%q: want %s or %s", VersionEnv, v, api43, api33)
+}
+
+// open creates a context of the first of apis that can be made.
+func open(apis []string) (*Device, error) {
 	d := &Device{work: make(chan func()), quit: make(chan struct{}), stopped: make(chan struct{})}
 	ready := make(chan error, 1)
-	go d.loop(ready)
+	go d.loop(apis, ready)
 	if err := <-ready; err != nil {
 		return nil, fmt.Errorf("glrender: %w: %v", ErrUnavailable, err)
 	}
 	return d, nil
 }
 
-func (d *Device) loop(ready chan<- error) {
+// makeContext creates an OpenGL context of version api on the calling
+// (locked) thread and loads the GL functions for it.
+func makeContext(api string) (*eglContext, error) {
+	major, minor := 4, 3
+	if api == api33 {
+		major, minor = 3, 3
+	}
+	ctx, err := openEGL(os.Getenv(LibraryEnv), os.Getenv(PlatformEnv), major, minor)
+	if err != nil {
+		return nil, err
+	}
+	if api == api43 {
+		err = gl.InitWithProcAddrFunc(procAddress)
+		if err != nil {
+			err = fmt.Errorf("load OpenGL 4.3 functions: %v missing", err)
+		}
+	} else {
+		err = initGL33()
+	}
+	if err != nil {
+		ctx.close()
+		return nil, err
+	}
+	return ctx, nil
+}
+
+func (d *Device) loop(apis []string, ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	defer close(d.stopped)
-	ctx, err := openEGL(os.Getenv(LibraryEnv), os.Getenv(PlatformEnv), 4, 3)
-	if err != nil {
-		ready <- err
+	var ctx *eglContext
+	var errs []string
+	for _, api := range apis {
+		c, err := makeContext(api)
+		if err == nil {
+			ctx, d.info.API = c, api
+			break
+		}
+		errs = append(errs, fmt.Sprintf("OpenGL %s: %v", api, err))
+	}
+	if ctx == nil {
+		ready <- errors.New(strings.Join(errs, "; "))
 		return
 	}
 	defer ctx.close()
-	if err := gl.InitWithProcAddrFunc(procAddress); err != nil {
-		ready <- fmt.Errorf("load OpenGL 4.3 functions: %v missing", err)
-		return
-	}
-	d.info = Info{
-		Vendor:   gl.GoStr(gl.GetString(gl.VENDOR)),
-		Renderer: gl.GoStr(gl.GetString(gl.RENDERER)),
-		Version:  gl.GoStr(gl.GetString(gl.VERSION)),
-		Platform: ctx.platform,
-	}
+	d.info.Vendor = gl.GoStr(gl.GetString(gl.VENDOR))
+	d.info.Renderer = gl.GoStr(gl.GetString(gl.RENDERER))
+	d.info.Version = gl.GoStr(gl.GetString(gl.VERSION))
+	d.info.Platform = ctx.platform
 	ready <- nil
 	for {
 		select {

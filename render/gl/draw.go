@@ -18,18 +18,17 @@ import (
 // window maps a value to one of lutLevels levels (rounded to nearest, NaN
 // and values below the window to level 0), the level's intensity is bent by
 // gamma and inverted, and the colormap's 256-entry LUT (a 1-D texture) is
-// read at the nearest entry.
-const drawVertex = `#version 430 core
-void main() {
+// read at the nearest entry. The same source serves OpenGL 4.3 and 3.3
+// (glslHeader), so that both render identically.
+const drawVertex = `void main() {
 	// One triangle covering the viewport.
 	vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
 	gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
 }
 `
 
-const drawFragment = `#version 430 core
-layout(binding = 0) uniform sampler2D src;
-layout(binding = 1) uniform sampler1D lut;
+const drawFragment = `uniform sampler2D src; // texture unit 0
+uniform sampler1D lut; // texture unit 1
 uniform float lo;
 uniform float sc;
 uniform float gamma;
@@ -92,9 +91,9 @@ func (s *drawState) delete() {
 	gl.DeleteRenderbuffers(1, &s.rbo)
 }
 
-func newDrawState() (*drawState, error) {
-	frag := fmt.Sprintf("#version 430 core\n#define LEVELS %d\n%s", lutLevels, drawFragment[len("#version 430 core\n"):])
-	prog, err := compile("draw", shaderSource{gl.VERTEX_SHADER, drawVertex}, shaderSource{gl.FRAGMENT_SHADER, frag})
+func newDrawState(api string) (*drawState, error) {
+	frag := fmt.Sprintf("%s#define LEVELS %d\n%s", glslHeader(api), lutLevels, drawFragment)
+	prog, err := compile("draw", shaderSource{gl.VERTEX_SHADER, glslHeader(api) + drawVertex}, shaderSource{gl.FRAGMENT_SHADER, frag})
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +102,10 @@ func newDrawState() (*drawState, error) {
 	s.uSc = gl.GetUniformLocation(prog, gl.Str("sc\x00"))
 	s.uG = gl.GetUniformLocation(prog, gl.Str("gamma\x00"))
 	s.uIn = gl.GetUniformLocation(prog, gl.Str("invert\x00"))
+	gl.UseProgram(prog)
+	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("src\x00")), 0)
+	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("lut\x00")), 1)
+	gl.UseProgram(0)
 	gl.GenVertexArrays(1, &s.vao)
 	gl.GenTextures(1, &s.src)
 	gl.GenTextures(1, &s.lut)
@@ -171,7 +174,7 @@ func (d *Device) Draw(dst *image.RGBA, src *volume.Image, s render.Style) error 
 	pix := make([]byte, 4*src.W*src.H)
 	err := d.Do(func() error {
 		if d.draw == nil {
-			st, err := newDrawState()
+			st, err := newDrawState(d.info.API)
 			if err != nil {
 				return err
 			}

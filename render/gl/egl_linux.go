@@ -225,6 +225,14 @@ static void niivClose(niivEGL *e) {
 static void *niivProcAddress(const char *name) {
 	return (void *) eglGetProcAddress(name);
 }
+
+// niivMissingGL stands in for OpenGL functions the driver does not have
+// (on an OpenGL 3.3 context, the 4.x functions that go-gl's loader wants);
+// niiv never calls them there, and niivMissingCalls counts it if it does.
+static volatile long niivMissingCalls;
+static void niivMissingGL(void) { niivMissingCalls++; }
+static void *niivMissingAddr(void) { return (void *) niivMissingGL; }
+static long niivMissingCount(void) { return niivMissingCalls; }
 */
 import "C"
 
@@ -280,3 +288,22 @@ func procAddress(name string) unsafe.Pointer {
 	defer C.free(unsafe.Pointer(cn))
 	return C.niivProcAddress(cn)
 }
+
+// procAddress33 returns the address of an OpenGL function for an OpenGL
+// 3.3 context: the driver's, or a stand-in (niivMissingGL) where the driver
+// has none (a 4.x function), so that go-gl's 4.3 loader accepts the
+// context. With strict set, every function outside gl33Funcs gets the
+// stand-in, so that a call to one is counted (missingCalls; tests).
+func procAddress33(name string, strict bool) (p unsafe.Pointer, real bool) {
+	if strict && !gl33Set[name] {
+		return C.niivMissingAddr(), false
+	}
+	if p := procAddress(name); p != nil {
+		return p, true
+	}
+	return C.niivMissingAddr(), false
+}
+
+// missingCalls returns how many times a stand-in of procAddress33 was
+// called.
+func missingCalls() int64 { return int64(C.niivMissingCount()) }

@@ -38,7 +38,7 @@ func device(t testing.TB) *Device {
 func TestOpenInfo(t *testing.T) {
 	d := device(t)
 	info := d.Info()
-	t.Logf("OpenGL: vendor %q renderer %q version %q platform %s software %v", info.Vendor, info.Renderer, info.Version, info.Platform, info.Software())
+	t.Logf("OpenGL: vendor %q renderer %q version %q platform %s software %v, used as %s: %s", info.Vendor, info.Renderer, info.Version, info.Platform, info.Software(), info.API, info)
 	if info.Renderer == "" || info.Version == "" {
 		t.Errorf("empty GL strings: %+v", info)
 	}
@@ -90,7 +90,12 @@ const (
 )
 
 func TestDrawMatchesCPU(t *testing.T) {
-	d := device(t)
+	for _, g := range glDevices(t) {
+		t.Run(g.name, func(t *testing.T) { testDrawMatchesCPU(t, g.d) })
+	}
+}
+
+func testDrawMatchesCPU(t *testing.T, d *Device) {
 	src := testImage(301, 203)
 	for _, c := range []struct {
 		name  string
@@ -141,7 +146,12 @@ func compareRGBA(a, b *image.RGBA) (bad, worst int) {
 }
 
 func TestDrawOffsetAndErrors(t *testing.T) {
-	d := device(t)
+	for _, g := range glDevices(t) {
+		t.Run(g.name, func(t *testing.T) { testDrawOffsetAndErrors(t, g.d) })
+	}
+}
+
+func testDrawOffsetAndErrors(t *testing.T, d *Device) {
 	src := testImage(40, 30)
 	s := render.DefaultStyle(0, 1000)
 	dst := image.NewRGBA(image.Rect(10, 20, 60, 60))
@@ -226,55 +236,64 @@ const exactTol = 1e-3
 // TestExactness runs every model's test tensors through the GL encoder
 // and decoder.
 func TestExactness(t *testing.T) {
-	d := device(t)
+	devs := glDevices(t)
 	ctx := context.Background()
 	for _, dir := range modelDirs() {
 		t.Run(filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
 			m := loadModel(t, dir)
-			a, err := d.NewAccelerator(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			low, ls := readNPY(t, filepath.Join(dir, "test_lowres.npy"))
-			lat, _ := readNPY(t, filepath.Join(dir, "test_latent.npy"))
-			coords, _ := readNPY(t, filepath.Join(dir, "test_coords.npy"))
-			want, _ := readNPY(t, filepath.Join(dir, "test_values.npy"))
-			h, w := ls[2], ls[3]
-			gotLat, err := a.Encode(ctx, low, 1, h, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := npyt.MaxAbsDiff(gotLat, lat)
-			t.Logf("encoder: max abs %.3g over %d values", e, len(lat))
-			if !(e <= exactTol) {
-				t.Errorf("encoder differs from test_latent by %.3g (tolerance %g)", e, exactTol)
-			}
-			got, err := a.DecodePoints(ctx, lat, low, h, w, coords)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e = npyt.MaxAbsDiff(got, want)
-			t.Logf("decoder: max abs %.3g over %d points", e, len(want))
-			if !(e <= exactTol) {
-				t.Errorf("decoder differs from test_values by %.3g (tolerance %g)", e, exactTol)
-			}
-			// A batch of three identical planes encodes like one, in one
-			// pass or a plane at a time.
-			three := append(append(append([]float32(nil), low...), low...), low...)
-			for _, maxOut := range []int{maxOutput, 1} {
-				a.maxOut = maxOut
-				lats, err := a.Encode(ctx, three, 3, h, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k := 0; k < 3; k++ {
-					if e := npyt.MaxAbsDiff(lats[k*len(gotLat):(k+1)*len(gotLat)], gotLat); e != 0 {
-						t.Errorf("plane %d of a batch (at most %d values a pass) differs by %.3g", k, maxOut, e)
-					}
-				}
+			for _, g := range devs {
+				t.Run(g.name, func(t *testing.T) { testExactness(t, ctx, g.d, m, dir) })
 			}
 		})
+	}
+}
+
+func testExactness(t *testing.T, ctx context.Context, d *Device, m *reconstruct.Model, dir string) {
+	a, err := d.NewAccelerator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	low, ls := readNPY(t, filepath.Join(dir, "test_lowres.npy"))
+	lat, _ := readNPY(t, filepath.Join(dir, "test_latent.npy"))
+	coords, _ := readNPY(t, filepath.Join(dir, "test_coords.npy"))
+	want, _ := readNPY(t, filepath.Join(dir, "test_values.npy"))
+	h, w := ls[2], ls[3]
+	gotLat, err := a.Encode(ctx, low, 1, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := npyt.MaxAbsDiff(gotLat, lat)
+	t.Logf("encoder: max abs %.3g over %d values", e, len(lat))
+	if !(e <= exactTol) {
+		t.Errorf("encoder differs from test_latent by %.3g (tolerance %g)", e, exactTol)
+	}
+	got, err := a.DecodePoints(ctx, lat, low, h, w, coords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = npyt.MaxAbsDiff(got, want)
+	t.Logf("decoder: max abs %.3g over %d points", e, len(want))
+	if !(e <= exactTol) {
+		t.Errorf("decoder differs from test_values by %.3g (tolerance %g)", e, exactTol)
+	}
+	if a.EncoderOnCPU() {
+		return // the batching below is the GPU encoder's
+	}
+	// A batch of three identical planes encodes like one, in one
+	// pass or a plane at a time.
+	three := append(append(append([]float32(nil), low...), low...), low...)
+	for _, maxOut := range []int{maxOutput, 1} {
+		a.maxOut = maxOut
+		lats, err := a.Encode(ctx, three, 3, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < 3; k++ {
+			if e := npyt.MaxAbsDiff(lats[k*len(gotLat):(k+1)*len(gotLat)], gotLat); e != 0 {
+				t.Errorf("plane %d of a batch (at most %d values a pass) differs by %.3g", k, maxOut, e)
+			}
+		}
 	}
 }
 
@@ -296,63 +315,65 @@ func testVolume(t testing.TB, z, y, x int) *volume.Volume {
 // through the GL accelerator (installed with SetAccelerator) and compares
 // them: xz, yz zoomed beyond the border (padding), and xy at fractional z.
 func TestNiivMatchesCPU(t *testing.T) {
-	d := device(t)
 	ctx := context.Background()
-	for i, dir := range modelDirs() {
-		t.Run(filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
-			if i > 0 && testing.Short() {
-				t.Skip("skipping in short mode: TestExactness covers this model; llvmpipe is slow")
-			}
-			cpu := loadModel(t, dir)
-			gpu := loadModel(t, dir)
-			a, err := d.NewAccelerator(gpu)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gpu.SetAccelerator(a)
-			if gpu.Provider != "gl" || !strings.Contains(gpu.Summary(), "gl: ") {
-				t.Errorf("summary does not name the GL device: %s", gpu.Summary())
-			}
-			vol := testVolume(t, 6, 20, 24)
-			nc, ng := reconstruct.NewNiiv(cpu, nil), reconstruct.NewNiiv(gpu, nil)
-			for _, req := range []reconstruct.Request{
-				reconstruct.FullPlane(vol, volume.XZ, 3, 48, 24),
-				{Vol: vol, Axis: volume.YZ, Index: 7, R0: -1.5, R1: 7.25, C0: -2, C1: 23, W: 33, H: 41},
-				{Vol: vol, Axis: volume.XY, Index: 2.4, R0: 0, R1: 20, C0: 0, C1: 24, W: 24, H: 40},
-			} {
-				want, err := nc.Render(ctx, req)
-				if err != nil {
-					t.Fatal(err)
+	for _, g := range glDevices(t) {
+		for i, dir := range modelDirs() {
+			t.Run(g.name+"/"+filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
+				d := g.d
+				if i > 0 && testing.Short() {
+					t.Skip("skipping in short mode: TestExactness covers this model; llvmpipe is slow")
 				}
-				got, err := ng.Render(ctx, req)
-				if err != nil {
-					t.Fatal(err)
+				cpu := loadModel(t, dir)
+				gpu := loadModel(t, dir)
+				gpu.SetAccelerator(accelerator(t, d, gpu, dir))
+				if gpu.Provider != "gl" || !strings.Contains(gpu.Summary(), "gl: ") {
+					t.Errorf("summary does not name the GL device: %s", gpu.Summary())
 				}
-				lo, hi := nc.NormRange(vol)
-				// Compare in the model's normalised units.
-				e := npyt.MaxAbsDiff(got.Pix, want.Pix) / (hi - lo)
-				t.Logf("%v %dx%d: max abs %.3g (normalised)", req.Axis, req.W, req.H, e)
-				if !(e <= exactTol) {
-					t.Errorf("%v view differs from the CPU by %.3g (normalised)", req.Axis, e)
+				vol := testVolume(t, 6, 20, 24)
+				nc, ng := reconstruct.NewNiiv(cpu, nil), reconstruct.NewNiiv(gpu, nil)
+				for _, req := range []reconstruct.Request{
+					reconstruct.FullPlane(vol, volume.XZ, 3, 48, 24),
+					{Vol: vol, Axis: volume.YZ, Index: 7, R0: -1.5, R1: 7.25, C0: -2, C1: 23, W: 33, H: 41},
+					{Vol: vol, Axis: volume.XY, Index: 2.4, R0: 0, R1: 20, C0: 0, C1: 24, W: 24, H: 40},
+				} {
+					want, err := nc.Render(ctx, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := ng.Render(ctx, req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					lo, hi := nc.NormRange(vol)
+					// Compare in the model's normalised units.
+					e := npyt.MaxAbsDiff(got.Pix, want.Pix) / (hi - lo)
+					t.Logf("%v %dx%d: max abs %.3g (normalised)", req.Axis, req.W, req.H, e)
+					if !(e <= exactTol) {
+						t.Errorf("%v view differs from the CPU by %.3g (normalised)", req.Axis, e)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
 func TestCancel(t *testing.T) {
-	d := device(t)
 	m := loadModel(t, modelDirs()[0])
-	a, err := d.NewAccelerator(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	lat := make([]float32, m.Feats()*4*4)
-	if err := a.DecodeGrid(ctx, lat, make([]float32, 16), 4, 4, []float64{0}, []float64{0}, make([]float32, 1)); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled decode: %v", err)
+	for _, g := range glDevices(t) {
+		a, err := g.d.NewAccelerator(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		lat := make([]float32, m.Feats()*4*4)
+		if err := a.DecodeGrid(ctx, lat, make([]float32, 16), 4, 4, []float64{0}, []float64{0}, make([]float32, 1)); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: cancelled decode: %v", g.name, err)
+		}
+		if _, err := a.Encode(ctx, make([]float32, 16), 1, 4, 4); !errors.Is(err, context.Canceled) && !a.EncoderOnCPU() {
+			t.Errorf("%s: cancelled encode: %v", g.name, err)
+		}
 	}
 }
 
@@ -387,6 +408,12 @@ func TestLoadModel(t *testing.T) {
 			}
 			if c.device == "auto" && d.Info().Software() && !strings.Contains(m.Note, "software renderer") {
 				t.Errorf("auto on %s does not say why GL was not used: %q", d.Info(), m.Note)
+			}
+			if a, ok := m.Accelerator().(*Accelerator); ok && a.EncoderOnCPU() != d.Info().Fallback() {
+				t.Errorf("device %s on OpenGL %s: EncoderOnCPU %v", c.device, d.Info().API, a.EncoderOnCPU())
+			}
+			if c.wantGL && d.Info().Fallback() && !strings.Contains(m.Summary(), "encoder on the CPU") {
+				t.Errorf("summary on OpenGL 3.3 does not say the encoder is on the CPU: %s", m.Summary())
 			}
 		})
 	}
@@ -434,6 +461,9 @@ func convCPU(in, wt, bias, res []float32, n, cin, cout, k, h, w int, relu bool) 
 // and both shaders.
 func TestConvShaders(t *testing.T) {
 	d := device(t)
+	if d.Info().Fallback() {
+		t.Skip("skipping: no compute shaders on OpenGL 3.3")
+	}
 	rng := rand.New(rand.NewPCG(9, 10))
 	rnd := func(n int) []float32 {
 		v := make([]float32, n)
@@ -497,7 +527,12 @@ func TestConvShaders(t *testing.T) {
 // TestPlaneCache decodes three planes in turn through a cache that holds
 // two, and checks every result against an uncached decode.
 func TestPlaneCache(t *testing.T) {
-	d := device(t)
+	for _, g := range glDevices(t) {
+		t.Run(g.name, func(t *testing.T) { testPlaneCache(t, g.d) })
+	}
+}
+
+func testPlaneCache(t *testing.T, d *Device) {
 	m := loadModel(t, modelDirs()[0])
 	a, err := d.NewAccelerator(m)
 	if err != nil {
@@ -675,7 +710,12 @@ func decodeRef(d *reconstruct.DecoderMLP, latent, low []float32, h, w int, r, c 
 // every head and padding mode, odd widths (not multiples of 4 or of the
 // work group) and points outside the plane.
 func TestDecoderVariants(t *testing.T) {
-	d := device(t)
+	for _, g := range glDevices(t) {
+		t.Run(g.name, func(t *testing.T) { testDecoderVariants(t, g.d) })
+	}
+}
+
+func testDecoderVariants(t *testing.T, d *Device) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	rnd := func(n int, s float64) []float32 {
 		v := make([]float32, n)
@@ -733,14 +773,15 @@ func TestDecoderVariants(t *testing.T) {
 // TestIsotropicMatchesCPU reconstructs a small volume on the CPU and
 // through the GL accelerator (xz and yz passes, batched decoding).
 func TestIsotropicMatchesCPU(t *testing.T) {
-	d := device(t)
+	for _, g := range glDevices(t) {
+		t.Run(g.name, func(t *testing.T) { testIsotropicMatchesCPU(t, g.d) })
+	}
+}
+
+func testIsotropicMatchesCPU(t *testing.T, d *Device) {
 	dir := modelDirs()[0]
 	cpu, gpu := loadModel(t, dir), loadModel(t, dir)
-	a, err := d.NewAccelerator(gpu)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gpu.SetAccelerator(a)
+	gpu.SetAccelerator(accelerator(t, d, gpu, dir))
 	vol := testVolume(t, 5, 11, 13)
 	opt := reconstruct.VolumeOptions{ZScale: 3}
 	want, err := reconstruct.Isotropic(context.Background(), reconstruct.NewNiiv(cpu, nil), vol, opt)

@@ -23,9 +23,11 @@ const checkTol = 1e-3
 // opt.Device "gl", or "auto" when a hardware OpenGL device exists, moves
 // its encoder and decoder to the GPU through OpenGL (under "auto" in
 // preference to ONNX Runtime's GPU providers, which leave the decoder on
-// the CPU). Where that is not possible — no context, a software renderer
-// under "auto", or results that differ from the CPU path — the model stays
-// on the CPU (under "auto": on ONNX Runtime's providers) and Model.Note
+// the CPU). On an OpenGL 3.3 device only the decoder moves (a fragment
+// shader); the encoder runs on a second CPU model of the same files.
+// Where that is not possible — no context, a software renderer under
+// "auto", or results that differ from the CPU path — the model stays on
+// the CPU (under "auto": on ONNX Runtime's providers) and Model.Note
 // says why. The second result is the OpenGL device in use (nil when the
 // model does not use it); it can colour frames too (Device.Image).
 func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *Device, error) {
@@ -55,6 +57,16 @@ func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *D
 		return m, nil, nil
 	}
 	a, err := d.NewAccelerator(m)
+	if err == nil && a.EncoderOnCPU() {
+		// OpenGL 3.3: the encoder runs on a second CPU model of the same
+		// files (m itself will encode through the accelerator).
+		var enc *reconstruct.Model
+		if enc, _, err = loadCPU(ref, opt); err == nil {
+			a.SetCPUEncoder(enc)
+		} else {
+			a.Close()
+		}
+	}
 	if err == nil {
 		err = check(m, a)
 		if err != nil {

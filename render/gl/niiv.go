@@ -47,6 +47,12 @@ type Accelerator struct {
 	pool     map[int][]uint32 // free SSBOs by size in floats
 	dummy    uint32
 
+	// On OpenGL 3.3: the fragment decoder, and the model that encodes on
+	// the CPU (closed with the accelerator when ownEnc).
+	frag   *fragState
+	cpuEnc *reconstruct.Model
+	ownEnc bool
+
 	// With timing set, the GPU time of the encoder's and decoder's
 	// dispatches is added up in gpuNS (for benchmarks).
 	timing  atomic.Bool
@@ -113,6 +119,9 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
 	}
+	if a.frag != nil {
+		a.cpuEnc = m
+	}
 	return a, nil
 }
 
@@ -124,6 +133,17 @@ func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.Enc
 	for _, l := range mlp.Layers {
 		a.widths = append(a.widths, l.Out)
 		layers = append(layers, [2][]float32{l.W, l.B})
+	}
+	if d.info.Fallback() {
+		err := d.Do(func() error {
+			var err error
+			a.frag, err = newFragDecoder(a.feats, a.widths, mlp.Head, layers)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
 	}
 	wts := packDecoderWeights(layers, a.widths)
 	err := d.Do(func() error {
@@ -193,8 +213,14 @@ func (a *Accelerator) Close() error {
 			for a.lru.Len() > 0 {
 				a.evict()
 			}
+			if a.frag != nil {
+				a.frag.delete()
+			}
 			return nil
 		})
+		if a.ownEnc && a.cpuEnc != nil {
+			a.cpuEnc.Close()
+		}
 	})
 	return nil
 }
@@ -341,6 +367,9 @@ func (a *Accelerator) decode(ctx context.Context, latent, low []float32, h, w in
 		if !cache {
 			defer a.drop(p)
 		}
+		if a.frag != nil {
+			return a.fragDecode(ctx, p, axes, colBase, gridW, out)
+		}
 		a.bindDecoder(axes, len(out), colBase, gridW)
 		q := a.startTimer()
 		err = a.dispatchPlane(ctx, p, 0, len(out))
@@ -413,6 +442,9 @@ func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.Enco
 	}
 	for _, c := range cols {
 		axes = a.axisEntry(axes, c, w)
+	}
+	if a.frag != nil {
+		return a.fragGrids(ctx, planes, h, w, axes, len(rows), len(cols), out)
 	}
 	nb := max(1, a.maxOut/per)
 	for b0 := 0; b0 < len(planes); b0 += nb {
@@ -568,6 +600,9 @@ type tensor struct {
 func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
 	if len(lowres) != n*h*w || n <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("glrender: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
+	}
+	if a.frag != nil {
+		return a.encodeCPU(ctx, lowres, n, h, w)
 	}
 	widest := 1
 	for _, nd := range a.enc.Nodes {

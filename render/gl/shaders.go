@@ -152,14 +152,7 @@ void main() {
 		}
 		float v = vs[tid];
 `, l, src)
-	switch head {
-	case "residual":
-		b.WriteString("\t\tvalues[outBase + first + base + tid] = v + y;\n")
-	case "sigmoid":
-		b.WriteString("\t\tvalues[outBase + first + base + tid] = 1.0 / (1.0 + exp(-y));\n")
-	default:
-		b.WriteString("\t\tvalues[outBase + first + base + tid] = y;\n")
-	}
+	fmt.Fprintf(&b, "\t\tvalues[outBase + first + base + tid] = %s;\n", headGLSL(head, "v", "y"))
 	b.WriteString("\t}\n}\n")
 	return b.String()
 }
@@ -414,3 +407,142 @@ void main() {
 	outp[i] = op == 0 ? a[i] + b[i] : max(a[i], 0.0);
 }
 `
+
+// glslHeader returns the #version line of shaders for a context version
+// (api43 or api33).
+func glslHeader(api string) string {
+	if api == api33 {
+		return "#version 330 core\n"
+	}
+	return "#version 430 core\n"
+}
+
+// headGLSL returns the GLSL expression of the decoder's head applied to
+// the MLP's output y, v being the sampled input value: the one definition
+// both decoder shaders use.
+func headGLSL(head, v, y string) string {
+	switch head {
+	case "residual":
+		return v + " + " + y
+	case "sigmoid":
+		return "1.0 / (1.0 + exp(-" + y + "))"
+	}
+	return y
+}
+
+// packDecoderRows lays out the MLP for fragDecodeShader, as vec4 texels of
+// a texture buffer: per layer, W transposed to [out][in] with both padded
+// with zeros to multiples of 4 (each output neuron's weights are whole
+// texels, read four inputs at a time), then B padded likewise. It returns
+// the floats and each layer's weight and bias offsets in texels.
+func packDecoderRows(layers [][2][]float32, widths []int) (out []float32, wOff, bOff []int) {
+	for l, wb := range layers {
+		in, o := widths[l], widths[l+1]
+		inP, oP := pad4(in), pad4(o)
+		wOff = append(wOff, len(out)/4)
+		rows := make([]float32, oP*inP)
+		for j := 0; j < o; j++ {
+			for i := 0; i < in; i++ {
+				rows[j*inP+i] = wb[0][i*o+j]
+			}
+		}
+		out = append(out, rows...)
+		bOff = append(bOff, len(out)/4)
+		bias := make([]float32, oP)
+		copy(bias, wb[1][:o])
+		out = append(out, bias...)
+	}
+	return out, wOff, bOff
+}
+
+// fragDecodeShader returns the OpenGL 3.3 decoder: a fragment shader that
+// decodes one output point per fragment of an R32F framebuffer (fragment
+// (x, y) is point first + y·fbW + x), for an MLP with the given layer
+// widths and weights packed by packDecoderRows (wOff, bOff in texels).
+//
+// It computes what decodeShader computes, in the same order: the taps and
+// positional encodings come precomputed from the CPU (axisEntry, two
+// RGBA32F texels an entry in the texture buffer ax), the latent is read
+// with texelFetch from the same RGBA32F texture array and blended in
+// float32 arithmetic (not the texture unit's fixed-point filter), and each
+// layer is a sum of vec4 dot products, here four output neurons at a time
+// with the input index unrolled so that activations stay in registers.
+func fragDecodeShader(feats int, widths []int, head string, wOff, bOff []int) string {
+	var b strings.Builder
+	layers := len(widths) - 1
+	b.WriteString(glslHeader(api33))
+	fmt.Fprintf(&b, "#define LAYERS %d\n", (feats+3)/4)
+	b.WriteString(`uniform sampler2DArray latent; // texture unit 0
+uniform sampler2D low;         // texture unit 1
+uniform samplerBuffer wt;      // texture unit 2: weights (packDecoderRows)
+uniform samplerBuffer ax;      // texture unit 3: axis entries, 2 texels each
+uniform int total;   // points in this draw
+uniform int first;   // index of the draw's first point
+uniform int fbW;     // framebuffer width
+uniform int gridW;   // grid mode: output width; 0: points mode
+uniform int colBase; // index of the first column entry in ax
+layout(location = 0) out float value;
+
+void main() {
+	int k = int(gl_FragCoord.y) * fbW + int(gl_FragCoord.x);
+	if (k >= total) {
+		value = 0.0;
+		return;
+	}
+	k += first;
+	int ri = gridW > 0 ? k / gridW : k;
+	int ci = gridW > 0 ? k % gridW : k;
+	vec4 rt = texelFetch(ax, 2 * ri), re = texelFetch(ax, 2 * ri + 1);
+	vec4 ct = texelFetch(ax, 2 * (colBase + ci)), ce = texelFetch(ax, 2 * (colBase + ci) + 1);
+	int y0 = int(rt.x), y1 = int(rt.y);
+	int x0 = int(ct.x), x1 = int(ct.y);
+	float w00 = rt.z * ct.z, w01 = rt.z * ct.w;
+	float w10 = rt.w * ct.z, w11 = rt.w * ct.w;
+`)
+	// Layer inputs: [latent (feats), v, row encoding (4), column encoding
+	// (4), zeros up to a multiple of 4].
+	in0 := pad4(widths[0])
+	fmt.Fprintf(&b, "\tvec4 h0[%d];\n", in0/4)
+	for q := 0; q < in0/4; q++ {
+		fmt.Fprintf(&b, "\th0[%d] = vec4(0.0);\n", q)
+	}
+	b.WriteString(`	for (int l = 0; l < LAYERS; l++) {
+		h0[l] = w00 * texelFetch(latent, ivec3(x0, y0, l), 0) + w01 * texelFetch(latent, ivec3(x1, y0, l), 0)
+		      + w10 * texelFetch(latent, ivec3(x0, y1, l), 0) + w11 * texelFetch(latent, ivec3(x1, y1, l), 0);
+	}
+	float v = w00 * texelFetch(low, ivec2(x0, y0), 0).r + w01 * texelFetch(low, ivec2(x1, y0), 0).r
+	        + w10 * texelFetch(low, ivec2(x0, y1), 0).r + w11 * texelFetch(low, ivec2(x1, y1), 0).r;
+`)
+	put := func(i int, x string) { fmt.Fprintf(&b, "\th0[%d][%d] = %s;\n", i/4, i%4, x) }
+	// The latent texture's padding channels are zero; the inputs after the
+	// latent overwrite them.
+	put(feats, "v")
+	for e := 0; e < 4; e++ {
+		put(feats+1+e, fmt.Sprintf("re[%d]", e))
+		put(feats+5+e, fmt.Sprintf("ce[%d]", e))
+	}
+	for l := 0; l < layers; l++ {
+		inP, oP := pad4(widths[l]), pad4(widths[l+1])
+		last := l == layers-1
+		if last {
+			fmt.Fprintf(&b, "\n\t// Output layer.\n\tvec4 y;\n\t{\n\t\tint o = 0;\n")
+		} else {
+			fmt.Fprintf(&b, "\n\t// Layer %d: %d → %d, ReLU.\n\tvec4 h%d[%d];\n\tfor (int o = 0; o < %d; o++) {\n", l, widths[l], widths[l+1], l+1, oP/4, oP/4)
+		}
+		fmt.Fprintf(&b, "\t\tint r = %d + 4 * o * %d;\n\t\tvec4 a = vec4(0.0);\n", wOff[l], inP/4)
+		if last {
+			fmt.Fprintf(&b, "\t\ta = texelFetch(wt, %d);\n", bOff[l])
+		}
+		for q := 0; q < inP/4; q++ {
+			fmt.Fprintf(&b, "\t\ta += vec4(dot(h%[1]d[%[2]d], texelFetch(wt, r + %[2]d)), dot(h%[1]d[%[2]d], texelFetch(wt, r + %[3]d + %[2]d)), dot(h%[1]d[%[2]d], texelFetch(wt, r + %[4]d + %[2]d)), dot(h%[1]d[%[2]d], texelFetch(wt, r + %[5]d + %[2]d)));\n",
+				l, q, inP/4, 2*inP/4, 3*inP/4)
+		}
+		if last {
+			b.WriteString("\t\ty = a;\n\t}\n")
+		} else {
+			fmt.Fprintf(&b, "\t\th%d[o] = max(a + texelFetch(wt, %d + o), 0.0);\n\t}\n", l+1, bOff[l])
+		}
+	}
+	fmt.Fprintf(&b, "\tvalue = %s;\n}\n", headGLSL(head, "v", "y.x"))
+	return b.String()
+}
