@@ -43,15 +43,19 @@ func benchVolume(b testing.TB) *volume.Volume {
 }
 
 // benchNiiv returns the niiv method of dir on the CPU ("cpu") or through
-// the GL accelerator ("gl", also returned, with GPU timing on).
+// the GL accelerator ("gl": the shared device, compute shaders where it
+// is OpenGL 4.3; "gl33": an OpenGL 3.3 device, fragment-shader decoder and
+// CPU encoder), also returned, with GPU timing on.
 func benchNiiv(b *testing.B, d *Device, dir, dev string) (*reconstruct.Niiv, *Accelerator) {
 	m := loadModel(b, dir)
 	var a *Accelerator
-	if dev == "gl" {
-		var err error
-		if a, err = d.NewAccelerator(m); err != nil {
-			b.Fatal(err)
-		}
+	switch dev {
+	case "gl":
+		a = accelerator(b, d, m, dir)
+	case "gl33":
+		a = accelerator(b, device33(b), m, dir)
+	}
+	if a != nil {
 		m.SetAccelerator(a)
 		a.timing.Store(true)
 	}
@@ -72,7 +76,7 @@ func gpuTime(b *testing.B, a *Accelerator, reset bool) {
 	}
 }
 
-var benchDevices = []string{"cpu", "gl"}
+var benchDevices = []string{"cpu", "gl", "gl33"}
 
 // BenchmarkDraw512 colours a 512×512 float image with the CPU reference
 // renderer and with OpenGL (upload, draw, read back).

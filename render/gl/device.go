@@ -106,17 +106,17 @@ func (d *Device) loop(apis []string, ready chan<- error) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	defer close(d.stopped)
 	var ctx *eglContext
-	var errs []string
+	var errs []error
 	for _, api := range apis {
 		c, err := makeContext(api)
 		if err == nil {
 			ctx, d.info.API = c, api
 			break
 		}
-		errs = append(errs, fmt.Sprintf("OpenGL %s: %v", api, err))
+		errs = append(errs, err)
 	}
 	if ctx == nil {
-		ready <- errors.New(strings.Join(errs, "; "))
+		ready <- contextError(apis, errs)
 		return
 	}
 	defer ctx.close()
@@ -265,4 +265,22 @@ func infoLog(obj uint32, program bool) string {
 		gl.GetShaderInfoLog(obj, n, nil, &buf[0])
 	}
 	return gl.GoStr(&buf[0])
+}
+
+// contextError describes why no context of the versions apis could be
+// made: the one error where all attempts failed alike (no EGL, no
+// display), else each version's.
+func contextError(apis []string, errs []error) error {
+	same := true
+	for _, e := range errs[1:] {
+		same = same && e.Error() == errs[0].Error()
+	}
+	if same {
+		return errs[0]
+	}
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = fmt.Sprintf("OpenGL %s: %v", apis[i], e)
+	}
+	return errors.New(strings.Join(parts, "; "))
 }

@@ -7,8 +7,18 @@
 // hardware EGL device, Mesa's surfaceless platform, or the default display
 // with a pbuffer) and lives on one goroutine locked to an OS thread; all
 // GL calls go through Device.Do. Where no context can be made — no EGL, no
-// OpenGL 4.3, or a build without cgo or outside Linux — Open returns an
+// OpenGL 3.3, or a build without cgo or outside Linux — Open returns an
 // error wrapping ErrUnavailable and callers use the CPU path.
+//
+// Where the driver offers no OpenGL 4.3 (no compute shaders, no storage
+// buffers), Open falls back to an OpenGL 3.3 core context (Info.API,
+// Info.Fallback): the renderer is the same shader in GLSL 330, the decoder
+// runs in a fragment shader that writes one output point per fragment of
+// an R32F framebuffer, and the encoder stays on the CPU (ONNX Runtime;
+// Accelerator.EncoderOnCPU). NIIV_GL_VERSION=3.3 forces the fallback,
+// NIIV_GL_VERSION=4.3 forbids it (VersionEnv). On such a context the
+// package calls only the OpenGL 3.3 functions it lists (gl33Funcs); the
+// tests check this.
 //
 // The package imports reconstruct (for the model weights, read from the
 // ONNX files by reconstruct's own parser); reconstruct does not import it.

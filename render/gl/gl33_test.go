@@ -4,6 +4,7 @@ package glrender
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -228,5 +229,17 @@ func TestGL33Process(t *testing.T) {
 		if strings.Contains(l, "max abs") || strings.Contains(l, "OpenGL") {
 			t.Log(strings.TrimSpace(l))
 		}
+	}
+}
+
+func TestContextError(t *testing.T) {
+	apis := []string{api43, api33}
+	same := contextError(apis, []error{errors.New("EGL: no display"), errors.New("EGL: no display")})
+	if same.Error() != "EGL: no display" {
+		t.Errorf("alike failures: %v", same)
+	}
+	diff := contextError(apis, []error{errors.New("EGL: eglCreateContext failed"), errors.New("load OpenGL 3.3 functions: glTexBuffer missing")})
+	if want := "OpenGL 4.3: EGL: eglCreateContext failed; OpenGL 3.3: load OpenGL 3.3 functions: glTexBuffer missing"; diff.Error() != want {
+		t.Errorf("different failures: %v, want %s", diff, want)
 	}
 }

@@ -735,9 +735,14 @@ func testDecoderVariants(t *testing.T, d *Device) {
 		{5, []int{7, 13}, "sigmoid", false},
 		{6, []int{5}, "plain", true},
 		{3, []int{65, 3, 9}, "residual", false},
+		// The paper preset's size: F = 64, 5 × 256 (about 280k weights).
+		{64, []int{256, 256, 256, 256, 256}, "residual", true},
 	} {
 		name := fmt.Sprintf("F%d %v %s border=%v", c.feats, c.widths, c.head, c.border)
 		t.Run(name, func(t *testing.T) {
+			if c.feats == 64 && testing.Short() {
+				t.Skip("skipping in short mode: llvmpipe compiles the paper-sized fragment decoder for seconds")
+			}
 			mlp := &reconstruct.DecoderMLP{Feats: c.feats, Head: c.head, Border: c.border}
 			in := c.feats + 9
 			for _, wd := range append(slices.Clone(c.widths), 1) {

@@ -45,3 +45,10 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 
 // Accelerator is the GL model backend; on this platform none can be made.
 type Accelerator struct{ reconstruct.Accelerator }
+
+// EncoderOnCPU reports whether the accelerator encodes on the CPU; here
+// there is no accelerator.
+func (a *Accelerator) EncoderOnCPU() bool { return false }
+
+// SetCPUEncoder does nothing on this platform.
+func (a *Accelerator) SetCPUEncoder(m *reconstruct.Model) {}
