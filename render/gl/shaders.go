@@ -458,7 +458,9 @@ func packDecoderRows(layers [][2][]float32, widths []int) (out []float32, wOff, 
 // fragDecodeShader returns the OpenGL 3.3 decoder: a fragment shader that
 // decodes one output point per fragment of an R32F framebuffer (fragment
 // (x, y) is point first + y·fbW + x), for an MLP with the given layer
-// widths and weights packed by packDecoderRows (wOff, bOff in texels).
+// widths and weights packed by packDecoderRows (wOff, bOff in texels) in
+// a texture buffer (a uniform block is too small for the larger models
+// and, measured on an NVIDIA H200, no faster for lite).
 //
 // It computes what decodeShader computes, in the same order: the taps and
 // positional encodings come precomputed from the CPU (axisEntry, two
@@ -466,12 +468,14 @@ func packDecoderRows(layers [][2][]float32, widths []int) (out []float32, wOff, 
 // with texelFetch from the same RGBA32F texture array and blended in
 // float32 arithmetic (not the texture unit's fixed-point filter), and each
 // layer is a sum of vec4 dot products, here four output neurons at a time
-// with the input index unrolled so that activations stay in registers.
+// with the input index unrolled (and, for small layers, the output index)
+// so that activations stay in registers.
 func fragDecodeShader(feats int, widths []int, head string, wOff, bOff []int) string {
 	var b strings.Builder
+	// W(i) reads weight texel i.
+	W := func(i string) string { return "texelFetch(wt, " + i + ")" }
 	layers := len(widths) - 1
 	b.WriteString(glslHeader(api33))
-	fmt.Fprintf(&b, "#define LAYERS %d\n", (feats+3)/4)
 	b.WriteString(`uniform sampler2DArray latent; // texture unit 0
 uniform sampler2D low;         // texture unit 1
 uniform samplerBuffer wt;      // texture unit 2: weights (packDecoderRows)
@@ -506,11 +510,10 @@ void main() {
 	for q := 0; q < in0/4; q++ {
 		fmt.Fprintf(&b, "\th0[%d] = vec4(0.0);\n", q)
 	}
-	b.WriteString(`	for (int l = 0; l < LAYERS; l++) {
-		h0[l] = w00 * texelFetch(latent, ivec3(x0, y0, l), 0) + w01 * texelFetch(latent, ivec3(x1, y0, l), 0)
-		      + w10 * texelFetch(latent, ivec3(x0, y1, l), 0) + w11 * texelFetch(latent, ivec3(x1, y1, l), 0);
+	for l := 0; l < (feats+3)/4; l++ {
+		fmt.Fprintf(&b, "\th0[%[1]d] = w00 * texelFetch(latent, ivec3(x0, y0, %[1]d), 0) + w01 * texelFetch(latent, ivec3(x1, y0, %[1]d), 0)\n\t      + w10 * texelFetch(latent, ivec3(x0, y1, %[1]d), 0) + w11 * texelFetch(latent, ivec3(x1, y1, %[1]d), 0);\n", l)
 	}
-	float v = w00 * texelFetch(low, ivec2(x0, y0), 0).r + w01 * texelFetch(low, ivec2(x1, y0), 0).r
+	b.WriteString(`	float v = w00 * texelFetch(low, ivec2(x0, y0), 0).r + w01 * texelFetch(low, ivec2(x1, y0), 0).r
 	        + w10 * texelFetch(low, ivec2(x0, y1), 0).r + w11 * texelFetch(low, ivec2(x1, y1), 0).r;
 `)
 	put := func(i int, x string) { fmt.Fprintf(&b, "\th0[%d][%d] = %s;\n", i/4, i%4, x) }
@@ -524,25 +527,51 @@ void main() {
 	for l := 0; l < layers; l++ {
 		inP, oP := pad4(widths[l]), pad4(widths[l+1])
 		last := l == layers-1
+		// Small layers are unrolled over their outputs too, so that every
+		// array index is a constant and the activations stay in registers
+		// (a dynamically indexed array goes to local memory on most GPUs);
+		// wide ones loop over blocks of four outputs.
+		unroll := last || oP/4*inP/4 <= fragUnroll
 		if last {
-			fmt.Fprintf(&b, "\n\t// Output layer.\n\tvec4 y;\n\t{\n\t\tint o = 0;\n")
+			b.WriteString("\n\t// Output layer.\n\tvec4 y;\n")
 		} else {
-			fmt.Fprintf(&b, "\n\t// Layer %d: %d → %d, ReLU.\n\tvec4 h%d[%d];\n\tfor (int o = 0; o < %d; o++) {\n", l, widths[l], widths[l+1], l+1, oP/4, oP/4)
+			fmt.Fprintf(&b, "\n\t// Layer %d: %d → %d, ReLU.\n\tvec4 h%d[%d];\n", l, widths[l], widths[l+1], l+1, oP/4)
 		}
-		fmt.Fprintf(&b, "\t\tint r = %d + 4 * o * %d;\n\t\tvec4 a = vec4(0.0);\n", wOff[l], inP/4)
-		if last {
-			fmt.Fprintf(&b, "\t\ta = texelFetch(wt, %d);\n", bOff[l])
+		block := func(o string) {
+			fmt.Fprintf(&b, "\t{\n\t\tint r = %d + 4 * %s * %d;\n", wOff[l], o, inP/4)
+			if last {
+				fmt.Fprintf(&b, "\t\tvec4 a = %s;\n", W(fmt.Sprint(bOff[l])))
+			} else {
+				b.WriteString("\t\tvec4 a = vec4(0.0);\n")
+			}
+			for q := 0; q < inP/4; q++ {
+				x := fmt.Sprintf("h%d[%d]", l, q)
+				fmt.Fprintf(&b, "\t\ta += vec4(dot(%[1]s, %[2]s), dot(%[1]s, %[3]s), dot(%[1]s, %[4]s), dot(%[1]s, %[5]s));\n", x,
+					W(fmt.Sprintf("r + %d", q)), W(fmt.Sprintf("r + %d", inP/4+q)), W(fmt.Sprintf("r + %d", 2*inP/4+q)), W(fmt.Sprintf("r + %d", 3*inP/4+q)))
+			}
+			if last {
+				b.WriteString("\t\ty = a;\n\t}\n")
+			} else {
+				fmt.Fprintf(&b, "\t\th%d[%s] = max(a + %s, 0.0);\n\t}\n", l+1, o, W(fmt.Sprintf("%d + %s", bOff[l], o)))
+			}
 		}
-		for q := 0; q < inP/4; q++ {
-			fmt.Fprintf(&b, "\t\ta += vec4(dot(h%[1]d[%[2]d], texelFetch(wt, r + %[2]d)), dot(h%[1]d[%[2]d], texelFetch(wt, r + %[3]d + %[2]d)), dot(h%[1]d[%[2]d], texelFetch(wt, r + %[4]d + %[2]d)), dot(h%[1]d[%[2]d], texelFetch(wt, r + %[5]d + %[2]d)));\n",
-				l, q, inP/4, 2*inP/4, 3*inP/4)
-		}
-		if last {
-			b.WriteString("\t\ty = a;\n\t}\n")
-		} else {
-			fmt.Fprintf(&b, "\t\th%d[o] = max(a + texelFetch(wt, %d + o), 0.0);\n\t}\n", l+1, bOff[l])
+		switch {
+		case last:
+			block("0")
+		case unroll:
+			for o := 0; o < oP/4; o++ {
+				block(fmt.Sprint(o))
+			}
+		default:
+			fmt.Fprintf(&b, "\tfor (int o = 0; o < %d; o++)\n", oP/4)
+			block("o")
 		}
 	}
 	fmt.Fprintf(&b, "\tvalue = %s;\n}\n", headGLSL(head, "v", "y.x"))
 	return b.String()
 }
+
+// fragUnroll is the largest layer (in vec4 products: output blocks × input
+// blocks) fragDecodeShader unrolls completely: lite's (16 × 16) is, the
+// paper preset's (64 × 64) is not.
+const fragUnroll = 1024
