@@ -21,8 +21,9 @@ import (
 const maxDispatch = 1 << 18
 
 // Accelerator runs one model's encoder and decoder in compute shaders on a
-// Device. It implements reconstruct.Accelerator and is safe for concurrent
-// use (work is serialised on the device's thread).
+// Device (on an OpenGL 3.3 Device: the decoder in a fragment shader and
+// the encoder on the CPU). It implements reconstruct.Accelerator and is
+// safe for concurrent use (work is serialised on the device's thread).
 type Accelerator struct {
 	dev    *Device
 	mlp    *reconstruct.DecoderMLP
@@ -103,17 +104,23 @@ type convGL struct {
 
 // NewAccelerator prepares m's encoder and decoder for the device: it reads
 // their weights from the model's ONNX files, uploads them and compiles the
-// shaders. Install the result with m.SetAccelerator; LoadModel does all
-// of this and first checks the result against the model's CPU path.
+// shaders. On an OpenGL 3.3 device only the decoder goes to the GPU and
+// the accelerator encodes with m's CPU path until SetCPUEncoder gives it
+// another model (needed before it is installed on m; see EncoderOnCPU).
+// Install the result with m.SetAccelerator; LoadModel does all of this
+// and first checks the result against the model's CPU path.
 func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	_, dec := m.ONNX()
 	mlp, err := reconstruct.ReadDecoderMLP(dec, m.Feats())
 	if err != nil {
 		return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
 	}
-	eg, err := m.EncoderGraph()
-	if err != nil {
-		return nil, fmt.Errorf("glrender: %w", err)
+	// OpenGL 3.3 encodes on the CPU: no encoder graph needed.
+	var eg *reconstruct.EncoderGraph
+	if !d.info.Fallback() {
+		if eg, err = m.EncoderGraph(); err != nil {
+			return nil, fmt.Errorf("glrender: %w", err)
+		}
 	}
 	a, err := d.newAccelerator(mlp, eg)
 	if err != nil {
