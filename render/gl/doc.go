@@ -17,8 +17,8 @@
 // an R32F framebuffer, and the encoder stays on the CPU (ONNX Runtime;
 // Accelerator.EncoderOnCPU). NIIV_GL_VERSION=3.3 forces the fallback,
 // NIIV_GL_VERSION=4.3 forbids it (VersionEnv). On such a context the
-// package calls only the OpenGL 3.3 functions it lists (gl33Funcs); the
-// tests check this.
+// package calls only OpenGL 3.3 functions; the tests check this by
+// loading no others.
 //
 // The package imports reconstruct (for the model weights, read from the
 // ONNX files by reconstruct's own parser); reconstruct does not import it.
