@@ -69,6 +69,12 @@ func (m *Model) SetAccelerator(a Accelerator) {
 		return
 	}
 	m.Provider, m.Decoder = "gl", "gl"
+	if e, ok := a.(interface{ EncoderOnCPU() bool }); ok && e.EncoderOnCPU() {
+		// An accelerator without compute shaders decodes only; it encodes
+		// through a CPU model of its own.
+		m.addNote("decoder on " + a.Device())
+		return
+	}
 	m.addNote("encoder and decoder on " + a.Device())
 }
 
