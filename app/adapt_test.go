@@ -165,3 +165,83 @@ func isolateCache(t *testing.T) {
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 }
+
+// TestChooseModel switches between two shipped models with the Model
+// selector: the views' methods and the engine options follow, and a model
+// that fails to load leaves the current one in place.
+func TestChooseModel(t *testing.T) {
+	if _, err := reconstruct.FindLibrary(); err != nil {
+		t.Skipf("skipping: ONNX Runtime library not found (run scripts/setup.sh or set %s): %v", reconstruct.LibraryEnv, err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join("..", "testdata", "tiny-model")
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tiny-a", "tiny-b", "broken"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "broken" && e.Name() == "decoder.onnx" {
+				b = b[:len(b)/2] // fails its checksum
+			}
+			if err := os.WriteFile(filepath.Join(dir, name, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	test.NewTempApp(t)
+	eo := engine.Options{Model: "tiny-a", Threads: 1, Embedded: os.DirFS(dir)}
+	ms, closeModel, _ := engine.Load(context.Background(), eo)
+	if ms.Niiv == nil {
+		t.Fatalf("tiny-a: %v", ms.NiivError)
+	}
+	w := test.NewWindow(nil)
+	u := newUI(testVolume(t), Options{Methods: ms, Mode: viewer.Niiv, Engine: eo}, w, true)
+	w.SetContent(u.content)
+	done := make(chan struct{}, 8)
+	u.do = func(f func()) { f(); done <- struct{}{} }
+	t.Cleanup(func() {
+		u.pipe.Close()
+		w.Close()
+		for _, c := range u.closers {
+			c()
+		}
+		closeModel()
+	})
+	if got, want := strings.Join(u.modelSel.Options, ","), "broken,tiny-a,tiny-b"; got != want {
+		t.Fatalf("models offered %q, want %q", got, want)
+	}
+	if u.modelSel.Selected != "tiny-a" {
+		t.Fatalf("selected %q, want tiny-a", u.modelSel.Selected)
+	}
+	wait := func() {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("model switch did not finish")
+		}
+	}
+	first := u.opts.Methods.Niiv
+	u.modelSel.SetSelected("tiny-b")
+	wait()
+	if u.opts.Engine.Model != "tiny-b" || u.opts.Methods.Niiv == nil || u.opts.Methods.Niiv == first {
+		t.Fatalf("after choosing tiny-b: engine model %q, niiv %v", u.opts.Engine.Model, u.opts.Methods.Niiv)
+	}
+	before := u.opts.Methods.Niiv
+	u.modelSel.SetSelected("broken")
+	wait()
+	if u.opts.Engine.Model != "tiny-b" || u.opts.Methods.Niiv != before {
+		t.Errorf("a model that fails to load replaced the current one: engine model %q", u.opts.Engine.Model)
+	}
+	if u.modelSel.Selected != "tiny-b" {
+		t.Errorf("selector shows %q after a failed switch, want tiny-b", u.modelSel.Selected)
+	}
+}

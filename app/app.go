@@ -12,6 +12,7 @@ import (
 	"image"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,10 +22,12 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/niiv/niiv/internal/atomicfile"
 	_ "github.com/niiv/niiv/internal/locale" // before Fyne reads the locale
+	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/reconstruct/adapt"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/viewer"
@@ -123,6 +126,7 @@ type ui struct {
 	hist      *canvas.Image
 	message   *widget.Label
 	adaptBtn  *widget.Button
+	modelSel  *widget.Select
 }
 
 var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 Split"}
@@ -293,6 +297,15 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	if u.opts.Methods.Niiv == nil || u.opts.Path == "" {
 		u.adaptBtn.Disable()
 	}
+	// The shipped models, to switch between (lite to follow the mouse,
+	// paper for figures); a model folder given on the command line shows
+	// as no selection.
+	u.modelSel = widget.NewSelect(reconstruct.EmbeddedNames(u.opts.Engine.Embedded), nil)
+	u.modelSel.PlaceHolder = "(model folder)"
+	if cur := engine.ParentName(u.opts.Engine); slices.Contains(u.modelSel.Options, cur) {
+		u.modelSel.Selected = cur
+	}
+	u.modelSel.OnChanged = u.chooseModel
 
 	row := func(label string, o fyne.CanvasObject, right fyne.CanvasObject) fyne.CanvasObject {
 		return container.NewBorder(nil, nil, widget.NewLabel(label), right, o)
@@ -303,6 +316,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),
 		u.modeSel,
+		container.NewGridWithColumns(2, row("Model", u.modelSel, nil), layout.NewSpacer()),
 		container.NewGridWithColumns(2,
 			container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
 			row("Zoom", u.zoom, u.zoomLabel)),
@@ -556,4 +570,33 @@ func writePNG(path string, img image.Image) error {
 		return fmt.Errorf("app: %w", err)
 	}
 	return nil
+}
+
+// chooseModel switches niiv, in the background, to the shipped model name
+// (or to the model adapted to this file from it, when one was saved).
+func (u *ui) chooseModel(name string) {
+	eo := u.opts.Engine
+	if name == "" || (name == engine.ParentName(eo) && u.opts.Methods.Niiv != nil) {
+		return
+	}
+	eo.Model = name
+	vol, path := u.model.Volume(), u.opts.Path
+	u.say("loading model %s…", name)
+	go func() {
+		ms, closeModel, _ := engine.Load(context.Background(), eo)
+		u.do(func() {
+			if ms.Niiv == nil {
+				closeModel()
+				u.modelSel.SetSelected(engine.ParentName(u.opts.Engine)) // a no-op switch back
+				u.sayModel()
+				dialog.ShowError(fmt.Errorf("model %s: %v", name, ms.NiivError), u.win)
+				return
+			}
+			u.opts.Engine = eo
+			u.setMethods(ms, closeModel, "")
+			if path != "" && u.model.Volume() == vol {
+				u.useRemembered(vol, path, func() {})
+			}
+		})
+	}()
 }
