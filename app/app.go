@@ -302,6 +302,10 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	// as no selection.
 	u.modelSel = widget.NewSelect(reconstruct.EmbeddedNames(u.opts.Engine.Embedded), nil)
 	u.modelSel.PlaceHolder = "(model folder)"
+	if len(u.modelSel.Options) == 0 {
+		u.modelSel.PlaceHolder = "(none shipped)"
+		u.modelSel.Disable()
+	}
 	if cur := engine.ParentName(u.opts.Engine); slices.Contains(u.modelSel.Options, cur) {
 		u.modelSel.Selected = cur
 	}
