@@ -12,9 +12,10 @@ import (
 var files embed.FS
 
 // Models holds one folder per shipped model (card.json, encoder.onnx,
-// decoder.onnx, test tensors); pass it as reconstruct.ModelOptions.Embedded.
-// It holds no model folder until models are trained and committed;
-// reconstruct.EmbeddedNames(Models) lists those present.
+// decoder.onnx, test tensors): lite (factors 4–12, for interactive use)
+// and paper (factor 8, the paper's configuration). Pass it as
+// reconstruct.ModelOptions.Embedded; reconstruct.EmbeddedNames(Models)
+// lists those present.
 var Models fs.FS = mustSub(files, "models")
 
 func mustSub(f fs.FS, dir string) fs.FS {
