@@ -36,6 +36,13 @@ func newAdaptUI(t *testing.T, path string, open func(string) (*volume.Volume, er
 	u := newUI(testVolume(t), Options{Methods: ms, Mode: viewer.Niiv, Path: path, Engine: eo, Adapt: opt, Open: open}, w, true)
 	w.SetContent(u.content)
 	w.Resize(fyne.NewSize(1000, 700))
+	closeUIAtEnd(t, u, w, closeModel)
+	return u
+}
+
+// closeUIAtEnd releases, when the test ends, the window, the pipeline and
+// every model the UI loaded (closeModel: the one it started with).
+func closeUIAtEnd(t *testing.T, u *ui, w fyne.Window, closeModel func()) {
 	t.Cleanup(func() {
 		u.pipe.Close()
 		w.Close()
@@ -44,7 +51,6 @@ func newAdaptUI(t *testing.T, path string, open func(string) (*volume.Volume, er
 		}
 		closeModel()
 	})
-	return u
 }
 
 // TestAdaptToVolume adapts through the button, checks that the views switch
@@ -207,14 +213,7 @@ func TestChooseModel(t *testing.T) {
 	w.SetContent(u.content)
 	done := make(chan struct{}, 8)
 	u.do = func(f func()) { f(); done <- struct{}{} }
-	t.Cleanup(func() {
-		u.pipe.Close()
-		w.Close()
-		for _, c := range u.closers {
-			c()
-		}
-		closeModel()
-	})
+	closeUIAtEnd(t, u, w, closeModel)
 	if got, want := strings.Join(u.modelSel.Options, ","), "broken,tiny-a,tiny-b"; got != want {
 		t.Fatalf("models offered %q, want %q", got, want)
 	}

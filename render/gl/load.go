@@ -3,11 +3,11 @@ package glrender
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 
+	npytensor "github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 )
 
@@ -105,7 +105,7 @@ func check(m *reconstruct.Model, a *Accelerator) error {
 	if err != nil {
 		return err
 	}
-	if e := maxDiff(got, want); !(e <= checkTol) {
+	if e := npytensor.MaxAbsDiff(got, want); !(e <= checkTol) {
 		return fmt.Errorf("encoder differs from the CPU by %.3g", e)
 	}
 	coords := make([]float32, 2*64)
@@ -120,23 +120,10 @@ func check(m *reconstruct.Model, a *Accelerator) error {
 	if err != nil {
 		return err
 	}
-	if e := maxDiff(gotV, wantV); !(e <= checkTol) {
+	if e := npytensor.MaxAbsDiff(gotV, wantV); !(e <= checkTol) {
 		return fmt.Errorf("decoder differs from the CPU by %.3g", e)
 	}
 	return nil
-}
-
-func maxDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d float64
-	for i := range a {
-		if e := math.Abs(float64(a[i]) - float64(b[i])); !(e <= d) {
-			d = e
-		}
-	}
-	return d
 }
 
 // addNote appends a remark to m.Note.
