@@ -101,39 +101,26 @@ func BenchmarkDraw512(b *testing.B) {
 // BenchmarkView512 decodes one xz slice of a 128³ volume (factor 8) at
 // 512×512 with its latent cached: the viewer's interactive case.
 func BenchmarkView512(b *testing.B) {
-	d := device(b)
-	vol := benchVolume(b)
-	for _, dir := range benchModels() {
-		for _, dev := range benchDevices {
-			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
-				n, a := benchNiiv(b, d, dir, dev)
-				req := reconstruct.FullPlane(vol, volume.XZ, 64, 512, 512)
-				if _, err := n.Render(context.Background(), req); err != nil {
-					b.Fatal(err)
-				}
-				gpuTime(b, a, true)
-				for b.Loop() {
-					if _, err := n.Render(context.Background(), req); err != nil {
-						b.Fatal(err)
-					}
-				}
-				gpuTime(b, a, false)
-			})
-		}
-	}
+	benchView(b, volume.XZ, 64)
 }
 
 // BenchmarkViewXY512 decodes the xy plane at a fractional z of a 128³
 // volume (factor 8) at 512×512 with the xz planes' latents cached: one
 // decode of one row per xz plane crossed.
 func BenchmarkViewXY512(b *testing.B) {
+	benchView(b, volume.XY, 7.375)
+}
+
+// benchView times a 512×512 view of plane index of axis, for every model
+// and device, after one untimed render that fills the latent cache.
+func benchView(b *testing.B, axis volume.Axis, index float64) {
 	d := device(b)
 	vol := benchVolume(b)
 	for _, dir := range benchModels() {
 		for _, dev := range benchDevices {
 			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
 				n, a := benchNiiv(b, d, dir, dev)
-				req := reconstruct.FullPlane(vol, volume.XY, 7.375, 512, 512)
+				req := reconstruct.FullPlane(vol, axis, index, 512, 512)
 				if _, err := n.Render(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
