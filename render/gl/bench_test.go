@@ -111,15 +111,42 @@ func BenchmarkViewXY512(b *testing.B) {
 	benchView(b, volume.XY, 7.375)
 }
 
-// benchView times a 512×512 view of plane index of axis, for every model
-// and device, after one untimed render that fills the latent cache.
+// benchKernels runs bench for each decoder kernel of dev's accelerator:
+// for "gl", the kernel Tune picked (named "gl") and then every compiled
+// kernel by name ("gl/tiled-32x128"); for the other devices, bench alone.
+// The kernels' sub-benchmarks are skipped when NIIV_BENCH_KERNELS=0.
+func benchKernels(b *testing.B, d *Device, dir, dev string, bench func(b *testing.B, n *reconstruct.Niiv, a *Accelerator)) {
+	name := filepath.Base(filepath.Clean(dir)) + "/" + dev
+	b.Run(name, func(b *testing.B) {
+		n, a := benchNiiv(b, d, dir, dev)
+		if a != nil {
+			b.Logf("%s: decoder kernel %s of %v", name, a.Kernel(), a.Kernels())
+		}
+		bench(b, n, a)
+	})
+	if dev != "gl" || os.Getenv("NIIV_BENCH_KERNELS") == "0" {
+		return
+	}
+	n, a := benchNiiv(b, d, dir, dev)
+	for _, k := range a.Kernels() {
+		b.Run(name+"/"+k, func(b *testing.B) {
+			if err := a.SetKernel(k); err != nil {
+				b.Fatal(err)
+			}
+			bench(b, n, a)
+		})
+	}
+}
+
+// benchView times a 512×512 view of plane index of axis, for every model,
+// device and decoder kernel, after one untimed render that fills the
+// latent cache.
 func benchView(b *testing.B, axis volume.Axis, index float64) {
 	d := device(b)
 	vol := benchVolume(b)
 	for _, dir := range benchModels() {
 		for _, dev := range benchDevices {
-			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
-				n, a := benchNiiv(b, d, dir, dev)
+			benchKernels(b, d, dir, dev, func(b *testing.B, n *reconstruct.Niiv, a *Accelerator) {
 				req := reconstruct.FullPlane(vol, axis, index, 512, 512)
 				if _, err := n.Render(context.Background(), req); err != nil {
 					b.Fatal(err)
@@ -144,8 +171,7 @@ func BenchmarkVolume128(b *testing.B) {
 	vol := benchVolume(b)
 	for _, dir := range benchModels() {
 		for _, dev := range benchDevices {
-			b.Run(filepath.Base(filepath.Clean(dir))+"/"+dev, func(b *testing.B) {
-				n, a := benchNiiv(b, d, dir, dev)
+			benchKernels(b, d, dir, dev, func(b *testing.B, n *reconstruct.Niiv, a *Accelerator) {
 				gpuTime(b, a, true)
 				for b.Loop() {
 					if _, err := reconstruct.Isotropic(context.Background(), n, vol, reconstruct.VolumeOptions{ZScale: 8, Axes: []volume.Axis{volume.XZ}}); err != nil {

@@ -268,14 +268,19 @@ func testExactness(t *testing.T, ctx context.Context, d *Device, m *reconstruct.
 	if !(e <= exactTol) {
 		t.Errorf("encoder differs from test_latent by %.3g (tolerance %g)", e, exactTol)
 	}
-	got, err := a.DecodePoints(ctx, lat, low, h, w, coords)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e = npyt.MaxAbsDiff(got, want)
-	t.Logf("decoder: max abs %.3g over %d points", e, len(want))
-	if !(e <= exactTol) {
-		t.Errorf("decoder differs from test_values by %.3g (tolerance %g)", e, exactTol)
+	for _, k := range kernelsOf(a) {
+		if err := a.SetKernel(k); err != nil && k != "fragment" {
+			t.Fatal(err)
+		}
+		got, err := a.DecodePoints(ctx, lat, low, h, w, coords)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e = npyt.MaxAbsDiff(got, want)
+		t.Logf("decoder (%s kernel): max abs %.3g over %d points", k, e, len(want))
+		if !(e <= exactTol) {
+			t.Errorf("decoder kernel %s differs from test_values by %.3g (tolerance %g)", k, e, exactTol)
+		}
 	}
 	if a.EncoderOnCPU() {
 		return // the batching below is the GPU encoder's
@@ -326,7 +331,7 @@ func TestNiivMatchesCPU(t *testing.T) {
 				cpu := loadModel(t, dir)
 				gpu := loadModel(t, dir)
 				gpu.SetAccelerator(accelerator(t, d, gpu, dir))
-				if gpu.Provider != "gl" || !strings.Contains(gpu.Summary(), "gl: ") {
+				if gpu.DecodesOn() != "gl" || !strings.Contains(gpu.Summary(), "gl: ") {
 					t.Errorf("summary does not name the GL device: %s", gpu.Summary())
 				}
 				vol := testVolume(t, 6, 20, 24)
@@ -403,8 +408,12 @@ func TestLoadModel(t *testing.T) {
 			if (gd != nil) != c.wantGL || (m.Accelerator() != nil) != c.wantGL {
 				t.Errorf("device %s: GL device %v, accelerator %v, want GL %v", c.device, gd != nil, m.Accelerator() != nil, c.wantGL)
 			}
-			if m.Provider != c.provider && !(c.device == "auto" && !c.wantGL) {
-				t.Errorf("device %s: provider %s, want %s", c.device, m.Provider, c.provider)
+			if m.DecodesOn() != c.provider && !(c.device == "auto" && !c.wantGL) {
+				t.Errorf("device %s: decodes on %s, want %s", c.device, m.DecodesOn(), c.provider)
+			}
+			// The encoder is on the GPU only with compute shaders.
+			if wantEnc := map[bool]string{true: "cpu", false: "gl"}[d.Info().Fallback()]; c.wantGL && m.Provider != wantEnc {
+				t.Errorf("device %s on OpenGL %s: encoder provider %s, want %s", c.device, d.Info().API, m.Provider, wantEnc)
 			}
 			if c.device == "auto" && d.Info().Software() && !strings.Contains(m.Note, "software renderer") {
 				t.Errorf("auto on %s does not say why GL was not used: %q", d.Info(), m.Note)
@@ -758,21 +767,35 @@ func testDecoderVariants(t *testing.T, d *Device) {
 			const h, w = 6, 9
 			latent, low := rnd(c.feats*h*w, 1), rnd(h*w, 1)
 			coords := rnd(2*150, 0.7) // about 15 % beyond ±1
-			got, err := a.DecodePoints(context.Background(), latent, low, h, w, coords)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var worst float64
-			for i := range got {
-				want := decodeRef(mlp, latent, low, h, w, float64(coords[2*i]), float64(coords[2*i+1]))
-				worst = max(worst, math.Abs(float64(got[i])-want))
-			}
-			t.Logf("max abs %.3g", worst)
-			if !(worst <= 1e-5) {
-				t.Errorf("decoder differs from the reference by %.3g", worst)
+			for _, k := range kernelsOf(a) {
+				if err := a.SetKernel(k); err != nil && k != "fragment" {
+					t.Fatal(err)
+				}
+				got, err := a.DecodePoints(context.Background(), latent, low, h, w, coords)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var worst float64
+				for i := range got {
+					want := decodeRef(mlp, latent, low, h, w, float64(coords[2*i]), float64(coords[2*i+1]))
+					worst = max(worst, math.Abs(float64(got[i])-want))
+				}
+				t.Logf("%s: max abs %.3g", k, worst)
+				if !(worst <= 1e-5) {
+					t.Errorf("decoder kernel %s differs from the reference by %.3g", k, worst)
+				}
 			}
 		})
 	}
+}
+
+// kernelsOf returns the decoder kernels of a to test: every compiled
+// compute kernel, or "fragment" on an OpenGL 3.3 device.
+func kernelsOf(a *Accelerator) []string {
+	if k := a.Kernels(); len(k) > 0 {
+		return k
+	}
+	return []string{a.Kernel()}
 }
 
 // TestIsotropicMatchesCPU reconstructs a small volume on the CPU and
@@ -802,5 +825,55 @@ func testIsotropicMatchesCPU(t *testing.T, d *Device) {
 	t.Logf("max abs %.3g (normalised) over %v", e, got.Shape())
 	if got.Shape() != want.Shape() || !(e <= exactTol) {
 		t.Errorf("GL volume %v differs from the CPU's %v by %.3g", got.Shape(), want.Shape(), e)
+	}
+}
+
+// TestTune times the decoder kernels on the device and checks that the
+// fastest is kept, that KernelEnv forces one and that an unknown name is
+// refused with the available ones listed.
+func TestTune(t *testing.T) {
+	d := device(t)
+	if d.Info().Fallback() {
+		t.Skip("skipping: OpenGL 3.3 has one decoder (fragment shader)")
+	}
+	dir := modelDirs()[0]
+	m := loadModel(t, dir)
+	a := accelerator(t, d, m, dir)
+	defer a.Close()
+	if len(a.Kernels()) < 2 {
+		t.Fatalf("kernels %v: want the broadcast and at least one tiled kernel", a.Kernels())
+	}
+	times, err := a.Tune(context.Background(), 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernels %v: %v; kept %s", a.Kernels(), times, a.Kernel())
+	if len(times) != len(a.Kernels()) {
+		t.Fatalf("%d times for %d kernels", len(times), len(a.Kernels()))
+	}
+	for i, k := range a.Kernels() {
+		if times[i] <= 0 {
+			t.Errorf("kernel %s: time %v", k, times[i])
+		}
+		if times[i] < times[slices.Index(a.Kernels(), a.Kernel())] {
+			t.Errorf("kept %s, but %s was faster (%v)", a.Kernel(), k, times)
+		}
+	}
+	if !strings.Contains(a.Device(), "decoder kernel "+a.Kernel()+" (fastest of") {
+		t.Errorf("Device() = %q does not name the tuned kernel", a.Device())
+	}
+	if err := a.SetKernel("no-such"); err == nil || !strings.Contains(err.Error(), "broadcast") {
+		t.Errorf("SetKernel(no-such) = %v, want an error listing the kernels", err)
+	}
+
+	t.Setenv(KernelEnv, "tiled-16x64")
+	b := accelerator(t, d, m, dir)
+	defer b.Close()
+	if got := b.Kernels(); len(got) != 1 || b.Kernel() != "tiled-16x64" {
+		t.Errorf("with %s=tiled-16x64: kernels %v, in use %s", KernelEnv, got, b.Kernel())
+	}
+	t.Setenv(KernelEnv, "tiled-1x1")
+	if _, err := d.NewAccelerator(m); err == nil || !strings.Contains(err.Error(), "tiled-16x64") {
+		t.Errorf("with %s=tiled-1x1: error %v, want one listing the kernels", KernelEnv, err)
 	}
 }

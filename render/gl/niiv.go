@@ -7,8 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/go-gl/gl/v4.3-core/gl"
@@ -30,10 +34,13 @@ type Accelerator struct {
 	enc    *reconstruct.EncoderGraph
 	feats  int
 	widths []int
-	points int // decoded per work group
+	points int // decoded per work group by the kernel in use
 
 	// GL objects, touched only on the GL thread.
-	decProg  uint32
+	decProg  uint32                 // the decoder kernel in use (one of kernels)
+	kernels  []kernelProg           // the decoder kernels compiled for the device
+	kernel   atomic.Int32           // index in kernels of the one in use
+	tuned    []time.Duration        // per kernel: best time in tune (nil: not tuned)
 	weights  uint32                 // decoder weights SSBO
 	axes     uint32                 // per-row and per-column taps and encodings
 	values   uint32                 // decoder output
@@ -96,6 +103,161 @@ func (a *Accelerator) collectTimers() {
 	a.queries = a.queries[:0]
 }
 
+// kernelProg is a decoder kernel compiled for the device.
+type kernelProg struct {
+	decoderKernel
+	prog   uint32
+	points int // decoded per work group
+}
+
+// KernelEnv names the environment variable that forces a decoder kernel
+// ("broadcast", "tiled-32x128", …) instead of timing them on the device.
+const KernelEnv = "NIIV_GL_KERNEL"
+
+// compileKernels compiles the decoder kernels that fit the device (only
+// the one KernelEnv names, when set) and uses the first; it runs on the GL
+// thread.
+func (a *Accelerator) compileKernels(head string, shared int) error {
+	ks := decoderKernels(a.widths, shared)
+	if want := os.Getenv(KernelEnv); want != "" {
+		var names []string
+		for _, k := range ks {
+			names = append(names, k.name)
+			if k.name == want {
+				ks = []decoderKernel{k}
+				break
+			}
+		}
+		if len(ks) != 1 || ks[0].name != want {
+			return fmt.Errorf("%s=%q: no such decoder kernel for this model on this device (it has %s)", KernelEnv, want, strings.Join(names, ", "))
+		}
+	}
+	for _, k := range ks {
+		kp := kernelProg{decoderKernel: k, points: k.points}
+		src := ""
+		if k.tiled {
+			src = tiledDecodeShader(a.feats, a.widths, head, k)
+		} else {
+			_, kp.points, _ = decodeLayout(a.widths, shared)
+			src = decodeShader(a.feats, a.widths, head, shared)
+		}
+		var err error
+		if kp.prog, err = compile("decoder "+k.name, shaderSource{gl.COMPUTE_SHADER, src}); err != nil {
+			return err
+		}
+		a.kernels = append(a.kernels, kp)
+	}
+	a.useKernel(0)
+	return nil
+}
+
+// useKernel makes kernels[i] the decoder; it runs on the GL thread.
+func (a *Accelerator) useKernel(i int) {
+	a.kernel.Store(int32(i))
+	a.decProg, a.points = a.kernels[i].prog, a.kernels[i].points
+}
+
+// Kernel returns the name of the decoder kernel in use ("fragment" on an
+// OpenGL 3.3 device).
+func (a *Accelerator) Kernel() string {
+	if a.frag != nil {
+		return "fragment"
+	}
+	return a.kernels[a.kernel.Load()].name
+}
+
+// Kernels returns the names of the compiled decoder kernels.
+func (a *Accelerator) Kernels() []string {
+	var names []string
+	for _, k := range a.kernels {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// SetKernel switches the decoder to the named kernel (one of Kernels).
+func (a *Accelerator) SetKernel(name string) error {
+	return a.dev.Do(func() error {
+		for i, k := range a.kernels {
+			if k.name == name {
+				a.useKernel(i)
+				return nil
+			}
+		}
+		return fmt.Errorf("glrender: no decoder kernel %q (have %s)", name, strings.Join(a.Kernels(), ", "))
+	})
+}
+
+// tunePoints is the size of the decode Tune times each kernel on: a
+// 128×128 view, enough to fill a large GPU.
+const tunePoints = 128 * 128
+
+// Tune decodes a synthetic plane of points outputs with every compiled
+// decoder kernel (one untimed run, then the best of three, each waited
+// for) and keeps the fastest. It returns the kernels' times in the order
+// of Kernels.
+func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, error) {
+	if a.frag != nil || len(a.kernels) < 2 {
+		return nil, nil
+	}
+	const h, w = 16, 64
+	latent := make([]float32, a.feats*h*w)
+	low := make([]float32, h*w)
+	for i := range latent {
+		latent[i] = float32(i%97)/97 - 0.5
+	}
+	for i := range low {
+		low[i] = float32(i%31) / 31
+	}
+	side := max(1, int(math.Sqrt(float64(points))))
+	rows, cols := make([]float64, side), make([]float64, (points+side-1)/side)
+	for i := range rows {
+		rows[i] = -1 + 2*(float64(i)+0.5)/float64(len(rows))
+	}
+	for i := range cols {
+		cols[i] = -1 + 2*(float64(i)+0.5)/float64(len(cols))
+	}
+	out := make([]float32, len(rows)*len(cols))
+	axes := a.gridAxes(rows, cols, h, w)
+	times := make([]time.Duration, len(a.kernels))
+	for i := range a.kernels {
+		if err := a.dev.Do(func() error { a.useKernel(i); return nil }); err != nil {
+			return nil, err
+		}
+		best := time.Duration(-1)
+		for run := 0; run < 4; run++ {
+			t0 := time.Now()
+			if err := a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out, false); err != nil {
+				return nil, fmt.Errorf("glrender: tuning decoder kernel %s: %w", a.kernels[i].name, err)
+			}
+			if d := time.Since(t0); run > 0 && (best < 0 || d < best) {
+				best = d
+			}
+		}
+		times[i] = best
+	}
+	fastest := 0
+	for i, t := range times {
+		if t < times[fastest] {
+			fastest = i
+		}
+	}
+	a.tuned = times
+	return times, a.dev.Do(func() error { a.useKernel(fastest); return nil })
+}
+
+// gridAxes returns the axis entries of a rows × cols grid on an h×w plane.
+func (a *Accelerator) gridAxes(rows, cols []float64, h, w int) []float32 {
+	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
+	for _, r := range rows {
+		axes = a.axisEntry(axes, r, h)
+	}
+	for _, c := range cols {
+		axes = a.axisEntry(axes, c, w)
+	}
+	return axes
+}
+
 // convGL is one convolution's weights on the GPU.
 type convGL struct {
 	cin, cout, k int
@@ -129,6 +291,15 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	if a.frag != nil {
 		a.cpuEnc = m
 	}
+	// Which kernel is fastest depends on the GPU: time them there (a few
+	// milliseconds on a GPU; software renderers keep the first, and
+	// KernelEnv leaves only the one it names).
+	if !d.info.Software() {
+		if _, err := a.Tune(context.Background(), tunePoints); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
+		}
+	}
 	return a, nil
 }
 
@@ -157,8 +328,7 @@ func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.Enc
 		var err error
 		var shared int32
 		gl.GetIntegerv(gl.MAX_COMPUTE_SHARED_MEMORY_SIZE, &shared)
-		_, a.points, _ = decodeLayout(a.widths, int(shared))
-		if a.decProg, err = compile("decoder", shaderSource{gl.COMPUTE_SHADER, decodeShader(a.feats, a.widths, mlp.Head, int(shared))}); err != nil {
+		if err := a.compileKernels(mlp.Head, int(shared)); err != nil {
 			return err
 		}
 		if a.eltProg, err = compile("elementwise", shaderSource{gl.COMPUTE_SHADER, elementwiseShader}); err != nil {
@@ -194,13 +364,24 @@ func newBuffer(data []float32) uint32 {
 }
 
 // Device describes the accelerator's device.
-func (a *Accelerator) Device() string { return "gl: " + a.dev.Info().String() }
+func (a *Accelerator) Device() string {
+	s := "gl: " + a.dev.Info().String()
+	if a.frag == nil {
+		s += ", decoder kernel " + a.Kernel()
+		if a.tuned != nil {
+			s += " (fastest of " + strings.Join(a.Kernels(), ", ") + " on this GPU)"
+		}
+	}
+	return s
+}
 
 // Close releases the accelerator's GPU objects (not the device).
 func (a *Accelerator) Close() error {
 	a.closeOnce.Do(func() {
 		_ = a.dev.Do(func() error {
-			gl.DeleteProgram(a.decProg)
+			for _, k := range a.kernels {
+				gl.DeleteProgram(k.prog)
+			}
 			gl.DeleteProgram(a.eltProg)
 			for _, p := range a.convProg {
 				gl.DeleteProgram(p)
@@ -443,13 +624,7 @@ func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.Enco
 		}
 		return nil
 	}
-	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
-	for _, r := range rows {
-		axes = a.axisEntry(axes, r, h)
-	}
-	for _, c := range cols {
-		axes = a.axisEntry(axes, c, w)
-	}
+	axes := a.gridAxes(rows, cols, h, w)
 	if a.frag != nil {
 		return a.fragGrids(ctx, planes, h, w, axes, len(rows), len(cols), out)
 	}
