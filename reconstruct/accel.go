@@ -68,14 +68,28 @@ func (m *Model) SetAccelerator(a Accelerator) {
 	if a == nil {
 		return
 	}
-	m.Provider, m.Decoder = "gl", "gl"
+	m.Decoder = "gl"
 	if e, ok := a.(interface{ EncoderOnCPU() bool }); ok && e.EncoderOnCPU() {
-		// An accelerator without compute shaders decodes only; it encodes
-		// through a CPU model of its own.
+		// An accelerator without compute shaders decodes only; the
+		// encoder stays on m's provider.
 		m.addNote("decoder on " + a.Device())
 		return
 	}
+	m.Provider = "gl"
 	m.addNote("encoder and decoder on " + a.Device())
+}
+
+// DecodesOn names the device that decodes m's pixels, for labels: "gl"
+// with an accelerator, the encoder's provider when the ONNX decoder runs,
+// else "cpu" (the native decoder).
+func (m *Model) DecodesOn() string {
+	switch m.Decoder {
+	case "gl":
+		return "gl"
+	case "onnx":
+		return m.Provider
+	}
+	return "cpu"
 }
 
 // Accelerator returns the model's accelerator, nil when it runs on the CPU.

@@ -92,12 +92,13 @@ type Model struct {
 	// Library is the ONNX Runtime library file in use.
 	Library string
 	// Provider is the execution provider actually used for the encoder:
-	// "cpu", "cuda", ...
+	// "cpu", "cuda", ..., or "gl" when an accelerator encodes.
 	Provider string
 	// Note explains a device fallback or a decoder choice in one line; ""
 	// when everything went as asked.
 	Note string
-	// Decoder is "native", "native-int8" or "onnx".
+	// Decoder is "native", "native-int8", "onnx" or "gl" (an accelerator:
+	// compute or fragment shaders).
 	Decoder string
 	// Threads is the number of threads used.
 	Threads int

@@ -81,8 +81,8 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 		ms.Colour = gd
 	}
 	n := reconstruct.NewNiiv(m, nil)
-	// The views' labels say where the model runs: "niiv-lite on cpu".
-	ms.Niiv = adapter{m: n, label: n.Name() + " on " + m.Provider}
+	// The views' labels say where the frames are decoded: "niiv-lite on cpu".
+	ms.Niiv = adapter{m: n, label: n.Name() + " on " + m.DecodesOn()}
 	return ms, func() { m.Close() }, m.Summary()
 }
 
