@@ -549,3 +549,22 @@ func TestFactorRange(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodesOn checks where a model says its frames are decoded: the
+// native decoders on the CPU whatever the encoder's provider, the ONNX
+// decoder with the encoder, an accelerator on the GPU.
+func TestDecodesOn(t *testing.T) {
+	for _, c := range []struct{ provider, decoder, want string }{
+		{"cpu", "native", "cpu"},
+		{"cuda", "native", "cpu"},
+		{"cpu", "native-int8", "cpu"},
+		{"cuda", "onnx", "cuda"},
+		{"gl", "gl", "gl"},
+		{"cpu", "gl", "gl"}, // OpenGL 3.3: encoder on the CPU
+	} {
+		m := &Model{Provider: c.provider, Decoder: c.decoder}
+		if got := m.DecodesOn(); got != c.want {
+			t.Errorf("provider %s, decoder %s: DecodesOn %q, want %q", c.provider, c.decoder, got, c.want)
+		}
+	}
+}

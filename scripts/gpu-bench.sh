@@ -26,7 +26,10 @@
 # image), BenchmarkView512 (decode an xz view at 512x512, latent cached),
 # BenchmarkViewXY512 (an xy view at fractional z, 512x512, latents cached: one
 # small decode per xz plane crossed) and BenchmarkVolume128 (whole 128^3 from
-# factor 8, xz pass). Targets on an
+# factor 8, xz pass), each for the CPU, for GL with the decoder kernel the
+# accelerator picked by timing them (model/gl), for every decoder kernel
+# (model/gl/KERNEL; NIIV_BENCH_KERNELS=0 skips these) and for OpenGL 3.3
+# (model/gl33). Targets on an
 # RTX 3090 Ti-class GPU with the paper model: 128^3 <= 0.11 s, 512x512 <= 5 ms.
 #
 # Environment: BENCHTIME (default 5x), BENCH (benchmark regexp, default all
@@ -170,10 +173,11 @@ run() {
   echo
   echo "== device and exactness (GL vs the models' test tensors and the CPU path; tolerance 1e-3)"
   NIIV_TEST_MODELS=$list timeout 300 "$bin" -test.v -test.count=1 \
-    -test.run 'TestOpenInfo|TestDrawMatchesCPU|TestExactness|TestNiivMatchesCPU' 2>&1 |
-    grep -E '^(---|ok|FAIL|PASS)|OpenGL:|max abs|pixels differ|skipping|glrender' || true
+    -test.run 'TestOpenInfo|TestDrawMatchesCPU|TestExactness|TestNiivMatchesCPU|TestTune' 2>&1 |
+    grep -E '^(---|ok|FAIL|PASS)|OpenGL:|max abs|pixels differ|skipping|glrender|kept' || true
   echo
-  echo "== benchmarks (ns/op; GL includes upload and read-back; gpu-ms/op: the GL dispatches alone)"
+  echo "== benchmarks (ns/op; GL includes upload and read-back; gpu-ms/op: the GL dispatches alone;"
+  echo "   model/gl: the decoder kernel the accelerator's timing picked; model/gl/KERNEL: each kernel)"
   NIIV_BENCH_MODELS=$list timeout 540 "$bin" -test.run '^$' \
     -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128}" -test.benchtime "${BENCHTIME:-5x}" 2>&1 |
     tee /tmp/gpu-bench.txt | grep -E '^(Benchmark|---|FAIL|ok)|skipping' || true

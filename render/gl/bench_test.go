@@ -4,6 +4,7 @@ package glrender
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -175,6 +176,38 @@ func BenchmarkVolume128(b *testing.B) {
 				gpuTime(b, a, true)
 				for b.Loop() {
 					if _, err := reconstruct.Isotropic(context.Background(), n, vol, reconstruct.VolumeOptions{ZScale: 8, Axes: []volume.Axis{volume.XZ}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				gpuTime(b, a, false)
+			})
+		}
+	}
+}
+
+// BenchmarkEncode128 encodes the 128 xz slices of a 128³ volume pooled ×8
+// (128 planes of 16×128) with each variant of the tiled convolutions
+// (output pixels a thread): the encoder's share of BenchmarkVolume128.
+func BenchmarkEncode128(b *testing.B) {
+	d := device(b)
+	if d.Info().Fallback() {
+		b.Skip("skipping: the CPU encodes on OpenGL 3.3")
+	}
+	low := make([]float32, 128*16*128)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range low {
+		low[i] = rng.Float32()
+	}
+	for _, dir := range benchModels() {
+		_, a := benchNiiv(b, d, dir, "gl")
+		for _, px := range convPixels {
+			b.Run(fmt.Sprintf("%s/gl/%dpx", filepath.Base(filepath.Clean(dir)), px), func(b *testing.B) {
+				if err := a.SetConvPixels(px); err != nil {
+					b.Fatal(err)
+				}
+				gpuTime(b, a, true)
+				for b.Loop() {
+					if _, err := a.Encode(context.Background(), low, 128, 16, 128); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -259,14 +259,25 @@ func testExactness(t *testing.T, ctx context.Context, d *Device, m *reconstruct.
 	coords, _ := readNPY(t, filepath.Join(dir, "test_coords.npy"))
 	want, _ := readNPY(t, filepath.Join(dir, "test_values.npy"))
 	h, w := ls[2], ls[3]
-	gotLat, err := a.Encode(ctx, low, 1, h, w)
-	if err != nil {
-		t.Fatal(err)
+	pxs := convPixels
+	if a.EncoderOnCPU() {
+		pxs = []int{a.ConvPixels()}
 	}
-	e := npyt.MaxAbsDiff(gotLat, lat)
-	t.Logf("encoder: max abs %.3g over %d values", e, len(lat))
-	if !(e <= exactTol) {
-		t.Errorf("encoder differs from test_latent by %.3g (tolerance %g)", e, exactTol)
+	var gotLat []float32
+	var e float64
+	for _, px := range pxs { // the batches below use the last
+		if err := a.SetConvPixels(px); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if gotLat, err = a.Encode(ctx, low, 1, h, w); err != nil {
+			t.Fatal(err)
+		}
+		e = npyt.MaxAbsDiff(gotLat, lat)
+		t.Logf("encoder (%d px a thread): max abs %.3g over %d values", px, e, len(lat))
+		if !(e <= exactTol) {
+			t.Errorf("encoder (%d px a thread) differs from test_latent by %.3g (tolerance %g)", px, e, exactTol)
+		}
 	}
 	for _, k := range kernelsOf(a) {
 		if err := a.SetKernel(k); err != nil && k != "fragment" {
@@ -494,7 +505,7 @@ func TestConvShaders(t *testing.T) {
 		{"5x5 kernel 4→4", 1, 4, 4, 5, 9, 9, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a := &Accelerator{dev: d, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}}
+			a := &Accelerator{dev: d, convProg: map[[4]int]uint32{}, pool: map[int][]uint32{}}
 			defer a.Close()
 			in, wt, bias := rnd(c.n*c.cin*c.h*c.w), rnd(c.cout*c.cin*c.k*c.k), rnd(c.cout)
 			var res []float32
@@ -516,18 +527,24 @@ func TestConvShaders(t *testing.T) {
 					a.pool[len(res)] = append(a.pool[len(res)], r)
 				}
 				a.pool[len(want)] = append(a.pool[len(want)], o)
-				if err := a.runConv(context.Background(), a.convs[0], x, r, o, c.n, c.h, c.w, c.relu); err != nil {
-					return err
+				for _, px := range convPixels {
+					if err := a.SetConvPixels(px); err != nil {
+						return err
+					}
+					clear(got)
+					if err := a.runConv(context.Background(), a.convs[0], x, r, o, c.n, c.h, c.w, c.relu); err != nil {
+						return err
+					}
+					gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, o)
+					gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(got), gl.Ptr(got))
+					if e := npyt.MaxAbsDiff(got, want); !(e <= 1e-4) {
+						t.Errorf("%d px a thread: max abs %.3g from the CPU convolution", px, e)
+					}
 				}
-				gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, o)
-				gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(got), gl.Ptr(got))
 				return glError("conv test")
 			})
 			if err != nil {
 				t.Fatal(err)
-			}
-			if e := npyt.MaxAbsDiff(got, want); !(e <= 1e-4) {
-				t.Errorf("max abs %.3g from the CPU convolution", e)
 			}
 		})
 	}
@@ -875,5 +892,33 @@ func TestTune(t *testing.T) {
 	t.Setenv(KernelEnv, "tiled-1x1")
 	if _, err := d.NewAccelerator(m); err == nil || !strings.Contains(err.Error(), "tiled-16x64") {
 		t.Errorf("with %s=tiled-1x1: error %v, want one listing the kernels", KernelEnv, err)
+	}
+}
+
+// TestTuneEncoder times the encoder's conv variants and checks that the
+// fastest is kept and every variant encodes the test tensors alike.
+func TestTuneEncoder(t *testing.T) {
+	d := device(t)
+	if d.Info().Fallback() {
+		t.Skip("skipping: the CPU encodes on OpenGL 3.3")
+	}
+	dir := modelDirs()[0]
+	a := accelerator(t, d, loadModel(t, dir), dir)
+	defer a.Close()
+	times, err := a.TuneEncoder(context.Background(), 2, 5, 19)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("conv variants %v px a thread: %v; kept %d", convPixels, times, a.ConvPixels())
+	for i, px := range convPixels {
+		if times[i] <= 0 || times[i] < times[slices.Index(convPixels, a.ConvPixels())] {
+			t.Errorf("%d px: %v; kept %d px (%v)", px, times[i], a.ConvPixels(), times)
+		}
+	}
+	if !strings.Contains(a.Device(), fmt.Sprintf("encoder convolutions %d px a thread", a.ConvPixels())) {
+		t.Errorf("Device() = %q does not name the tuned conv variant", a.Device())
+	}
+	if err := a.SetConvPixels(3); err == nil {
+		t.Error("SetConvPixels(3) accepted")
 	}
 }

@@ -40,7 +40,8 @@ type Accelerator struct {
 	decProg  uint32                 // the decoder kernel in use (one of kernels)
 	kernels  []kernelProg           // the decoder kernels compiled for the device
 	kernel   atomic.Int32           // index in kernels of the one in use
-	tuned    []time.Duration        // per kernel: best time in tune (nil: not tuned)
+	tuned    []time.Duration        // per kernel: best time in Tune (nil: not tuned)
+	encTuned []time.Duration        // per convPixels: best time in TuneEncoder
 	weights  uint32                 // decoder weights SSBO
 	axes     uint32                 // per-row and per-column taps and encodings
 	values   uint32                 // decoder output
@@ -50,7 +51,8 @@ type Accelerator struct {
 	budget   int // bytes of planes kept (planeBudget)
 	maxOut   int // points a decode call writes at most (maxOutput)
 	convs    []convGL
-	convProg map[[3]int]uint32
+	convProg map[[4]int]uint32 // by in, out, kernel size and pixels a thread
+	convVar  atomic.Int32      // index in convPixels of the variant in use
 	eltProg  uint32
 	pool     map[int][]uint32 // free SSBOs by size in floats
 	dummy    uint32
@@ -246,6 +248,63 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 	return times, a.dev.Do(func() error { a.useKernel(fastest); return nil })
 }
 
+// convPx returns the pixels a thread of the tiled conv shaders in use.
+func (a *Accelerator) convPx() int { return convPixels[a.convVar.Load()] }
+
+// ConvPixels returns the output pixels a thread of the encoder's tiled
+// convolutions computes (4, 2 or 1).
+func (a *Accelerator) ConvPixels() int { return a.convPx() }
+
+// SetConvPixels makes the encoder's tiled convolutions compute px output
+// pixels a thread (4, 2 or 1).
+func (a *Accelerator) SetConvPixels(px int) error {
+	for i, p := range convPixels {
+		if p == px {
+			a.convVar.Store(int32(i))
+			return nil
+		}
+	}
+	return fmt.Errorf("glrender: no conv variant with %d pixels a thread (have %v)", px, convPixels)
+}
+
+// TuneEncoder encodes a synthetic batch of n planes of h×w with every conv
+// variant (one untimed run, then the best of three) and keeps the fastest.
+// It returns the variants' times in the order of convPixels (nil on an
+// OpenGL 3.3 device, where the CPU encodes).
+func (a *Accelerator) TuneEncoder(ctx context.Context, n, h, w int) ([]time.Duration, error) {
+	if a.frag != nil || a.enc == nil {
+		return nil, nil
+	}
+	low := make([]float32, n*h*w)
+	for i := range low {
+		low[i] = float32(i%53) / 53
+	}
+	times := make([]time.Duration, len(convPixels))
+	for i := range convPixels {
+		a.convVar.Store(int32(i))
+		best := time.Duration(-1)
+		for run := 0; run < 4; run++ {
+			t0 := time.Now()
+			if _, err := a.Encode(ctx, low, n, h, w); err != nil {
+				return nil, fmt.Errorf("glrender: tuning the encoder (%d pixels a thread): %w", convPixels[i], err)
+			}
+			if d := time.Since(t0); run > 0 && (best < 0 || d < best) {
+				best = d
+			}
+		}
+		times[i] = best
+	}
+	fastest := 0
+	for i, t := range times {
+		if t < times[fastest] {
+			fastest = i
+		}
+	}
+	a.convVar.Store(int32(fastest))
+	a.encTuned = times
+	return times, nil
+}
+
 // gridAxes returns the axis entries of a rows × cols grid on an h×w plane.
 func (a *Accelerator) gridAxes(rows, cols []float64, h, w int) []float32 {
 	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
@@ -295,7 +354,12 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 	// milliseconds on a GPU; software renderers keep the first, and
 	// KernelEnv leaves only the one it names).
 	if !d.info.Software() {
-		if _, err := a.Tune(context.Background(), tunePoints); err != nil {
+		_, err := a.Tune(context.Background(), tunePoints)
+		if err == nil {
+			// Two xz slices of a 128³ volume pooled ×8.
+			_, err = a.TuneEncoder(context.Background(), 2, 16, 128)
+		}
+		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("glrender: model %s: %w", m.Name, err)
 		}
@@ -305,7 +369,7 @@ func (d *Device) NewAccelerator(m *reconstruct.Model) (*Accelerator, error) {
 
 // newAccelerator uploads a decoder and an encoder graph.
 func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.EncoderGraph) (*Accelerator, error) {
-	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[3]int]uint32{}, pool: map[int][]uint32{}, planes: map[*float32]*gpuPlane{}, budget: planeBudget, maxOut: maxOutput}
+	a := &Accelerator{dev: d, mlp: mlp, enc: eg, feats: mlp.Feats, convProg: map[[4]int]uint32{}, pool: map[int][]uint32{}, planes: map[*float32]*gpuPlane{}, budget: planeBudget, maxOut: maxOutput}
 	a.widths = []int{mlp.Layers[0].In}
 	var layers [][2][]float32
 	for _, l := range mlp.Layers {
@@ -370,6 +434,9 @@ func (a *Accelerator) Device() string {
 		s += ", decoder kernel " + a.Kernel()
 		if a.tuned != nil {
 			s += " (fastest of " + strings.Join(a.Kernels(), ", ") + " on this GPU)"
+		}
+		if a.encTuned != nil {
+			s += fmt.Sprintf(", encoder convolutions %d px a thread (fastest of %v)", a.convPx(), convPixels)
 		}
 	}
 	return s
@@ -710,13 +777,20 @@ func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h
 // addConv compiles the shader for a convolution's shape (once per shape)
 // and uploads its weights; it runs on the GL thread.
 func (a *Accelerator) addConv(c *reconstruct.Conv) error {
-	key := [3]int{c.In, c.Out, c.K}
-	if _, ok := a.convProg[key]; !ok {
-		src := convShader(c.In, c.Out, c.K)
-		if _, _, ok := convTiling(c.In, c.Out); ok {
-			src = tiledConvShader(c.In, c.Out, c.K)
+	pxs := []int{1}
+	if _, _, ok := convTiling(c.In, c.Out); ok {
+		pxs = convPixels
+	}
+	for _, px := range pxs {
+		key := [4]int{c.In, c.Out, c.K, px}
+		if _, ok := a.convProg[key]; ok {
+			continue
 		}
-		p, err := compile(fmt.Sprintf("conv %dx%d %d→%d", c.K, c.K, c.In, c.Out), shaderSource{gl.COMPUTE_SHADER, src})
+		src := convShader(c.In, c.Out, c.K)
+		if len(pxs) > 1 {
+			src = tiledConvShader(c.In, c.Out, c.K, px)
+		}
+		p, err := compile(fmt.Sprintf("conv %dx%d %d→%d (%d px a thread)", c.K, c.K, c.In, c.Out, px), shaderSource{gl.COMPUTE_SHADER, src})
 		if err != nil {
 			return err
 		}
@@ -733,7 +807,12 @@ func (a *Accelerator) runConv(ctx context.Context, c convGL, x, res, o uint32, n
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	prog := a.convProg[[3]int{c.cin, c.cout, c.k}]
+	cot, _, tiled := convTiling(c.cin, c.cout)
+	px := 1
+	if tiled {
+		px = a.convPx()
+	}
+	prog := a.convProg[[4]int{c.cin, c.cout, c.k, px}]
 	gl.UseProgram(prog)
 	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 0, x)
 	gl.BindBufferBase(gl.SHADER_STORAGE_BUFFER, 1, c.buf)
@@ -747,8 +826,8 @@ func (a *Accelerator) runConv(ctx context.Context, c convGL, x, res, o uint32, n
 	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("W\x00")), int32(w))
 	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("hasRes\x00")), b2i(res != 0))
 	gl.Uniform1i(gl.GetUniformLocation(prog, gl.Str("relu\x00")), b2i(relu))
-	if cot, _, ok := convTiling(c.cin, c.cout); ok {
-		gl.DispatchCompute(uint32((w+convTile-1)/convTile), uint32((h+convTile-1)/convTile), uint32(n*c.cout/cot))
+	if tiled {
+		gl.DispatchCompute(uint32((w+convTile*px-1)/(convTile*px)), uint32((h+convTile-1)/convTile), uint32(n*c.cout/cot))
 		gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT)
 		return nil
 	}

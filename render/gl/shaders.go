@@ -293,19 +293,38 @@ func convTiling(cin, cout int) (cot, cit int, ok bool) {
 	return 0, 0, false
 }
 
+// convPixels are the tiled conv shader's variants: output pixels per
+// thread along x (the work group then covers 8·px × 8 pixels). One pixel a
+// thread reads a weight vec4 for every four multiply-adds; px pixels
+// reuse it px times. Which is fastest depends on the GPU (see
+// Accelerator.TuneEncoder); the first is used untuned (on llvmpipe it
+// encodes lite's 128 xz slices of a 128³ volume 2.1× faster than 1 px).
+var convPixels = []int{4, 2, 1}
+
 // tiledConvShader returns the tiled form of convShader for cout a multiple
-// of 4: a work group computes an 8×8 tile of output pixels for cot output
-// channels; it stages cit input channels of the tile (with its halo) and
-// their weights in shared memory at a time, and each thread accumulates
-// its pixel's cot outputs in vec4 registers, reading four weights per
-// shared-memory load.
-func tiledConvShader(cin, cout, k int) string {
+// of 4: a work group computes an 8px×8 tile of output pixels for cot
+// output channels; it stages cit input channels of the tile (with its
+// halo) and their weights in shared memory at a time, and each thread
+// accumulates the cot outputs of its px pixels (8 apart along x, so that
+// neighbouring threads read neighbouring words) in vec4 registers, reading
+// four weights per shared-memory load.
+func tiledConvShader(cin, cout, k, px int) string {
 	cot, cit, _ := convTiling(cin, cout)
 	var acc, upd, store strings.Builder
+	for i := 0; i < px; i++ {
+		for q := 0; q < cot/4; q++ {
+			fmt.Fprintf(&acc, "\tvec4 a%d_%d = vec4(0.0);\n", q, i)
+			fmt.Fprintf(&store, "\t\tstore(co0 + %d, x0 + %d, a%d_%d);\n", 4*q, i*convTile, q, i)
+		}
+	}
+	for i := 0; i < px; i++ {
+		fmt.Fprintf(&upd, "\t\t\t\tfloat v%d = tile[row + %d];\n", i, i*convTile)
+	}
 	for q := 0; q < cot/4; q++ {
-		fmt.Fprintf(&acc, "\tvec4 a%d = vec4(0.0);\n", q)
-		fmt.Fprintf(&upd, "\t\t\t\ta%d += v * ws[wb + %d];\n", q, q)
-		fmt.Fprintf(&store, "\t\tstore(co0 + %d, a%d);\n", 4*q, q)
+		fmt.Fprintf(&upd, "\t\t\t\tvec4 w%d = ws[wb + %d];\n", q, q)
+		for i := 0; i < px; i++ {
+			fmt.Fprintf(&upd, "\t\t\t\ta%d_%d += v%d * w%d;\n", q, i, i, q)
+		}
 	}
 	return fmt.Sprintf(`#version 430 core
 layout(local_size_x = %[1]d, local_size_y = %[1]d) in;
@@ -315,8 +334,10 @@ layout(local_size_x = %[1]d, local_size_y = %[1]d) in;
 #define COT %[5]d
 #define CIT %[6]d
 #define TS %[1]d
+#define PX %[10]d
 #define HALO (K / 2)
 #define TW (TS + 2 * HALO)
+#define TWX (TS * PX + 2 * HALO)
 layout(std430, binding = 0) readonly buffer In { float inp[]; };
 layout(std430, binding = 1) readonly buffer Weights { float wt[]; };
 layout(std430, binding = 2) readonly buffer Res { float res[]; };
@@ -325,12 +346,15 @@ uniform int H;
 uniform int W;
 uniform int hasRes;
 uniform int relu;
-shared float tile[CIT * TW * TW];
+shared float tile[CIT * TW * TWX];
 shared vec4 ws[CIT * K * K * (COT / 4)];
 
-int n, x, y;
+int n, y;
 
-void store(int co, vec4 a) {
+void store(int co, int x, vec4 a) {
+	if (x >= W || y >= H) {
+		return;
+	}
 	for (int e = 0; e < 4; e++) {
 		int idx = ((n * COUT + co + e) * H + y) * W + x;
 		float r = a[e] + wt[CIN * K * K * COUT + co + e];
@@ -347,18 +371,18 @@ void store(int co, vec4 a) {
 void main() {
 	int lx = int(gl_LocalInvocationID.x), ly = int(gl_LocalInvocationID.y);
 	int tid = ly * TS + lx;
-	int gx0 = int(gl_WorkGroupID.x) * TS, gy0 = int(gl_WorkGroupID.y) * TS;
-	x = gx0 + lx;
+	int gx0 = int(gl_WorkGroupID.x) * TS * PX, gy0 = int(gl_WorkGroupID.y) * TS;
+	int x0 = gx0 + lx;
 	y = gy0 + ly;
 	int cg = int(gl_WorkGroupID.z) %% (COUT / COT);
 	n = int(gl_WorkGroupID.z) / (COUT / COT);
 	int co0 = cg * COT;
 %[7]s
 	for (int c0 = 0; c0 < CIN; c0 += CIT) {
-		for (int i = tid; i < CIT * TW * TW; i += TS * TS) {
-			int ci = i / (TW * TW);
-			int gy = gy0 + (i / TW) %% TW - HALO;
-			int gx = gx0 + i %% TW - HALO;
+		for (int i = tid; i < CIT * TW * TWX; i += TS * TS) {
+			int ci = i / (TW * TWX);
+			int gy = gy0 + (i / TWX) %% TW - HALO;
+			int gx = gx0 + i %% TWX - HALO;
 			float v = 0.0;
 			if (c0 + ci < CIN && gy >= 0 && gy < H && gx >= 0 && gx < W) {
 				v = inp[((n * CIN + c0 + ci) * H + gy) * W + gx];
@@ -379,16 +403,14 @@ void main() {
 		barrier();
 		for (int ci = 0; ci < CIT; ci++) {
 			for (int t = 0; t < K * K; t++) {
-				float v = tile[(ci * TW + ly + t / K) * TW + lx + t %% K];
+				int row = (ci * TW + ly + t / K) * TWX + lx + t %% K;
 				int wb = (ci * K * K + t) * (COT / 4);
 %[8]s			}
 		}
 		barrier();
 	}
-	if (x < W && y < H) {
-%[9]s	}
-}
-`, convTile, cin, cout, k, cot, cit, acc.String(), upd.String(), store.String())
+%[9]s}
+`, convTile, cin, cout, k, cot, cit, acc.String(), upd.String(), store.String(), px)
 }
 
 // elementwiseShader adds two tensors (op 0) or applies a ReLU (op 1).
