@@ -922,3 +922,59 @@ func TestTuneEncoder(t *testing.T) {
 		t.Error("SetConvPixels(3) accepted")
 	}
 }
+
+// TestTuneRejects breaks two decoder kernels, as a faulty driver might:
+// one that does not compile and one that computes a wrong value. The
+// accelerator must leave both out, say so, and keep decoding correctly.
+func TestTuneRejects(t *testing.T) {
+	d := device(t)
+	if d.Info().Fallback() {
+		t.Skip("skipping: OpenGL 3.3 has one decoder (fragment shader)")
+	}
+	kernelSourceHook = func(k decoderKernel, src string) string {
+		switch k.name {
+		case "tiled-32x128":
+			return strings.Replace(src, "void main() {", "void main() { this does not compile;", 1)
+		case "direct-32x128":
+			return strings.Replace(src, "float y = 0.0;", "float y = 0.5;", 1)
+		}
+		return src
+	}
+	defer func() { kernelSourceHook = nil }()
+	dir := modelDirs()[0]
+	m := loadModel(t, dir)
+	a := accelerator(t, d, m, dir)
+	defer a.Close()
+	if slices.Contains(a.Kernels(), "tiled-32x128") {
+		t.Errorf("a kernel that does not compile was kept: %v", a.Kernels())
+	}
+	times, err := a.Tune(context.Background(), 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", a.Device())
+	if slices.Contains(a.Kernels(), "direct-32x128") || len(times) != len(a.Kernels()) {
+		t.Errorf("after Tune: kernels %v, times %v; want the wrong one left out", a.Kernels(), times)
+	}
+	for _, want := range []string{"tiled-32x128 (does not compile)", "direct-32x128 (differs from broadcast by 0.5)"} {
+		if !strings.Contains(a.Device(), want) {
+			t.Errorf("Device() = %q does not say %q", a.Device(), want)
+		}
+	}
+	low, ls := readNPY(t, filepath.Join(dir, "test_lowres.npy"))
+	lat, _ := readNPY(t, filepath.Join(dir, "test_latent.npy"))
+	coords, _ := readNPY(t, filepath.Join(dir, "test_coords.npy"))
+	want, _ := readNPY(t, filepath.Join(dir, "test_values.npy"))
+	for _, k := range a.Kernels() {
+		if err := a.SetKernel(k); err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.DecodePoints(context.Background(), lat, low, ls[2], ls[3], coords)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := npyt.MaxAbsDiff(got, want); !(e <= exactTol) {
+			t.Errorf("kept kernel %s differs from test_values by %.3g", k, e)
+		}
+	}
+}

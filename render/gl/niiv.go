@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/go-gl/gl/v4.3-core/gl"
 
+	npyt "github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 )
 
@@ -42,6 +44,7 @@ type Accelerator struct {
 	kernel   atomic.Int32           // index in kernels of the one in use
 	tuned    []time.Duration        // per kernel: best time in Tune (nil: not tuned)
 	encTuned []time.Duration        // per convPixels: best time in TuneEncoder
+	rejected []string               // decoder kernels left out, and why
 	weights  uint32                 // decoder weights SSBO
 	axes     uint32                 // per-row and per-column taps and encodings
 	values   uint32                 // decoder output
@@ -134,7 +137,7 @@ func (a *Accelerator) compileKernels(head string, shared int) error {
 			return fmt.Errorf("%s=%q: no such decoder kernel for this model on this device (it has %s)", KernelEnv, want, strings.Join(names, ", "))
 		}
 	}
-	for _, k := range ks {
+	for i, k := range ks {
 		kp := kernelProg{decoderKernel: k, points: k.points}
 		src := ""
 		if k.tiled {
@@ -143,15 +146,28 @@ func (a *Accelerator) compileKernels(head string, shared int) error {
 			_, kp.points, _ = decodeLayout(a.widths, shared)
 			src = decodeShader(a.feats, a.widths, head, shared)
 		}
+		if kernelSourceHook != nil {
+			src = kernelSourceHook(k, src)
+		}
 		var err error
 		if kp.prog, err = compile("decoder "+k.name, shaderSource{gl.COMPUTE_SHADER, src}); err != nil {
-			return err
+			if i == 0 {
+				return err // the reference kernel, or the one KernelEnv asks for
+			}
+			// A driver that cannot build an alternative still has the
+			// reference.
+			a.rejected = append(a.rejected, k.name+" (does not compile)")
+			continue
 		}
 		a.kernels = append(a.kernels, kp)
 	}
 	a.useKernel(0)
 	return nil
 }
+
+// kernelSourceHook, when set (by tests), edits each decoder kernel's
+// source before it is compiled.
+var kernelSourceHook func(k decoderKernel, src string) string
 
 // useKernel makes kernels[i] the decoder; it runs on the GL thread.
 func (a *Accelerator) useKernel(i int) {
@@ -221,7 +237,9 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 	}
 	out := make([]float32, len(rows)*len(cols))
 	axes := a.gridAxes(rows, cols, h, w)
-	times := make([]time.Duration, len(a.kernels))
+	var ref []float32
+	var times []time.Duration
+	var keep []kernelProg
 	for i := range a.kernels {
 		if err := a.dev.Do(func() error { a.useKernel(i); return nil }); err != nil {
 			return nil, err
@@ -236,7 +254,18 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 				best = d
 			}
 		}
-		times[i] = best
+		// Every kernel must compute what the reference (the first)
+		// computes: a driver that miscompiles one loses that one only.
+		if i == 0 {
+			ref = slices.Clone(out)
+		} else if e := npyt.MaxAbsDiff(out, ref); !(e <= tuneTol*max(1, maxAbs(ref))) {
+			a.rejected = append(a.rejected, fmt.Sprintf("%s (differs from %s by %.2g)", a.kernels[i].name, a.kernels[0].name, e))
+			prog := a.kernels[i].prog
+			_ = a.dev.Do(func() error { gl.DeleteProgram(prog); return nil })
+			continue
+		}
+		keep = append(keep, a.kernels[i])
+		times = append(times, best)
 	}
 	fastest := 0
 	for i, t := range times {
@@ -245,7 +274,25 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 		}
 	}
 	a.tuned = times
-	return times, a.dev.Do(func() error { a.useKernel(fastest); return nil })
+	return times, a.dev.Do(func() error {
+		a.kernels = keep
+		a.useKernel(fastest)
+		return nil
+	})
+}
+
+// tuneTol is how far (max abs, relative to the largest output when that
+// exceeds 1) a kernel's output may be from the reference kernel's in Tune;
+// the kernels differ only by rounding (below 1e-6 on the test tensors).
+const tuneTol = 1e-4
+
+// maxAbs returns the largest |v| of vs.
+func maxAbs(vs []float32) float64 {
+	m := 0.0
+	for _, v := range vs {
+		m = max(m, math.Abs(float64(v)))
+	}
+	return m
 }
 
 // convPx returns the pixels a thread of the tiled conv shaders in use.
@@ -433,7 +480,10 @@ func (a *Accelerator) Device() string {
 	if a.frag == nil {
 		s += ", decoder kernel " + a.Kernel()
 		if a.tuned != nil {
-			s += " (fastest of " + strings.Join(a.Kernels(), ", ") + " on this GPU)"
+			s += " (fastest of " + strings.Join(a.Kernels(), ", ") + " on this device)"
+		}
+		if a.rejected != nil {
+			s += "; left out: " + strings.Join(a.rejected, ", ")
 		}
 		if a.encTuned != nil {
 			s += fmt.Sprintf(", encoder convolutions %d px a thread (fastest of %v)", a.convPx(), convPixels)
