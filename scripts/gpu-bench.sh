@@ -25,15 +25,16 @@
 # is at hand. Benchmarks: BenchmarkDraw512 (colour a 512x512
 # image), BenchmarkView512 (decode an xz view at 512x512, latent cached),
 # BenchmarkViewXY512 (an xy view at fractional z, 512x512, latents cached: one
-# small decode per xz plane crossed) and BenchmarkVolume128 (whole 128^3 from
-# factor 8, xz pass), each for the CPU, for GL with the decoder kernel the
+# small decode per xz plane crossed), BenchmarkVolume128 (whole 128^3 from
+# factor 8, xz pass) and BenchmarkEncode128 (its 128 slices encoded, per conv
+# variant), each for the CPU, for GL with the decoder kernel the
 # accelerator picked by timing them (model/gl), for every decoder kernel
 # (model/gl/KERNEL; NIIV_BENCH_KERNELS=0 skips these) and for OpenGL 3.3
 # (model/gl33). Targets on an
 # RTX 3090 Ti-class GPU with the paper model: 128^3 <= 0.11 s, 512x512 <= 5 ms.
 #
 # Environment: BENCHTIME (default 5x), BENCH (benchmark regexp, default all
-# four), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
+# five), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
 # the GPU machine so that Mesa's software renderer is never picked by
 # accident).
 set -euo pipefail
@@ -179,8 +180,8 @@ run() {
   echo "== benchmarks (ns/op; GL includes upload and read-back; gpu-ms/op: the GL dispatches alone;"
   echo "   model/gl: the decoder kernel the accelerator's timing picked; model/gl/KERNEL: each kernel)"
   NIIV_BENCH_MODELS=$list timeout 540 "$bin" -test.run '^$' \
-    -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128}" -test.benchtime "${BENCHTIME:-5x}" 2>&1 |
-    tee /tmp/gpu-bench.txt | grep -E '^(Benchmark|---|FAIL|ok)|skipping' || true
+    -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128|Encode128}" -test.benchtime "${BENCHTIME:-5x}" 2>&1 |
+    tee /tmp/gpu-bench.txt | grep -E '^(Benchmark|---|FAIL|ok)|skipping|decoder kernel' || true
   echo
   echo "== summary (ms per operation)"
   awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); gpu=""
