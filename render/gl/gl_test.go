@@ -978,3 +978,21 @@ func TestTuneRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestTunePoints checks the size of the tuning decode: about 1e9
+// multiply-adds, between a 128×128 and a 512×512 view.
+func TestTunePoints(t *testing.T) {
+	for _, c := range []struct {
+		widths []int
+		want   int
+	}{
+		{[]int{41, 64, 64, 1}, 1_000_000_000 / 6784},  // lite
+		{[]int{73, 256, 256, 256, 256, 1}, 128 * 128}, // paper: floor
+		{[]int{13, 8, 1}, 512 * 512},                  // tiny: ceiling
+		{[]int{1, 100000, 1}, 128 * 128},              // huge
+	} {
+		if got := tunePoints(c.widths); got != c.want {
+			t.Errorf("tunePoints(%v) = %d, want %d", c.widths, got, c.want)
+		}
+	}
+}
