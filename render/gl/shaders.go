@@ -33,6 +33,20 @@ func decodeLayout(widths []int, sharedBytes int) (stride, points, perThread int)
 	return stride, max(points, 1), perThread
 }
 
+// decoderInterface declares what every compute decoder kernel reads and
+// writes, with the bindings and uniforms the accelerator sets.
+const decoderInterface = `layout(binding = 0) uniform sampler2DArray latent;
+layout(binding = 1) uniform sampler2D low;
+layout(std430, binding = 0) readonly buffer Weights { float wt[]; };
+layout(std430, binding = 1) readonly buffer Axes { float ax[]; };
+layout(std430, binding = 2) writeonly buffer Values { float values[]; };
+uniform int total;   // points in this dispatch
+uniform int first;   // index of the dispatch's first point
+uniform int gridW;   // grid mode: output width; 0: points mode
+uniform int colBase; // index of the first column entry in ax
+uniform int outBase; // index in values of the dispatch's point 0
+`
+
 // packDecoderWeights lays out the MLP for decodeShader: per layer, W with
 // its rows padded with zeros to a multiple of 4, then B.
 func packDecoderWeights(layers [][2][]float32, widths []int) []float32 {
@@ -76,18 +90,7 @@ func decodeShader(feats int, widths []int, head string, sharedBytes int) string 
 			l, in, l, widths[l+1], l, off, l, off+in*widths[l+1])
 		off += in*widths[l+1] + widths[l+1]
 	}
-	b.WriteString(`
-layout(binding = 0) uniform sampler2DArray latent;
-layout(binding = 1) uniform sampler2D low;
-layout(std430, binding = 0) readonly buffer Weights { float wt[]; };
-layout(std430, binding = 1) readonly buffer Axes { float ax[]; };
-layout(std430, binding = 2) writeonly buffer Values { float values[]; };
-uniform int total;   // points in this dispatch
-uniform int first;   // index of the dispatch's first point
-uniform int gridW;   // grid mode: output width; 0: points mode
-uniform int colBase; // index of the first column entry in ax
-uniform int outBase; // index in values of the dispatch's point 0
-
+	b.WriteString("\n" + decoderInterface + `
 shared vec4 bufA[P * S4];
 shared vec4 bufB[P * S4];
 shared float vs[P];

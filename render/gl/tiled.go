@@ -147,18 +147,7 @@ func tiledDecodeShader(feats int, widths []int, head string, k decoderKernel) st
 		fmt.Fprintf(&b, "#define IN%d %d\n#define OUT%d %d\n#define W%d %d\n#define B%d %d\n", l, in, l, out, l, off, l, off+pad4(in)*out)
 		off += pad4(in)*out + out
 	}
-	b.WriteString(`
-layout(binding = 0) uniform sampler2DArray latent;
-layout(binding = 1) uniform sampler2D low;
-layout(std430, binding = 0) readonly buffer Weights { float wt[]; };
-layout(std430, binding = 1) readonly buffer Axes { float ax[]; };
-layout(std430, binding = 2) writeonly buffer Values { float values[]; };
-uniform int total;   // points in this dispatch
-uniform int first;   // index of the dispatch's first point
-uniform int gridW;   // grid mode: output width; 0: points mode
-uniform int colBase; // index of the first column entry in ax
-uniform int outBase; // index in values of the dispatch's point 0
-
+	b.WriteString("\n" + decoderInterface + `
 // act[r * P4 + p / 4][p % 4] is row r (a layer input or output) of point p.
 shared vec4 act[ROWS * P4];
 ` + stagedWeights(k) + `
