@@ -259,7 +259,7 @@ func testExactness(t *testing.T, ctx context.Context, d *Device, m *reconstruct.
 	coords, _ := readNPY(t, filepath.Join(dir, "test_coords.npy"))
 	want, _ := readNPY(t, filepath.Join(dir, "test_values.npy"))
 	h, w := ls[2], ls[3]
-	pxs := convPixels
+	pxs := convPixels[:]
 	if a.EncoderOnCPU() {
 		pxs = []int{a.ConvPixels()}
 	}
@@ -911,7 +911,7 @@ func TestTuneEncoder(t *testing.T) {
 	}
 	t.Logf("conv variants %v px a thread: %v; kept %d", convPixels, times, a.ConvPixels())
 	for i, px := range convPixels {
-		if times[i] <= 0 || times[i] < times[slices.Index(convPixels, a.ConvPixels())] {
+		if times[i] <= 0 || times[i] < times[slices.Index(convPixels[:], a.ConvPixels())] {
 			t.Errorf("%d px: %v; kept %d px (%v)", px, times[i], a.ConvPixels(), times)
 		}
 	}
@@ -923,9 +923,10 @@ func TestTuneEncoder(t *testing.T) {
 	}
 }
 
-// TestTuneRejects breaks two decoder kernels, as a faulty driver might:
-// one that does not compile and one that computes a wrong value. The
-// accelerator must leave both out, say so, and keep decoding correctly.
+// TestTuneRejects breaks two decoder kernels and two conv variants, as a
+// faulty driver might: one of each that does not compile and one that
+// computes a wrong value. The accelerator must leave them out, say so, and
+// keep decoding correctly.
 func TestTuneRejects(t *testing.T) {
 	d := device(t)
 	if d.Info().Fallback() {
@@ -940,11 +941,29 @@ func TestTuneRejects(t *testing.T) {
 		}
 		return src
 	}
-	defer func() { kernelSourceHook = nil }()
+	convSourceHook = func(px int, src string) string {
+		switch px {
+		case 2:
+			return strings.Replace(src, "void main() {", "void main() { this does not compile;", 1)
+		case 4:
+			return strings.Replace(src, "float r = a[e]", "float r = 0.5 + a[e]", 1)
+		}
+		return src
+	}
+	defer func() { kernelSourceHook, convSourceHook = nil, nil }()
 	dir := modelDirs()[0]
 	m := loadModel(t, dir)
 	a := accelerator(t, d, m, dir)
 	defer a.Close()
+	if a.ConvPixels() != 4 {
+		t.Errorf("untuned conv variant %d px, want 4 (it compiled)", a.ConvPixels())
+	}
+	if _, err := a.TuneEncoder(context.Background(), 1, 5, 19); err != nil {
+		t.Fatal(err)
+	}
+	if a.ConvPixels() != 1 || a.SetConvPixels(2) == nil || a.SetConvPixels(4) == nil {
+		t.Errorf("after TuneEncoder: %d px a thread, want 1 (the others left out)", a.ConvPixels())
+	}
 	if slices.Contains(a.Kernels(), "tiled-32x128") {
 		t.Errorf("a kernel that does not compile was kept: %v", a.Kernels())
 	}
@@ -956,7 +975,9 @@ func TestTuneRejects(t *testing.T) {
 	if slices.Contains(a.Kernels(), "direct-32x128") || len(times) != len(a.Kernels()) {
 		t.Errorf("after Tune: kernels %v, times %v; want the wrong one left out", a.Kernels(), times)
 	}
-	for _, want := range []string{"tiled-32x128 (does not compile)", "direct-32x128 (differs from broadcast by 0.5)"} {
+	for _, want := range []string{"tiled-32x128 (does not compile)", "direct-32x128 (differs from broadcast by 0.5)",
+		"convolutions with 2 px a thread (does not compile)", "convolutions with 4 px a thread (differs from 1 px by",
+		"encoder convolutions 1 px a thread (fastest of 1)"} {
 		if !strings.Contains(a.Device(), want) {
 			t.Errorf("Device() = %q does not say %q", a.Device(), want)
 		}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,8 @@ type Accelerator struct {
 	kernel   atomic.Int32           // index in kernels of the one in use
 	tuned    []time.Duration        // per kernel: best time in Tune (nil: not tuned)
 	encTuned []time.Duration        // per convPixels: best time in TuneEncoder
-	rejected []string               // decoder kernels left out, and why
+	rejected []string               // decoder kernels and conv variants left out, and why
+	convGone [len(convPixels)]bool  // per convPixels: left out
 	weights  uint32                 // decoder weights SSBO
 	axes     uint32                 // per-row and per-column taps and encodings
 	values   uint32                 // decoder output
@@ -165,9 +167,12 @@ func (a *Accelerator) compileKernels(head string, shared int) error {
 	return nil
 }
 
-// kernelSourceHook, when set (by tests), edits each decoder kernel's
-// source before it is compiled.
-var kernelSourceHook func(k decoderKernel, src string) string
+// kernelSourceHook and convSourceHook, when set (by tests), edit each
+// decoder kernel's and tiled convolution's source before it is compiled.
+var (
+	kernelSourceHook func(k decoderKernel, src string) string
+	convSourceHook   func(px int, src string) string
+)
 
 // useKernel makes kernels[i] the decoder; it runs on the GL thread.
 func (a *Accelerator) useKernel(i int) {
@@ -336,21 +341,44 @@ func (a *Accelerator) convPx() int { return convPixels[a.convVar.Load()] }
 func (a *Accelerator) ConvPixels() int { return a.convPx() }
 
 // SetConvPixels makes the encoder's tiled convolutions compute px output
-// pixels a thread (4, 2 or 1).
+// pixels a thread (4, 2 or 1, unless left out).
 func (a *Accelerator) SetConvPixels(px int) error {
 	for i, p := range convPixels {
-		if p == px {
+		if p == px && !a.convGone[i] {
 			a.convVar.Store(int32(i))
 			return nil
 		}
 	}
-	return fmt.Errorf("glrender: no conv variant with %d pixels a thread (have %v)", px, convPixels)
+	return fmt.Errorf("glrender: no conv variant with %d pixels a thread (have %s)", px, a.convVariants())
+}
+
+// convVariants lists the conv variants not left out: "4, 2, 1".
+func (a *Accelerator) convVariants() string {
+	var px []string
+	for i, p := range convPixels {
+		if !a.convGone[i] {
+			px = append(px, strconv.Itoa(p))
+		}
+	}
+	return strings.Join(px, ", ")
+}
+
+// dropConv leaves conv variant i out for why and, when it is in use,
+// switches to the first one left.
+func (a *Accelerator) dropConv(i int, why string) {
+	a.convGone[i] = true
+	a.rejected = append(a.rejected, fmt.Sprintf("convolutions with %d px a thread (%s)", convPixels[i], why))
+	if int(a.convVar.Load()) == i {
+		a.convVar.Store(int32(slices.Index(a.convGone[:], false)))
+	}
 }
 
 // TuneEncoder encodes a synthetic batch of n planes of h×w with every conv
-// variant (one untimed run, then the best of three) and keeps the fastest.
-// It returns the variants' times in the order of convPixels (nil on an
-// OpenGL 3.3 device, where the CPU encodes).
+// variant (one untimed run, then the best of three), leaves out those
+// whose latent differs from the 1-pixel reference's, and keeps the
+// fastest. It returns the variants' times in the order of convPixels (0
+// for one left out; nil on an OpenGL 3.3 device, where the CPU encodes).
+// It must not run concurrently with other calls on a.
 func (a *Accelerator) TuneEncoder(ctx context.Context, n, h, w int) ([]time.Duration, error) {
 	if a.frag != nil || a.enc == nil {
 		return nil, nil
@@ -359,21 +387,36 @@ func (a *Accelerator) TuneEncoder(ctx context.Context, n, h, w int) ([]time.Dura
 	for i := range low {
 		low[i] = float32(i%53) / 53
 	}
-	times := make([]time.Duration, len(convPixels))
-	for i := range convPixels {
+	encode := func(i int) ([]float32, error) {
 		a.convVar.Store(int32(i))
-		var err error
-		times[i], err = a.timeRuns(func() error {
-			_, err := a.Encode(ctx, low, n, h, w)
-			return err
-		})
+		lat, err := a.Encode(ctx, low, n, h, w)
 		if err != nil {
 			return nil, fmt.Errorf("glrender: tuning the encoder (%d pixels a thread): %w", convPixels[i], err)
 		}
+		return lat, nil
 	}
-	fastest := 0
-	for i, t := range times {
-		if t < times[fastest] {
+	ref, err := encode(slices.Index(convPixels[:], 1))
+	if err != nil {
+		return nil, err
+	}
+	times := make([]time.Duration, len(convPixels))
+	fastest := -1
+	for i := range convPixels {
+		if a.convGone[i] {
+			continue
+		}
+		lat, err := encode(i)
+		if err != nil {
+			return nil, err
+		}
+		if e := npyt.MaxAbsDiff(lat, ref); !(e <= tuneTol*max(1, maxAbs(ref))) {
+			a.dropConv(i, fmt.Sprintf("differs from 1 px by %.2g", e))
+			continue
+		}
+		if times[i], err = a.timeRuns(func() error { _, err := encode(i); return err }); err != nil {
+			return nil, err
+		}
+		if fastest < 0 || times[i] < times[fastest] {
 			fastest = i
 		}
 	}
@@ -512,12 +555,11 @@ func (a *Accelerator) Device() string {
 		if a.tuned != nil {
 			s += " (fastest of " + strings.Join(a.Kernels(), ", ") + " on this device)"
 		}
+		if a.encTuned != nil {
+			s += fmt.Sprintf(", encoder convolutions %d px a thread (fastest of %s)", a.convPx(), a.convVariants())
+		}
 		if a.rejected != nil {
 			s += "; left out: " + strings.Join(a.rejected, ", ")
-		}
-		if a.encTuned != nil {
-			all := strings.ReplaceAll(strings.Trim(fmt.Sprint(convPixels), "[]"), " ", ", ")
-			s += fmt.Sprintf(", encoder convolutions %d px a thread (fastest of %s)", a.convPx(), all)
 		}
 	}
 	return s
@@ -860,20 +902,28 @@ func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h
 func (a *Accelerator) addConv(c *reconstruct.Conv) error {
 	pxs := []int{1}
 	if _, _, ok := convTiling(c.In, c.Out); ok {
-		pxs = convPixels
+		pxs = convPixels[:]
 	}
 	for _, px := range pxs {
 		key := [4]int{c.In, c.Out, c.K, px}
-		if _, ok := a.convProg[key]; ok {
+		i := slices.Index(convPixels[:], px)
+		if _, ok := a.convProg[key]; ok || a.convGone[i] {
 			continue
 		}
 		src := convShader(c.In, c.Out, c.K)
 		if len(pxs) > 1 {
 			src = tiledConvShader(c.In, c.Out, c.K, px)
 		}
+		if convSourceHook != nil {
+			src = convSourceHook(px, src)
+		}
 		p, err := compile(fmt.Sprintf("conv %dx%d %d→%d (%d px a thread)", c.K, c.K, c.In, c.Out, px), shaderSource{gl.COMPUTE_SHADER, src})
 		if err != nil {
-			return err
+			if px == 1 {
+				return err // the reference
+			}
+			a.dropConv(i, "does not compile")
+			continue
 		}
 		a.convProg[key] = p
 	}

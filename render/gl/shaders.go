@@ -302,7 +302,7 @@ func convTiling(cin, cout int) (cot, cit int, ok bool) {
 // reuse it px times. Which is fastest depends on the GPU (see
 // Accelerator.TuneEncoder); the first is used untuned (on llvmpipe it
 // encodes lite's 128 xz slices of a 128³ volume 2.1× faster than 1 px).
-var convPixels = []int{4, 2, 1}
+var convPixels = [...]int{4, 2, 1}
 
 // tiledConvShader returns the tiled form of convShader for cout a multiple
 // of 4: a work group computes an 8px×8 tile of output pixels for cot
