@@ -22,7 +22,7 @@ type engineFlags struct {
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.device, "device", "cpu", "where niiv runs: "+strings.Join(glrender.Devices, "|")+" (gl: encoder and decoder on the GPU through OpenGL 4.3, only the decoder with OpenGL 3.3; auto prefers a GPU; falls back to cpu)")
+	fs.StringVar(&f.device, "device", "cpu", "where niiv runs: "+strings.Join(glrender.Devices, "|")+" (gl: encoder and decoder on the GPU through OpenGL 4.3, only the decoder with OpenGL 3.3; auto prefers a GPU when it is not slower than the CPU; falls back to cpu)")
 	fs.IntVar(&f.threads, "threads", 0, "threads for ONNX Runtime and the decoder (0: one per CPU)")
 	fs.BoolVar(&f.int8, "int8", false, "decode with int8 hidden layers on CPUs with AVX-512 VNNI (faster; not bit-exact)")
 }

@@ -60,15 +60,20 @@ func (n *Niiv) decodeBatch(ctx context.Context, b GridBatcher, vol *volume.Volum
 	return b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, rows, cols, out)
 }
 
-// SetAccelerator makes m encode and decode through a (nil restores the CPU
-// path) and records the device in Provider, Decoder and Note. Call it
-// before m is used by any method; Close closes a.
+// SetAccelerator makes m encode and decode through a and records the
+// device in Provider, Decoder and Note; nil restores the CPU path and what
+// those fields said before (the accelerator is not closed). Call it before
+// m is used by any method; Close closes the accelerator installed then.
 func (m *Model) SetAccelerator(a Accelerator) {
+	if m.accel == nil {
+		m.cpuDesc = [3]string{m.Provider, m.Decoder, m.Note}
+	}
 	m.accel = a
 	if a == nil {
+		m.Provider, m.Decoder, m.Note = m.cpuDesc[0], m.cpuDesc[1], m.cpuDesc[2]
 		return
 	}
-	m.Decoder = "gl"
+	m.Provider, m.Decoder, m.Note = m.cpuDesc[0], "gl", m.cpuDesc[2]
 	if e, ok := a.(interface{ EncoderOnCPU() bool }); ok && e.EncoderOnCPU() {
 		// An accelerator without compute shaders decodes only; the
 		// encoder stays on m's provider.

@@ -115,6 +115,7 @@ type Model struct {
 	// accelerator itself (nil: CPU; see SetAccelerator).
 	encONNX, decONNX []byte
 	accel            Accelerator
+	cpuDesc          [3]string // Provider, Decoder and Note without an accelerator
 }
 
 // ModelName returns the short model name of a method or model reference:

@@ -568,3 +568,38 @@ func TestDecodesOn(t *testing.T) {
 		}
 	}
 }
+
+// fakeAccel is an Accelerator that only names its device (and, with
+// cpuEnc, encodes on the CPU like an OpenGL 3.3 one).
+type fakeAccel struct {
+	Accelerator
+	cpuEnc bool
+}
+
+func (fakeAccel) Device() string       { return "fake GPU" }
+func (f fakeAccel) EncoderOnCPU() bool { return f.cpuEnc }
+
+// TestSetAccelerator checks what a model says of its devices with an
+// accelerator, and that removing it restores what it said before.
+func TestSetAccelerator(t *testing.T) {
+	for _, c := range []struct {
+		a                   fakeAccel
+		provider, decodesOn string
+		note                string
+	}{
+		{fakeAccel{}, "gl", "gl", "int8 unavailable; encoder and decoder on fake GPU"},
+		{fakeAccel{cpuEnc: true}, "cpu", "gl", "int8 unavailable; decoder on fake GPU"},
+	} {
+		m := &Model{Provider: "cpu", Decoder: "native", Note: "int8 unavailable"}
+		for range 2 { // installing twice says it once
+			m.SetAccelerator(c.a)
+		}
+		if m.Provider != c.provider || m.DecodesOn() != c.decodesOn || m.Note != c.note {
+			t.Errorf("with %+v: provider %s, decodes on %s, note %q; want %s, %s, %q", c.a, m.Provider, m.DecodesOn(), m.Note, c.provider, c.decodesOn, c.note)
+		}
+		m.SetAccelerator(nil)
+		if m.Provider != "cpu" || m.Decoder != "native" || m.Note != "int8 unavailable" || m.Accelerator() != nil {
+			t.Errorf("after SetAccelerator(nil): provider %s, decoder %s, note %q", m.Provider, m.Decoder, m.Note)
+		}
+	}
+}

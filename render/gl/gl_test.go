@@ -1017,3 +1017,28 @@ func TestTunePoints(t *testing.T) {
 		}
 	}
 }
+
+// TestChooseAuto measures a model on the CPU and through GL as LoadModel
+// does under --device auto. On a software renderer the CPU must win and the
+// model must be left on the CPU, saying why with both times.
+func TestChooseAuto(t *testing.T) {
+	d := device(t)
+	if !d.Info().Software() {
+		t.Skip("skipping: on a hardware GPU either may win")
+	}
+	dir := modelDirs()[0]
+	m := loadModel(t, dir)
+	a := accelerator(t, d, m, dir)
+	defer a.Close()
+	useGL, why, err := chooseAuto(m, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("use GL %v: %s", useGL, why)
+	if useGL || m.Accelerator() != nil || m.DecodesOn() != "cpu" {
+		t.Errorf("llvmpipe chosen over the CPU (use GL %v, accelerator %v, decodes on %s)", useGL, m.Accelerator() != nil, m.DecodesOn())
+	}
+	if !strings.Contains(why, "slower than the CPU here (a new 256×256 slice: ") || !strings.Contains(why, " ms against ") {
+		t.Errorf("reason %q does not give both times", why)
+	}
+}

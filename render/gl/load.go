@@ -3,12 +3,15 @@ package glrender
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	npytensor "github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/volume"
 )
 
 // Devices lists the --device choices: ONNX Runtime's (reconstruct.Devices)
@@ -25,10 +28,12 @@ const checkTol = 1e-3
 // preference to ONNX Runtime's GPU providers, which leave the decoder on
 // the CPU). On an OpenGL 3.3 device only the decoder moves (a fragment
 // shader); the encoder runs on a second CPU model of the same files.
-// Where that is not possible — no context, a software renderer under
-// "auto", or results that differ from the CPU path — the model stays on
-// the CPU (under "auto": on ONNX Runtime's providers) and Model.Note
-// says why. The second result is the OpenGL device in use (nil when the
+// Under "auto" the GPU is kept only when it renders new slices at least
+// as fast as the CPU (measured at load: three 256×256 slices each way).
+// Where that is not possible — no context, a software renderer or a
+// slower GPU under "auto", or results that differ from the CPU path — the
+// model stays on the CPU (with no usable OpenGL under "auto": on ONNX
+// Runtime's providers) and Model.Note says why. The second result is the OpenGL device in use (nil when the
 // model does not use it); it can colour frames too (Device.Image).
 func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *Device, error) {
 	dev := strings.ToLower(strings.TrimSpace(opt.Device))
@@ -77,8 +82,91 @@ func LoadModel(ref string, opt reconstruct.ModelOptions) (*reconstruct.Model, *D
 		addNote(m, fmt.Sprintf("GPU inference on %s unavailable (%v); using CPU", d.Info(), err))
 		return m, nil, nil
 	}
+	if dev == "auto" {
+		// A weak GPU can be slower than a strong CPU, above all with a
+		// large model: measure both, keep the faster.
+		useGL, why, err := chooseAuto(m, a)
+		if err != nil || !useGL {
+			a.Close()
+			if err != nil {
+				why = fmt.Sprintf("GPU inference on %s unavailable (%v); using CPU", d.Info(), err)
+			}
+			addNote(m, why)
+			return m, nil, nil
+		}
+		addNote(m, why)
+		return m, d, nil
+	}
 	m.SetAccelerator(a)
 	return m, d, nil
+}
+
+// chooseAuto renders new slices with m on the CPU and through a, and says
+// whether a is faster and why; when it is, a is left installed on m,
+// otherwise m is back on the CPU (a is not closed).
+func chooseAuto(m *reconstruct.Model, a *Accelerator) (useGL bool, why string, err error) {
+	vol, err := probeVolume()
+	if err != nil {
+		return false, "", err
+	}
+	cpu, err := probe(reconstruct.NewNiiv(m, nil), vol)
+	if err != nil {
+		return false, "", err
+	}
+	m.SetAccelerator(a)
+	gpu, err := probe(reconstruct.NewNiiv(m, nil), vol)
+	if err == nil && gpu <= cpu {
+		return true, fmt.Sprintf("a new %d×%d slice takes %s on the GPU, %s on the CPU", probeSize, probeSize, ms(gpu), ms(cpu)), nil
+	}
+	m.SetAccelerator(nil)
+	if err != nil {
+		return false, "", err
+	}
+	return false, fmt.Sprintf("OpenGL on %s is slower than the CPU here (a new %d×%d slice: %s against %s): using the CPU",
+		a.dev.Info().Renderer, probeSize, probeSize, ms(gpu), ms(cpu)), nil
+}
+
+// probeSize is the edge of the views chooseAuto times.
+const probeSize = 256
+
+// probeVolume is the synthetic volume chooseAuto renders: 16×128×128
+// voxels (a 128³ volume pooled ×8) of smooth structure with noise.
+func probeVolume() (*volume.Volume, error) {
+	const z, y, x = 16, 128, 128
+	rng := rand.New(rand.NewPCG(11, 12))
+	data := make([]uint8, z*y*x)
+	for i := range data {
+		k, j, l := i/(y*x), i/x%y, i%x
+		v := 128 + 60*math.Sin(float64(j)/9+float64(k)/2)*math.Cos(float64(l)/7) + 20*rng.NormFloat64()
+		data[i] = uint8(min(max(v, 0), 255))
+	}
+	return volume.New(volume.Shape{Z: z, Y: y, X: x}, data, volume.Voxel{Z: 8, Y: 1, X: 1, Unit: "px", Known: true})
+}
+
+// probe renders three new probeSize² xz slices of vol with n (each
+// encoded and decoded) and returns the best time of the last two.
+func probe(n *reconstruct.Niiv, vol *volume.Volume) (time.Duration, error) {
+	best := time.Duration(-1)
+	for i := range 3 {
+		req := reconstruct.FullPlane(vol, volume.XZ, float64(32+32*i), probeSize, probeSize)
+		t0 := time.Now()
+		if _, err := n.Render(context.Background(), req); err != nil {
+			return 0, err
+		}
+		if d := time.Since(t0); i > 0 && (best < 0 || d < best) {
+			best = d
+		}
+	}
+	return best, nil
+}
+
+// ms formats d in milliseconds, to two significant digits or a whole number.
+func ms(d time.Duration) string {
+	v := float64(d) / 1e6
+	if v >= 10 {
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.2g ms", v)
 }
 
 // loadCPU loads the model without OpenGL.
