@@ -109,18 +109,20 @@ func chooseAuto(m *reconstruct.Model, a *Accelerator) (useGL bool, why string, e
 	if err != nil {
 		return false, "", err
 	}
-	cpu, err := probe(reconstruct.NewNiiv(m, nil), vol)
-	if err != nil {
-		return false, "", err
-	}
 	m.SetAccelerator(a)
-	gpu, err := probe(reconstruct.NewNiiv(m, nil), vol)
-	if err == nil && gpu <= cpu {
-		return true, fmt.Sprintf("a new %d×%d slice takes %s on the GPU, %s on the CPU", probeSize, probeSize, ms(gpu), ms(cpu)), nil
-	}
+	gpu, err := probe(reconstruct.NewNiiv(m, nil), vol, 0)
 	m.SetAccelerator(nil)
 	if err != nil {
 		return false, "", err
+	}
+	// The CPU's runs stop as soon as one shows it slower.
+	cpu, err := probe(reconstruct.NewNiiv(m, nil), vol, gpu)
+	if err != nil {
+		return false, "", err
+	}
+	if gpu <= cpu {
+		m.SetAccelerator(a)
+		return true, fmt.Sprintf("a new %d×%d slice takes %s on the GPU, %s or more on the CPU", probeSize, probeSize, ms(gpu), ms(cpu)), nil
 	}
 	return false, fmt.Sprintf("OpenGL on %s is slower than the CPU here (a new %d×%d slice: %s against %s): using the CPU",
 		a.dev.Info().Renderer, probeSize, probeSize, ms(gpu), ms(cpu)), nil
@@ -144,8 +146,10 @@ func probeVolume() (*volume.Volume, error) {
 }
 
 // probe renders three new probeSize² xz slices of vol with n (each
-// encoded and decoded) and returns the best time of the last two.
-func probe(n *reconstruct.Niiv, vol *volume.Volume) (time.Duration, error) {
+// encoded and decoded) and returns the best time of the last two. With
+// stopAbove > 0 it returns early, with a time above stopAbove, once a run
+// after the first (or the first, by more than 3×) is slower than that.
+func probe(n *reconstruct.Niiv, vol *volume.Volume, stopAbove time.Duration) (time.Duration, error) {
 	best := time.Duration(-1)
 	for i := range 3 {
 		req := reconstruct.FullPlane(vol, volume.XZ, float64(32+32*i), probeSize, probeSize)
@@ -153,8 +157,12 @@ func probe(n *reconstruct.Niiv, vol *volume.Volume) (time.Duration, error) {
 		if _, err := n.Render(context.Background(), req); err != nil {
 			return 0, err
 		}
-		if d := time.Since(t0); i > 0 && (best < 0 || d < best) {
+		d := time.Since(t0)
+		if i > 0 && (best < 0 || d < best) {
 			best = d
+		}
+		if stopAbove > 0 && (i > 0 && d > stopAbove || d > 3*stopAbove) {
+			return d, nil
 		}
 	}
 	return best, nil
