@@ -19,24 +19,61 @@ type Accelerator interface {
 	// → latent grids [n][F][h][w].
 	Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error)
 	// DecodeGrid decodes one encoded plane (latent [F][h][w], normalised
-	// input low [h][w]) on the grid rows × cols of model coordinates in
-	// [−1, 1] into out [len(rows)][len(cols)], normalised. Encoded planes
-	// are immutable: an implementation may keep a device copy of latent
-	// and low keyed by the slices' identity.
-	DecodeGrid(ctx context.Context, latent, low []float32, h, w int, rows, cols []float64, out []float32) error
+	// input low [h][w], placed in its whole plane by crop) on the grid
+	// rows × cols of the whole plane's model coordinates in [−1, 1] into
+	// out [len(rows)][len(cols)], normalised. Encoded planes are
+	// immutable: an implementation may keep a device copy of latent and
+	// low keyed by the slices' identity.
+	DecodeGrid(ctx context.Context, latent, low []float32, h, w int, crop Crop, rows, cols []float64, out []float32) error
 	// DecodePoints decodes arbitrary points coords [q][2] (row, col) → [q].
 	DecodePoints(ctx context.Context, latent, low []float32, h, w int, coords []float32) ([]float32, error)
 	// Close releases the device's resources for this model.
 	Close() error
 }
 
+// ErrDeviceLimit is wrapped by an Accelerator's errors when a plane or a
+// batch exceeds what the device can hold (its largest texture or storage
+// buffer); the model then encodes or decodes that one on the CPU.
+var ErrDeviceLimit = errors.New("beyond the device's limits")
+
 // GridBatcher is implemented by accelerators that decode the same grid on
 // several planes in one pass, as an xy view needs (one row on each xz
 // plane it crosses).
 type GridBatcher interface {
-	// DecodeGrids decodes the grid rows × cols on every plane (each h×w)
-	// into out [len(planes)][len(rows)][len(cols)], as DecodeGrid does.
-	DecodeGrids(ctx context.Context, planes []EncodedPlane, h, w int, rows, cols []float64, out []float32) error
+	// DecodeGrids decodes the grid rows × cols on every plane (each h×w,
+	// all placed by crop) into out [len(planes)][len(rows)][len(cols)], as
+	// DecodeGrid does.
+	DecodeGrids(ctx context.Context, planes []EncodedPlane, h, w int, crop Crop, rows, cols []float64, out []float32) error
+}
+
+// Crop places an encoded plane of h×w pixels in the whole plane it was
+// encoded from: it holds rows R0…R0+h−1 and columns C0…C0+w−1 of a plane
+// of Rows×Cols pixels. Model coordinates, and so the positional encoding,
+// are the whole plane's; the encoded part covers every pixel a request's
+// interpolation reads. Whole(h, w) is an uncropped plane.
+type Crop struct{ R0, C0, Rows, Cols int }
+
+// Whole returns the Crop of an uncropped h×w plane.
+func Whole(h, w int) Crop { return Crop{Rows: h, Cols: w} }
+
+// RowTaps returns the two rows of the encoded part (h rows) that
+// bilinear interpolation at the whole plane's row coordinate r reads, with
+// their weights: the CPU decoder's taps, shifted by the crop.
+func (c Crop) RowTaps(r float64, h int, border bool) (i0, i1 int, w0, w1 float32) {
+	return cropTaps(r, c.R0, c.Rows, h, border)
+}
+
+// ColTaps is RowTaps for columns (w of them in the encoded part).
+func (c Crop) ColTaps(x float64, w int, border bool) (i0, i1 int, w0, w1 float32) {
+	return cropTaps(x, c.C0, c.Cols, w, border)
+}
+
+// cropTaps returns the taps of coordinate c over n pixels, shifted by o
+// into a part of m pixels (clamped to it: a crop covers every pixel its
+// requests read, so the clamp only guards memory).
+func cropTaps(c float64, o, n, m int, border bool) (i0, i1 int, w0, w1 float32) {
+	t := gridTaps(c, n, border)
+	return min(max(t.i0-o, 0), m-1), min(max(t.i1-o, 0), m-1), t.w0, t.w1
 }
 
 // EncodedPlane is an encoded plane as an accelerator sees it: the latent
@@ -50,14 +87,30 @@ func (n *Niiv) decodeBatch(ctx context.Context, b GridBatcher, vol *volume.Volum
 	if err != nil {
 		return err
 	}
+	// Planes cropped alike (the usual case) go to the device in one pass.
 	eps := make([]EncodedPlane, len(ps))
+	p0 := ps[0]
 	for k, p := range ps {
-		if p.h != ps[0].h || p.w != ps[0].w {
-			return fmt.Errorf("reconstruct: planes of %d×%d and %d×%d in one batch", ps[0].h, ps[0].w, p.h, p.w)
+		if p.h != p0.h || p.w != p0.w || p.r0 != p0.r0 || p.c0 != p0.c0 {
+			eps = nil
+			break
 		}
 		eps[k] = EncodedPlane{p.latent, p.low}
 	}
-	return b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, rows, cols, out)
+	if eps != nil {
+		err := b.DecodeGrids(ctx, eps, p0.h, p0.w, p0.crop(), rows, cols, out)
+		if !errors.Is(err, ErrDeviceLimit) {
+			return err
+		}
+	}
+	// Otherwise plane by plane (on the CPU where one is too large).
+	per := len(rows) * len(cols)
+	for k, p := range ps {
+		if err := n.decode(ctx, p, rows, cols, out[k*per:(k+1)*per], n.threads); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetAccelerator makes m encode and decode through a and records the

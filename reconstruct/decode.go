@@ -24,12 +24,32 @@ type plane struct {
 	latent []float32
 }
 
+// crop places p in its whole plane.
+func (p *plane) crop() Crop { return Crop{R0: p.r0, C0: p.c0, Rows: p.fh, Cols: p.fw} }
+
 func (p *plane) bytes() int64 { return 4 * int64(len(p.low)+len(p.latT)+len(p.latent)) }
 
 // planeFromLatent prepares an encoded plane for the model's decoder.
 func (m *Model) planeFromLatent(latent, low []float32, h, w int) *plane {
+	return m.planeFor(latent, low, h, w, m.accel == nil)
+}
+
+// cpuPlane returns p prepared for the CPU decoder (p itself when it is):
+// for a plane an accelerator could not decode.
+func (m *Model) cpuPlane(p *plane) *plane {
+	if p.latT != nil || m.mlp == nil {
+		return p
+	}
+	q := m.planeFor(p.latent, p.low, p.h, p.w, true)
+	q.r0, q.c0, q.fh, q.fw = p.r0, p.c0, p.fh, p.fw
+	return q
+}
+
+// planeFor prepares an encoded plane for the CPU decoder (native: latent
+// pixel-major; ONNX: as it is) when cpu is set, else for the accelerator.
+func (m *Model) planeFor(latent, low []float32, h, w int, cpu bool) *plane {
 	p := &plane{h: h, w: w, fh: h, fw: w, low: low}
-	if m.mlp != nil && m.accel == nil {
+	if m.mlp != nil && cpu {
 		f := len(latent) / (h * w)
 		p.latT = make([]float32, h*w*f)
 		for c := 0; c < f; c++ {

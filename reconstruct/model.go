@@ -499,7 +499,11 @@ func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowre
 		return nil, fmt.Errorf("reconstruct: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
 	}
 	if m.accel != nil {
-		return m.accel.Encode(ctx, lowres, n, h, w)
+		lat, err := m.accel.Encode(ctx, lowres, n, h, w)
+		if !errors.Is(err, ErrDeviceLimit) || s == nil {
+			return lat, err
+		}
+		// Too large for the device: the CPU encodes this one.
 	}
 	in, err := ort.NewTensor(ort.NewShape(int64(n), 1, int64(h), int64(w)), lowres)
 	if err != nil {
@@ -546,12 +550,16 @@ func (m *Model) DecodeONNX(ctx context.Context, latent, lowres []float32, h, w i
 // ONNX): same arguments and result as DecodeONNX.
 func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
 	if m.accel != nil {
-		return m.accel.DecodePoints(ctx, latent, lowres, h, w, coords)
+		v, err := m.accel.DecodePoints(ctx, latent, lowres, h, w, coords)
+		if !errors.Is(err, ErrDeviceLimit) {
+			return v, err
+		}
+		// Too large for the device: the CPU decodes this one.
 	}
 	if m.mlp == nil {
 		return m.DecodeONNX(ctx, latent, lowres, h, w, coords)
 	}
-	e := m.planeFromLatent(latent, lowres, h, w)
+	e := m.planeFor(latent, lowres, h, w, true)
 	return m.mlp.decodePoints(e, coords), nil
 }
 

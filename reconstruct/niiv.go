@@ -2,6 +2,7 @@ package reconstruct
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -103,14 +104,15 @@ type rect struct{ r0, r1, c0, c1 int }
 // planes returns the encoded planes (vol, axis, idx[i]), from the cache
 // when useCache is set. worker selects the single-threaded encoder, for
 // callers that run one worker per CPU. need, when not nil, is the part of
-// each plane the caller will sample: with the native decoder only that
-// part, grown by the encoder's receptive field, is encoded (exactly: the
-// latents there do not depend on the pixels left out).
+// each plane the caller will sample: with the native decoder or an
+// accelerator only that part, grown by the encoder's receptive field, is
+// encoded (exactly: the latents there do not depend on the pixels left
+// out).
 func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, useCache, worker bool, need *rect) ([]*plane, error) {
 	rows, cols := planeSize(vol.Shape(), axis)
 	crop := rect{0, rows - 1, 0, cols - 1}
 	rf := n.model.receptiveField()
-	if need != nil && rf > 0 && n.model.mlp != nil && n.model.accel == nil {
+	if need != nil && rf > 0 && (n.model.mlp != nil || n.model.accel != nil) {
 		// A margin beyond the need lets small scrolls and pans reuse the
 		// cached rectangle.
 		const mr, mc = 2, 16
@@ -203,7 +205,12 @@ func (n *Niiv) Prefetch(ctx context.Context, vol *volume.Volume, axis volume.Axi
 // out, normalised.
 func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out []float32, threads int) error {
 	if a := n.model.accel; a != nil {
-		return a.DecodeGrid(ctx, p.latent, p.low, p.h, p.w, rows, cols, out)
+		err := a.DecodeGrid(ctx, p.latent, p.low, p.h, p.w, p.crop(), rows, cols, out)
+		if !errors.Is(err, ErrDeviceLimit) {
+			return err
+		}
+		// Too large for the device: the CPU decodes this one.
+		p = n.model.cpuPlane(p)
 	}
 	if n.model.mlp != nil {
 		return n.model.mlp.decodeGrid(ctx, p, rows, cols, out, threads)
@@ -396,7 +403,17 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 					eps[j] = EncodedPlane{p.latent, p.low}
 				}
 				all := make([]float32, len(ps)*h*cols)
-				if err := b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, rc, cc, all); err != nil {
+				err := b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, ps[0].crop(), rc, cc, all)
+				if errors.Is(err, ErrDeviceLimit) {
+					// Too large for the device in one pass: plane by plane
+					// (each on the CPU if need be).
+					for j, p := range ps {
+						if err = n.decode(ctx, p, rc, cc, all[j*h*cols:(j+1)*h*cols], n.threads); err != nil {
+							break
+						}
+					}
+				}
+				if err != nil {
 					return err
 				}
 				for j := range ps {

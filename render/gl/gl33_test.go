@@ -175,7 +175,7 @@ func TestFragDecodeGrid(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := make([]float32, len(want))
-			if err := a.DecodeGrid(ctx, latent, low, h, w, rows, cols, got); err != nil {
+			if err := a.DecodeGrid(ctx, latent, low, h, w, reconstruct.Whole(h, w), rows, cols, got); err != nil {
 				t.Fatal(err)
 			}
 			e := npyt.MaxAbsDiff(got, want)
@@ -191,7 +191,7 @@ func TestFragDecodeGrid(t *testing.T) {
 			// Two planes in one call, as an xy view decodes.
 			eps := []reconstruct.EncodedPlane{{Latent: latent, Low: low}, {Latent: latent, Low: low}}
 			two := make([]float32, 2*len(want))
-			if err := a.DecodeGrids(ctx, eps, h, w, rows, cols, two); err != nil {
+			if err := a.DecodeGrids(ctx, eps, h, w, reconstruct.Whole(h, w), rows, cols, two); err != nil {
 				t.Fatal(err)
 			}
 			if e := max(npyt.MaxAbsDiff(two[:len(want)], got), npyt.MaxAbsDiff(two[len(want):], got)); e != 0 {

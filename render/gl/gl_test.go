@@ -297,9 +297,15 @@ func testExactness(t *testing.T, ctx context.Context, d *Device, m *reconstruct.
 		return // the batching below is the GPU encoder's
 	}
 	// A batch of three identical planes encodes like one, in one
-	// pass or a plane at a time.
+	// pass or a plane at a time; a plane whose activations exceed the
+	// storage limit is refused as beyond the device.
 	three := append(append(append([]float32(nil), low...), low...), low...)
-	for _, maxOut := range []int{maxOutput, 1} {
+	one := a.widestConv() * h * w
+	a.maxOut = one - 1
+	if _, err := a.Encode(ctx, three, 3, h, w); !errors.Is(err, reconstruct.ErrDeviceLimit) {
+		t.Errorf("encode beyond the storage limit: error %v, want ErrDeviceLimit", err)
+	}
+	for _, maxOut := range []int{maxOutput, one} {
 		a.maxOut = maxOut
 		lats, err := a.Encode(ctx, three, 3, h, w)
 		if err != nil {
@@ -329,7 +335,8 @@ func testVolume(t testing.TB, z, y, x int) *volume.Volume {
 
 // TestNiivMatchesCPU renders views with the niiv method on the CPU and
 // through the GL accelerator (installed with SetAccelerator) and compares
-// them: xz, yz zoomed beyond the border (padding), and xy at fractional z.
+// them: xz, yz zoomed beyond the border (padding), xy at fractional z, and
+// zoomed xy views whose xz planes are encoded in bands (cropped planes).
 func TestNiivMatchesCPU(t *testing.T) {
 	ctx := context.Background()
 	for _, g := range glDevices(t) {
@@ -346,12 +353,24 @@ func TestNiivMatchesCPU(t *testing.T) {
 					t.Errorf("summary does not name the GL device: %s", gpu.Summary())
 				}
 				vol := testVolume(t, 6, 20, 24)
+				// Zoomed xy views of a larger volume encode only a band of
+				// each xz plane; the fourth view reuses some cached bands
+				// and encodes others, cropped differently.
+				big := testVolume(t, 40, 12, 130)
 				nc, ng := reconstruct.NewNiiv(cpu, nil), reconstruct.NewNiiv(gpu, nil)
-				for _, req := range []reconstruct.Request{
+				reqs := []reconstruct.Request{
 					reconstruct.FullPlane(vol, volume.XZ, 3, 48, 24),
 					{Vol: vol, Axis: volume.YZ, Index: 7, R0: -1.5, R1: 7.25, C0: -2, C1: 23, W: 33, H: 41},
 					{Vol: vol, Axis: volume.XY, Index: 2.4, R0: 0, R1: 20, C0: 0, C1: 24, W: 24, H: 40},
-				} {
+				}
+				if i == 0 { // cropping does not depend on the model
+					reqs = append(reqs,
+						reconstruct.Request{Vol: big, Axis: volume.XY, Index: 20.3, R0: 2, R1: 9, C0: 40.5, C1: 61, W: 37, H: 15},
+						reconstruct.Request{Vol: big, Axis: volume.XY, Index: 21.6, R0: 2, R1: 9, C0: 40.5, C1: 61, W: 37, H: 15},
+						reconstruct.Request{Vol: big, Axis: volume.XY, Index: 21.6, R0: 0, R1: 12, C0: 40.5, C1: 61, W: 37, H: 24},
+						reconstruct.Request{Vol: big, Axis: volume.XY, Index: 38.9, R0: 0, R1: 12, C0: 100, C1: 130, W: 31, H: 24})
+				}
+				for _, req := range reqs {
 					want, err := nc.Render(ctx, req)
 					if err != nil {
 						t.Fatal(err)
@@ -384,7 +403,7 @@ func TestCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		lat := make([]float32, m.Feats()*4*4)
-		if err := a.DecodeGrid(ctx, lat, make([]float32, 16), 4, 4, []float64{0}, []float64{0}, make([]float32, 1)); !errors.Is(err, context.Canceled) {
+		if err := a.DecodeGrid(ctx, lat, make([]float32, 16), 4, 4, reconstruct.Whole(4, 4), []float64{0}, []float64{0}, make([]float32, 1)); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: cancelled decode: %v", g.name, err)
 		}
 		if _, err := a.Encode(ctx, make([]float32, 16), 1, 4, 4); !errors.Is(err, context.Canceled) && !a.EncoderOnCPU() {
@@ -592,7 +611,7 @@ func testPlaneCache(t *testing.T, d *Device) {
 	for _, i := range []int{0, 1, 0, 2, 1, 2, 0} {
 		p := planes[i]
 		got := make([]float32, len(rows)*len(cols))
-		if err := a.DecodeGrid(ctx, p.latent, p.low, h, w, rows, cols, got); err != nil {
+		if err := a.DecodeGrid(ctx, p.latent, p.low, h, w, reconstruct.Whole(h, w), rows, cols, got); err != nil {
 			t.Fatal(err)
 		}
 		want, err := a.DecodePoints(ctx, p.latent, p.low, h, w, coords)
@@ -621,7 +640,7 @@ func testPlaneCache(t *testing.T, d *Device) {
 	for _, maxOut := range []int{maxOutput, 2 * len(coords) / 2, 5} {
 		a.maxOut = maxOut
 		got := make([]float32, len(want))
-		if err := a.DecodeGrids(ctx, eps, h, w, rows, cols, got); err != nil {
+		if err := a.DecodeGrids(ctx, eps, h, w, reconstruct.Whole(h, w), rows, cols, got); err != nil {
 			t.Fatal(err)
 		}
 		if e := npyt.MaxAbsDiff(got, want); e > 1e-6 {
@@ -1040,5 +1059,66 @@ func TestChooseAuto(t *testing.T) {
 	}
 	if !strings.Contains(why, "slower than the CPU here (a new 256×256 slice: ") || !strings.Contains(why, " ms against ") {
 		t.Errorf("reason %q does not give both times", why)
+	}
+}
+
+// TestDeviceLimitFallback renders a volume wider than the GPU's largest
+// texture, and encodes with storage buffers too small for a plane: the
+// accelerator refuses those planes as beyond the device and the model
+// decodes or encodes them on the CPU, with the CPU's results.
+func TestDeviceLimitFallback(t *testing.T) {
+	ctx := context.Background()
+	for _, g := range glDevices(t) {
+		t.Run(g.name, func(t *testing.T) {
+			dir := modelDirs()[0]
+			cpu, gpu := loadModel(t, dir), loadModel(t, dir)
+			a := accelerator(t, g.d, gpu, dir)
+			gpu.SetAccelerator(a)
+			wide := testVolume(t, 8, 3, a.maxTex+100)
+			nc, ng := reconstruct.NewNiiv(cpu, nil), reconstruct.NewNiiv(gpu, nil)
+			lo, hi := nc.NormRange(wide)
+			compare := func(what string, got, want []float32) {
+				t.Helper()
+				if e := npyt.MaxAbsDiff(got, want) / (hi - lo); !(e <= exactTol) {
+					t.Errorf("%s differs from the CPU by %.3g (normalised)", what, e)
+				}
+			}
+			req := reconstruct.Request{Vol: wide, Axis: volume.XZ, Index: 1, R0: 0, R1: 8, C0: float64(a.maxTex) - 50, C1: float64(a.maxTex) + 50, W: 100, H: 32}
+			want, err := nc.Render(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ng.Render(ctx, req)
+			if err != nil {
+				t.Fatalf("a plane %d wide on a GPU whose textures stop at %d: %v", a.maxTex+100, a.maxTex, err)
+			}
+			compare("xz view of a too-wide plane", got.Pix, want.Pix)
+			opt := reconstruct.VolumeOptions{ZScale: 4, Axes: []volume.Axis{volume.XZ}}
+			wantV, err := reconstruct.Isotropic(ctx, nc, wide, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotV, err := reconstruct.Isotropic(ctx, ng, wide, opt)
+			if err != nil {
+				t.Fatalf("whole volume with planes too wide for the GPU: %v", err)
+			}
+			compare("whole volume with too-wide planes", gotV.Data().([]float32), wantV.Data().([]float32))
+			if !a.EncoderOnCPU() {
+				// Storage buffers too small for one plane's activations:
+				// the CPU encodes.
+				a.maxOut = a.widestConv() * 8 * 100
+				vol := testVolume(t, 8, 5, 120)
+				req := reconstruct.FullPlane(vol, volume.XZ, 2, 120, 64)
+				want, err := nc.Render(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := reconstruct.NewNiiv(gpu, nil).Render(ctx, req)
+				if err != nil {
+					t.Fatalf("encoding beyond the storage limit: %v", err)
+				}
+				compare("xz view encoded beyond the storage limit", got.Pix, want.Pix)
+			}
+		})
 	}
 }

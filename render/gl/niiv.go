@@ -54,13 +54,15 @@ type Accelerator struct {
 	lru      list.List              // of *gpuPlane, most recent first
 	lruBytes int
 	budget   int // bytes of planes kept (planeBudget)
-	maxOut   int // points a decode call writes at most (maxOutput)
-	convs    []convGL
-	convProg map[[4]int]uint32 // by in, out, kernel size and pixels a thread
-	convVar  atomic.Int32      // index in convPixels of the variant in use
-	eltProg  uint32
-	pool     map[int][]uint32 // free SSBOs by size in floats
-	dummy    uint32
+	maxOut   int // values a storage buffer holds at most (maxOutput, or the GPU's limit)
+	// The GPU's largest texture edge and texture-array depth.
+	maxTex, maxLayers int
+	convs             []convGL
+	convProg          map[[4]int]uint32 // by in, out, kernel size and pixels a thread
+	convVar           atomic.Int32      // index in convPixels of the variant in use
+	eltProg           uint32
+	pool              map[int][]uint32 // free SSBOs by size in floats
+	dummy             uint32
 
 	// On OpenGL 3.3: the fragment decoder, and the model that encodes on
 	// the CPU (closed with the accelerator when ownEnc).
@@ -252,7 +254,7 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 		cols[i] = -1 + 2*(float64(i)+0.5)/float64(len(cols))
 	}
 	out := make([]float32, len(rows)*len(cols))
-	axes := a.gridAxes(rows, cols, h, w)
+	axes := a.gridAxes(rows, cols, h, w, reconstruct.Whole(h, w))
 	var ref []float32
 	var times []time.Duration
 	var keep []kernelProg
@@ -425,14 +427,15 @@ func (a *Accelerator) TuneEncoder(ctx context.Context, n, h, w int) ([]time.Dura
 	return times, nil
 }
 
-// gridAxes returns the axis entries of a rows × cols grid on an h×w plane.
-func (a *Accelerator) gridAxes(rows, cols []float64, h, w int) []float32 {
+// gridAxes returns the axis entries of a rows × cols grid of whole-plane
+// coordinates on an h×w plane placed by crop.
+func (a *Accelerator) gridAxes(rows, cols []float64, h, w int, crop reconstruct.Crop) []float32 {
 	axes := make([]float32, 0, 8*(len(rows)+len(cols)))
 	for _, r := range rows {
-		axes = a.axisEntry(axes, r, h)
+		axes = a.rowEntry(axes, r, crop, h)
 	}
 	for _, c := range cols {
-		axes = a.axisEntry(axes, c, w)
+		axes = a.colEntry(axes, c, crop, w)
 	}
 	return axes
 }
@@ -496,6 +499,18 @@ func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.Enc
 		a.widths = append(a.widths, l.Out)
 		layers = append(layers, [2][]float32{l.W, l.B})
 	}
+	_ = d.Do(func() error {
+		var tex, layers, ssbo int32
+		gl.GetIntegerv(gl.MAX_TEXTURE_SIZE, &tex)
+		gl.GetIntegerv(gl.MAX_ARRAY_TEXTURE_LAYERS, &layers)
+		a.maxTex, a.maxLayers = int(tex), int(layers)
+		if !d.info.Fallback() {
+			gl.GetIntegerv(gl.MAX_SHADER_STORAGE_BLOCK_SIZE, &ssbo)
+			// Every storage buffer a shader sees must fit the block limit.
+			a.maxOut = min(a.maxOut, int(ssbo)/4)
+		}
+		return nil
+	})
 	if d.info.Fallback() {
 		err := d.Do(func() error {
 			var err error
@@ -662,6 +677,10 @@ func (a *Accelerator) plane(latent, low []float32, h, w int, cache bool) (*gpuPl
 	if len(latent) != f*h*w || len(low) != h*w || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("glrender: plane %dx%d: latent has %d values, input %d, want %d and %d", h, w, len(latent), len(low), f*h*w, h*w)
 	}
+	if h > a.maxTex || w > a.maxTex || (f+3)/4 > a.maxLayers {
+		return nil, fmt.Errorf("glrender: a %d×%d plane of %d channels exceeds the GPU's largest texture (%d×%d, %d layers): %w",
+			h, w, f, a.maxTex, a.maxTex, a.maxLayers, reconstruct.ErrDeviceLimit)
+	}
 	key := unsafe.SliceData(latent)
 	if p, ok := a.planes[key]; ok {
 		if cache && p.h == h && p.w == w && len(p.latent) == len(latent) && unsafe.SliceData(p.low) == unsafe.SliceData(low) {
@@ -727,11 +746,23 @@ func (a *Accelerator) drop(p *gpuPlane) {
 // axisEntry appends the 8 floats of one coordinate: the two bilinear taps
 // (indices and weights, as reconstruct computes them) and the 4-value
 // positional encoding.
-func (a *Accelerator) axisEntry(dst []float32, c float64, n int) []float32 {
-	i0, i1, w0, w1 := reconstruct.BilinearTaps(c, n, a.mlp.Border)
+func (a *Accelerator) axisEntry(dst []float32, c float64, i0, i1 int, w0, w1 float32) []float32 {
 	var pe [4]float64
 	reconstruct.PositionalEncoding(c, pe[:])
 	return append(dst, float32(i0), float32(i1), w0, w1, float32(pe[0]), float32(pe[1]), float32(pe[2]), float32(pe[3]))
+}
+
+// rowEntry and colEntry append the entry of row (column) coordinate c of
+// the whole plane, with its taps in the encoded part of h rows (w columns)
+// placed by crop.
+func (a *Accelerator) rowEntry(dst []float32, c float64, crop reconstruct.Crop, h int) []float32 {
+	i0, i1, w0, w1 := crop.RowTaps(c, h, a.mlp.Border)
+	return a.axisEntry(dst, c, i0, i1, w0, w1)
+}
+
+func (a *Accelerator) colEntry(dst []float32, c float64, crop reconstruct.Crop, w int) []float32 {
+	i0, i1, w0, w1 := crop.ColTaps(c, w, a.mlp.Border)
+	return a.axisEntry(dst, c, i0, i1, w0, w1)
 }
 
 // decode runs the decoder over q points described by axes (rows entries
@@ -798,7 +829,7 @@ func (a *Accelerator) readValues(out []float32) error {
 // DecodeGrids implements reconstruct.GridBatcher: the planes are decoded
 // one dispatch each and read back together. Planes are kept on the GPU as
 // DecodeGrid keeps them.
-func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.EncodedPlane, h, w int, rows, cols []float64, out []float32) error {
+func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.EncodedPlane, h, w int, crop reconstruct.Crop, rows, cols []float64, out []float32) error {
 	per := len(rows) * len(cols)
 	if len(out) < len(planes)*per {
 		return fmt.Errorf("glrender: decode %d planes of %d×%d into %d values", len(planes), len(rows), len(cols), len(out))
@@ -808,13 +839,13 @@ func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.Enco
 	}
 	if per > a.maxOut {
 		for k, p := range planes {
-			if err := a.DecodeGrid(ctx, p.Latent, p.Low, h, w, rows, cols, out[k*per:(k+1)*per]); err != nil {
+			if err := a.DecodeGrid(ctx, p.Latent, p.Low, h, w, crop, rows, cols, out[k*per:(k+1)*per]); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	axes := a.gridAxes(rows, cols, h, w)
+	axes := a.gridAxes(rows, cols, h, w, crop)
 	if a.frag != nil {
 		return a.fragGrids(ctx, planes, h, w, axes, len(rows), len(cols), out)
 	}
@@ -848,7 +879,7 @@ func (a *Accelerator) DecodeGrids(ctx context.Context, planes []reconstruct.Enco
 // GPU (up to 256 MB of planes, least recently used dropped first) keyed by
 // the identity of latent and low, which must therefore not be modified
 // after the call, as reconstruct's encoded planes never are.
-func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, w int, rows, cols []float64, out []float32) error {
+func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, w int, crop reconstruct.Crop, rows, cols []float64, out []float32) error {
 	if len(out) < len(rows)*len(cols) {
 		return fmt.Errorf("glrender: decode %d×%d into %d values", len(rows), len(cols), len(out))
 	}
@@ -860,13 +891,13 @@ func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, 
 	step := max(1, a.maxOut/len(cols))
 	var colAxes []float32
 	for _, c := range cols {
-		colAxes = a.axisEntry(colAxes, c, w)
+		colAxes = a.colEntry(colAxes, c, crop, w)
 	}
 	for r0 := 0; r0 < len(rows); r0 += step {
 		r1 := min(len(rows), r0+step)
 		axes := make([]float32, 0, 8*(r1-r0)+len(colAxes))
 		for _, r := range rows[r0:r1] {
-			axes = a.axisEntry(axes, r, h)
+			axes = a.rowEntry(axes, r, crop, h)
 		}
 		axes = append(axes, colAxes...)
 		if err := a.decode(ctx, latent, low, h, w, axes, r1-r0, len(cols), out[r0*len(cols):r1*len(cols)], true); err != nil {
@@ -889,10 +920,10 @@ func (a *Accelerator) DecodePoints(ctx context.Context, latent, low []float32, h
 	}
 	axes := make([]float32, 0, 16*q)
 	for i := 0; i < q; i++ {
-		axes = a.axisEntry(axes, float64(coords[2*i]), h)
+		axes = a.rowEntry(axes, float64(coords[2*i]), reconstruct.Whole(h, w), h)
 	}
 	for i := 0; i < q; i++ {
-		axes = a.axisEntry(axes, float64(coords[2*i+1]), w)
+		axes = a.colEntry(axes, float64(coords[2*i+1]), reconstruct.Whole(h, w), w)
 	}
 	return out, a.decode(ctx, latent, low, h, w, axes, q, 0, out, false)
 }
@@ -985,6 +1016,17 @@ type tensor struct {
 	c   int
 }
 
+// widestConv returns the most channels an encoder tensor has.
+func (a *Accelerator) widestConv() int {
+	widest := 1
+	for _, nd := range a.enc.Nodes {
+		if nd.Conv != nil {
+			widest = max(widest, nd.Conv.Out)
+		}
+	}
+	return widest
+}
+
 // Encode implements reconstruct.Accelerator: it runs the encoder graph
 // node by node, fusing a convolution with a ReLU or a residual Add that is
 // its only consumer. Planes are encoded a few at a time so that no tensor
@@ -996,11 +1038,10 @@ func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int)
 	if a.frag != nil {
 		return a.encodeCPU(ctx, lowres, n, h, w)
 	}
-	widest := 1
-	for _, nd := range a.enc.Nodes {
-		if nd.Conv != nil {
-			widest = max(widest, nd.Conv.Out)
-		}
+	widest := a.widestConv()
+	if widest*h*w > a.maxOut {
+		return nil, fmt.Errorf("glrender: encode a %d×%d plane: its %d-channel activations need %d MB, the GPU's storage buffers hold %d MB: %w",
+			h, w, widest, 4*widest*h*w>>20, 4*a.maxOut>>20, reconstruct.ErrDeviceLimit)
 	}
 	per := max(1, a.maxOut/(widest*h*w))
 	if per >= n {
