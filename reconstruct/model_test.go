@@ -603,3 +603,52 @@ func TestSetAccelerator(t *testing.T) {
 		}
 	}
 }
+
+// TestViewCroppedEncodeExact checks that xz views of a plane larger than
+// cropAbove encode only what they show (grown by half the view) and give
+// what encoding the whole plane gives, also after a pan that the cached
+// part covers and one that it does not.
+func TestViewCroppedEncodeExact(t *testing.T) {
+	needRuntime(t)
+	m := loadTest(t, filepath.Join("..", "testdata", "tiny-model"), ModelOptions{Device: "cpu"})
+	defer func(v int) { cropAbove = v }(cropAbove)
+	cropAbove = 2000
+	rng := rand.New(rand.NewPCG(9, 10))
+	s := volume.Shape{Z: 8, Y: 3, X: 600} // xz planes of 4800 pixels
+	data := make([]float32, s.Len())
+	for i := range data {
+		data[i] = rng.Float32() * 100
+	}
+	vol, _ := volume.New(s, data, volume.Unknown())
+	ctx := context.Background()
+	views := NewNiiv(m, NewCache(1<<22))
+	for _, c := range []struct {
+		req     Request
+		cropped bool
+	}{
+		{Request{Vol: vol, Axis: volume.XZ, Index: 1, R0: 0, R1: 8, C0: 300, C1: 340, W: 40, H: 32}, true},
+		{Request{Vol: vol, Axis: volume.XZ, Index: 1, R0: 2, R1: 6, C0: 310, C1: 350, W: 40, H: 32}, true}, // pan within
+		{Request{Vol: vol, Axis: volume.XZ, Index: 1, R0: 0, R1: 8, C0: 0, C1: 30, W: 30, H: 32}, true},    // pan beyond, at the edge
+		{Request{Vol: vol, Axis: volume.XZ, Index: 2, R0: 0, R1: 8, C0: 0, C1: 600, W: 300, H: 32}, false}, // the whole plane
+	} {
+		got, err := views.Render(ctx, c.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := views.cache.get(cacheKey{vol, volume.XZ, c.req.plane(), m})
+		if p == nil || (p.h*p.w < s.Z*s.X) != c.cropped {
+			t.Errorf("view %+v: encoded %v, want cropped %v", c.req, p, c.cropped)
+		}
+		full := NewNiiv(m, NewCache(1<<22))
+		if _, err := full.planes(ctx, vol, volume.XZ, []int{c.req.plane()}, true, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		want, err := full.Render(ctx, c.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := tensor.MaxAbsDiff(got.Pix, want.Pix); d > 1e-4 {
+			t.Errorf("view %+v: cropped vs whole-plane encode differ by %g", c.req, d)
+		}
+	}
+}

@@ -182,10 +182,40 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 	return out, nil
 }
 
+// cropAbove is the size of a plane (low-resolution pixels) above which an
+// xz or yz view encodes only the part it shows, grown by half the view on
+// every side so that pans reuse it, rather than the whole plane (a 64 ×
+// 4096 plane; the 16 × 128 planes of a 128³ volume pooled ×8 are encoded
+// whole, once for every zoom and pan).
+var cropAbove = 1 << 18
+
+// viewNeed returns the part of a rows × cols plane that an xz or yz view
+// sampling the grid rc × cc should encode: nil (the whole plane) unless
+// the plane exceeds cropAbove and the part, grown by half the view on
+// every side, is under half of it.
+func viewNeed(rc, cc []float64, rows, cols int) *rect {
+	if rows*cols <= cropAbove || len(rc) == 0 || len(cc) == 0 {
+		return nil
+	}
+	span := func(cs []float64, n int) (int, int) {
+		a, b := gridTaps(cs[0], n, true), gridTaps(cs[len(cs)-1], n, true)
+		lo, hi := min(a.i0, b.i0), max(a.i1, b.i1)
+		g := (hi - lo + 1) / 2
+		return max(0, lo-g), min(n-1, hi+g)
+	}
+	r0, r1 := span(rc, rows)
+	c0, c1 := span(cc, cols)
+	if 2*(r1-r0+1)*(c1-c0+1) > rows*cols {
+		return nil
+	}
+	return &rect{r0, r1, c0, c1}
+}
+
 // Prefetch encodes the planes (vol, axis, indices) that are not cached yet
 // into the cache, one single-threaded encoder per CPU, so that later
 // Renders of them (or, for XZ planes, of xy planes at any z) only decode.
-// Axis is XZ or YZ. It returns ctx.Err() when cancelled.
+// Planes larger than cropAbove are left out: views of them encode only
+// what they show. Axis is XZ or YZ. It returns ctx.Err() when cancelled.
 func (n *Niiv) Prefetch(ctx context.Context, vol *volume.Volume, axis volume.Axis, indices []int) error {
 	if axis != volume.XZ && axis != volume.YZ {
 		return fmt.Errorf("reconstruct: prefetch: axis %v is not axial (xz or yz)", axis)
@@ -194,6 +224,9 @@ func (n *Niiv) Prefetch(ctx context.Context, vol *volume.Volume, axis volume.Axi
 		if k < 0 || k >= vol.Count(axis) {
 			return fmt.Errorf("reconstruct: prefetch: %v plane %d outside [0,%d)", axis, k, vol.Count(axis))
 		}
+	}
+	if rows, cols := planeSize(vol.Shape(), axis); rows*cols > cropAbove {
+		return nil
 	}
 	return n.parallel(len(indices), func(i int) error {
 		_, err := n.planes(ctx, vol, axis, indices[i:i+1], true, true, nil)
@@ -253,13 +286,13 @@ func (n *Niiv) Render(ctx context.Context, req Request) (*volume.Image, error) {
 			return nil, err
 		}
 	} else {
-		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true, false, nil)
-		if err != nil {
-			return nil, err
-		}
 		rows, cols := planeSize(req.Vol.Shape(), req.Axis)
 		rc := gridCoords(req.R0, req.R1, req.H, rows)
 		cc := gridCoords(req.C0, req.C1, req.W, cols)
+		ps, err := n.planes(ctx, req.Vol, req.Axis, []int{req.plane()}, true, false, viewNeed(rc, cc, rows, cols))
+		if err != nil {
+			return nil, err
+		}
 		if err := n.decode(ctx, ps[0], rc, cc, out.Pix, n.threads); err != nil {
 			return nil, err
 		}
