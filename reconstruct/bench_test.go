@@ -158,3 +158,38 @@ func BenchmarkXYLarge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkZoomedLargePlane renders a new 256×256 xz view zoomed on a
+// 64×8192 plane (a 512-slice volume pooled ×8, 8192 px wide): "crop"
+// encodes what the view shows (grown by half the view), "whole" the whole
+// plane, as every view did before cropAbove.
+func BenchmarkZoomedLargePlane(b *testing.B) {
+	needRuntime(b)
+	s := volume.Shape{Z: 64, Y: 2, X: 8192}
+	data := make([]uint8, s.Len())
+	for i := range data {
+		data[i] = uint8(i*7 + i/8192*13)
+	}
+	vol, err := volume.New(s, data, volume.Voxel{Z: 64, Y: 8, X: 8, Unit: "nm", Known: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := Request{Vol: vol, Axis: volume.XZ, Index: 1, R0: 16, R1: 48, C0: 4000, C1: 4256, W: 256, H: 256}
+	for _, dir := range benchModels(b) {
+		m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+		for _, c := range []struct {
+			name  string
+			above int
+		}{{"crop", cropAbove}, {"whole", 1 << 62}} {
+			b.Run(filepath.Base(dir)+"/"+c.name, func(b *testing.B) {
+				defer func(v int) { cropAbove = v }(cropAbove)
+				cropAbove = c.above
+				for b.Loop() {
+					if _, err := NewNiiv(m, nil).Render(context.Background(), req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
