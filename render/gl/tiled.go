@@ -9,8 +9,9 @@ import (
 // Which is fastest depends on the GPU (shared-memory and L1 bandwidth,
 // register file, how the driver schedules work groups), so the
 // accelerator compiles the candidates that fit the device and times them
-// on it (see Accelerator.tune). Every kernel computes the same sums in the
-// same order and is checked against the same references.
+// on it (see Accelerator.Tune). Every kernel computes the same sums (their
+// orders differ only by rounding) and is checked against the same
+// references.
 type decoderKernel struct {
 	// name identifies the kernel in notes, benchmarks and KernelEnv.
 	name string
@@ -27,7 +28,9 @@ type decoderKernel struct {
 
 // decoderKernels returns the kernels that fit a device with sharedBytes of
 // compute shared memory, for an MLP of the given layer widths: the
-// broadcast kernel first (the reference), then the tiled ones.
+// broadcast kernel first (the reference), then the tiled ones. A tiled
+// kernel needs at least as many threads as points (thread p gathers point
+// p's value and encodings).
 func decoderKernels(widths []int, sharedBytes int) []decoderKernel {
 	ks := []decoderKernel{{name: "broadcast"}}
 	for _, k := range []decoderKernel{
@@ -42,7 +45,7 @@ func decoderKernels(widths []int, sharedBytes int) []decoderKernel {
 			kind = "direct"
 		}
 		k.name = fmt.Sprintf("%s-%dx%d", kind, k.points, k.threads)
-		if tiledSharedBytes(widths, k) <= sharedBytes {
+		if k.threads >= k.points && tiledSharedBytes(widths, k) <= sharedBytes {
 			ks = append(ks, k)
 		}
 	}
@@ -120,15 +123,16 @@ func tiledSharedBytes(widths []int, k decoderKernel) int {
 // tiledDecodeShader returns a decoder compute shader that runs every
 // hidden layer as a register-tiled matrix product. A work group decodes
 // k.points points: their activations live in shared memory as rows (one
-// per layer input, the points of a row contiguous), the layer's weights
+// per layer input, the points of a row contiguous); the layer's weights
 // are staged through shared memory k.chunk input rows at a time by all
 // threads together (coalesced reads, each weight read from memory once a
-// group), and each thread accumulates an rp × rn block of outputs in
-// registers, so that every shared-memory word read serves several
-// multiply-adds. The outputs replace the inputs in place after a barrier.
-// Inputs are gathered as decodeShader gathers them and every output is the
-// same sum in the same order (bias last), so both kernels agree with the
-// CPU decoder to rounding.
+// group) or, with k.chunk = 0, read by each thread from the storage
+// buffer; and each thread accumulates an rp × rn block of outputs in
+// registers, so that every word read serves several multiply-adds. The
+// outputs replace the inputs in place after a barrier. Inputs are gathered
+// as decodeShader gathers them; each output sums its inputs in order and
+// adds the bias last, so the kernels agree with the CPU decoder to
+// rounding.
 func tiledDecodeShader(feats int, widths []int, head string, k decoderKernel) string {
 	var b strings.Builder
 	layers := len(widths) - 1
