@@ -19,6 +19,7 @@ import (
 
 	"github.com/niiv/niiv/assets"
 	"github.com/niiv/niiv/reconstruct"
+	glrender "github.com/niiv/niiv/render/gl"
 	"github.com/niiv/niiv/volume"
 	"github.com/niiv/niiv/volume/sample"
 )
@@ -57,7 +58,9 @@ func init() {
 			"  volume128   a whole 128³ volume from factor 8 (encode 128 xz slices, decode 128×128 each)\n" +
 			"  xy128       the xy plane at a fractional z of a 128² volume, from cold\n" +
 			"Implementations: go-native (ORT encoder + native Go decoder, the default engine), go-int8\n" +
-			"(the same with int8 hidden layers, --int8), go-ort (plain ONNX Runtime for both graphs), torch. Times are medians; cpu_ms is process CPU time.",
+			"(the same with int8 hidden layers, --int8), go-ort (plain ONNX Runtime for both graphs), torch;\n" +
+			"with --device gl (or auto on a GPU that is faster), go-gl (encoder and decoder on the GPU) replaces the\n" +
+			"Go ones. Times are medians; cpu_ms is process CPU time.",
 		MinArgs: 0, MaxArgs: 0,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var ef engineFlags
@@ -246,11 +249,20 @@ func (b *bench) model(ctx context.Context, name string, vol *volume.Volume) erro
 		if !b.impls[impl] {
 			continue
 		}
-		model, err := reconstruct.LoadModel(nameOrDefault(name), reconstruct.ModelOptions{
+		model, _, err := glrender.LoadModel(nameOrDefault(name), reconstruct.ModelOptions{
 			Device: b.ef.device, Threads: b.ef.threads, Embedded: assets.Models, ORTDecoder: impl == "go-ort", Int8: impl == "go-int8"})
 		if err != nil {
 			fmt.Fprintf(b.env.Stderr, "niiv bench: skipping %s %s: %v\n", label, impl, err)
 			continue
+		}
+		if model.DecodesOn() == "gl" {
+			// The GPU replaces the CPU decoders: one implementation to time.
+			if impl != "go-native" {
+				fmt.Fprintf(b.env.Stderr, "niiv bench: skipping %s %s: the model runs on the GPU (timed as go-gl)\n", label, impl)
+				model.Close()
+				continue
+			}
+			impl = "go-gl"
 		}
 		if impl == "go-int8" && model.Decoder != "native-int8" {
 			fmt.Fprintf(b.env.Stderr, "niiv bench: skipping %s %s: %s\n", label, impl, model.Note)
@@ -258,7 +270,7 @@ func (b *bench) model(ctx context.Context, name string, vol *volume.Volume) erro
 			continue
 		}
 		defer model.Close()
-		if impl == "go-native" {
+		if impl == "go-native" || impl == "go-gl" {
 			fmt.Fprintf(b.env.Stderr, "niiv bench: %s\n", model.Summary())
 		}
 		encMAC, decMAC := model.MACs()
