@@ -229,7 +229,7 @@ func readNPY(t testing.TB, path string) ([]float32, []int) {
 	return v, shape
 }
 
-// exactTol is the bound for GPU inference against the models'
+// exactTol is the bound for GPU inference against the models'
 // PyTorch/ORT test tensors (max abs).
 const exactTol = 1e-3
 
