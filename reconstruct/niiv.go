@@ -94,8 +94,13 @@ func percentile(vol *volume.Volume, p float64) float64 {
 	return v0 + frac*(at(i0+1)-v0)
 }
 
-// encBatch is the number of planes encoded per encoder run.
-const encBatch = 8
+// encBatch is the number of planes encoded per encoder run; accelBatch
+// per accelerator run in a whole-volume pass (fewer waits for the device;
+// an accelerator splits what exceeds its buffers).
+const (
+	encBatch   = 8
+	accelBatch = 32
+)
 
 // rect is an inclusive rectangle of plane pixels: rows [r0, r1], columns
 // [c0, c1].
@@ -423,8 +428,12 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 	if !n.model.parallelEncoders() {
 		// One multi-threaded (or GPU) encoder: batches in turn.
 		img := make([]float32, h*cols)
-		for b0 := 0; b0 < len(idx); b0 += encBatch {
-			b1 := min(len(idx), b0+encBatch)
+		batch := encBatch
+		if n.model.accel != nil {
+			batch = accelBatch
+		}
+		for b0 := 0; b0 < len(idx); b0 += batch {
+			b1 := min(len(idx), b0+batch)
 			ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, false, nil)
 			if err != nil {
 				return err
