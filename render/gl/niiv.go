@@ -500,14 +500,16 @@ func (d *Device) newAccelerator(mlp *reconstruct.DecoderMLP, eg *reconstruct.Enc
 		layers = append(layers, [2][]float32{l.W, l.B})
 	}
 	_ = d.Do(func() error {
-		var tex, layers, ssbo int32
+		var tex, layers int32
 		gl.GetIntegerv(gl.MAX_TEXTURE_SIZE, &tex)
 		gl.GetIntegerv(gl.MAX_ARRAY_TEXTURE_LAYERS, &layers)
 		a.maxTex, a.maxLayers = int(tex), int(layers)
 		if !d.info.Fallback() {
-			gl.GetIntegerv(gl.MAX_SHADER_STORAGE_BLOCK_SIZE, &ssbo)
-			// Every storage buffer a shader sees must fit the block limit.
-			a.maxOut = min(a.maxOut, int(ssbo)/4)
+			var ssbo int64
+			gl.GetInteger64v(gl.MAX_SHADER_STORAGE_BLOCK_SIZE, &ssbo)
+			// Every storage buffer a shader sees must fit the block limit
+			// (at least 16 MB by the specification).
+			a.maxOut = int(min(int64(a.maxOut), max(ssbo, 1<<24)/4))
 		}
 		return nil
 	})
