@@ -33,7 +33,7 @@
 # (model/gl33). Targets on an
 # RTX 3090 Ti-class GPU with the paper model: 128^3 <= 0.11 s, 512x512 <= 5 ms.
 #
-# Environment: BENCHTIME (default 5x), BENCH (benchmark regexp, default all
+# Environment: BENCHTIME (default 3x), BENCH (benchmark regexp, default all
 # five), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
 # the GPU machine so that Mesa's software renderer is never picked by
 # accident).
@@ -180,7 +180,7 @@ run() {
   echo "== benchmarks (ns/op; GL includes upload and read-back; gpu-ms/op: the GL dispatches alone;"
   echo "   model/gl: the decoder kernel the accelerator's timing picked; model/gl/KERNEL: each kernel)"
   NIIV_BENCH_MODELS=$list timeout 540 "$bin" -test.run '^$' \
-    -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128|Encode128}" -test.benchtime "${BENCHTIME:-5x}" 2>&1 |
+    -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128|Encode128}" -test.benchtime "${BENCHTIME:-3x}" 2>&1 |
     tee /tmp/gpu-bench.txt | grep -E '^(Benchmark|---|FAIL|ok)|skipping|decoder kernel' || true
   echo
   echo "== summary (ms per operation)"
