@@ -909,7 +909,9 @@ func (a *Accelerator) DecodeGrid(ctx context.Context, latent, low []float32, h, 
 	return nil
 }
 
-// maxOutput is the most points one decode call writes (64 MB of output).
+// maxOutput is the most values one storage buffer holds (64 MB), below
+// the GPU's own limit where that is smaller: a decode call's output and an
+// encoder tensor.
 const maxOutput = 1 << 24
 
 // DecodePoints implements reconstruct.Accelerator; it uploads the plane
@@ -1032,7 +1034,9 @@ func (a *Accelerator) widestConv() int {
 // Encode implements reconstruct.Accelerator: it runs the encoder graph
 // node by node, fusing a convolution with a ReLU or a residual Add that is
 // its only consumer. Planes are encoded a few at a time so that no tensor
-// exceeds maxOutput values.
+// exceeds a.maxOut values; a plane whose activations alone exceed it is
+// refused with reconstruct.ErrDeviceLimit (the model then encodes it on
+// the CPU).
 func (a *Accelerator) Encode(ctx context.Context, lowres []float32, n, h, w int) ([]float32, error) {
 	if len(lowres) != n*h*w || n <= 0 || h <= 0 || w <= 0 {
 		return nil, fmt.Errorf("glrender: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
