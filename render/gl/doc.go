@@ -20,6 +20,14 @@
 // package calls only OpenGL 3.3 functions; the tests check this by
 // loading no others.
 //
+// The decoder has several compute kernels and the encoder's convolutions
+// several variants (tiled.go, shaders.go): which is fastest depends on the
+// GPU, so on a hardware renderer NewAccelerator times them on the device,
+// checks each against its reference and keeps the fastest (Accelerator.Tune,
+// TuneEncoder; KernelEnv forces a decoder kernel). Planes beyond the
+// device's texture or storage limits are refused with
+// reconstruct.ErrDeviceLimit, and the model handles them on the CPU.
+//
 // The package imports reconstruct (for the model weights, read from the
 // ONNX files by reconstruct's own parser); reconstruct does not import it.
 package glrender
