@@ -187,6 +187,13 @@ run() {
   awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); gpu=""
     if ($6 == "gpu-ms/op") gpu=sprintf("  (GPU dispatches %.2f ms)", $5)
     printf "%-50s %10.2f ms%s\n", name, $3/1e6, gpu }' /tmp/gpu-bench.txt
+  echo
+  echo "== targets (paper model, GL with the kernel the timing picked)"
+  awk 'function check(what, ms, goal) {
+      printf "%-40s %10.2f ms  (goal <= %g ms: %s)\n", what, ms, goal, ms <= goal ? "met" : "not met" }
+    /^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name)
+      if (name ~ /^BenchmarkView512\/paper[^\/]*\/gl$/) check("512x512 view (latent cached)", $3/1e6, 5)
+      if (name ~ /^BenchmarkVolume128\/paper[^\/]*\/gl$/) check("whole 128^3 volume, xz pass", $3/1e6, 110) }' /tmp/gpu-bench.txt
 }
 
 case $cmd in
