@@ -228,8 +228,9 @@ func tunePoints(widths []int) int {
 
 // Tune decodes a synthetic plane of points outputs with every compiled
 // decoder kernel (one untimed run, then the best of three, each waited
-// for), leaves out those whose output differs from the first kernel's (the
-// reference) and keeps the fastest. It returns the kept kernels' times in
+// for; then all again, keeping the better time), leaves out those whose
+// output differs from the first kernel's (the reference) and keeps the
+// fastest. It returns the kept kernels' times in
 // the order of Kernels. NewAccelerator calls it on hardware renderers; it
 // must not run concurrently with other calls on a.
 func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, error) {
@@ -280,6 +281,20 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 		}
 		keep = append(keep, a.kernels[i])
 		times = append(times, best)
+	}
+	// A second round, best of both: the first kernels ran while the GPU's
+	// clocks may still have been rising.
+	for j, k := range keep {
+		if err := a.dev.Do(func() error { a.decProg, a.points = k.prog, k.points; return nil }); err != nil {
+			return nil, err
+		}
+		best, err := a.timeRuns(func() error {
+			return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out, false)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("glrender: tuning decoder kernel %s: %w", k.name, err)
+		}
+		times[j] = min(times[j], best)
 	}
 	fastest := 0
 	for i, t := range times {
@@ -376,7 +391,7 @@ func (a *Accelerator) dropConv(i int, why string) {
 }
 
 // TuneEncoder encodes a synthetic batch of n planes of h×w with every conv
-// variant (one untimed run, then the best of three), leaves out those
+// variant (one untimed run, then the best of three; two rounds), leaves out those
 // whose latent differs from the 1-pixel reference's, and keeps the
 // fastest. It returns the variants' times in the order of convPixels (0
 // for one left out; nil on an OpenGL 3.3 device, where the CPU encodes).
@@ -403,23 +418,31 @@ func (a *Accelerator) TuneEncoder(ctx context.Context, n, h, w int) ([]time.Dura
 	}
 	times := make([]time.Duration, len(convPixels))
 	fastest := -1
-	for i := range convPixels {
-		if a.convGone[i] {
-			continue
-		}
-		lat, err := encode(i)
-		if err != nil {
-			return nil, err
-		}
-		if e := npyt.MaxAbsDiff(lat, ref); !(e <= tuneTol*max(1, maxAbs(ref))) {
-			a.dropConv(i, fmt.Sprintf("differs from 1 px by %.2g", e))
-			continue
-		}
-		if times[i], err = a.timeRuns(func() error { _, err := encode(i); return err }); err != nil {
-			return nil, err
-		}
-		if fastest < 0 || times[i] < times[fastest] {
-			fastest = i
+	for round := 0; round < 2; round++ { // best of two rounds, as in Tune
+		for i := range convPixels {
+			if a.convGone[i] {
+				continue
+			}
+			if round == 0 {
+				lat, err := encode(i)
+				if err != nil {
+					return nil, err
+				}
+				if e := npyt.MaxAbsDiff(lat, ref); !(e <= tuneTol*max(1, maxAbs(ref))) {
+					a.dropConv(i, fmt.Sprintf("differs from 1 px by %.2g", e))
+					continue
+				}
+			}
+			t, err := a.timeRuns(func() error { _, err := encode(i); return err })
+			if err != nil {
+				return nil, err
+			}
+			if round == 0 || t < times[i] {
+				times[i] = t
+			}
+			if fastest < 0 || times[i] < times[fastest] {
+				fastest = i
+			}
 		}
 	}
 	a.convVar.Store(int32(fastest))
