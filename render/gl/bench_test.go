@@ -121,7 +121,7 @@ func benchKernels(b *testing.B, d *Device, dir, dev string, bench func(b *testin
 	b.Run(name, func(b *testing.B) {
 		n, a := benchNiiv(b, d, dir, dev)
 		if a != nil {
-			b.Logf("%s: decoder kernel %s of %v", name, a.Kernel(), a.Kernels())
+			b.Logf("%s: decoder kernel %s of %v (tuning times %v; encoder convolutions %d px a thread, times %v for %v)", name, a.Kernel(), a.Kernels(), a.tuned, a.ConvPixels(), a.encTuned, convPixels)
 		}
 		bench(b, n, a)
 	})
