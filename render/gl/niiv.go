@@ -646,7 +646,10 @@ func (a *Accelerator) Close() error {
 // dispatch runs the bound compute program over total items (perGroup to a
 // work group) in chunks of maxDispatch when chunked, setting the uniforms
 // "total" and "first" (when the program has it) for each chunk, and checks
-// ctx between chunks.
+// ctx between chunks. Chunked dispatches (the decoder's) each write their
+// own part of the output and read nothing another writes, so the GPU may
+// overlap them: no barrier follows them (readValues has one); others (the
+// encoder's) are followed by a storage barrier for the next to read.
 func dispatch(ctx context.Context, prog uint32, total, perGroup int, chunked bool) error {
 	uTotal := gl.GetUniformLocation(prog, gl.Str("total\x00"))
 	uFirst := gl.GetUniformLocation(prog, gl.Str("first\x00"))
@@ -669,7 +672,9 @@ func dispatch(ctx context.Context, prog uint32, total, perGroup int, chunked boo
 			gx, gy = 65535, (groups+65534)/65535
 		}
 		gl.DispatchCompute(uint32(gx), uint32(gy), 1)
-		gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT)
+		if !chunked {
+			gl.MemoryBarrier(gl.SHADER_STORAGE_BARRIER_BIT)
+		}
 		if chunked && f+n < total {
 			gl.Finish() // bounded latency per chunk, so cancellation is prompt
 		}
@@ -846,6 +851,8 @@ func (a *Accelerator) dispatchPlane(ctx context.Context, p *gpuPlane, outBase, n
 // readValues reads the decoder's output back into out.
 func (a *Accelerator) readValues(out []float32) error {
 	gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, a.values)
+	// Shader writes must be visible to the read-back.
+	gl.MemoryBarrier(gl.BUFFER_UPDATE_BARRIER_BIT)
 	gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), gl.Ptr(out))
 	a.collectTimers()
 	return glError("decode")
@@ -1216,6 +1223,7 @@ func (a *Accelerator) encode(ctx context.Context, lowres []float32, n, h, w int)
 		q = 0
 		out = make([]float32, n*res.c*h*w)
 		gl.BindBuffer(gl.SHADER_STORAGE_BUFFER, res.buf)
+		gl.MemoryBarrier(gl.BUFFER_UPDATE_BARRIER_BIT)
 		gl.GetBufferSubData(gl.SHADER_STORAGE_BUFFER, 0, 4*len(out), unsafe.Pointer(&out[0]))
 		a.collectTimers()
 		return glError("encode")
