@@ -112,11 +112,11 @@ func (a *Accelerator) collectTimers() {
 	a.queries = a.queries[:0]
 }
 
-// kernelProg is a decoder kernel compiled for the device.
+// kernelProg is a decoder kernel compiled for the device (its points are
+// those a work group decodes, also for the broadcast kernel).
 type kernelProg struct {
 	decoderKernel
-	prog   uint32
-	points int // decoded per work group
+	prog uint32
 }
 
 // KernelEnv names the environment variable that forces a decoder kernel
@@ -142,12 +142,12 @@ func (a *Accelerator) compileKernels(head string, shared int) error {
 		}
 	}
 	for i, k := range ks {
-		kp := kernelProg{decoderKernel: k, points: k.points}
+		kp := kernelProg{decoderKernel: k}
 		src := ""
 		if k.tiled {
 			src = tiledDecodeShader(a.feats, a.widths, head, k)
 		} else {
-			_, kp.points, _ = decodeLayout(a.widths, shared)
+			_, kp.decoderKernel.points, _ = decodeLayout(a.widths, shared)
 			src = decodeShader(a.feats, a.widths, head, shared)
 		}
 		if kernelSourceHook != nil {
@@ -256,43 +256,46 @@ func (a *Accelerator) Tune(ctx context.Context, points int) ([]time.Duration, er
 	}
 	out := make([]float32, len(rows)*len(cols))
 	axes := a.gridAxes(rows, cols, h, w, reconstruct.Whole(h, w))
-	var ref []float32
-	var times []time.Duration
-	var keep []kernelProg
-	for i := range a.kernels {
-		if err := a.dev.Do(func() error { a.useKernel(i); return nil }); err != nil {
-			return nil, err
+	// timeKernel times kernel k, leaving its output in out.
+	timeKernel := func(k kernelProg) (time.Duration, error) {
+		if err := a.dev.Do(func() error { a.decProg, a.points = k.prog, k.points; return nil }); err != nil {
+			return 0, err
 		}
-		best, err := a.timeRuns(func() error {
+		t, err := a.timeRuns(func() error {
 			return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out, false)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("glrender: tuning decoder kernel %s: %w", a.kernels[i].name, err)
+			return 0, fmt.Errorf("glrender: tuning decoder kernel %s: %w", k.name, err)
+		}
+		return t, nil
+	}
+	var ref []float32
+	var times []time.Duration
+	var keep []kernelProg
+	for i, k := range a.kernels {
+		best, err := timeKernel(k)
+		if err != nil {
+			return nil, err
 		}
 		// Every kernel must compute what the reference (the first)
 		// computes: a driver that miscompiles one loses that one only.
 		if i == 0 {
 			ref = slices.Clone(out)
 		} else if e := npyt.MaxAbsDiff(out, ref); !(e <= tuneTol*max(1, maxAbs(ref))) {
-			a.rejected = append(a.rejected, fmt.Sprintf("%s (differs from %s by %.2g)", a.kernels[i].name, a.kernels[0].name, e))
-			prog := a.kernels[i].prog
+			a.rejected = append(a.rejected, fmt.Sprintf("%s (differs from %s by %.2g)", k.name, a.kernels[0].name, e))
+			prog := k.prog
 			_ = a.dev.Do(func() error { gl.DeleteProgram(prog); return nil })
 			continue
 		}
-		keep = append(keep, a.kernels[i])
+		keep = append(keep, k)
 		times = append(times, best)
 	}
 	// A second round, best of both: the first kernels ran while the GPU's
 	// clocks may still have been rising.
 	for j, k := range keep {
-		if err := a.dev.Do(func() error { a.decProg, a.points = k.prog, k.points; return nil }); err != nil {
-			return nil, err
-		}
-		best, err := a.timeRuns(func() error {
-			return a.decode(ctx, latent, low, h, w, axes, len(rows), len(cols), out, false)
-		})
+		best, err := timeKernel(k)
 		if err != nil {
-			return nil, fmt.Errorf("glrender: tuning decoder kernel %s: %w", k.name, err)
+			return nil, err
 		}
 		times[j] = min(times[j], best)
 	}
