@@ -63,8 +63,13 @@ type Options struct {
 	Adapt adapt.Options
 }
 
-// Run opens a window on vol and blocks until it is closed.
-func Run(vol *volume.Volume, o Options) error {
+// Run opens a window on vol and blocks until it is closed. It returns an
+// error wrapping ErrNoDisplay when no window can be opened.
+func Run(vol *volume.Volume, o Options) (err error) {
+	if err := CheckDisplay(); err != nil {
+		return err
+	}
+	defer windowPanic(&err)
 	a := fyneapp.NewWithID("io.github.niiv.viewer") // as in FyneApp.toml
 	w := a.NewWindow("niiv")
 	u := newUI(vol, o, w, false)

@@ -47,6 +47,9 @@ func init() {
 				if vol.Name == "" {
 					vol.Name = path
 				}
+				if err := app.CheckDisplay(); err != nil {
+					return err // before the model is loaded
+				}
 				eo := engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models}
 				// A model adapted to this file earlier (niiv adapt, or the
 				// viewer's "Adapt to this volume") is used again.

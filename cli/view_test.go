@@ -2,6 +2,7 @@ package cli
 
 import (
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -27,5 +28,19 @@ func TestViewUsage(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestViewWithoutDisplay checks that the viewer says why it cannot open a
+// window, rather than failing inside the window system.
+func TestViewWithoutDisplay(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("a display is always there on " + runtime.GOOS)
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	code, _, stderr := run("view")
+	if code != 1 || !strings.Contains(stderr, "DISPLAY is not set") || !strings.Contains(stderr, "niiv figure") {
+		t.Errorf("exit %d, stderr %q; want 1 and a message naming DISPLAY and niiv figure", code, stderr)
 	}
 }
