@@ -504,6 +504,7 @@ func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowre
 			return lat, err
 		}
 		// Too large for the device: the CPU encodes this one.
+		noteFallback(ctx)
 	}
 	in, err := ort.NewTensor(ort.NewShape(int64(n), 1, int64(h), int64(w)), lowres)
 	if err != nil {
@@ -555,6 +556,7 @@ func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w
 			return v, err
 		}
 		// Too large for the device: the CPU decodes this one.
+		noteFallback(ctx)
 	}
 	if m.mlp == nil {
 		return m.DecodeONNX(ctx, latent, lowres, h, w, coords)

@@ -248,6 +248,7 @@ func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out [
 			return err
 		}
 		// Too large for the device: the CPU decodes this one.
+		noteFallback(ctx)
 		p = n.model.cpuPlane(p)
 	}
 	if n.model.mlp != nil {

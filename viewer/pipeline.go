@@ -33,6 +33,16 @@ type Renderer interface {
 	Render(ctx context.Context, s Slice) (*volume.Image, error)
 }
 
+// NamingRenderer is a Renderer that names, image by image, what decoded
+// it when that differs from Name(): a GPU renderer that had to decode a
+// plane on the CPU says so for that frame.
+type NamingRenderer interface {
+	Renderer
+	// RenderNamed is Render, and also returns the name for this image's
+	// label ("" means Name()).
+	RenderNamed(ctx context.Context, s Slice) (img *volume.Image, name string, err error)
+}
+
 // Colourer paints a float image with a style, as render.Image does; the
 // OpenGL renderer implements it. It must be safe for concurrent use.
 type Colourer interface {
@@ -170,6 +180,7 @@ type cacheKey struct {
 type job struct {
 	done    chan struct{}
 	img     *volume.Image
+	name    string // what decoded img, when not the renderer's Name()
 	elapsed time.Duration
 	err     error
 	cancel  context.CancelFunc
@@ -285,7 +296,11 @@ func (w *Worker) get(req Request, m Mode) *job {
 			j.err = errors.New("viewer: no renderer for mode " + m.String())
 		} else {
 			t0 := time.Now()
-			j.img, j.err = r.Render(ctx, k.req)
+			if nr, ok := r.(NamingRenderer); ok {
+				j.img, j.name, j.err = nr.RenderNamed(ctx, k.req)
+			} else {
+				j.img, j.err = r.Render(ctx, k.req)
+			}
 			j.elapsed = time.Since(t0)
 		}
 		w.mu.Lock()
@@ -404,6 +419,9 @@ const diffFraction = 0.2
 func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 	f := Frame{Request: req}
 	name := func(m Mode) string {
+		if j := jobs[m]; j != nil && j.name != "" {
+			return j.name
+		}
 		if r := ms.renderer(m); r != nil {
 			return r.Name()
 		}

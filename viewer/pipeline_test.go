@@ -310,3 +310,45 @@ func TestPipelineUsesColourer(t *testing.T) {
 		t.Errorf("colourer called %d times, want 3", n)
 	}
 }
+
+// naming is a renderer that names its images by index: the odd planes
+// "came from the CPU".
+type naming struct{ fake }
+
+func (n *naming) RenderNamed(ctx context.Context, s Slice) (*volume.Image, string, error) {
+	img, err := n.Render(ctx, s)
+	if int(s.Index)%2 == 1 {
+		return img, n.name + " on cpu", err
+	}
+	return img, "", err
+}
+
+// TestPipelineNamesEachImage checks that a frame is labelled with what
+// decoded its images, also when that comes from the cache.
+func TestPipelineNamesEachImage(t *testing.T) {
+	m, _ := newTestModel(t)
+	ms, _, _ := fakeMethods()
+	ms.Niiv = &naming{fake{name: "niiv-test on gl", value: 10}}
+	rec := newRecorder()
+	w := NewWorker(ms, rec.deliver, true)
+	for _, c := range []struct {
+		mode  Mode
+		index int
+		want  string
+	}{
+		{Niiv, 0, "niiv-test on gl"},
+		{Niiv, 1, "niiv-test on gl on cpu"},
+		{Difference, 1, "niiv-test on gl on cpu − linear"},
+		{Niiv, 0, "niiv-test on gl"}, // cached
+		{Niiv, 1, "niiv-test on gl on cpu"},
+	} {
+		m.SetMode(c.mode)
+		m.SetIndex(volume.XZ, float64(c.index))
+		req := m.Request(volume.XZ, 1)
+		w.Submit(req)
+		fs := rec.take()
+		if f := fs[len(fs)-1]; f.Method != c.want {
+			t.Errorf("%v plane %v: method %q, want %q", c.mode, req.Index, f.Method, c.want)
+		}
+	}
+}

@@ -1088,11 +1088,23 @@ func TestDeviceLimitFallback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := ng.Render(ctx, req)
+			uctx, use := reconstruct.WithDeviceUse(ctx)
+			got, err := ng.Render(uctx, req)
 			if err != nil {
 				t.Fatalf("a plane %d wide on a GPU whose textures stop at %d: %v", a.maxTex+100, a.maxTex, err)
 			}
 			compare("xz view of a too-wide plane", got.Pix, want.Pix)
+			if use.CPUFallbacks() == 0 {
+				t.Error("the too-wide plane's CPU decode was not recorded (the frame would be labelled as made on the GPU)")
+			}
+			narrow := testVolume(t, 8, 3, 64)
+			uctx, use = reconstruct.WithDeviceUse(ctx)
+			if _, err := ng.Render(uctx, reconstruct.FullPlane(narrow, volume.XZ, 1, 64, 32)); err != nil {
+				t.Fatal(err)
+			}
+			if n := use.CPUFallbacks(); n != 0 {
+				t.Errorf("a plane within the GPU's limits recorded %d CPU fallbacks", n)
+			}
 			opt := reconstruct.VolumeOptions{ZScale: 4, Axes: []volume.Axis{volume.XZ}}
 			wantV, err := reconstruct.Isotropic(ctx, nc, wide, opt)
 			if err != nil {

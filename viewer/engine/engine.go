@@ -20,6 +20,9 @@ func Adapt(m reconstruct.Method) viewer.Renderer { return adapter{m: m} }
 type adapter struct {
 	m     reconstruct.Method
 	label string // shown instead of the method's name when set
+	// cpuLabel names frames that an accelerated model made on the CPU
+	// (empty: the model has no accelerator).
+	cpuLabel string
 }
 
 func (a adapter) Name() string {
@@ -32,6 +35,23 @@ func (a adapter) Name() string {
 func (a adapter) Render(ctx context.Context, s viewer.Slice) (*volume.Image, error) {
 	return a.m.Render(ctx, reconstruct.Request{Vol: s.Vol, Axis: s.Axis, Index: s.Index,
 		R0: s.R0, R1: s.R1, C0: s.C0, C1: s.C1, W: s.W, H: s.H})
+}
+
+// RenderNamed implements viewer.NamingRenderer: a frame that an
+// accelerated model had to make (in part) on the CPU, because a plane was
+// beyond the GPU's limits, is labelled "niiv-lite on cpu (beyond gl's
+// limits)" rather than "… on gl".
+func (a adapter) RenderNamed(ctx context.Context, s viewer.Slice) (*volume.Image, string, error) {
+	if a.cpuLabel == "" {
+		img, err := a.Render(ctx, s)
+		return img, "", err
+	}
+	ctx, use := reconstruct.WithDeviceUse(ctx)
+	img, err := a.Render(ctx, s)
+	if use.CPUFallbacks() > 0 {
+		return img, a.cpuLabel, err
+	}
+	return img, "", err
 }
 
 // Classical returns the viewer methods backed by the classical baselines
@@ -82,7 +102,11 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 	}
 	n := reconstruct.NewNiiv(m, nil)
 	// The views' labels say where the frames are decoded: "niiv-lite on cpu".
-	ms.Niiv = adapter{m: n, label: n.Name() + " on " + m.DecodesOn()}
+	a := adapter{m: n, label: n.Name() + " on " + m.DecodesOn()}
+	if m.Accelerator() != nil {
+		a.cpuLabel = n.Name() + " on cpu (beyond " + m.DecodesOn() + "'s limits)"
+	}
+	ms.Niiv = a
 	return ms, func() { m.Close() }, m.Summary()
 }
 
