@@ -23,7 +23,9 @@
 # models of the lite and paper architectures (speed does not depend on the
 # weights) with reconstruct/train's code, if a Python with PyTorch and ONNX
 # is at hand. Benchmarks: BenchmarkDraw512 (colour a 512x512
-# image), BenchmarkView512 (decode an xz view at 512x512, latent cached),
+# image), BenchmarkTransfer512 (a 512x512 float frame read back from a GPU
+# buffer and uploaded to a texture: what colouring straight from the
+# decoder's output would save), BenchmarkView512 (decode an xz view at 512x512, latent cached),
 # BenchmarkViewXY512 (an xy view at fractional z, 512x512, latents cached: one
 # small decode per xz plane crossed), BenchmarkVolume128 (whole 128^3 from
 # factor 8, xz pass) and BenchmarkEncode128 (its 128 slices encoded, per conv
@@ -34,7 +36,7 @@
 # RTX 3090 Ti-class GPU with the paper model: 128^3 <= 0.11 s, 512x512 <= 5 ms.
 #
 # Environment: BENCHTIME (default 3x), BENCH (benchmark regexp, default all
-# five), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
+# six), NIIV_EGL_PLATFORM (device|surfaceless|default; default device on
 # the GPU machine so that Mesa's software renderer is never picked by
 # accident).
 set -euo pipefail
@@ -180,7 +182,7 @@ run() {
   echo "== benchmarks (ns/op; GL includes upload and read-back; gpu-ms/op: the GL dispatches alone;"
   echo "   model/gl: the decoder kernel the accelerator's timing picked; model/gl/KERNEL: each kernel)"
   NIIV_BENCH_MODELS=$list timeout 540 "$bin" -test.run '^$' \
-    -test.bench "${BENCH:-Draw512|View512|ViewXY512|Volume128|Encode128}" -test.benchtime "${BENCHTIME:-3x}" 2>&1 |
+    -test.bench "${BENCH:-Draw512|Transfer512|View512|ViewXY512|Volume128|Encode128}" -test.benchtime "${BENCHTIME:-3x}" 2>&1 |
     tee /tmp/gpu-bench.txt | grep -E '^(Benchmark|---|FAIL|ok)|skipping|decoder kernel' || true
   echo
   echo "== summary (ms per operation)"

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
+	"github.com/go-gl/gl/v4.3-core/gl"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
@@ -97,6 +99,65 @@ func BenchmarkDraw512(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTransfer512 times the two copies a GPU-decoded 512×512 frame
+// makes between GPU and CPU memory before it is coloured: the decoder's
+// output read back (readback: glGetBufferSubData of 1 MiB) and the float
+// image uploaded to the colouring texture (upload: glTexSubImage2D, then
+// glFinish so that the copy is done, not queued). Their sum is what
+// colouring straight from the decoder's buffer would save a frame.
+func BenchmarkTransfer512(b *testing.B) {
+	d := device(b)
+	const n = 512
+	pix := testImage(n, n).Pix
+	var buf, tex uint32
+	if err := d.Do(func() error {
+		gl.GenBuffers(1, &buf)
+		gl.BindBuffer(gl.ARRAY_BUFFER, buf)
+		gl.BufferData(gl.ARRAY_BUFFER, 4*n*n, unsafe.Pointer(&pix[0]), gl.DYNAMIC_COPY)
+		gl.GenTextures(1, &tex)
+		gl.BindTexture(gl.TEXTURE_2D, tex)
+		gl.TexImage2D(gl.TEXTURE_2D, 0, gl.R32F, n, n, 0, gl.RED, gl.FLOAT, nil)
+		return glError("transfer set-up")
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer d.Do(func() error {
+		gl.DeleteBuffers(1, &buf)
+		gl.DeleteTextures(1, &tex)
+		return nil
+	})
+	out := make([]float32, n*n)
+	b.Run("readback", func(b *testing.B) {
+		b.SetBytes(4 * n * n)
+		for b.Loop() {
+			if err := d.Do(func() error {
+				gl.BindBuffer(gl.ARRAY_BUFFER, buf)
+				gl.GetBufferSubData(gl.ARRAY_BUFFER, 0, 4*n*n, unsafe.Pointer(&out[0]))
+				return glError("readback")
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("upload", func(b *testing.B) {
+		b.SetBytes(4 * n * n)
+		for b.Loop() {
+			if err := d.Do(func() error {
+				gl.BindTexture(gl.TEXTURE_2D, tex)
+				gl.PixelStorei(gl.UNPACK_ALIGNMENT, 4)
+				gl.TexSubImage2D(gl.TEXTURE_2D, 0, 0, 0, n, n, gl.RED, gl.FLOAT, unsafe.Pointer(&pix[0]))
+				gl.Finish()
+				return glError("upload")
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if out[n*n-1] != pix[n*n-1] {
+		b.Errorf("read back %v, uploaded %v", out[n*n-1], pix[n*n-1])
+	}
 }
 
 // BenchmarkView512 decodes one xz slice of a 128³ volume (factor 8) at
