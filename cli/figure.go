@@ -185,11 +185,12 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 			mdl.CenterOnCrosshair(axis)
 		}
 		panels := make([]*image.RGBA, n)
+		frames := viewer.NewFrames(methods) // panels share decoded images
 		for i, m := range modes {
 			mdl.SetMode(m)
 			mdl.SetCaption("")
 			req := mdl.Request(axis, 1)
-			f, err := viewer.RenderFrame(ctx, methods, req)
+			f, err := frames.Render(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -203,8 +204,12 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 				}
 			}
 			panels[i] = viewer.Compose(f, "")
-			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px in %.1f ms", f.Method, req.W, req.H,
-				render.FormatLength(req.PerPixel(), req.Unit), f.Decode.Seconds()*1e3))
+			took := fmt.Sprintf("in %.1f ms", f.Decode.Seconds()*1e3)
+			if f.Cached {
+				took = "from the panels before"
+			}
+			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px %s", f.Method, req.W, req.H,
+				render.FormatLength(req.PerPixel(), req.Unit), took))
 		}
 		img = viewer.Grid(panels, n, gap)
 	}

@@ -360,12 +360,16 @@ func (w *Worker) run(ctx context.Context, req Request) {
 		pre := req
 		pre.Mode = Linear
 		t0 := time.Now()
+		was := w.cached(req, Linear)
 		j := w.get(req, Linear)
 		if err := wait(ctx, j); err != nil {
 			w.fail(ctx, req, err)
 			return
 		}
 		f := compose(pre, map[Mode]*job{Linear: j}, w.methods)
+		if !was {
+			f.Decode = j.elapsed
+		}
 		f.Final = false
 		f.Total = time.Since(t0)
 		if !w.send(ctx, f) {
@@ -375,8 +379,10 @@ func (w *Worker) run(ctx context.Context, req Request) {
 	t0 := time.Now()
 	allCached := true
 	jobs := map[Mode]*job{}
+	fresh := map[Mode]bool{} // decoded for this request, not from the cache
 	for _, m := range finals {
-		allCached = allCached && w.cached(req, m)
+		fresh[m] = !w.cached(req, m)
+		allCached = allCached && !fresh[m]
 		jobs[m] = w.get(req, m)
 	}
 	for _, m := range finals {
@@ -386,6 +392,11 @@ func (w *Worker) run(ctx context.Context, req Request) {
 		}
 	}
 	f := compose(req, jobs, w.methods)
+	for m, j := range jobs {
+		if fresh[m] {
+			f.Decode += j.elapsed
+		}
+	}
 	f.Final, f.Cached = true, allCached
 	f.Total = time.Since(t0)
 	w.send(ctx, f)
@@ -426,9 +437,6 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 			return r.Name()
 		}
 		return m.String()
-	}
-	for _, j := range jobs {
-		f.Decode += j.elapsed
 	}
 	var err error
 	switch req.Mode {
@@ -512,15 +520,35 @@ func (p *Pipeline) Close() {
 // RenderFrame renders req's final frame synchronously, for export and the
 // headless figure command. It returns an error instead of an error frame.
 func RenderFrame(ctx context.Context, methods Methods, req Request) (Frame, error) {
-	var out Frame
-	w := NewWorker(methods, func(f Frame) { out = f }, true)
+	return NewFrames(methods).Render(ctx, req)
+}
+
+// Frames renders requests synchronously, one after the other, through one
+// worker: images decoded for one request serve the next from the worker's
+// cache (a montage's niiv panel, then its niiv − linear panel). It is not
+// safe for concurrent use.
+type Frames struct {
+	w   *Worker
+	out Frame
+}
+
+// NewFrames returns a synchronous frame renderer over methods.
+func NewFrames(methods Methods) *Frames {
+	fr := &Frames{}
+	fr.w = NewWorker(methods, func(f Frame) { fr.out = f }, true)
+	return fr
+}
+
+// Render renders req's final frame, as RenderFrame does. Requests must come
+// in the order they were built (increasing IDs).
+func (fr *Frames) Render(ctx context.Context, req Request) (Frame, error) {
+	fr.out = Frame{}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		<-ctx.Done()
-		w.Close()
-	}()
-	w.Submit(req)
+	stop := context.AfterFunc(ctx, fr.w.Close)
+	defer stop()
+	fr.w.Submit(req)
+	out := fr.out
 	if err := ctx.Err(); err != nil {
 		return Frame{}, err
 	}

@@ -352,3 +352,31 @@ func TestPipelineNamesEachImage(t *testing.T) {
 		}
 	}
 }
+
+// TestFramesShareDecodes checks that a figure's panels, rendered through
+// one Frames, decode each image once, and that a frame made only of
+// cached images reports no decode time.
+func TestFramesShareDecodes(t *testing.T) {
+	m, _ := newTestModel(t)
+	ms, lin, nv := fakeMethods()
+	nv.delay = 5 * time.Millisecond
+	fr := NewFrames(ms)
+	var got []Frame
+	for _, mode := range []Mode{Linear, Niiv, Difference} {
+		m.SetMode(mode)
+		f, err := fr.Render(context.Background(), m.Request(volume.XZ, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f)
+	}
+	if lin.calls.Load() != 1 || nv.calls.Load() != 1 {
+		t.Errorf("decodes: linear %d, niiv %d; want 1 each", lin.calls.Load(), nv.calls.Load())
+	}
+	if got[1].Cached || got[1].Decode < nv.delay {
+		t.Errorf("niiv panel: cached %v, decode %v; want a fresh decode of at least %v", got[1].Cached, got[1].Decode, nv.delay)
+	}
+	if d := got[2]; !d.Cached || d.Decode != 0 || d.Method != "niiv-test − linear" {
+		t.Errorf("difference panel: cached %v, decode %v, method %q; want cached, 0", d.Cached, d.Decode, d.Method)
+	}
+}
