@@ -439,6 +439,15 @@ func (m *Model) FactorRange() (lo, hi int) {
 
 // Summary describes the model in one line: name, provider, decoder, library.
 func (m *Model) Summary() string {
+	if m.Provider == "gl" {
+		// The device, kernels and any fallback are in the note; the CPU
+		// settings matter only for planes beyond the device's limits.
+		s := fmt.Sprintf("model %s (%s)", m.Name, m.Source)
+		if m.Note != "" {
+			s += ", " + m.Note
+		}
+		return s + fmt.Sprintf("; beyond the GPU's limits: CPU with %d threads, ONNX Runtime %s", m.Threads, m.Library)
+	}
 	s := fmt.Sprintf("model %s (%s), encoder on %s with %d threads, %s decoder, ONNX Runtime %s", m.Name, m.Source, m.Provider, m.Threads, m.Decoder, m.Library)
 	if m.Note != "" {
 		s += "; " + m.Note
