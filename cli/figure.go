@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -86,13 +87,22 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		}
 		modes = append(modes, m)
 	}
-	if !(o.zoom > 0) {
+	if !(o.zoom > 0) || math.IsInf(o.zoom, 0) {
 		return usageErrorf("--zoom %v must be positive", o.zoom)
+	}
+	if !(o.gamma > 0) || math.IsInf(o.gamma, 0) {
+		return usageErrorf("--gamma %v must be positive (1: linear)", o.gamma)
+	}
+	if ext := strings.ToLower(filepath.Ext(o.out)); ext != ".png" {
+		return usageErrorf("--out %q: figures are written as PNG; give a .png name", o.out)
 	}
 	if _, err := render.ColormapNamed(o.colormap); err != nil {
 		return usageErrorf("--colormap: %v", err)
 	}
 	layout := o.view == "layout"
+	if layout && len(modes) > 1 {
+		return usageErrorf("--view layout shows one mode; --mode %q asks for %d (a montage needs --view xy, xz or yz)", o.modes, len(modes))
+	}
 	var axis volume.Axis
 	if !layout {
 		if axis, err = volume.ParseAxis(o.view); err != nil {
@@ -109,18 +119,6 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	if !vol.Voxel.Known {
 		fmt.Fprintf(env.Stderr, "niiv figure: %s has no voxel size; assuming 1×1×1 (give --voxel z,y,x)\n", path)
 	}
-	methods, closeModel, info := engine.Load(ctx, engine.Options{Model: o.model, Device: o.ef.device, Threads: o.ef.threads, Embedded: assets.Models})
-	defer closeModel()
-	for _, m := range modes {
-		if (m == viewer.Niiv || m == viewer.Difference || m == viewer.Split) && methods.Niiv == nil {
-			fmt.Fprintf(env.Stderr, "niiv figure: niiv unavailable, linear shown instead: %v\n", methods.NiivError)
-			break
-		}
-	}
-	if methods.Niiv != nil {
-		fmt.Fprintf(env.Stderr, "niiv figure: %s\n", info)
-	}
-
 	mdl := viewer.New(vol)
 	c := mdl.Contrast()
 	c.Colormap, c.Gamma, c.Invert = o.colormap, o.gamma, o.invert
@@ -152,6 +150,35 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 			return usageErrorf("--slice %q: only xy planes may be fractional", o.slice)
 		}
 		mdl.SetIndex(axis, v)
+	}
+
+	needNiiv := false
+	for _, m := range modes {
+		needNiiv = needNiiv || m == viewer.Niiv || m == viewer.Difference || m == viewer.Split
+	}
+	eo := engine.Options{Model: o.model, Device: o.ef.device, Threads: o.ef.threads, Embedded: assets.Models}
+	lo := eo
+	// As in the viewer, a model adapted to this file earlier is used.
+	adapted, _ := engine.Remembered(eo, path, vol)
+	if adapted != "" && needNiiv {
+		lo.Model = adapted
+	}
+	methods, closeModel, info := engine.Load(ctx, lo)
+	if lo.Model != eo.Model && methods.Niiv == nil {
+		fmt.Fprintf(env.Stderr, "niiv figure: the model adapted to %s does not load (%v), using %s\n", path, methods.NiivError, engine.ParentName(eo))
+		closeModel()
+		lo = eo
+		methods, closeModel, info = engine.Load(ctx, eo)
+	}
+	defer func() { closeModel() }()
+	if needNiiv && methods.Niiv == nil {
+		return fmt.Errorf("--mode %s needs niiv, and its model did not load: %v (--mode linear makes a figure without it)", o.modes, methods.NiivError)
+	}
+	if methods.Niiv != nil && needNiiv {
+		fmt.Fprintf(env.Stderr, "niiv figure: %s\n", info)
+		if lo.Model != eo.Model {
+			fmt.Fprintf(env.Stderr, "niiv figure: using the model adapted to this volume: %s\n", adapted)
+		}
 	}
 
 	var img *image.RGBA
@@ -211,7 +238,9 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px %s", f.Method, req.W, req.H,
 				render.FormatLength(req.PerPixel(), req.Unit), took))
 		}
-		img = viewer.Grid(panels, n, gap)
+		// Panels of equal width (one scale); the columns left over
+		// pad the right edge, so that the figure is exactly --size.
+		img = viewer.Pad(viewer.Grid(panels, n, gap), size)
 	}
 	if err := writeFigure(o.out, img); err != nil {
 		return err

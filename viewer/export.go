@@ -79,6 +79,19 @@ func ViewImage(ctx context.Context, methods Methods, req Request, title string) 
 	return Compose(f, title), nil
 }
 
+// Pad returns img extended to size (never cropped) with the background
+// colour on the right and at the bottom.
+func Pad(img *image.RGBA, size image.Point) *image.RGBA {
+	b := img.Bounds()
+	if b.Dx() >= size.X && b.Dy() >= size.Y {
+		return img
+	}
+	out := image.NewRGBA(image.Rect(0, 0, max(size.X, b.Dx()), max(size.Y, b.Dy())))
+	draw.Draw(out, out.Bounds(), image.NewUniform(Background), image.Point{}, draw.Src)
+	draw.Draw(out, b.Sub(b.Min), img, b.Min, draw.Src)
+	return out
+}
+
 // Grid tiles images in a grid of cols columns, each cell as large as the
 // largest image, separated by gap pixels of the background colour. Nil
 // images leave their cell empty.
@@ -167,8 +180,12 @@ func (s Snapshot) Render(ctx context.Context, methods Methods) (*image.RGBA, err
 	off := image.Pt(b.Dx()/20, b.Dy()/2)
 	draw.Draw(info, h.Bounds().Add(off), h, image.Point{}, draw.Src)
 	ts := render.TextSize(info.Bounds())
+	top := int(ts)
+	if s.Caption != "" {
+		top += int(ts * 2) // below the caption, stamped at the top
+	}
 	for i, line := range s.Lines {
-		if err := render.Text(info, image.Pt(off.X, int(ts)+i*int(ts*1.4)), line, ts, render.White); err != nil {
+		if err := render.Text(info, image.Pt(off.X, top+i*int(ts*1.4)), line, ts, render.White); err != nil {
 			return nil, err
 		}
 	}
