@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/volume"
 )
 
 func TestEvalCSVAndPlot(t *testing.T) {
@@ -72,12 +75,64 @@ func TestReconstructLinear(t *testing.T) {
 	}
 }
 
-func TestReconstructFallsBackWithoutModel(t *testing.T) {
+func TestReconstructNamedModelMustLoad(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "iso.npy")
 	code, o, e := run("reconstruct", "sample", out, "--method", "niiv-nothing", "--zscale", "2")
-	if code != 0 || !strings.Contains(e, "using linear instead") {
-		t.Fatalf("exit %d\n%s%s", code, o, e)
+	if code != 1 || !strings.Contains(e, "niiv-nothing") {
+		t.Fatalf("exit %d, want 1 naming the model\n%s%s", code, o, e)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed reconstruction wrote %s", out)
+	}
+}
+
+// TestReconstructFactor checks the anisotropy reconstruct works with: the
+// file's, --factor's, or a refusal that says what to give.
+func TestReconstructFactor(t *testing.T) {
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "iso.npy")
+	if code, o, e := run("sample", iso, "--factor", "1", "--size", "16"); code != 0 {
+		t.Fatalf("sample: exit %d\n%s%s", code, o, e)
+	}
+	bare := filepath.Join(dir, "bare.npy") // no voxel size
+	v, err := volume.New(volume.Shape{Z: 2, Y: 16, X: 16}, make([]uint8, 2*16*16), volume.Voxel{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := volio.Save(bare, v); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.npy")
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"anisotropic file", []string{"sample"}, 0, "128×128×128"},
+		{"isotropic file", []string{iso}, 1, "already isotropic"},
+		{"isotropic file, --zscale", []string{iso, "--zscale", "2"}, 0, "32×16×16"},
+		{"no voxel size", []string{bare}, 1, "--factor"},
+		{"no voxel size, --factor", []string{bare, "--factor", "4"}, 0, "8×16×16"},
+		{"factor NaN", []string{"sample", "--factor", "NaN"}, 2, "--factor"},
+		{"factor huge", []string{"sample", "--factor", "1e6"}, 2, "--factor"},
+		{"factor below 1", []string{"sample", "--factor", "0.5"}, 2, "--factor"},
+		{"zscale Inf", []string{"sample", "--zscale", "Inf"}, 2, "--zscale"},
+		{"output is the input", []string{iso, "--zscale", "2", "OUT=IN"}, 2, "input file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			os.Remove(out)
+			dst := out
+			if c.args[len(c.args)-1] == "OUT=IN" {
+				dst, c.args = c.args[0], c.args[:len(c.args)-1]
+			}
+			args := append([]string{"reconstruct", c.args[0], dst, "--method", "linear"}, c.args[1:]...)
+			code, o, e := run(args...)
+			if code != c.code || !strings.Contains(o+e, c.want) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", code, c.code, o, e, c.want)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -20,14 +21,15 @@ func init() {
 		Summary: "Reconstruct an isotropic volume from an anisotropic one (coarse in z) and write it to OUT\n" +
 			"(.npy, or .tif/.tiff with the new voxel size). The output has round(Z × zscale) slices;\n" +
 			"--zscale defaults to --factor, which defaults to the file's anisotropy (z / xy voxel size).\n" +
-			"niiv averages an xz and a yz pass. Without a usable model, linear interpolation is used.",
+			"niiv averages an xz and a yz pass. When the default model cannot be used (no ONNX Runtime),\n" +
+			"linear interpolation is used, saying why; a --method given by name must load.",
 		MinArgs: 2, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
-			factor := fs.Float64("factor", 0, "anisotropy factor of IN (0: from its voxel size, else 8)")
+			factor := fs.Float64("factor", 0, "anisotropy factor of IN, 1 to 64 (0: from its voxel size)")
 			zscale := fs.Float64("zscale", 0, "output z slices per input slice, any positive value (default: --factor)")
 			method := fs.String("method", "niiv", "nearest, linear, cubic, niiv, niiv-NAME or a model folder")
 			axes := fs.String("axes", "xz,yz", "axial passes to average: xz, yz or xz,yz")
@@ -35,8 +37,11 @@ func init() {
 				if err := ef.check(); err != nil {
 					return err
 				}
-				if *factor < 0 || *zscale < 0 || *zscale > 64 {
-					return usageErrorf("--factor and --zscale must be positive (--zscale at most 64)")
+				if !(*factor == 0 || *factor >= 1 && *factor <= 64) {
+					return usageErrorf("--factor %v: want the anisotropy of IN, 1 to 64 (0: from its voxel size)", *factor)
+				}
+				if !(*zscale >= 0 && *zscale <= 64) {
+					return usageErrorf("--zscale %v: want a positive number of output slices per input slice, at most 64", *zscale)
 				}
 				var ax []volume.Axis
 				for _, a := range strings.Split(*axes, ",") {
@@ -49,22 +54,35 @@ func init() {
 				if strings.Contains(*method, ",") {
 					return usageErrorf("--method takes one method")
 				}
+				if err := checkOutput(args[0], args[1]); err != nil {
+					return err
+				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
 					return err
 				}
-				f := *factor
-				if f == 0 {
-					f = 8
-					if vol.Voxel.Known && vol.Voxel.Anisotropy() > 1.01 {
-						f = vol.Voxel.Anisotropy()
-					}
+				f, err := reconstructFactor(args[0], vol, *factor, *zscale)
+				if err != nil {
+					return err
 				}
 				s := *zscale
 				if s == 0 {
 					s = f
 				}
-				ms, closeModels, err := ef.openMethods(*method, env.Stderr, "linear")
+				outZ := int(math.Round(float64(vol.Shape().Z) * s))
+				if need := 4 * int64(outZ) * int64(vol.Shape().Y) * int64(vol.Shape().X); need > volio.MaxBytes {
+					return fmt.Errorf("the reconstruction of %s would be %d×%d×%d float32 (%s), more than the memory limit (%s): reconstruct a crop, or lower --zscale",
+						args[0], outZ, vol.Shape().Y, vol.Shape().X, volio.HumanBytes(need), volio.HumanBytes(volio.MaxBytes))
+				}
+				// A method asked for by name must load; the default (niiv)
+				// falls back to linear, saying why.
+				fallback := "linear"
+				fs.Visit(func(fl *flag.Flag) {
+					if fl.Name == "method" {
+						fallback = ""
+					}
+				})
+				ms, closeModels, err := ef.openMethods(*method, env.Stderr, fallback)
 				if err != nil {
 					return err
 				}
@@ -93,4 +111,31 @@ func init() {
 			}
 		},
 	})
+}
+
+// reconstructFactor returns the anisotropy to reconstruct vol (read from
+// path) with: the --factor flag, else its voxel size's anisotropy. A volume
+// with no voxel size, or one that is already isotropic or finer in z than
+// in x/y, is refused unless --factor or --zscale says what to do.
+func reconstructFactor(path string, vol *volume.Volume, factor, zscale float64) (float64, error) {
+	if factor > 0 {
+		return factor, nil
+	}
+	v := vol.Voxel
+	if !v.Known {
+		if zscale > 0 {
+			return zscale, nil
+		}
+		return 0, fmt.Errorf("%s has no voxel size, so its anisotropy is unknown: give --factor N (z voxel size / x-y voxel size) or --voxel z,y,x", path)
+	}
+	a := v.Anisotropy()
+	switch {
+	case a > 1.01:
+		return a, nil
+	case zscale > 0:
+		return 1, nil
+	case a < 0.99:
+		return 0, fmt.Errorf("%s has voxels finer in z than in x/y (%v): niiv reconstructs volumes that are coarse in z; give --factor or --zscale to upsample z anyway", path, v)
+	}
+	return 0, fmt.Errorf("%s is already isotropic (voxel %v): nothing to reconstruct; give --factor or --zscale to upsample z anyway", path, v)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -102,4 +103,15 @@ func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
 		}
 	}
 	return vol, nil
+}
+
+// checkOutput refuses an output path that names the input file (the same
+// file, under any name): writing it would replace the data being read.
+func checkOutput(in, out string) error {
+	a, err1 := os.Stat(in)
+	b, err2 := os.Stat(out)
+	if err1 == nil && err2 == nil && os.SameFile(a, b) {
+		return usageErrorf("%s is the input file: write the result to another file", out)
+	}
+	return nil
 }
