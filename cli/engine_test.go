@@ -39,6 +39,10 @@ func TestEvalCSVAndPlot(t *testing.T) {
 
 func TestEngineUsage(t *testing.T) {
 	dir := t.TempDir()
+	aniso := filepath.Join(dir, "aniso.npy") // 32 × 8 × 8 nm
+	if code, o, e := run("sample", aniso, "--size", "16", "--factor", "4"); code != 0 {
+		t.Fatalf("sample: exit %d\n%s%s", code, o, e)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -49,6 +53,9 @@ func TestEngineUsage(t *testing.T) {
 		{"eval bad method", []string{"eval", "sample", "--methods", "magic"}, 2, "--method"},
 		{"eval bad device", []string{"eval", "sample", "--device", "tpu"}, 2, "--device"},
 		{"eval bad plot", []string{"eval", "sample", "--plot", filepath.Join(dir, "x.jpg")}, 2, ".png"},
+		{"eval csv and plot alike", []string{"eval", "sample", "--csv", filepath.Join(dir, "x.png"), "--plot", filepath.Join(dir, "x.png")}, 2, "same file"},
+		{"eval csv in a missing folder", []string{"eval", "sample", "--csv", filepath.Join(dir, "no", "x.csv")}, 2, "does not exist"},
+		{"eval anisotropic volume", []string{"eval", aniso, "--methods", "linear"}, 1, "anisotropic"},
 		{"reconstruct bad axes", []string{"reconstruct", "sample", filepath.Join(dir, "o.npy"), "--axes", "xy"}, 2, "--axes"},
 		{"bench bad case", []string{"bench", "--cases", "nope"}, 2, "unknown case"},
 		{"missing model falls back", []string{"reconstruct", "sample", filepath.Join(dir, "o.npy"), "--method", filepath.Join(dir, "nomodel"), "--zscale", "2"}, 2, "--method"},

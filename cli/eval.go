@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,23 @@ func init() {
 				if *plotPath != "" && !strings.EqualFold(filepath.Ext(*plotPath), ".png") {
 					return usageErrorf("--plot %q: want a .png file", *plotPath)
 				}
+				if *csvPath != "" && *plotPath != "" && filepath.Clean(*csvPath) == filepath.Clean(*plotPath) {
+					return usageErrorf("--csv and --plot name the same file %q", *csvPath)
+				}
+				// Outputs are checked before the work, not after it.
+				for _, out := range []string{*csvPath, *plotPath} {
+					if out == "" {
+						continue
+					}
+					if st, err := os.Stat(filepath.Dir(out)); err != nil || !st.IsDir() {
+						return usageErrorf("%s: folder %s does not exist", out, filepath.Dir(out))
+					}
+					for _, in := range args {
+						if err := checkOutput(in, out); err != nil {
+							return err
+						}
+					}
+				}
 				ms, closeModels, err := ef.openMethods(*methods, env.Stderr, "")
 				if err != nil {
 					return err
@@ -85,6 +103,9 @@ func init() {
 					if vol.Name == "" {
 						vol.Name = filepath.Base(path)
 					}
+					if err := evalVolumeCheck(env.Stderr, path, vol, *factor); err != nil {
+						return err
+					}
 					bar := newProgress(env.Stderr, "eval "+filepath.Base(path))
 					sc, err := reconstruct.Evaluate(ctx, vol, ms, reconstruct.EvalOptions{Factor: *factor, Axes: axes, Radii: radii, Progress: bar.update})
 					bar.finish()
@@ -95,6 +116,9 @@ func init() {
 				}
 				mean := meanScores(all)
 				writeTable(env.Stdout, mean, radii, len(args), *factor)
+				if len(mean) > 0 && math.IsNaN(mean[0].SSIM) {
+					fmt.Fprintln(env.Stderr, "niiv eval: SSIM is n/a: it needs slices of at least 11×11 pixels (its Gaussian window)")
+				}
 				if *csvPath != "" {
 					if err := writeCSV(*csvPath, mean, radii); err != nil {
 						return err
@@ -102,7 +126,7 @@ func init() {
 					fmt.Fprintf(env.Stderr, "wrote %s\n", *csvPath)
 				}
 				if *plotPath != "" {
-					if err := writePlot(*plotPath, mean, radii, *factor); err != nil {
+					if err := writePlot(*plotPath, mean, radii, *factor, *yz); err != nil {
 						return err
 					}
 					fmt.Fprintf(env.Stderr, "wrote %s\n", *plotPath)
@@ -145,8 +169,12 @@ func writeTable(w io.Writer, sc []reconstruct.Scores, radii []float64, volumes, 
 	fmt.Fprintf(w, "factor %d, %d volume(s); dB except SSIM; clipped-Fourier PSNR at radius r\n", factor, volumes)
 	fmt.Fprintf(w, "%-16s %8s %8s %8s %8s %8s %8s\n", "method", "r=10", "r=24", "r=44", "r=90", "PSNR", "SSIM")
 	for _, s := range sc {
-		fmt.Fprintf(w, "%-16s %8.2f %8.2f %8.2f %8.2f %8.2f %8.4f\n", s.Method,
-			cfAt(s, radii, 10), cfAt(s, radii, 24), cfAt(s, radii, 44), cfAt(s, radii, 90), s.PSNR, s.SSIM)
+		ssim := fmt.Sprintf("%8.4f", s.SSIM)
+		if math.IsNaN(s.SSIM) {
+			ssim = fmt.Sprintf("%8s", "n/a")
+		}
+		fmt.Fprintf(w, "%-16s %8.2f %8.2f %8.2f %8.2f %8.2f %s\n", s.Method,
+			cfAt(s, radii, 10), cfAt(s, radii, 24), cfAt(s, radii, 44), cfAt(s, radii, 90), s.PSNR, ssim)
 	}
 }
 
@@ -167,9 +195,13 @@ func writeCSV(path string, sc []reconstruct.Scores, radii []float64) error {
 	return nil
 }
 
-func writePlot(path string, sc []reconstruct.Scores, radii []float64, factor int) error {
+func writePlot(path string, sc []reconstruct.Scores, radii []float64, factor int, yz bool) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Clipped-Fourier PSNR, xz slices, factor %d", factor)
+	slices := "xz slices"
+	if yz {
+		slices = "xz and yz slices"
+	}
+	p.Title.Text = fmt.Sprintf("Clipped-Fourier PSNR, %s, factor %d", slices, factor)
 	p.X.Label.Text = "low-pass radius r (frequency pixels)"
 	p.Y.Label.Text = "CF-PSNR (dB)"
 	p.Add(plotter.NewGrid())
@@ -200,6 +232,28 @@ func writePlot(path string, sc []reconstruct.Scores, radii []float64, factor int
 	}
 	if err := atomicfile.Write(path, func(f *os.File) error { _, err := wt.WriteTo(f); return err }); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// evalVolumeCheck refuses a volume that cannot serve as ground truth for
+// the pooling protocol (already anisotropic, or fewer slices than the
+// factor) and says on w what the protocol leaves out.
+func evalVolumeCheck(w io.Writer, path string, vol *volume.Volume, factor int) error {
+	v := vol.Voxel
+	switch {
+	case v.Known && v.Anisotropy() > 1.01:
+		return fmt.Errorf("%s is %.3g× anisotropic (voxel %v): eval needs an isotropic volume as ground truth, "+
+			"which it pools along z by --factor itself (view or reconstruct anisotropic data instead; --voxel overrides a wrong voxel size)", path, v.Anisotropy(), v)
+	case !v.Known:
+		fmt.Fprintf(w, "niiv eval: %s has no voxel size: taken as isotropic ground truth\n", path)
+	}
+	z := vol.Shape().Z
+	if z < factor {
+		return usageErrorf("--factor %d: %s has only %d slices", factor, path, z)
+	}
+	if r := z % factor; r != 0 {
+		fmt.Fprintf(w, "niiv eval: %s: %d slices are not a multiple of %d: the last %d are left out\n", path, z, factor, r)
 	}
 	return nil
 }
