@@ -52,6 +52,8 @@ func TestEngineUsage(t *testing.T) {
 		{"eval bad factor", []string{"eval", "sample", "--factor", "1"}, 2, "at least 2"},
 		{"eval bad method", []string{"eval", "sample", "--methods", "magic"}, 2, "--method"},
 		{"eval bad device", []string{"eval", "sample", "--device", "tpu"}, 2, "--device"},
+		{"negative threads", []string{"eval", "sample", "--threads", "-1"}, 2, "--threads"},
+		{"absurd threads", []string{"reconstruct", "sample", filepath.Join(dir, "o.npy"), "--threads", "100000"}, 2, "--threads"},
 		{"eval bad plot", []string{"eval", "sample", "--plot", filepath.Join(dir, "x.jpg")}, 2, ".png"},
 		{"eval csv and plot alike", []string{"eval", "sample", "--csv", filepath.Join(dir, "x.png"), "--plot", filepath.Join(dir, "x.png")}, 2, "same file"},
 		{"eval csv in a missing folder", []string{"eval", "sample", "--csv", filepath.Join(dir, "no", "x.csv")}, 2, "does not exist"},

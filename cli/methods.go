@@ -28,6 +28,9 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *engineFlags) check() error {
+	if f.threads < 0 || f.threads > maxThreads {
+		return usageErrorf("--threads %d: want 0 (one per CPU) to %d", f.threads, maxThreads)
+	}
 	for _, d := range glrender.Devices {
 		if f.device == d {
 			return nil
@@ -35,6 +38,9 @@ func (f *engineFlags) check() error {
 	}
 	return usageErrorf("--device %q: want one of %s", f.device, strings.Join(glrender.Devices, ", "))
 }
+
+// maxThreads bounds --threads: more threads than this only cost memory.
+const maxThreads = 1024
 
 // defaultModel is the model "niiv" means.
 const defaultModel = "lite"
