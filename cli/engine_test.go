@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/volume"
@@ -160,5 +161,22 @@ func TestBenchJSON(t *testing.T) {
 				t.Errorf("line %q lacks %q", line, k)
 			}
 		}
+	}
+}
+
+func TestProgressLines(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, "job")
+	p.update(1, 4)
+	if b.Len() != 0 {
+		t.Errorf("a run under a second printed %q", b.String())
+	}
+	p.start = p.start.Add(-2 * time.Second)
+	p.update(2, 4)
+	p.update(2, 4)
+	p.update(4, 4)
+	p.finish()
+	if got := strings.Count(b.String(), "\n"); got != 2 || !strings.Contains(b.String(), "job:  50% (2/4)") || !strings.Contains(b.String(), "job: 100% (4/4)") {
+		t.Errorf("lines %q, want one at 50%% and one at 100%%", b.String())
 	}
 }

@@ -160,7 +160,9 @@ func (p *progressBar) update(done, total int) {
 	}
 	frac := float64(done) / float64(total)
 	if !p.tty {
-		if q := int(frac * 4); q > p.quarter {
+		// A line at each quarter, once the work has taken a second (a
+		// log of quick runs stays quiet).
+		if q := int(frac * 4); q > p.quarter && time.Since(p.start) >= time.Second {
 			p.quarter = q
 			fmt.Fprintf(p.w, "%s: %3.0f%% (%d/%d) %.1fs\n", p.label, 100*frac, done, total, time.Since(p.start).Seconds())
 		}

@@ -65,6 +65,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if a := vol.Voxel.Anisotropy(); *factor > 0 && vol.Voxel.Known && math.Abs(f/a-1) > 0.1 {
+					fmt.Fprintf(env.Stderr, "niiv reconstruct: note: --factor %.3g, but the voxel size of %s (%v) says %.3g×; the output's voxel size follows --factor\n", f, args[0], vol.Voxel, a)
+				}
 				s := *zscale
 				if s == 0 {
 					s = f
