@@ -10,9 +10,8 @@ import (
 	"math"
 	"os"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
-
-	"codeberg.org/sbinet/npyio/npy"
 
 	"github.com/niiv/niiv/volume"
 )
@@ -24,25 +23,31 @@ type npyHeader struct {
 	fortran bool
 	shape   volume.Shape
 	dims    []int // as in the file, before squeezing singleton axes
+	bool    bool  // NumPy bool, read as uint8 0 and 1
 	offset  int64 // start of the data
 }
 
 const maxNPYHeader = 1 << 20
 
+// npyMagic starts every .npy file.
+const npyMagic = "\x93NUMPY"
+
 // parseNPYHeader reads and validates the header of an open .npy file of the
-// given size. The dictionary itself is parsed by npyio after the preamble has
-// been checked, so that a lying header length cannot make it allocate.
+// given size. The preamble is checked before the dictionary is read, so that
+// a lying header length cannot make it allocate. The dictionary is read as
+// numpy.load reads it: a Python literal with the keys 'descr',
+// 'fortran_order' and 'shape', in any order and layout.
 func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
 	pre := make([]byte, 12)
 	n, _ := f.ReadAt(pre, 0)
-	if n < 10 || !bytes.HasPrefix(pre, npy.Magic[:]) {
+	if n < 10 || !bytes.HasPrefix(pre, []byte(npyMagic)) {
 		return h, fmt.Errorf("%w: not a NumPy .npy file (bad magic)", ErrFormat)
 	}
 	var hlen, plen int64
-	switch pre[6] {
-	case 1:
+	switch {
+	case pre[6] == 1 && pre[7] == 0:
 		hlen, plen = int64(binary.LittleEndian.Uint16(pre[8:10])), 10
-	case 2, 3:
+	case (pre[6] == 2 || pre[6] == 3) && pre[7] == 0:
 		if n < 12 {
 			return h, fmt.Errorf("%w: truncated .npy preamble", ErrFormat)
 		}
@@ -53,32 +58,41 @@ func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
 	if hlen > maxNPYHeader || plen+hlen > size {
 		return h, fmt.Errorf("%w: header length %d runs past the end of the file (%d bytes)", ErrFormat, hlen, size)
 	}
-	raw := make([]byte, plen+hlen)
-	if _, err := f.ReadAt(raw, 0); err != nil {
+	raw := make([]byte, hlen)
+	if _, err := f.ReadAt(raw, plen); err != nil {
 		return h, fmt.Errorf("%w: reading header: %v", ErrFormat, err)
 	}
-	dict := raw[plen:]
-	if !bytes.Contains(dict, []byte("\n")) || !bytes.Contains(dict, []byte("}")) {
-		return h, fmt.Errorf("%w: malformed header dictionary", ErrFormat)
+	// Versions 1 and 2 are Latin-1, version 3 UTF-8.
+	var text string
+	if pre[6] == 3 {
+		if !utf8.Valid(raw) {
+			return h, fmt.Errorf("%w: malformed header dictionary: not UTF-8", ErrFormat)
+		}
+		text = string(raw)
+	} else {
+		rs := make([]rune, len(raw))
+		for i, b := range raw {
+			rs[i] = rune(b)
+		}
+		text = string(rs)
 	}
-	// npyio only understands versions 1 and 2; version 3 differs only in
-	// allowing UTF-8 field names, so present it as version 2.
-	if raw[6] == 3 {
-		raw[6] = 2
-	}
-	rd, err := safeNPYReader(raw)
+	d, err := npyDict(text, pre[6] < 3)
 	if err != nil {
-		return h, fmt.Errorf("%w: header: %v", ErrFormat, err)
+		return h, fmt.Errorf("%w: malformed header dictionary: %v", ErrFormat, err)
 	}
-	d := rd.Header.Descr
-	h.fortran = d.Fortran
+	h.fortran = d.fortran
 	h.offset = plen + hlen
-	h.dims = d.Shape
-	if err := h.setDType(d.Type); err != nil {
+	h.dims = d.shape
+	if err := h.setDType(d.descr); err != nil {
 		return h, err
 	}
+	for _, s := range d.shape {
+		if s < 0 {
+			return h, fmt.Errorf("%w: shape %v has a negative axis", ErrFormat, d.shape)
+		}
+	}
 	// Squeeze singleton axes of higher-rank arrays, e.g. (1, Z, Y, X).
-	dims := d.Shape
+	dims := d.shape
 	if len(dims) > 3 {
 		var sq []int
 		for _, s := range dims {
@@ -123,42 +137,113 @@ func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
 	return h, nil
 }
 
-// safeNPYReader runs npyio's header parser, turning a panic on a malformed
-// dictionary into an error.
-func safeNPYReader(raw []byte) (rd *npy.Reader, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			rd, err = nil, fmt.Errorf("malformed header dictionary")
+// npyDictValues are the three entries of a .npy header dictionary.
+type npyDictValues struct {
+	descr   string
+	fortran bool
+	shape   []int
+}
+
+// maxNPYDim is the largest axis length read from a header; larger ones are
+// refused before any arithmetic on them.
+const maxNPYDim = 1 << 40
+
+// npyDict parses a header dictionary and checks its entries as numpy.load
+// does: exactly the keys 'descr', 'fortran_order' and 'shape' (a repeated
+// key keeps its last value), a bool and a tuple of integers. longs allows
+// Python 2's 8L, as NumPy does for format versions 1 and 2.
+func npyDict(text string, longs bool) (npyDictValues, error) {
+	var out npyDictValues
+	v, err := parsePyLiteral(text, longs)
+	if err != nil {
+		return out, err
+	}
+	d, ok := v.(*pyDict)
+	if !ok {
+		return out, fmt.Errorf("header is %s, not a dictionary", pyRepr(v))
+	}
+	seen := map[string]bool{}
+	for _, k := range d.keys {
+		s, ok := k.(string)
+		switch {
+		case !ok:
+			return out, fmt.Errorf("unexpected key %s", pyRepr(k))
+		case s != "descr" && s != "fortran_order" && s != "shape":
+			return out, fmt.Errorf("unexpected key %s (a .npy header has 'descr', 'fortran_order' and 'shape')", pyRepr(k))
 		}
-	}()
-	return npy.NewReader(bytes.NewReader(raw))
+		seen[s] = true
+	}
+	for _, k := range []string{"descr", "fortran_order", "shape"} {
+		if !seen[k] {
+			return out, fmt.Errorf("no '%s' key", k)
+		}
+	}
+	descr, _ := d.get("descr")
+	switch x := descr.(type) {
+	case string:
+		out.descr = x
+	case pyList:
+		return out, fmt.Errorf("descr %s is a structured dtype (record fields); niiv reads plain numeric arrays", pyRepr(x))
+	default:
+		return out, fmt.Errorf("descr %s is not a dtype", pyRepr(x))
+	}
+	fo, _ := d.get("fortran_order")
+	if out.fortran, ok = fo.(bool); !ok {
+		return out, fmt.Errorf("fortran_order is %s, not True or False", pyRepr(fo))
+	}
+	shape, _ := d.get("shape")
+	t, ok := shape.(pyTuple)
+	if !ok {
+		return out, fmt.Errorf("shape %s is not a tuple of integers", pyRepr(shape))
+	}
+	out.shape = make([]int, len(t))
+	for i, x := range t {
+		n, ok := x.(pyInt)
+		if !ok {
+			return out, fmt.Errorf("shape %s is not a tuple of integers", pyRepr(shape))
+		}
+		if n.big || n.v > maxNPYDim || n.v < -maxNPYDim {
+			return out, fmt.Errorf("shape %s is absurd", pyRepr(shape))
+		}
+		out.shape[i] = int(n.v)
+	}
+	return out, nil
+}
+
+// npyTypes maps NumPy type codes and names, without byte order, to niiv's
+// types; "bool" is read as uint8 0 and 1.
+var npyTypes = map[string]volume.DType{
+	"u1": volume.Uint8, "B": volume.Uint8, "uint8": volume.Uint8, "ubyte": volume.Uint8,
+	"b1": volume.Uint8, "?": volume.Uint8, "bool": volume.Uint8, "bool_": volume.Uint8,
+	"u2": volume.Uint16, "H": volume.Uint16, "uint16": volume.Uint16, "ushort": volume.Uint16,
+	"i2": volume.Int16, "h": volume.Int16, "int16": volume.Int16, "short": volume.Int16,
+	"f4": volume.Float32, "f": volume.Float32, "float32": volume.Float32, "single": volume.Float32,
+	"f8": volume.Float64, "d": volume.Float64, "float64": volume.Float64, "double": volume.Float64, "float": volume.Float64, "float_": volume.Float64,
 }
 
 func (h *npyHeader) setDType(descr string) error {
-	descr = strings.Trim(descr, "'\" ")
-	if len(descr) < 2 {
-		return fmt.Errorf("%w: unknown dtype %q", ErrFormat, descr)
+	order, kind := byte('='), descr
+	if descr != "" && strings.IndexByte("<>|=", descr[0]) >= 0 {
+		order, kind = descr[0], descr[1:]
 	}
-	order, kind := descr[0], descr[1:]
-	h.big = order == '>'
-	switch kind {
-	case "u1", "b1":
-		h.dtype = volume.Uint8
-	case "u2":
-		h.dtype = volume.Uint16
-	case "i2":
-		h.dtype = volume.Int16
-	case "f4":
-		h.dtype = volume.Float32
-	case "f8":
-		h.dtype = volume.Float64
-	default:
-		return fmt.Errorf("%w: dtype %s is not supported (use uint8, uint16, int16, float32 or float64)", ErrFormat, descr)
+	dt, ok := npyTypes[kind]
+	if !ok {
+		return fmt.Errorf("%w: dtype %q is not supported (use bool, uint8, uint16, int16, float32 or float64)", ErrFormat, descr)
+	}
+	h.dtype = dt
+	h.bool = kind == "b1" || kind == "?" || kind == "bool" || kind == "bool_"
+	switch order {
+	case '>':
+		h.big = true
+	case '<':
+		h.big = false
+	default: // native, or not applicable (single bytes)
+		h.big = nativeBig
 	}
 	return nil
 }
 
-func inspectNPY(path string) (Info, error) {
+func inspectNPY(path string, o Options) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Info{}, &Error{"inspect", path, err}
@@ -176,17 +261,20 @@ func inspectNPY(path string) (Info, error) {
 	if h.fortran {
 		order = "Fortran order"
 	}
-	if h.big {
+	if h.big && h.dtype.Size() > 1 {
 		order += ", big-endian"
 	}
-	vox, err := voxelForNPY(path)
+	if h.bool {
+		order += ", bool read as uint8 0/1"
+	}
+	vox, err := voxelForNPY(path, o)
 	if err != nil {
 		return Info{}, &Error{"inspect", path, err}
 	}
 	return Info{Path: path, Format: NPY, Shape: h.shape, DType: h.dtype, Voxel: vox, Detail: order}, nil
 }
 
-func readNPY(path string) (*volume.Volume, error) {
+func readNPY(path string, o Options) (*volume.Volume, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{"read", path, err}
@@ -200,6 +288,11 @@ func readNPY(path string) (*volume.Volume, error) {
 	if err != nil {
 		return nil, &Error{"read", path, err}
 	}
+	// The voxel size first: a bad sidecar fails before the data is read.
+	vox, err := voxelForNPY(path, o)
+	if err != nil {
+		return nil, &Error{"read", path, err}
+	}
 	data := makeData(h.dtype, h.shape.Len())
 	r := io.NewSectionReader(f, h.offset, st.Size()-h.offset)
 	if h.fortran {
@@ -210,9 +303,13 @@ func readNPY(path string) (*volume.Volume, error) {
 	if err != nil {
 		return nil, &Error{"read", path, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
-	vox, err := voxelForNPY(path)
-	if err != nil {
-		return nil, &Error{"read", path, err}
+	if h.bool {
+		// NumPy takes any non-zero byte as True.
+		for i, b := range data.([]uint8) {
+			if b != 0 {
+				data.([]uint8)[i] = 1
+			}
+		}
 	}
 	return volume.New(h.shape, data, vox)
 }
@@ -341,7 +438,7 @@ func WriteNPY(path string, v *volume.Volume) error {
 		if len(hdr) > math.MaxUint16 {
 			return errors.New("header too long")
 		}
-		pre := append([]byte{}, npy.Magic[:]...)
+		pre := []byte(npyMagic)
 		pre = append(pre, 1, 0, byte(len(hdr)), byte(len(hdr)>>8))
 		w := bufio.NewWriterSize(f, 1<<20)
 		w.Write(pre)

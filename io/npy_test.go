@@ -204,6 +204,8 @@ func FuzzNPY(f *testing.F) {
 	f.Add(npyBytes("<f4", false, "(1, 1, 2)", make([]byte, 8)))
 	f.Add(npyBytes(">f8", false, "(1, 1, 1, 1)", make([]byte, 8)))
 	f.Add(npyBytes("<i2", false, "(4, 6)", make([]byte, 48)))
+	f.Add(npyHeaderBytes(1, `{"shape":(1L,2L,3L,),"descr":u'|b1' # mask`+"\n"+`,'fortran_order':True}`, make([]byte, 6)))
+	f.Add(npyHeaderBytes(3, "{'descr': r'<f' '8', 'fortran_order': (False), 'shape': (0x1, 0o1, 0b1,)}", make([]byte, 8)))
 	dir := f.TempDir()
 	old := MaxBytes
 	MaxBytes = 64 << 20
@@ -224,4 +226,146 @@ func FuzzNPY(f *testing.F) {
 			}
 		}
 	})
+}
+
+// npyHeaderBytes builds a .npy file with the header dictionary written
+// exactly as given, in format version 1, 2 or 3.
+func npyHeaderBytes(version byte, dict string, data []byte) []byte {
+	plen := 10
+	if version > 1 {
+		plen = 12
+	}
+	pad := (64 - (plen+len(dict)+1)%64) % 64
+	hdr := dict + strings.Repeat(" ", pad) + "\n"
+	var b bytes.Buffer
+	b.WriteString("\x93NUMPY")
+	b.WriteByte(version)
+	b.WriteByte(0)
+	if version > 1 {
+		binary.Write(&b, binary.LittleEndian, uint32(len(hdr)))
+	} else {
+		binary.Write(&b, binary.LittleEndian, uint16(len(hdr)))
+	}
+	b.WriteString(hdr)
+	b.Write(data)
+	return b.Bytes()
+}
+
+// TestNPYHeaderLayouts reads headers that numpy.load reads, written by
+// other tools or by hand: any key order and spacing, either quotes, Python 2
+// longs, trailing commas, comments, type names instead of codes.
+func TestNPYHeaderLayouts(t *testing.T) {
+	var data bytes.Buffer
+	for i := 0; i < 24; i++ {
+		binary.Write(&data, binary.LittleEndian, float32(i))
+	}
+	cases := []struct {
+		name    string
+		version byte
+		dict    string
+	}{
+		{"numpy's own", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }"},
+		{"keys in another order", 1, "{'shape': (2, 3, 4), 'fortran_order': False, 'descr': '<f4'}"},
+		{"no spaces", 1, "{'descr':'<f4','fortran_order':False,'shape':(2,3,4)}"},
+		{"spaces, tabs and newlines", 1, "{\t'descr' : '<f4' ,\n 'fortran_order' : False ,\n 'shape' : ( 2 , 3 , 4 ) }"},
+		{"double quotes", 1, `{"descr": "<f4", "fortran_order": False, "shape": (2, 3, 4)}`},
+		{"python 2 longs", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3L, 4L), }"},
+		{"python 2 longs, version 2", 2, "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3L, 4L), }"},
+		{"trailing comma in the shape", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4,), }"},
+		{"a comment", 1, "{'descr': '<f4', # written by hand\n 'fortran_order': False, 'shape': (2, 3, 4)}"},
+		{"unicode prefix", 1, "{u'descr': u'<f4', u'fortran_order': False, u'shape': (2, 3, 4)}"},
+		{"joined strings and other integer forms", 1, "{'descr': '<' \"f4\", 'fortran_order': False, 'shape': (0x2, +3, 0o4)}"},
+		{"parenthesised values", 1, "{'descr': ('<f4'), 'fortran_order': (False), 'shape': ((2), 3, 4)}"},
+		{"a repeated key keeps its last value", 1, "{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4)}"},
+		{"native byte order", 1, "{'descr': '=f4', 'fortran_order': False, 'shape': (2, 3, 4)}"},
+		{"no byte order", 1, "{'descr': 'f4', 'fortran_order': False, 'shape': (2, 3, 4)}"},
+		{"type name", 1, "{'descr': 'float32', 'fortran_order': False, 'shape': (2, 3, 4)}"},
+		{"escaped string", 1, `{'descr': '\x3cf4', 'fortran_order': False, 'shape': (2, 3, 4)}`},
+		{"version 3", 3, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeTemp(t, "h.npy", npyHeaderBytes(c.version, c.dict, data.Bytes()))
+			v, err := Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Shape() != (volume.Shape{Z: 2, Y: 3, X: 4}) || v.DType() != volume.Float32 || v.At(1, 2, 3) != 23 {
+				t.Fatalf("got %v %v, (1,2,3) = %v", v.Shape(), v.DType(), v.At(1, 2, 3))
+			}
+		})
+	}
+}
+
+// TestNPYHeaderRefused checks that headers numpy.load refuses, or that lie,
+// are refused with a message that says what is wrong.
+func TestNPYHeaderRefused(t *testing.T) {
+	data := make([]byte, 96)
+	cases := []struct {
+		name    string
+		version byte
+		dict    string
+		want    string
+	}{
+		{"extra key", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), 'x': 1}", "unexpected key 'x'"},
+		{"missing key", 1, "{'descr': '<f4', 'shape': (2, 3, 4)}", "no 'fortran_order' key"},
+		{"not a dictionary", 1, "['descr', '<f4']", "not a dictionary"},
+		{"fortran_order not a bool", 1, "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3, 4)}", "fortran_order is 0"},
+		{"shape a list", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3, 4]}", "shape [2, 3, 4] is not a tuple"},
+		{"shape with a bool", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (True, 6, 4)}", "not a tuple of integers"},
+		{"shape with a float", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2.0, 3, 4)}", "not a tuple of integers"},
+		{"leading zero", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (02, 3, 4)}", `"02" is not a number`},
+		{"longs in version 3", 3, "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3, 4)}", `"2L" is not a number`},
+		{"negative axis", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3, 4)}", "negative axis"},
+		{"absurd axis", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (123456789012345678901234567890, 1, 1)}", "absurd"},
+		{"bytes descr", 1, "{'descr': b'<f4', 'fortran_order': False, 'shape': (2, 3, 4)}", "descr b'<f4' is not a dtype"},
+		{"structured dtype", 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 3, 4)}", "structured dtype"},
+		{"unclosed string", 1, "{'descr': '<f4, 'fortran_order': False, 'shape': (2, 3, 4)}", "found \"fortran_orde…\""},
+		{"string not closed on its line", 1, "{'descr': '<f4", "string is not closed on its line"},
+		{"missing comma", 1, "{'descr': '<f4', 'fortran_order': False 'shape': (2, 3, 4)}", "expected ',' or '}'"},
+		{"text after the dictionary", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4)} x", "after the end"},
+		{"a name", 1, "{'descr': float32, 'fortran_order': False, 'shape': (2, 3, 4)}", `"float32" is not a literal`},
+		{"nested too deep", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': " + strings.Repeat("[", 100) + "}", "nested more than"},
+		{"unknown minor version", 0, "", "format version 1.5"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := npyHeaderBytes(c.version, c.dict, data)
+			if c.version == 0 {
+				b = npyHeaderBytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4)}", data)
+				b[7] = 5
+			}
+			p := writeTemp(t, "bad.npy", b)
+			_, err := Open(p)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) || !errors.Is(err, ErrFormat) {
+				t.Fatalf("got %v, want a format error naming the file and %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+// TestNPYBool reads a NumPy bool mask as uint8 0 and 1, and says so.
+func TestNPYBool(t *testing.T) {
+	mask := []byte{0, 1, 0, 1, 2, 255} // NumPy takes any non-zero byte as True
+	for _, descr := range []string{"|b1", "?", "bool"} {
+		t.Run(descr, func(t *testing.T) {
+			p := writeTemp(t, "mask.npy", npyBytes(descr, false, "(1, 2, 3)", mask))
+			v, err := Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []uint8{0, 1, 0, 1, 1, 1}
+			got, ok := v.Data().([]uint8)
+			if !ok || !bytes.Equal(got, want) {
+				t.Fatalf("got %v (%v), want %v", v.Data(), v.DType(), want)
+			}
+			in, err := Inspect(p)
+			if err != nil || in.DType != volume.Uint8 || !strings.Contains(in.Detail, "bool read as uint8 0/1") {
+				t.Fatalf("Inspect: %+v, %v", in, err)
+			}
+		})
+	}
 }

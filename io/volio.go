@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("volio: %s: %v", e.Op, e.Err)
+	}
 	return fmt.Sprintf("volio: %s %s: %v", e.Op, e.Path, e.Err)
 }
 
@@ -156,16 +160,36 @@ func Detect(path string) (Format, error) {
 	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy or TIFF file (extension %q, first bytes % x)", ErrFormat, ext, head[:n])}
 }
 
+// Options adjust how OpenWith and InspectWith read a volume.
+type Options struct {
+	// VoxelGiven says that the caller sets the voxel size itself, as niiv's
+	// --voxel does. A voxel-size sidecar that cannot be used (unreadable,
+	// not JSON, an invalid size) then does not fail the read: it is passed
+	// to Warn, and the size comes from the file name if it has one.
+	VoxelGiven bool
+	// Warn receives problems that do not stop the read; nil drops them.
+	Warn func(error)
+}
+
+func (o Options) warn(err error) {
+	if o.Warn != nil {
+		o.Warn(err)
+	}
+}
+
 // Inspect reads only the header of path and reports its shape, type and
 // voxel size.
-func Inspect(path string) (Info, error) {
+func Inspect(path string) (Info, error) { return InspectWith(path, Options{}) }
+
+// InspectWith is Inspect with options.
+func InspectWith(path string, o Options) (Info, error) {
 	fm, err := Detect(path)
 	if err != nil {
 		return Info{}, err
 	}
 	switch fm {
 	case NPY:
-		return inspectNPY(path)
+		return inspectNPY(path, o)
 	case TIFF:
 		return inspectTIFF(path)
 	default:
@@ -173,10 +197,14 @@ func Inspect(path string) (Info, error) {
 	}
 }
 
-// Open reads a whole volume. Floating-point volumes with NaN or Inf voxels are
-// refused. The voxel size comes from the file when it has one; otherwise
-// Voxel.Known is false.
-func Open(path string) (*volume.Volume, error) {
+// Open reads a whole volume. Floating-point volumes with NaN or Inf voxels,
+// or with float64 values beyond the range of float32 (in which niiv
+// computes), are refused. The voxel size comes from the file when it has
+// one; otherwise Voxel.Known is false.
+func Open(path string) (*volume.Volume, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*volume.Volume, error) {
 	fm, err := Detect(path)
 	if err != nil {
 		return nil, err
@@ -184,7 +212,7 @@ func Open(path string) (*volume.Volume, error) {
 	var v *volume.Volume
 	switch fm {
 	case NPY:
-		v, err = readNPY(path)
+		v, err = readNPY(path, o)
 	case TIFF:
 		v, err = readTIFF(path)
 	default:
@@ -196,15 +224,39 @@ func Open(path string) (*volume.Volume, error) {
 	if err := v.CheckFinite(); err != nil {
 		return nil, &Error{"read", path, err}
 	}
+	if err := checkFloat32Range(v); err != nil {
+		return nil, &Error{"read", path, err}
+	}
 	if v.Name == "" {
 		v.Name = filepath.Base(path)
 	}
 	return v, nil
 }
 
+// checkFloat32Range refuses float64 voxels that float32, in which niiv
+// computes, cannot hold: converted, they would become ±Inf. The error names
+// the first such voxel, as CheckFinite does for NaN and Inf.
+func checkFloat32Range(v *volume.Volume) error {
+	d, ok := v.Data().([]float64)
+	if !ok {
+		return nil
+	}
+	for i, f := range d {
+		if math.IsInf(float64(float32(f)), 0) {
+			s := v.Shape()
+			x, y, z := i%s.X, (i/s.X)%s.Y, i/(s.X*s.Y)
+			return fmt.Errorf("voxel (z=%d, y=%d, x=%d) is %g, beyond the float32 range (±%.4g) niiv computes in: rescale the data", z, y, x, f, math.MaxFloat32)
+		}
+	}
+	return nil
+}
+
 // Save writes v to path; the format follows the extension (.npy, .tif or
 // .tiff). The file appears only when complete.
 func Save(path string, v *volume.Volume) error {
+	if path == "" {
+		return &Error{"write", path, atomicfile.ErrEmptyPath}
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
 		return WriteNPY(path, v)

@@ -2,7 +2,9 @@ package volio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,24 +58,58 @@ type sidecar struct {
 
 func sidecarPath(npyPath string) string { return npyPath + ".json" }
 
+// ErrSidecar is wrapped by errors about a voxel-size sidecar that cannot be
+// read or holds an invalid size.
+var ErrSidecar = errors.New("voxel-size sidecar")
+
 // voxelForNPY finds a .npy file's voxel size: its sidecar, else its name.
-func voxelForNPY(path string) (volume.Voxel, error) {
-	b, err := os.ReadFile(sidecarPath(path))
-	if err == nil {
-		var sc sidecar
-		if err := json.Unmarshal(b, &sc); err != nil {
-			return volume.Voxel{}, fmt.Errorf("voxel-size sidecar %s: %v", sidecarPath(path), err)
-		}
-		v := volume.Voxel{Z: sc.VoxelZYX[0], Y: sc.VoxelZYX[1], X: sc.VoxelZYX[2], Unit: sc.Unit, Known: true, Source: "sidecar " + filepath.Base(sidecarPath(path))}
-		if err := v.Validate(); err != nil {
-			return volume.Voxel{}, fmt.Errorf("voxel-size sidecar %s: %v", sidecarPath(path), err)
-		}
+// A sidecar that cannot be used is an error, or, when o.VoxelGiven, a
+// warning.
+func voxelForNPY(path string, o Options) (volume.Voxel, error) {
+	v, err := readSidecar(sidecarPath(path))
+	switch {
+	case err == nil && v.Known:
 		return v, nil
+	case err != nil && !o.VoxelGiven:
+		return volume.Voxel{}, err
+	case err != nil:
+		o.warn(&Error{"read", path, err})
 	}
 	if v, ok := voxelFromName(path); ok {
 		return v, nil
 	}
 	return volume.Unknown(), nil
+}
+
+// readSidecar reads the voxel size in a sidecar; a missing sidecar gives an
+// unknown size and no error.
+func readSidecar(p string) (volume.Voxel, error) {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return volume.Voxel{}, nil
+	}
+	if err != nil {
+		return volume.Voxel{}, fmt.Errorf("%w %s: %v", ErrSidecar, p, unwrapPath(err))
+	}
+	var sc sidecar
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return volume.Voxel{}, fmt.Errorf("%w %s: %v", ErrSidecar, p, err)
+	}
+	v := volume.Voxel{Z: sc.VoxelZYX[0], Y: sc.VoxelZYX[1], X: sc.VoxelZYX[2], Unit: sc.Unit, Known: true, Source: "sidecar " + filepath.Base(p)}
+	if err := v.Validate(); err != nil {
+		return volume.Voxel{}, fmt.Errorf("%w %s: %v", ErrSidecar, p, err)
+	}
+	return v, nil
+}
+
+// unwrapPath drops the file name of an *fs.PathError, which the caller
+// names itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // writeSidecar records v's voxel size beside a .npy file; unknown sizes

@@ -1,7 +1,10 @@
 package volio
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/niiv/niiv/volume"
@@ -41,5 +44,53 @@ func TestNPYSidecarKeepsVoxel(t *testing.T) {
 	}
 	if got.Voxel.Z != 64 || got.Voxel.X != 8 || got.Voxel.Anisotropy() != 8 || !got.Voxel.Known {
 		t.Fatalf("voxel %+v", got.Voxel)
+	}
+}
+
+// TestBrokenSidecar: a sidecar that cannot be used fails the read, unless
+// the caller gives the voxel size itself; it is then only a warning and the
+// file name still gives the unit.
+func TestBrokenSidecar(t *testing.T) {
+	cases := []struct {
+		name, sidecar, want string
+	}{
+		{"not JSON", "{voxel", "invalid character"},
+		{"invalid size", `{"voxel_size_zyx": [0, 4, 4], "unit": "nm"}`, "must be positive"},
+		{"a folder", "", "is a directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeTemp(t, "stack-4x4x50nm.npy", npyBytes("|u1", false, "(1, 2, 3)", make([]byte, 6)))
+			sc := p + ".json"
+			if c.sidecar == "" {
+				if err := os.Mkdir(sc, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.WriteFile(sc, []byte(c.sidecar), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(p)
+			if err == nil || !errors.Is(err, ErrSidecar) || !strings.Contains(err.Error(), sc) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open: got %v, want an error naming %s and %q", err, sc, c.want)
+			}
+			if _, err := Inspect(p); !errors.Is(err, ErrSidecar) {
+				t.Fatalf("Inspect: got %v", err)
+			}
+			var warnings []error
+			o := Options{VoxelGiven: true, Warn: func(err error) { warnings = append(warnings, err) }}
+			v, err := OpenWith(p, o)
+			if err != nil {
+				t.Fatalf("OpenWith VoxelGiven: %v", err)
+			}
+			if v.Voxel.Source != "file name" || v.Voxel.Z != 50 {
+				t.Fatalf("voxel %+v, want the file name's", v.Voxel)
+			}
+			if _, err := InspectWith(p, o); err != nil {
+				t.Fatalf("InspectWith VoxelGiven: %v", err)
+			}
+			if len(warnings) != 2 || !errors.Is(warnings[0], ErrSidecar) || !strings.Contains(warnings[0].Error(), c.want) {
+				t.Fatalf("warnings %v", warnings)
+			}
+		})
 	}
 }
