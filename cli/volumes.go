@@ -92,7 +92,7 @@ func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
 	if path == SampleName {
 		vol, err = sample.Anisotropic(sample.Options{}, 8)
 	} else {
-		vol, err = volio.Open(path)
+		vol, err = volio.OpenWith(path, vf.openOptions())
 	}
 	if err != nil {
 		return nil, err
@@ -103,6 +103,17 @@ func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
 		}
 	}
 	return vol, nil
+}
+
+// openOptions makes a voxel-size sidecar that cannot be read a warning, not
+// an error, when --voxel gives the size.
+func (v *voxelFlags) openOptions() volio.Options {
+	if v == nil || v.voxel == "" {
+		return volio.Options{}
+	}
+	return volio.Options{VoxelGiven: true, Warn: func(err error) {
+		fmt.Fprintf(os.Stderr, "niiv: warning: %v (ignored: --voxel %s given)\n", err, v.voxel)
+	}}
 }
 
 // checkOutput refuses an output path that names the input file (the same
