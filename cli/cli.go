@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Command is one niiv sub-command.
@@ -54,7 +55,7 @@ var DefaultCommand = "view"
 // Main runs niiv with args (without the program name) and returns the exit
 // status.
 func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := cancelOnSignal()
 	defer stop()
 	env := &Env{Stdout: stdout, Stderr: stderr}
 	if len(args) == 0 {
@@ -121,6 +122,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "niiv %s: %v\n", c.Name, err)
 		return 1
 	}
+}
+
+// cancelOnSignal returns a context that Ctrl-C (SIGINT) or SIGTERM, as sent
+// by timeout(1), kill(1) or a cluster scheduler, cancels: the command stops
+// and its writers remove their temporary files, and niiv exits with status
+// 130 for either signal. A second signal ends niiv at once, as without
+// niiv's handling. stop releases the signals.
+func cancelOnSignal() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 func argCount(c *Command) string {
