@@ -50,7 +50,11 @@ func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {
 		detail string
 	)
 	if path != SampleName {
-		in, err := volio.Inspect(path)
+		opt := vf.openOptions()
+		if !headerOnly && opt.Warn != nil {
+			opt.Warn = func(error) {} // said once, when the volume is read below
+		}
+		in, err := volio.InspectWith(path, opt)
 		if err != nil {
 			return err
 		}
