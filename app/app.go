@@ -63,9 +63,10 @@ type Options struct {
 	Adapt adapt.Options
 }
 
-// Run opens a window on vol and blocks until it is closed. It returns an
-// error wrapping ErrNoDisplay when no window can be opened.
-func Run(vol *volume.Volume, o Options) (err error) {
+// Run opens a window on vol and blocks until it is closed or ctx is
+// cancelled (Ctrl-C or SIGTERM in the terminal that started it). It returns
+// an error wrapping ErrNoDisplay when no window can be opened.
+func Run(ctx context.Context, vol *volume.Volume, o Options) (err error) {
 	if err := CheckDisplay(); err != nil {
 		return err
 	}
@@ -83,7 +84,9 @@ func Run(vol *volume.Volume, o Options) (err error) {
 	if !vol.Voxel.Known {
 		u.askVoxel(vol, func(*volume.Volume) {})
 	}
+	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
 	w.ShowAndRun()
+	stop()
 	u.pipe.Close()
 	for _, c := range u.closers {
 		c()

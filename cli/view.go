@@ -74,7 +74,7 @@ func init() {
 						fmt.Fprintf(env.Stderr, "niiv view: using the model adapted to this volume: %s\n", adapted)
 					}
 				}
-				return app.Run(vol, app.Options{
+				return app.Run(ctx, vol, app.Options{
 					Methods:       methods,
 					Mode:          m,
 					Open:          func(p string) (*volume.Volume, error) { return openVolume(p, nil) },

@@ -93,4 +93,16 @@ ssd=$(convert "$shot" -colorspace Gray -format '%[fx:standard_deviation]' info:)
 echo "gui-smoke: S screenshot $(basename "$shot") $(identify -format '%wx%h' "$shot"), stddev $ssd"
 awk -v s="$ssd" 'BEGIN { exit !(s > 0.03) }' || fail "the S screenshot is blank"
 
+# SIGTERM (a session ending, a scheduler) closes the window cleanly.
+kill -TERM "$pid"
+for _ in $(seq 1 20); do
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.5
+done
+kill -0 "$pid" 2>/dev/null && fail "niiv did not close within 10 s of SIGTERM"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 0 ] || fail "niiv exited with status $rc after SIGTERM"
+echo "gui-smoke: SIGTERM closed the viewer (status 0)"
+
 echo "gui-smoke: ok (screenshots in $out)"
