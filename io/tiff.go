@@ -32,6 +32,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -761,9 +762,10 @@ func parseTIFF(r io.ReaderAt, size int64, firstOnly, forRead bool) (*tiffStack, 
 	} else {
 		d = append(d, plural(p0.chunks(), "strip")+"/page")
 	}
-	if source != "" {
+	switch {
+	case source != "":
 		d = append(d, "voxel size from "+source)
-	} else {
+	case !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "voxel size unknown") }):
 		d = append(d, "no voxel size in file")
 	}
 	if p0.photometric == photoWhiteIsZ {
@@ -1076,8 +1078,11 @@ func tiffVoxel(ij imagejMeta, isIJ bool, ome omeMeta, isOME bool, xres, yres flo
 			ax[0] = axisSize{1, canon, true}
 			*notes = append(*notes, "no spacing= in ImageJ metadata: z size 1 "+canon)
 		} else {
-			ax[0] = ax[2]
-			*notes = append(*notes, "z size not in file: assumed equal to x")
+			// Without the z spacing the anisotropy, which is what niiv
+			// reconstructs, is unknown: better asked than guessed.
+			*notes = append(*notes, fmt.Sprintf("x/y %s %s from %s but no z spacing: voxel size unknown",
+				strconv.FormatFloat(ax[2].v, 'g', 4, 64), canon, strings.Join(sources, " + ")))
+			return volume.Unknown(), ""
 		}
 	}
 	source := strings.Join(sources, " + ")
