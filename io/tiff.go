@@ -701,11 +701,22 @@ func parseTIFF(r io.ReaderAt, size int64, firstOnly, forRead bool) (*tiffStack, 
 		if ij.channels > 1 {
 			return nil, tiffFormatErr("ImageJ hyperstack with %d channels not supported: split the channels first", ij.channels)
 		}
+		images := ij.images
 		if ij.slices > 1 && ij.frames > 1 {
-			notes = append(notes, fmt.Sprintf("%d slices × %d frames read as z", ij.slices, ij.frames))
+			// A time series of z-stacks (ImageJ orders pages z fastest,
+			// then time): the first time point is the volume.
+			notes = append(notes, fmt.Sprintf("time point 1 of %d read (ImageJ hyperstack of %d slices × %d frames)", ij.frames, ij.slices, ij.frames))
+			images = ij.slices
+			if len(s.pages) > 1 {
+				if len(s.pages) < ij.slices {
+					return nil, tiffFormatErr("ImageJ description says %d slices per time point but the file has %d pages", ij.slices, len(s.pages))
+				}
+				s.pages = s.pages[:ij.slices]
+				s.shape.Z = ij.slices
+			}
 		}
-		if ij.images > 1 && len(s.pages) == 1 {
-			if err := s.setContiguous(ij.images, forRead); err != nil {
+		if images > 1 && len(s.pages) == 1 {
+			if err := s.setContiguous(images, forRead); err != nil {
 				return nil, err
 			}
 		}

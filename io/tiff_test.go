@@ -1464,3 +1464,30 @@ func BenchmarkTIFF(b *testing.B) {
 		}
 	})
 }
+
+// TestTIFFImageJTimeSeries checks that an ImageJ hyperstack of several time
+// points reads as its first z-stack, and says so.
+func TestTIFFImageJTimeSeries(t *testing.T) {
+	const slices, frames = 3, 2
+	f := fixture{z: slices * frames, w: 5, h: 4, bps: 16,
+		desc:   fmt.Sprintf("ImageJ=1.11a\nimages=%d\nslices=%d\nframes=%d\nunit=nm\nspacing=50\n", slices*frames, slices, frames),
+		sample: func(z, y, x int) uint64 { return uint64(1000*z + 10*y + x) }}
+	p := tifTemp(t, "ts.tif", f.build())
+	info, err := inspectTIFF(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Shape.Z != slices || !strings.Contains(info.Detail, "time point 1 of 2") {
+		t.Errorf("inspect: shape %v, detail %q", info.Shape, info.Detail)
+	}
+	v, err := readTIFF(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Shape() != (volume.Shape{Z: slices, Y: 4, X: 5}) {
+		t.Fatalf("shape %v, want the first time point's %d slices", v.Shape(), slices)
+	}
+	if v.At(2, 3, 4) != 2034 {
+		t.Errorf("value at (2, 3, 4) %v, want 2034 (first time point)", v.At(2, 3, 4))
+	}
+}
