@@ -71,8 +71,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
-				fs := newFlagSet(c, stdout)
+				fs := newFlagSet(c)
 				c.Flags(fs)
+				fs.SetOutput(stdout)
 				fs.Usage()
 				return 0
 			}
@@ -94,7 +95,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	fs := newFlagSet(c, stderr)
+	fs := newFlagSet(c)
 	run := c.Flags(fs)
 	pos, err := parseInterspersed(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -140,21 +141,26 @@ func cancelOnSignal() (context.Context, context.CancelFunc) {
 
 func argCount(c *Command) string {
 	switch {
+	case c.MaxArgs == 0:
+		return "no arguments"
 	case c.MaxArgs == c.MinArgs:
-		return fmt.Sprintf("%d argument(s): %s", c.MinArgs, c.Args)
+		return fmt.Sprintf("%s: %s", plural(c.MinArgs, "argument"), c.Args)
 	case c.MaxArgs < 0:
-		return fmt.Sprintf("at least %d argument(s): %s", c.MinArgs, c.Args)
+		return fmt.Sprintf("at least %s: %s", plural(c.MinArgs, "argument"), c.Args)
 	}
 	return fmt.Sprintf("%d to %d arguments: %s", c.MinArgs, c.MaxArgs, c.Args)
 }
 
-func newFlagSet(c *Command, out io.Writer) *flag.FlagSet {
+// newFlagSet returns c's flag set. Its usage text goes to the output set
+// with SetOutput: nowhere while parsing (the flag package would print it
+// for every bad flag; niiv prints the error and a one-line usage instead).
+func newFlagSet(c *Command) *flag.FlagSet {
 	fs := flag.NewFlagSet("niiv "+c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		w := fs.Output()
 		if w == io.Discard {
-			w = out
+			return
 		}
 		fmt.Fprintf(w, "usage: niiv %s [flags] %s\n\n%s\n", c.Name, c.Args, c.Summary)
 		n := 0
@@ -237,3 +243,11 @@ func firstLine(s string) string {
 
 // Version is the program version, shown by `niiv --version`.
 var Version = "0.1.0"
+
+// plural returns "1 argument" or "2 arguments".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

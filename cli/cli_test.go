@@ -104,3 +104,21 @@ func TestBadFileOneLine(t *testing.T) {
 		t.Fatalf("error does not name the file: %q", e)
 	}
 }
+
+// TestUsageOutput checks that help goes once to stdout, and that a bad flag
+// value prints the error and a one-line usage, not the whole flag list.
+func TestUsageOutput(t *testing.T) {
+	code, o, e := run("info", "-h")
+	if code != 0 || strings.Count(o, "usage: niiv info") != 1 || e != "" {
+		t.Errorf("info -h: exit %d\nstdout %q\nstderr %q\nwant 0, the usage once on stdout", code, o, e)
+	}
+	code, o, e = run("sample", filepath.Join(t.TempDir(), "x.npy"), "--seed", "-1")
+	if code != 2 || strings.Contains(e, "flags:") || strings.Count(e, "\n") != 2 || !strings.Contains(e, "-seed") {
+		t.Errorf("bad flag value: exit %d\nstdout %q\nstderr %q\nwant 2, the error and one usage line", code, o, e)
+	}
+	for args, want := range map[string]string{"bench x": "takes no arguments", "info": "at least 1 argument: "} {
+		if _, _, e := run(strings.Fields(args)...); !strings.Contains(e, want) {
+			t.Errorf("%s: stderr %q lacks %q", args, e, want)
+		}
+	}
+}
