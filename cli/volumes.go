@@ -24,7 +24,7 @@ type voxelFlags struct {
 
 func (v *voxelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.voxel, "voxel", "", "voxel size `z,y,x` (or z,xy) overriding the file's, e.g. 50,4,4")
-	fs.StringVar(&v.unit, "unit", "", "unit of --voxel (nm, µm or um); default: the file's, else nm")
+	fs.StringVar(&v.unit, "unit", "", "unit of --voxel: nm, µm (um), mm or px; default: the file's, else nm")
 }
 
 // apply overrides vol's voxel size when the flags ask for it.
@@ -81,7 +81,7 @@ func normUnit(u string) (string, error) {
 	case "px", "pixel":
 		return "px", nil
 	}
-	return "", fmt.Errorf("--unit %q: use nm, µm (um) or mm", u)
+	return "", fmt.Errorf("--unit %q: use nm, µm (um), mm or px", u)
 }
 
 // openVolume opens a file, folder or the bundled sample ("sample") and applies
