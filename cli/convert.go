@@ -15,7 +15,7 @@ func init() {
 		Name:    "convert",
 		Short:   "convert a volume between .npy and TIFF, keeping the voxel size",
 		Args:    "IN OUT",
-		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff).\nThe voxel size is kept (TIFF output carries ImageJ metadata that Fiji and tifffile read).",
+		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff).\nThe voxel size is kept (TIFF output carries ImageJ metadata that Fiji and tifffile read;\nTIFF stores float64 volumes as float32).",
 		MinArgs: 2, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
@@ -28,7 +28,7 @@ func init() {
 				if err := volio.Save(args[1], vol); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v\n", args[1], vol.Shape(), vol.DType(), vol.Voxel)
+				printWritten(env, args[1], vol)
 				return nil
 			}
 		},
@@ -42,7 +42,7 @@ func init() {
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
-			factor := fs.Int("factor", 8, "pooling factor along z (≥ 2)")
+			factor := fs.Int("factor", 8, "pooling factor along z (from 2 to the number of slices)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *factor < 2 {
 					return usageErrorf("--factor %d: must be at least 2", *factor)
@@ -51,8 +51,19 @@ func init() {
 				if err != nil {
 					return err
 				}
-				if vol.Shape().Z%*factor != 0 {
-					fmt.Fprintf(env.Stderr, "niiv degrade: %d slices are not a multiple of %d; the last %d are dropped\n", vol.Shape().Z, *factor, vol.Shape().Z%*factor)
+				z := vol.Shape().Z
+				if z < 2 {
+					return usageErrorf("--factor %d: %s has %s, nothing to pool along z", *factor, args[0], nouns(z, "slice"))
+				}
+				if *factor > z {
+					return usageErrorf("--factor %d: more than the %s of %s (must be between 2 and %d)", *factor, nouns(z, "slice"), args[0], z)
+				}
+				if r := z % *factor; r != 0 {
+					dropped := fmt.Sprintf("the last %d are dropped", r)
+					if r == 1 {
+						dropped = "the last one is dropped"
+					}
+					fmt.Fprintf(env.Stderr, "niiv degrade: %s are not a multiple of %d; %s\n", nouns(z, "slice"), *factor, dropped)
 				}
 				out, err := volume.PoolZ(vol, *factor)
 				if err != nil {
@@ -61,7 +72,7 @@ func init() {
 				if err := volio.Save(args[1], out); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v\n", args[1], out.Shape(), out.DType(), out.Voxel)
+				printWritten(env, args[1], out)
 				return nil
 			}
 		},
@@ -73,7 +84,7 @@ func init() {
 		Summary: "Write the bundled EM-like sample volume (8 nm isotropic, generated deterministically),\naverage-pooled along z by --factor (1 keeps it isotropic).",
 		MinArgs: 1, MaxArgs: 1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
-			factor := fs.Int("factor", 8, "z pooling factor; 1 writes the isotropic ground truth")
+			factor := fs.Int("factor", 8, "z pooling factor, from 1 to --size; 1 writes the isotropic ground truth")
 			size := fs.Int("size", 128, "edge length in voxels (16–512)")
 			seed := fs.Uint64("seed", 1, "random seed")
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -81,12 +92,17 @@ func init() {
 					return usageErrorf("--size %d: must be between 16 and 512", *size)
 				}
 				if *factor < 1 || *factor > *size {
-					return usageErrorf("--factor %d: must be between 1 and --size", *factor)
+					return usageErrorf("--factor %d: must be between 1 and --size %d", *factor, *size)
 				}
 				opt := sample.Options{Size: *size, Seed: *seed}
-				vol := sample.EM(opt)
+				bar := newSampleProgress(env.Stderr, fmt.Sprintf("sample %d³", *size))
+				opt.Progress = bar.update
+				vol, err := sample.EMContext(ctx, opt)
+				bar.finish()
+				if err != nil {
+					return err
+				}
 				if *factor > 1 {
-					var err error
 					if vol, err = volume.PoolZ(vol, *factor); err != nil {
 						return err
 					}
@@ -94,9 +110,30 @@ func init() {
 				if err := volio.Save(args[0], vol); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v\n", args[0], vol.Shape(), vol.DType(), vol.Voxel)
+				printWritten(env, args[0], vol)
 				return nil
 			}
 		},
 	})
+}
+
+// newSampleProgress makes the progress bar of `niiv sample`.
+var newSampleProgress = newProgress
+
+// printWritten reports a volume written to path, with the data type the
+// file holds (a format may store another type than the volume's).
+func printWritten(env *Env, path string, v *volume.Volume) {
+	dt := v.DType().String()
+	if info, err := volio.Inspect(path); err == nil && info.DType != v.DType() {
+		dt = fmt.Sprintf("%v (converted from %v)", info.DType, v.DType())
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s: %v %s, voxel %v\n", path, v.Shape(), dt, v.Voxel)
+}
+
+// nouns returns "1 slice", "2 slices".
+func nouns(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
