@@ -32,24 +32,29 @@ func init() {
 			ef.register(fs)
 			model := fs.String("model", defaultModel, "model to adapt: a shipped name (lite, paper) or a model folder")
 			factor := fs.Int("factor", 0, "anisotropy factor of VOLUME (0: from its voxel size, else the model's, else 8)")
-			seconds := fs.Float64("seconds", 60, "time budget in seconds, encoding included (≤ 0: only --steps)")
+			seconds := fs.Float64("seconds", 60, "time budget in seconds, encoding included (≤ 0: only --steps; at most 1e9)")
 			steps := fs.Int("steps", 0, "stop after this many steps (0: no limit)")
 			seed := fs.Uint64("seed", 1, "random seed")
 			out := fs.String("out", "", "output model `folder` (default: VOLUME.adapted-MODEL beside the volume, else in the user cache)")
-			lr := fs.Float64("lr", adapt.DefaultLR, "Adam learning rate")
-			batch := fs.Int("batch", 8, "crops per step")
+			lr := fs.Float64("lr", adapt.DefaultLR, "Adam learning rate (> 0)")
+			batch := fs.Int("batch", 8, "crops per step (≥ 1)")
 			points := fs.Int("points", 0, "query points per crop and step (-1: every pixel; 0: every pixel for lite-sized decoders, a random 2048 of 128² for paper)")
-			crop := fs.Int("crop", 128, "side of the square xy crops")
-			pool := fs.Int("pool", 128, "distinct crops drawn and encoded; later steps reuse them")
+			crop := fs.Int("crop", 128, "side of the square xy crops, from twice the factor to the planes' smaller side (rounded down to a multiple of the factor; the default shrinks to fit small planes)")
+			pool := fs.Int("pool", 128, "distinct crops drawn and encoded (≥ 1, raised to --batch); later steps reuse them")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := ef.check(); err != nil {
+					return err
+				}
+				if err := checkAdaptFlags(*factor, *seconds, *steps, *lr, *batch, *points, *pool); err != nil {
 					return err
 				}
 				if *seconds <= 0 && *steps <= 0 {
 					return usageErrorf("give a positive --seconds or --steps")
 				}
-				if *factor != 0 && *factor < 2 {
-					return usageErrorf("--factor %d: must be at least 2", *factor)
+				cropSet := false
+				fs.Visit(func(f *flag.Flag) { cropSet = cropSet || f.Name == "crop" })
+				if cropSet && *crop < 1 {
+					return usageErrorf("--crop %d: must be a positive number of pixels", *crop)
 				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
@@ -82,13 +87,21 @@ func init() {
 				if lo, hi := p.Model.FactorRange(); lo > 0 && f > 0 && (f < lo || f > hi) {
 					fmt.Fprintf(env.Stderr, "niiv adapt: note: model %s was trained for %s, adapting at factor %d\n", p.Name(), factorWords(lo, hi), f)
 				}
+				c := 0 // the default: 128, or less on smaller planes
+				if cropSet {
+					c = *crop
+					s := vol.Shape()
+					if lo, hi := 2*f, min(s.Y, s.X); c < lo || c > hi {
+						return usageErrorf("--crop %d: must be between %d (twice the factor %d) and %d (the xy planes are %d×%d)", c, lo, f, hi, s.Y, s.X)
+					}
+				}
 				dir := *out
 				if dir == "" {
 					dir = adapt.DefaultDir(args[0], p.Name())
 				}
 				opt := adapt.Options{
 					Factor: f, Seconds: *seconds, Steps: *steps, Seed: *seed, LR: *lr,
-					Batch: *batch, Points: *points, Crop: *crop, Pool: *pool, Threads: ef.threads,
+					Batch: *batch, Points: *points, Crop: c, Pool: *pool, Threads: ef.threads,
 				}
 				if *seconds <= 0 {
 					opt.Seconds = -1
@@ -111,14 +124,36 @@ func init() {
 					return err
 				}
 				o := res.Options
-				fmt.Fprintf(env.Stdout, "adapted %s to %s: %d steps in %.1fs (%.2f steps/s; factor %d, %d crops of %d² per step, %d points each, lr %g, seed %d)\n",
-					p.Name(), vol.Name, res.Steps, res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, o.Batch, o.Crop, o.Points, o.LR, o.Seed)
+				fmt.Fprintf(env.Stdout, "adapted %s to %s: %s in %.1fs (%.2f steps/s; factor %d, %s of %d² per step, %s each, lr %g, seed %d)\n",
+					p.Name(), vol.Name, nouns(res.Steps, "step"), res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, nouns(o.Batch, "crop"), o.Crop, nouns(o.Points, "point"), o.LR, o.Seed)
 				fmt.Fprintf(env.Stdout, "L1 on %d fixed xy crops: parent %.5f, adapted %.5f\n", adapt.EvalCrops, res.ParentLoss, res.Loss)
 				fmt.Fprintf(env.Stdout, "wrote %s (use --model %s, or niiv eval --methods niiv:%s)\n", dir, dir, dir)
 				return nil
 			}
 		},
 	})
+}
+
+// checkAdaptFlags rejects values of adapt's flags that mean nothing,
+// before the model and the volume are loaded.
+func checkAdaptFlags(factor int, seconds float64, steps int, lr float64, batch, points, pool int) error {
+	switch {
+	case factor != 0 && factor < 2:
+		return usageErrorf("--factor %d: must be at least 2 (0: from the voxel size or the model)", factor)
+	case math.IsNaN(seconds) || math.IsInf(seconds, 0) || seconds > adapt.MaxSeconds:
+		return usageErrorf("--seconds %v: must be a finite number up to %g (≤ 0: only --steps)", seconds, float64(adapt.MaxSeconds))
+	case steps < 0:
+		return usageErrorf("--steps %d: must be at least 0 (0: no limit)", steps)
+	case math.IsNaN(lr) || math.IsInf(lr, 0) || lr <= 0:
+		return usageErrorf("--lr %v: must be a positive finite number", lr)
+	case batch < 1:
+		return usageErrorf("--batch %d: must be at least 1", batch)
+	case points < -1:
+		return usageErrorf("--points %d: must be -1 (every pixel), 0 (by the model's size) or a positive number", points)
+	case pool < 1:
+		return usageErrorf("--pool %d: must be at least 1", pool)
+	}
+	return nil
 }
 
 // factorWords says which factors a model was trained for: "factor 8" or

@@ -30,6 +30,10 @@ var benchTorchPy []byte
 // benchCases are the cases of `niiv bench`, in run order.
 var benchCases = []string{"matmul2048", "view512", "view512cold", "volume128", "xy128"}
 
+// benchImpls are the implementations --impls may name (go-gl replaces
+// go-native on the GPU).
+var benchImpls = []string{"go-native", "go-int8", "go-ort", "torch"}
+
 // benchRecord is one measurement, printed as a JSON line with --json.
 type benchRecord struct {
 	Case   string  `json:"case"`
@@ -68,7 +72,7 @@ func init() {
 			asJSON := fs.Bool("json", false, "print one JSON object per line: {\"case\",\"model\",\"impl\",\"ms\",...}")
 			models := fs.String("models", "", "comma-separated models (embedded names or folders); default: every embedded model")
 			cases := fs.String("cases", strings.Join(benchCases, ","), "comma-separated cases")
-			impls := fs.String("impls", "go-native,go-int8,go-ort,torch", "comma-separated implementations")
+			impls := fs.String("impls", strings.Join(benchImpls, ","), "comma-separated implementations")
 			reps := fs.Int("reps", 3, "repetitions per case (cases over 2 s run once)")
 			python := fs.String("python", "/usr/bin/python3", "Python with PyTorch, for the torch reference")
 			train := fs.String("train", "", "the training package folder (default: reconstruct/train above the working directory)")
@@ -78,22 +82,79 @@ func init() {
 				}
 				b := &bench{env: env, ef: ef, reps: max(1, *reps), asJSON: *asJSON,
 					cases: splitSet(*cases), impls: splitSet(*impls)}
-				for c := range b.cases {
-					if !slicesContains(benchCases, c) {
-						return usageErrorf("--cases: unknown case %q (want %s)", c, strings.Join(benchCases, ", "))
-					}
+				if err := checkList("--cases", "case", *cases, b.cases, benchCases); err != nil {
+					return err
 				}
-				names := strings.Split(*models, ",")
+				if err := checkList("--impls", "implementation", *impls, b.impls, benchImpls); err != nil {
+					return err
+				}
+				embedded := reconstruct.EmbeddedNames(assets.Models)
+				var names []string
 				if *models == "" {
-					names = reconstruct.EmbeddedNames(assets.Models)
+					names = embedded
 					if len(names) == 0 {
 						fmt.Fprintln(env.Stderr, "niiv bench: no embedded model; give --models FOLDER,… to time the niiv cases")
+					}
+				} else {
+					for _, name := range strings.Split(*models, ",") {
+						if name = strings.TrimSpace(name); name == "" {
+							continue
+						}
+						if !isModelRef(name, embedded) {
+							return usageErrorf("--models: unknown model %q (want a model folder or an embedded model: %s)", name, wordList(embedded))
+						}
+						names = append(names, name)
+					}
+					if len(names) == 0 {
+						return usageErrorf("--models %q: no model named (want model folders or embedded models: %s; leave it out for every embedded model)", *models, wordList(embedded))
 					}
 				}
 				return b.run(ctx, names, *python, *train)
 			}
 		},
 	})
+}
+
+// checkList refuses a comma-separated flag value that names nothing, or
+// a noun not in valid.
+func checkList(flagName, noun, value string, set map[string]bool, valid []string) error {
+	if len(set) == 0 {
+		return usageErrorf("%s %q: name one or more of %s", flagName, value, strings.Join(valid, ", "))
+	}
+	var bad []string
+	for v := range set {
+		if !slicesContains(valid, v) {
+			bad = append(bad, fmt.Sprintf("%q", v))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	if len(bad) > 1 {
+		noun += "s"
+	}
+	hint := ""
+	if set["go-gl"] && flagName == "--impls" {
+		hint = "; go-gl is timed in place of go-native with --device gl"
+	}
+	return usageErrorf("%s: unknown %s %s (want %s%s)", flagName, noun, strings.Join(bad, ", "), strings.Join(valid, ", "), hint)
+}
+
+// isModelRef reports whether ref names a model folder or an embedded model.
+func isModelRef(ref string, embedded []string) bool {
+	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+		return true
+	}
+	return slicesContains(embedded, reconstruct.ModelName(nameOrDefault(ref)))
+}
+
+// wordList joins names with commas, or says "none".
+func wordList(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 func splitSet(s string) map[string]bool {

@@ -32,18 +32,22 @@ import (
 	"github.com/niiv/niiv/volume"
 )
 
-// Options configure Adapt. Zero values take the defaults.
+// Options configure Adapt. Zero values take the defaults. Negative values
+// other than Points -1 and a negative Seconds, a crop that does not fit the
+// xy planes, and a learning rate or time budget that is NaN or infinite
+// are errors.
 type Options struct {
 	// Factor is the anisotropy factor: rows of the xy crops are
 	// average-pooled by it (default: the model card's factor, else 8).
 	Factor int
 	// Crop is the side of the square xy crops (default 128, reduced to fit
-	// the planes; rounded down to a multiple of Factor).
+	// the planes; rounded down to a multiple of Factor). A crop given must
+	// be between 2×Factor and the planes' smaller side.
 	Crop int
 	// Batch is the number of crops per step (default 8).
 	Batch int
 	// Points is the number of query points per crop and step, drawn at
-	// random from the crop's pixels. A negative value takes every pixel
+	// random from the crop's pixels. -1 takes every pixel
 	// (as reconstruct/train does); 0 chooses by the MLP's size: every
 	// pixel for MLPs up to AutoMACs multiply-accumulates per point (lite),
 	// fewer for larger ones (about 2048 of 128² for paper), so that a step
@@ -186,9 +190,42 @@ func autoPoints(d *reconstruct.DecoderMLP, size int) int {
 	return min(all, max(1024, all*AutoMACs/macs))
 }
 
+// MaxSeconds is the largest time budget Options.Seconds may give.
+const MaxSeconds = 1e9
+
+// check rejects option values that mean nothing: a negative count, Points
+// below -1, a learning rate or time budget that is not a finite number, or
+// not positive where it must be (zero takes the default).
+func (o Options) check() error {
+	switch {
+	case o.Factor < 0:
+		return fmt.Errorf("factor %d: want at least 2 (0: the default)", o.Factor)
+	case o.Crop < 0:
+		return fmt.Errorf("crop %d: want a positive side (0: the default)", o.Crop)
+	case o.Batch < 0:
+		return fmt.Errorf("batch %d: want at least 1 (0: the default)", o.Batch)
+	case o.Points < -1:
+		return fmt.Errorf("points %d: want -1 (every pixel), 0 (by the MLP's size) or a positive number", o.Points)
+	case o.Pool < 0:
+		return fmt.Errorf("pool %d: want at least 1 (0: the default)", o.Pool)
+	case math.IsNaN(o.LR) || math.IsInf(o.LR, 0) || o.LR < 0:
+		return fmt.Errorf("learning rate %v: want a positive finite number (0: the default)", o.LR)
+	case math.IsNaN(o.Seconds) || math.IsInf(o.Seconds, 0) || o.Seconds > MaxSeconds:
+		return fmt.Errorf("seconds %v: want a finite number up to %g (negative: no time limit)", o.Seconds, float64(MaxSeconds))
+	case o.Steps < 0:
+		return fmt.Errorf("steps %d: want at least 0 (0: no limit)", o.Steps)
+	case o.Threads < 0:
+		return fmt.Errorf("threads %d: want at least 1 (0: GOMAXPROCS)", o.Threads)
+	}
+	return nil
+}
+
 // fill completes o with defaults for the volume shape s, the model m and
 // its decoder d.
 func (o Options) fill(s volume.Shape, m *reconstruct.Model, d *reconstruct.DecoderMLP) (Options, error) {
+	if err := o.check(); err != nil {
+		return o, err
+	}
 	if o.Factor == 0 {
 		o.Factor = m.Factor()
 		if o.Factor < 2 {
@@ -198,6 +235,9 @@ func (o Options) fill(s volume.Shape, m *reconstruct.Model, d *reconstruct.Decod
 	if o.Factor < 2 {
 		return o, fmt.Errorf("factor %d: want at least 2", o.Factor)
 	}
+	if o.Crop != 0 && (o.Crop < 2*o.Factor || o.Crop > min(s.Y, s.X)) {
+		return o, fmt.Errorf("crop %d: want %d (twice the factor) to %d (the smaller side of the %d×%d xy planes)", o.Crop, 2*o.Factor, min(s.Y, s.X), s.Y, s.X)
+	}
 	if o.Crop == 0 {
 		o.Crop = 128
 	}
@@ -205,7 +245,7 @@ func (o Options) fill(s volume.Shape, m *reconstruct.Model, d *reconstruct.Decod
 	if o.Crop < 2*o.Factor {
 		return o, fmt.Errorf("xy planes of %d×%d are too small for crops at factor %d", s.Y, s.X, o.Factor)
 	}
-	if o.Batch <= 0 {
+	if o.Batch == 0 {
 		o.Batch = 8
 	}
 	switch all := o.Crop * o.Crop; {
@@ -214,11 +254,11 @@ func (o Options) fill(s volume.Shape, m *reconstruct.Model, d *reconstruct.Decod
 	case o.Points == 0:
 		o.Points = autoPoints(d, o.Crop)
 	}
-	if o.Pool <= 0 {
+	if o.Pool == 0 {
 		o.Pool = 128
 	}
 	o.Pool = max(o.Pool, o.Batch)
-	if o.LR <= 0 {
+	if o.LR == 0 {
 		o.LR = DefaultLR
 	}
 	if o.Seconds == 0 {
