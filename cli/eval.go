@@ -250,7 +250,7 @@ func evalVolumeCheck(w io.Writer, path string, vol *volume.Volume, factor int) e
 	}
 	z := vol.Shape().Z
 	if z < factor {
-		return usageErrorf("--factor %d: %s has only %d slices", factor, path, z)
+		return usageErrorf("--factor %d: %s has only %s", factor, path, plural(z, "slice"))
 	}
 	if r := z % factor; r != 0 {
 		fmt.Fprintf(w, "niiv eval: %s: %d slices are not a multiple of %d: the last %d are left out\n", path, z, factor, r)

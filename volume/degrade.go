@@ -13,7 +13,11 @@ func PoolZ(v *Volume, factor int) (*Volume, error) {
 		return nil, fmt.Errorf("volume: pooling factor %d must be at least 1", factor)
 	}
 	if s.Z < factor {
-		return nil, fmt.Errorf("volume: cannot pool %d slices by %d", s.Z, factor)
+		n := fmt.Sprintf("%d slices", s.Z)
+		if s.Z == 1 {
+			n = "1 slice"
+		}
+		return nil, fmt.Errorf("volume: cannot pool %s by %d: the factor must not exceed the number of slices", n, factor)
 	}
 	out := Shape{Z: s.Z / factor, Y: s.Y, X: s.X}
 	plane := s.Y * s.X
