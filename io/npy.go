@@ -82,17 +82,34 @@ func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
 	}
 	h.fortran = d.fortran
 	h.offset = plen + hlen
-	h.dims = d.shape
 	if err := h.setDType(d.descr); err != nil {
 		return h, err
 	}
-	for _, s := range d.shape {
+	if err := h.setShape(d.shape); err != nil {
+		return h, err
+	}
+	want := int64(h.shape.Len()) * int64(h.dtype.Size())
+	have := size - h.offset
+	switch {
+	case have < want:
+		return h, fmt.Errorf("%w: truncated: header says %v %v (%s of data) but the file holds %s", ErrFormat, h.shape, h.dtype, HumanBytes(want), HumanBytes(have))
+	case have > want:
+		return h, fmt.Errorf("%w: header says %v %v (%d data bytes) but the file holds %d: shape and data disagree", ErrFormat, h.shape, h.dtype, want, have)
+	}
+	return h, nil
+}
+
+// setShape checks the shape of a header, squeezing singleton axes of
+// higher-rank arrays such as (1, Z, Y, X), and refuses anything but a
+// non-empty 3-D (z, y, x) array or one larger than MaxBytes.
+func (h *npyHeader) setShape(dims []int) error {
+	h.dims = dims
+	for _, s := range dims {
 		if s < 0 {
-			return h, fmt.Errorf("%w: shape %v has a negative axis", ErrFormat, d.shape)
+			return fmt.Errorf("%w: shape %v has a negative axis", ErrFormat, dims)
 		}
 	}
 	// Squeeze singleton axes of higher-rank arrays, e.g. (1, Z, Y, X).
-	dims := d.shape
 	if len(dims) > 3 {
 		var sq []int
 		for _, s := range dims {
@@ -105,7 +122,7 @@ func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
 		}
 		if len(sq) == 3 {
 			if h.fortran {
-				return h, fmt.Errorf("%w: %d-D Fortran-order array %v: save it as a 3-D (z, y, x) array", ErrFormat, len(dims), dims)
+				return fmt.Errorf("%w: %d-D Fortran-order array %v: save it as a 3-D (z, y, x) array", ErrFormat, len(dims), dims)
 			}
 			dims = sq
 		}
@@ -113,28 +130,20 @@ func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
 	switch len(dims) {
 	case 3:
 	case 2:
-		return h, fmt.Errorf("%w: 2-D array %d×%d is a single image; niiv needs a 3-D volume (z, y, x)", ErrFormat, dims[0], dims[1])
+		return fmt.Errorf("%w: 2-D array %d×%d is a single image; niiv needs a 3-D volume (z, y, x)", ErrFormat, dims[0], dims[1])
 	default:
-		return h, fmt.Errorf("%w: %d-D array %v; niiv needs a 3-D volume (z, y, x)", ErrFormat, len(dims), dims)
+		return fmt.Errorf("%w: %d-D array %v; niiv needs a 3-D volume (z, y, x)", ErrFormat, len(dims), dims)
 	}
 	for _, s := range dims {
 		if s <= 0 {
-			return h, fmt.Errorf("%w: shape %v has an empty axis", ErrFormat, dims)
+			return fmt.Errorf("%w: shape %v has an empty axis", ErrFormat, dims)
 		}
 	}
 	h.shape = volume.Shape{Z: dims[0], Y: dims[1], X: dims[2]}
 	if err := checkAlloc(h.shape, h.dtype); err != nil {
-		return h, err
+		return err
 	}
-	want := int64(h.shape.Len()) * int64(h.dtype.Size())
-	have := size - h.offset
-	switch {
-	case have < want:
-		return h, fmt.Errorf("%w: truncated: header says %v %v (%s of data) but the file holds %s", ErrFormat, h.shape, h.dtype, HumanBytes(want), HumanBytes(have))
-	case have > want:
-		return h, fmt.Errorf("%w: header says %v %v (%d data bytes) but the file holds %d: shape and data disagree", ErrFormat, h.shape, h.dtype, want, have)
-	}
-	return h, nil
+	return nil
 }
 
 // npyDictValues are the three entries of a .npy header dictionary.

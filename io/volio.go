@@ -1,6 +1,7 @@
 // Package volio reads and writes the volumes microscopists have: NumPy .npy
 // arrays, multi-page TIFF stacks (ImageJ and OME metadata) and folders of
-// 2-D slices. Formats are recognised by their content, not by extension.
+// 2-D slices, and reads one array of a NumPy .npz archive. Formats are
+// recognised by their content, not by extension.
 //
 // Every error names the file and the problem. Sizes are checked from the
 // header before any voxel memory is allocated, and writers never leave a
@@ -25,8 +26,12 @@ type Format string
 
 // Known formats.
 const (
-	NPY    Format = "npy"
-	TIFF   Format = "tiff"
+	NPY  Format = "npy"
+	TIFF Format = "tiff"
+	// NPZ is a NumPy .npz archive, of which one array is read: the only
+	// one, else the first named volume, data, arr_0 or image, or the one a
+	// ":NAME" suffix picks, as in "cells.npz:stack".
+	NPZ    Format = "npz"
 	Folder Format = "folder of 2-D slices"
 )
 
@@ -126,15 +131,25 @@ func sniff(head []byte) (Format, bool) {
 	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")),
 		bytes.HasPrefix(head, []byte("II+\x00")), bytes.HasPrefix(head, []byte("MM\x00+")):
 		return TIFF, true
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return NPZ, true
 	}
 	return "", false
 }
 
 // Detect returns the format of path: a directory or glob pattern is a folder
-// of slices; a file is recognised by its magic bytes.
+// of slices; a file is recognised by its magic bytes; "x.npz:NAME", where
+// x.npz exists and the whole path does not, is an array of an archive.
 func Detect(path string) (Format, error) {
 	if strings.ContainsAny(path, "*?[") {
 		return Folder, nil
+	}
+	if archive, _, ok := splitNPZMember(path); ok {
+		fm, err := Detect(archive)
+		if err == nil && fm != NPZ {
+			return "", &Error{"open", path, fmt.Errorf("%w: a :NAME suffix picks an array of a .npz archive, and %s is a .%s file", ErrFormat, archive, fm)}
+		}
+		return fm, err
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -157,7 +172,7 @@ func Detect(path string) (Format, error) {
 		return "", &Error{"read", path, fmt.Errorf("%w: file is empty", ErrFormat)}
 	}
 	ext := strings.ToLower(filepath.Ext(path))
-	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy or TIFF file (extension %q, first bytes % x)", ErrFormat, ext, head[:n])}
+	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy or TIFF file or a .npz archive (extension %q, first bytes % x)", ErrFormat, ext, head[:n])}
 }
 
 // Options adjust how OpenWith and InspectWith read a volume.
@@ -190,6 +205,8 @@ func InspectWith(path string, o Options) (Info, error) {
 	switch fm {
 	case NPY:
 		return inspectNPY(path, o)
+	case NPZ:
+		return inspectNPZ(path, o)
 	case TIFF:
 		return inspectTIFF(path)
 	default:
@@ -213,6 +230,8 @@ func OpenWith(path string, o Options) (*volume.Volume, error) {
 	switch fm {
 	case NPY:
 		v, err = readNPY(path, o)
+	case NPZ:
+		v, err = readNPZ(path, o)
 	case TIFF:
 		v, err = readTIFF(path)
 	default:
