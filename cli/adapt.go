@@ -125,7 +125,7 @@ func init() {
 				}
 				o := res.Options
 				fmt.Fprintf(env.Stdout, "adapted %s to %s: %s in %.1fs (%.2f steps/s; factor %d, %s of %d² per step, %s each, lr %g, seed %d)\n",
-					p.Name(), vol.Name, nouns(res.Steps, "step"), res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, nouns(o.Batch, "crop"), o.Crop, nouns(o.Points, "point"), o.LR, o.Seed)
+					p.Name(), vol.Name, plural(res.Steps, "step"), res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, plural(o.Batch, "crop"), o.Crop, plural(o.Points, "point"), o.LR, o.Seed)
 				fmt.Fprintf(env.Stdout, "L1 on %d fixed xy crops: parent %.5f, adapted %.5f\n", adapt.EvalCrops, res.ParentLoss, res.Loss)
 				fmt.Fprintf(env.Stdout, "wrote %s (use --model %s, or niiv eval --methods niiv:%s)\n", dir, dir, dir)
 				return nil

@@ -21,6 +21,9 @@ func init() {
 			var vf voxelFlags
 			vf.register(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
+				if err := checkOutput(args[0], args[1]); err != nil {
+					return err
+				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
 					return err
@@ -47,23 +50,26 @@ func init() {
 				if *factor < 2 {
 					return usageErrorf("--factor %d: must be at least 2", *factor)
 				}
+				if err := checkOutput(args[0], args[1]); err != nil {
+					return err
+				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
 					return err
 				}
 				z := vol.Shape().Z
 				if z < 2 {
-					return usageErrorf("--factor %d: %s has %s, nothing to pool along z", *factor, args[0], nouns(z, "slice"))
+					return usageErrorf("--factor %d: %s has %s, nothing to pool along z", *factor, args[0], plural(z, "slice"))
 				}
 				if *factor > z {
-					return usageErrorf("--factor %d: more than the %s of %s (must be between 2 and %d)", *factor, nouns(z, "slice"), args[0], z)
+					return usageErrorf("--factor %d: more than the %s of %s (must be between 2 and %d)", *factor, plural(z, "slice"), args[0], z)
 				}
 				if r := z % *factor; r != 0 {
 					dropped := fmt.Sprintf("the last %d are dropped", r)
 					if r == 1 {
 						dropped = "the last one is dropped"
 					}
-					fmt.Fprintf(env.Stderr, "niiv degrade: %s are not a multiple of %d; %s\n", nouns(z, "slice"), *factor, dropped)
+					fmt.Fprintf(env.Stderr, "niiv degrade: %s are not a multiple of %d; %s\n", plural(z, "slice"), *factor, dropped)
 				}
 				out, err := volume.PoolZ(vol, *factor)
 				if err != nil {
@@ -128,12 +134,4 @@ func printWritten(env *Env, path string, v *volume.Volume) {
 		dt = fmt.Sprintf("%v (converted from %v)", info.DType, v.DType())
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %v %s, voxel %v\n", path, v.Shape(), dt, v.Voxel)
-}
-
-// nouns returns "1 slice", "2 slices".
-func nouns(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,5 +156,35 @@ func TestSampleProgress(t *testing.T) {
 	}
 	if strings.Contains(o, "%") {
 		t.Errorf("progress on stdout: %s", o)
+	}
+}
+
+// TestOutputIsInput checks that convert and degrade refuse to overwrite
+// the file they read, under any name.
+func TestOutputIsInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "v.npy")
+	writeVolume(t, in, 8, volume.Uint8)
+	before, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.npy")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"convert", in, in},
+		{"convert", in, link},
+		{"degrade", in, in, "--factor", "2"},
+		{"degrade", link, in, "--factor", "2"},
+	} {
+		code, _, e := run(args...)
+		if code != 2 || !strings.Contains(e, "is the input file") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and 'is the input file'", args, code, e)
+		}
+	}
+	if after, err := os.ReadFile(in); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the input changed (%v)", err)
 	}
 }
