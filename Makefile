@@ -43,6 +43,7 @@ FUZZTIME ?= 60s
 fuzz: setup
 	$(GO) test ./io -run '^$$' -fuzz '^FuzzNPY$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./io -run '^$$' -fuzz '^FuzzTIFF$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./io -run '^$$' -fuzz '^FuzzNPZ$$' -fuzztime $(FUZZTIME)
 
 ## train: train (resumable, MINUTES of budget) and export a preset (CONFIG=lite or paper) into
 ## assets/models/CONFIG, then evaluate it on Hemibrain and held-out medulla (needs ../shared/data)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -87,7 +88,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	c, ok := commands[name]
 	if !ok {
 		// `niiv FILE` opens FILE in the viewer.
-		if _, err := os.Stat(name); err == nil && commands["view"] != nil {
+		if looksLikeFile(name) && commands["view"] != nil {
 			c, args = commands["view"], append([]string{"view"}, args...)
 		} else {
 			fmt.Fprintf(stderr, "niiv: unknown command %q\n", name)
@@ -250,4 +251,18 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// looksLikeFile reports whether a first argument that is not a command
+// names something to open: an existing path, or an array of an existing
+// .npz archive ("x.npz:NAME").
+func looksLikeFile(arg string) bool {
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	if i := strings.LastIndex(arg, ":"); i > 0 && strings.EqualFold(filepath.Ext(arg[:i]), ".npz") {
+		_, err := os.Stat(arg[:i])
+		return err == nil
+	}
+	return false
 }
