@@ -407,7 +407,7 @@ func (u *ui) syncControls(c viewer.Change) {
 		u.invert.SetChecked(ct.Invert)
 		u.cmap.SetSelected(ct.Colormap)
 		st := m.Volume().Stats()
-		u.hist.Image = render.Histogram(st.Histogram(256), st.Min, st.Max, ct.Style(), 256, 72)
+		u.hist.Image = render.Histogram(st.Histogram(st.Bins(256)), st.Min, st.Max, ct.Style(), 256, 72)
 		u.hist.Refresh()
 	}
 	u.cross.SetChecked(m.CrosshairShown())

@@ -179,6 +179,14 @@ func trim(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 // its label. perPixel is the physical size of one pixel in unit. It returns
 // the bar's length in unit (0 when nothing was drawn).
 func ScaleBar(dst *image.RGBA, perPixel float64, unit string) (float64, error) {
+	return ScaleBarSized(dst, perPixel, unit, TextSize(dst.Bounds()))
+}
+
+// ScaleBarSized is ScaleBar with the label's text size given, e.g. that of
+// the view the image is shown in, so that a wide, thin axial image gets
+// the same bar as its neighbours; the size shrinks where the bar would
+// take more than half the image's height.
+func ScaleBarSized(dst *image.RGBA, perPixel float64, unit string, size float64) (float64, error) {
 	b := dst.Bounds()
 	if !(perPixel > 0) || b.Dx() < 40 || b.Dy() < 30 {
 		return 0, nil
@@ -188,7 +196,8 @@ func ScaleBar(dst *image.RGBA, perPixel float64, unit string) (float64, error) {
 	if px < 2 {
 		return 0, nil
 	}
-	size := TextSize(b)
+	// The box is about 3.7 text sizes tall (margin, text, bar, padding).
+	size = max(11, min(size, float64(b.Dy())/2/3.7))
 	label := FormatLength(length, unit)
 	tw, th, err := MeasureText(label, size)
 	if err != nil {

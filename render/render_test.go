@@ -397,3 +397,39 @@ func anyLit(img *image.RGBA, x0, x1 int) bool {
 	}
 	return false
 }
+
+// TestScaleBarSized checks that the label follows the size given (the
+// view's), within half the image's height.
+func TestScaleBarSized(t *testing.T) {
+	boxHeight := func(img *image.RGBA) int { // rows touched by the bar's box
+		n := 0
+		for y := 0; y < img.Bounds().Dy(); y++ {
+			for x := 0; x < img.Bounds().Dx(); x++ {
+				if img.RGBAAt(x, y).A != 0 {
+					n++
+					break
+				}
+			}
+		}
+		return n
+	}
+	thin := func() *image.RGBA { return image.NewRGBA(image.Rect(0, 0, 800, 150)) }
+	small, large := thin(), thin()
+	if _, err := ScaleBar(small, 5, "nm"); err != nil { // sized by the 150-px height: 11
+		t.Fatal(err)
+	}
+	if _, err := ScaleBarSized(large, 5, "nm", 17); err != nil {
+		t.Fatal(err)
+	}
+	hs, hl := boxHeight(small), boxHeight(large)
+	if hl <= hs {
+		t.Errorf("box %d px tall with text size 17, %d px with the image's own size: want it taller", hl, hs)
+	}
+	huge := thin()
+	if _, err := ScaleBarSized(huge, 5, "nm", 72); err != nil {
+		t.Fatal(err)
+	}
+	if h := boxHeight(huge); h > 150/2+8 {
+		t.Errorf("box %d px tall in a 150-px image: want at most about half", h)
+	}
+}

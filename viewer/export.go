@@ -176,7 +176,7 @@ func (s Snapshot) Render(ctx context.Context, methods Methods) (*image.RGBA, err
 	draw.Draw(info, info.Bounds(), image.NewUniform(Background), image.Point{}, draw.Src)
 	st := s.Stats
 	hw, hh := b.Dx()*9/10, b.Dy()/3
-	h := render.Histogram(st.Histogram(max(16, hw/2)), st.Min, st.Max, s.Style, hw, hh)
+	h := render.Histogram(st.Histogram(st.Bins(max(16, hw/2))), st.Min, st.Max, s.Style, hw, hh)
 	off := image.Pt(b.Dx()/20, b.Dy()/2)
 	draw.Draw(info, h.Bounds().Add(off), h, image.Point{}, draw.Src)
 	ts := render.TextSize(info.Bounds())

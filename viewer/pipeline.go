@@ -480,7 +480,13 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		}
 	}
 	if req.ScaleBar {
-		if _, err := render.ScaleBar(f.Image, req.PerPixel(), req.Unit); err != nil {
+		// Sized for the view, not the image: a thin axial strip gets the
+		// same bar as the square views beside it.
+		size := render.TextSize(f.Image.Bounds())
+		if req.Widget.X > 0 && req.Widget.Y > 0 {
+			size = render.TextSize(image.Rectangle{Max: req.Widget})
+		}
+		if _, err := render.ScaleBarSized(f.Image, req.PerPixel(), req.Unit, size); err != nil {
 			f.Err = err
 		}
 	}

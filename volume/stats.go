@@ -112,23 +112,40 @@ func (s *Stats) Percentile(p float64) float64 {
 	return s.Max
 }
 
+// Bins returns the number of display bins, at most limit, that Histogram
+// fills evenly: for integer data with few levels, each bin then holds the
+// same number of values (a bin with none between two with one would draw a
+// comb); otherwise limit.
+func (s *Stats) Bins(limit int) int {
+	if !s.integerBin || limit <= 0 {
+		return limit
+	}
+	levels := len(s.hist)
+	per := (levels + limit - 1) / limit
+	return (levels + per - 1) / per
+}
+
 // Histogram returns counts in nbins equal bins over [Min, Max], for display.
+// Integer data with few levels puts the same number of consecutive values
+// in each bin (the last may hold fewer); Bins gives the count that leaves
+// no bin empty.
 func (s *Stats) Histogram(nbins int) []int64 {
 	out := make([]int64, nbins)
 	if nbins == 0 || len(s.hist) == 0 {
 		return out
 	}
 	span := s.Max - s.Min
+	per := (len(s.hist) + nbins - 1) / nbins // values per bin, integer data
 	for b, c := range s.hist {
 		if c == 0 {
 			continue
 		}
 		v := s.lo + (float64(b)+0.5)*s.binW
-		if s.integerBin {
-			v = s.lo + float64(b)
-		}
 		k := 0
-		if span > 0 {
+		switch {
+		case s.integerBin:
+			k = b / per
+		case span > 0:
 			k = int((v - s.Min) / span * float64(nbins))
 		}
 		if k >= nbins {
