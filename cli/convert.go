@@ -64,12 +64,8 @@ func init() {
 				if *factor > z {
 					return usageErrorf("--factor %d: more than the %s of %s (must be between 2 and %d)", *factor, plural(z, "slice"), args[0], z)
 				}
-				if r := z % *factor; r != 0 {
-					dropped := fmt.Sprintf("the last %d are dropped", r)
-					if r == 1 {
-						dropped = "the last one is dropped"
-					}
-					fmt.Fprintf(env.Stderr, "niiv degrade: %s are not a multiple of %d; %s\n", plural(z, "slice"), *factor, dropped)
+				if z%*factor != 0 {
+					fmt.Fprintf(env.Stderr, "niiv degrade: %s\n", droppedSlices(z, *factor))
 				}
 				out, err := volume.PoolZ(vol, *factor)
 				if err != nil {
@@ -99,6 +95,12 @@ func init() {
 				}
 				if *factor < 1 || *factor > *size {
 					return usageErrorf("--factor %d: must be between 1 and --size %d", *factor, *size)
+				}
+				if err := checkOutput("", args[0]); err != nil {
+					return err
+				}
+				if *size%*factor != 0 {
+					fmt.Fprintf(env.Stderr, "niiv sample: %s\n", droppedSlices(*size, *factor))
 				}
 				opt := sample.Options{Size: *size, Seed: *seed}
 				bar := newSampleProgress(env.Stderr, fmt.Sprintf("sample %d³", *size))
@@ -134,4 +136,13 @@ func printWritten(env *Env, path string, v *volume.Volume) {
 		dt = fmt.Sprintf("%v (converted from %v)", info.DType, v.DType())
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %v %s, voxel %v\n", path, v.Shape(), dt, v.Voxel)
+}
+
+// droppedSlices says what pooling z slices by factor leaves out.
+func droppedSlices(z, factor int) string {
+	dropped := fmt.Sprintf("the last %d are dropped", z%factor)
+	if z%factor == 1 {
+		dropped = "the last one is dropped"
+	}
+	return fmt.Sprintf("%s are not a multiple of %d; %s", plural(z, "slice"), factor, dropped)
 }

@@ -70,7 +70,7 @@ func init() {
 						return usageErrorf("%s: folder %s does not exist", out, filepath.Dir(out))
 					}
 					for _, in := range args {
-						if err := checkOutput(in, out); err != nil {
+						if err := checkNotInput(in, out); err != nil {
 							return err
 						}
 					}

@@ -53,6 +53,9 @@ func init() {
 	})
 }
 
+// montageGap is the gap in pixels between a montage's panels.
+const montageGap = 4
+
 type figureOptions struct {
 	view, slice, at, modes, size, out, colormap, window, caption, model string
 	zoom, gamma                                                         float64
@@ -102,6 +105,12 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	layout := o.view == "layout"
 	if layout && len(modes) > 1 {
 		return usageErrorf("--view layout shows one mode; --mode %q asks for %d (a montage needs --view xy, xz or yz)", o.modes, len(modes))
+	}
+	if n := len(modes); (size.X-montageGap*(n-1))/n < 16 {
+		return usageErrorf("--size %s is too narrow for %d panels", o.size, n)
+	}
+	if err := atomicfile.Check(o.out); err != nil {
+		return fmt.Errorf("--out %s: %w", o.out, err)
 	}
 	var axis volume.Axis
 	if !layout {
@@ -200,12 +209,9 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		}
 		summary = append(summary, "layout, mode "+modes[0].String())
 	} else {
-		const gap = 4
+		const gap = montageGap
 		n := len(modes)
 		pw := (size.X - gap*(n-1)) / n
-		if pw < 16 {
-			return usageErrorf("--size %s is too narrow for %d panels", o.size, n)
-		}
 		mdl.SetSize(axis, image.Pt(pw, size.Y))
 		mdl.SetZoom(axis, o.zoom)
 		if o.at != "" {
@@ -292,7 +298,7 @@ func caption(flagValue string, vol *volume.Volume, title, method string) string 
 
 func writeFigure(path string, img image.Image) error {
 	if err := atomicfile.WritePNG(path, img); err != nil {
-		return fmt.Errorf("figure: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -116,9 +117,28 @@ func (v *voxelFlags) openOptions() volio.Options {
 	}}
 }
 
-// checkOutput refuses an output path that names the input file (the same
-// file, under any name): writing it would replace the data being read.
+// checkOutput checks a volume output path before any work is done: a
+// format Save writes (else a usage error), a folder that takes the file,
+// and not the input file (the same file, under any name: writing it would
+// replace the data being read). in may be "" when there is no input file.
 func checkOutput(in, out string) error {
+	switch strings.ToLower(filepath.Ext(out)) {
+	case ".npy", ".tif", ".tiff":
+	default:
+		return usageErrorf("%s: niiv writes volumes as .npy, .tif or .tiff", out)
+	}
+	if err := checkNotInput(in, out); err != nil {
+		return err
+	}
+	return volio.CheckSave(out)
+}
+
+// checkNotInput refuses an output path that names the input file in,
+// under any name.
+func checkNotInput(in, out string) error {
+	if in == "" {
+		return nil
+	}
 	a, err1 := os.Stat(in)
 	b, err2 := os.Stat(out)
 	if err1 == nil && err2 == nil && os.SameFile(a, b) {

@@ -285,6 +285,21 @@ func Save(path string, v *volume.Volume) error {
 	return &Error{"write", path, fmt.Errorf("unknown output format %q (use .npy, .tif or .tiff)", filepath.Ext(path))}
 }
 
+// CheckSave reports, before any work, whether Save could write path: a
+// .npy, .tif or .tiff name whose folder exists and takes new files, and
+// which is not a folder.
+func CheckSave(path string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy", ".tif", ".tiff":
+	default:
+		return &Error{"write", path, fmt.Errorf("unknown output format %q (use .npy, .tif or .tiff)", filepath.Ext(path))}
+	}
+	if err := atomicfile.Check(path); err != nil {
+		return &Error{"write", path, err}
+	}
+	return nil
+}
+
 // writeAtomic creates path through a temporary file in the same folder,
 // calls fill on it and renames it into place only when fill succeeds.
 func writeAtomic(path string, fill func(f *os.File) error) error {

@@ -98,3 +98,48 @@ func TestSaveErrors(t *testing.T) {
 		t.Errorf("folder holds %d entries, want 1", len(ents))
 	}
 }
+
+// TestSaveThroughLinkKeepsSidecar checks that saving to a symbolic link
+// puts the voxel-size sidecar beside the file written, so that the target
+// opened by its own name has its voxel size.
+func TestSaveThroughLinkKeepsSidecar(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target.npy"), filepath.Join(dir, "link.npy")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	vox := volume.Voxel{Z: 50, Y: 4, X: 4, Unit: "nm", Known: true}
+	v, err := volume.New(volume.Shape{Z: 2, Y: 3, X: 4}, make([]uint8, 24), vox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(link, v); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Voxel.Z != 50 || got.Voxel.X != 4 {
+		t.Errorf("target opened with voxel %v, want %v", got.Voxel, vox)
+	}
+	if _, err := os.Lstat(link + ".json"); err == nil {
+		t.Errorf("a sidecar was written beside the link")
+	}
+}
+
+func TestCheckSave(t *testing.T) {
+	dir := t.TempDir()
+	for p, ok := range map[string]bool{
+		filepath.Join(dir, "a.npy"):       true,
+		filepath.Join(dir, "a.TIF"):       true,
+		filepath.Join(dir, "a.jpg"):       false,
+		filepath.Join(dir, "a.npz"):       false,
+		filepath.Join(dir, "no", "a.npy"): false,
+		dir:                               false,
+	} {
+		if err := CheckSave(p); (err == nil) != ok {
+			t.Errorf("CheckSave(%q) = %v, want ok %v", p, err, ok)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -115,6 +116,10 @@ func unwrapPath(err error) error {
 // writeSidecar records v's voxel size beside a .npy file; unknown sizes
 // remove a stale sidecar instead.
 func writeSidecar(npyPath string, vox volume.Voxel) error {
+	// Beside the file written, which for a symbolic link is its target.
+	if dest, err := atomicfile.Resolve(npyPath); err == nil {
+		npyPath = dest
+	}
 	p := sidecarPath(npyPath)
 	if !vox.Known {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {

@@ -92,6 +92,40 @@ func Write(path string, fill func(f *os.File) error) error {
 	return nil
 }
 
+// Check reports, before any work is done, whether Write could create path:
+// the path is not empty and not a folder, and its folder exists and takes
+// new files (a probe file is created there and removed).
+func Check(path string) error {
+	if path == "" {
+		return ErrEmptyPath
+	}
+	dest, err := resolve(path)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(dest)
+	switch {
+	case err == nil && st.IsDir():
+		return ErrIsDir
+	case err == nil && !st.Mode().IsRegular():
+		return nil // a device or pipe, written directly
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return folderError(filepath.Dir(dest), err)
+	}
+	dir := filepath.Dir(dest)
+	probe, err := createTemp(dir, "."+filepath.Base(dest)+".probe-")
+	if err != nil {
+		return folderError(dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// Resolve returns the file Write writes for path: path itself, or, when it
+// is a symbolic link (also a dangling one), the file it leads to.
+func Resolve(path string) (string, error) { return resolve(path) }
+
 // resolve follows path through symbolic links, also dangling ones, to the
 // file that is to be written.
 func resolve(path string) (string, error) {

@@ -158,3 +158,35 @@ func TestWritePNGEmptyPath(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "f.npy")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		ok         bool
+	}{
+		{"new file", filepath.Join(dir, "new.npy"), true},
+		{"existing file", file, true},
+		{"missing folder", filepath.Join(dir, "no", "x.npy"), false},
+		{"a folder", sub, false},
+		{"under a file", filepath.Join(file, "x.npy"), false},
+		{"empty", "", false},
+	} {
+		err := Check(c.path)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: Check(%q) = %v, want ok %v", c.name, c.path, err, c.ok)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Errorf("Check left files behind: %v", ents)
+	}
+}
