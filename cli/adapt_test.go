@@ -55,3 +55,40 @@ func TestAdaptThenUse(t *testing.T) {
 		t.Errorf("eval CSV has no niiv:DIR row: %s %v", csv, err)
 	}
 }
+
+// TestAdaptedModelUsedByDefault checks that reconstruct, figure and the
+// viewer's loading use the model adapted to a file when no model is named,
+// and the named one when it is.
+func TestAdaptedModelUsedByDefault(t *testing.T) {
+	if _, err := reconstruct.FindLibrary(); err != nil {
+		t.Skipf("skipping: ONNX Runtime library not found: %v", err)
+	}
+	dir := t.TempDir()
+	iso, low := filepath.Join(dir, "iso.npy"), filepath.Join(dir, "low.npy")
+	for _, args := range [][]string{
+		{"sample", iso, "--size", "32", "--factor", "1"},
+		{"degrade", iso, low, "--factor", "4"},
+		{"adapt", low, "--steps", "2", "--seconds", "0", "--batch", "2"}, // beside low.npy
+	} {
+		if code, o, e := run(args...); code != 0 {
+			t.Fatalf("niiv %v: exit %d\n%s%s", args, code, o, e)
+		}
+	}
+	for _, c := range []struct {
+		args    []string
+		adapted bool
+	}{
+		{[]string{"reconstruct", low, filepath.Join(dir, "r1.npy")}, true},
+		{[]string{"reconstruct", low, filepath.Join(dir, "r2.npy"), "--method", "niiv"}, false},
+		{[]string{"figure", low, "--mode", "niiv", "--size", "64x64", "--out", filepath.Join(dir, "f1.png")}, true},
+		{[]string{"figure", low, "--mode", "niiv", "--size", "64x64", "--model", "lite", "--out", filepath.Join(dir, "f2.png")}, false},
+	} {
+		code, o, e := run(c.args...)
+		if code != 0 {
+			t.Fatalf("niiv %v: exit %d\n%s%s", c.args, code, o, e)
+		}
+		if got := strings.Contains(e, "adapted to"); got != c.adapted {
+			t.Errorf("niiv %v: uses the adapted model %v, want %v\nstderr: %s", c.args, got, c.adapted, e)
+		}
+	}
+}

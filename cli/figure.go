@@ -47,6 +47,7 @@ func init() {
 			fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
 			fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
 			return func(ctx context.Context, env *Env, args []string) error {
+				o.modelSet = flagSet(fs, "model")
 				return figure(ctx, env, args[0], &vf, o)
 			}
 		},
@@ -60,6 +61,7 @@ type figureOptions struct {
 	view, slice, at, modes, size, out, colormap, window, caption, model string
 	zoom, gamma                                                         float64
 	invert, crosshair                                                   bool
+	modelSet                                                            bool // --model given: no adapted model
 	ef                                                                  engineFlags
 }
 
@@ -168,7 +170,10 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	eo := engine.Options{Model: o.model, Device: o.ef.device, Threads: o.ef.threads, Embedded: assets.Models}
 	lo := eo
 	// As in the viewer, a model adapted to this file earlier is used.
-	adapted, _ := engine.Remembered(eo, path, vol)
+	adapted := ""
+	if !o.modelSet {
+		adapted, _ = engine.Remembered(eo, path, vol)
+	}
 	if adapted != "" && needNiiv {
 		lo.Model = adapted
 	}

@@ -10,6 +10,7 @@ import (
 
 	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -80,14 +81,22 @@ func init() {
 				// A method asked for by name must load; the default (niiv)
 				// falls back to linear, saying why.
 				fallback := "linear"
-				fs.Visit(func(fl *flag.Flag) {
-					if fl.Name == "method" {
-						fallback = ""
+				var ms []reconstruct.Method
+				closeModels := func() {}
+				if flagSet(fs, "method") {
+					fallback = ""
+				} else if dir, ok := engine.Remembered(engine.Options{}, args[0], vol); ok {
+					// As in the viewer: the model adapted to this file.
+					if ms, closeModels, err = ef.openMethods("niiv:"+dir, env.Stderr, ""); err == nil {
+						fmt.Fprintf(env.Stderr, "niiv reconstruct: using the model adapted to %s: %s (--method niiv for the shipped one)\n", args[0], dir)
+					} else {
+						fmt.Fprintf(env.Stderr, "niiv reconstruct: the model adapted to %s does not load, using the shipped one\n", args[0])
 					}
-				})
-				ms, closeModels, err := ef.openMethods(*method, env.Stderr, fallback)
-				if err != nil {
-					return err
+				}
+				if ms == nil {
+					if ms, closeModels, err = ef.openMethods(*method, env.Stderr, fallback); err != nil {
+						return err
+					}
 				}
 				defer closeModels()
 				m := ms[0]

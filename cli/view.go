@@ -53,7 +53,11 @@ func init() {
 				eo := engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models}
 				// A model adapted to this file earlier (niiv adapt, or the
 				// viewer's "Adapt to this volume") is used again.
-				adapted, _ := engine.Remembered(eo, path, vol)
+				// (unless --model names the model to use).
+				adapted := ""
+				if !flagSet(fs, "model") {
+					adapted, _ = engine.Remembered(eo, path, vol)
+				}
 				lo := eo
 				if adapted != "" {
 					lo.Model = adapted
