@@ -22,7 +22,6 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/niiv/niiv/internal/atomicfile"
@@ -120,7 +119,7 @@ type ui struct {
 	info      *widget.Label
 	position  *widget.Label
 	cursor    *widget.Label
-	modeSel   *widget.RadioGroup
+	modeSel   *widget.Select
 	splitL    *widget.Select
 	splitR    *widget.Select
 	zoom      *widget.Slider
@@ -206,9 +205,11 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	u.position = widget.NewLabel("")
 	u.cursor = widget.NewLabel("")
 	u.message = widget.NewLabel("")
-	u.message.Truncation = fyne.TextTruncateEllipsis
+	u.message.Wrapping = fyne.TextWrapWord // paths and model names in full
 
-	u.modeSel = widget.NewRadioGroup(modeLabels, func(s string) {
+	// A select rather than five radio buttons in a row, so that the panel
+	// fits beside the views on a laptop screen; keys 1–5 switch too.
+	u.modeSel = widget.NewSelect(modeLabels, func(s string) {
 		if u.syncing {
 			return
 		}
@@ -218,8 +219,6 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 			}
 		}
 	})
-	u.modeSel.Horizontal = true
-	u.modeSel.Required = true
 	sides := []string{"nearest", "linear", "niiv"}
 	setSplit := func(string) {
 		if u.syncing {
@@ -323,19 +322,23 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 		return container.NewBorder(nil, nil, widget.NewLabel(label), right, o)
 	}
 	return container.NewScroll(container.NewVBox(
-		container.NewBorder(nil, nil, container.NewHBox(open, shot, export, u.adaptBtn, help), nil, u.message),
+		// Rows narrow enough for half of a laptop screen.
+		container.NewHBox(open, shot, export),
+		container.NewHBox(u.adaptBtn, help),
+		u.message,
 		u.info,
-		container.NewGridWithColumns(2, u.position, u.cursor),
+		u.position,
+		u.cursor,
 		widget.NewSeparator(),
-		u.modeSel,
-		container.NewGridWithColumns(2, row("Model", u.modelSel, nil), layout.NewSpacer()),
-		container.NewGridWithColumns(2,
-			container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
-			row("Zoom", u.zoom, u.zoomLabel)),
+		container.NewGridWithColumns(2, row("Mode", u.modeSel, nil), row("Model", u.modelSel, nil)),
+		container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
+		row("Zoom", u.zoom, u.zoomLabel),
 		widget.NewSeparator(),
 		u.hist,
-		container.NewGridWithColumns(2, row("Min", u.lo, nil), row("Max", u.hi, auto)),
-		container.NewGridWithColumns(2, row("Gamma", u.gamma, nil), container.NewHBox(u.invert, u.cmap, u.cross)),
+		row("Min", u.lo, nil),
+		row("Max", u.hi, auto),
+		row("Gamma", u.gamma, nil),
+		container.NewHBox(u.invert, u.cmap, u.cross),
 		u.loLabel,
 	))
 }
@@ -426,6 +429,14 @@ func (u *ui) bindWindow() {
 	c := u.win.Canvas()
 	c.SetOnTypedKey(u.typedKey)
 	c.SetOnTypedRune(u.typedRune)
+	// Fyne turns Alt+key into a shortcut that never reaches TypedKey: the
+	// isotropic (fine) step on Alt+arrows is bound as one.
+	for key, n := range map[fyne.KeyName]int{fyne.KeyUp: 1, fyne.KeyRight: 1, fyne.KeyDown: -1, fyne.KeyLeft: -1} {
+		c.AddShortcut(&desktop.CustomShortcut{KeyName: key, Modifier: fyne.KeyModifierAlt}, func(fyne.Shortcut) {
+			u.model.Step(u.active, n, true)
+			u.reprobe()
+		})
+	}
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
 		if len(uris) > 0 {
 			u.open(uris[0].Path())
@@ -445,6 +456,17 @@ func (u *ui) typedKey(e *fyne.KeyEvent) {
 		m.Step(u.active, 10, false)
 	case fyne.KeyPageDown:
 		m.Step(u.active, -10, false)
+	default:
+		return
+	}
+	u.reprobe()
+}
+
+// reprobe shows the voxel under the mouse again in the active view, whose
+// slice or zoom a key just changed.
+func (u *ui) reprobe() {
+	if v := u.views[u.active]; v != nil {
+		v.reprobe()
 	}
 }
 

@@ -360,14 +360,21 @@ func TestSplitDividerAndWindowLevelDrag(t *testing.T) {
 	if _, _, f := m.SplitModes(); math.Abs(f-0.6) > 0.01 {
 		t.Errorf("divider at %v, want 0.6", f)
 	}
-	// Right-drag upwards narrows the window around the same level.
+	// Right-drag upwards narrows the window around the same level. Fyne
+	// reports a right-button drag as mouse moves with the button held.
 	c0 := m.Contrast()
+	up := at.Add(fyne.NewPos(0, -100))
 	v.MouseDown(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: at}, Button: desktop.MouseButtonSecondary})
-	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: at}, Dragged: fyne.Delta{DY: -100}})
-	v.DragEnd()
+	v.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: up}, Button: desktop.MouseButtonSecondary})
+	v.MouseUp(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: up}, Button: desktop.MouseButtonSecondary})
 	c1 := m.Contrast()
 	if !(c1.Max-c1.Min < c0.Max-c0.Min) || math.Abs((c1.Min+c1.Max)-(c0.Min+c0.Max)) > 1e-6 {
 		t.Errorf("window %v–%v → %v–%v", c0.Min, c0.Max, c1.Min, c1.Max)
+	}
+	// Moves after the release leave it alone.
+	v.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: at}})
+	if c2 := m.Contrast(); c2 != c1 {
+		t.Errorf("a move after the release changed the window %v–%v → %v–%v", c1.Min, c1.Max, c2.Min, c2.Max)
 	}
 }
 
@@ -418,9 +425,39 @@ func TestVoxelDialog(t *testing.T) {
 	if !found {
 		t.Errorf("the dialog does not show the implied anisotropy; labels %q", labels)
 	}
+	entries[0].SetText("50,")
+	if !use.Disabled() {
+		t.Errorf("Use is enabled with z %q", entries[0].Text)
+	}
+	test.Tap(use)
+	if got != nil || vol.Voxel.Known {
+		t.Fatalf("an invalid size was used: %+v", vol.Voxel)
+	}
+	entries[0].SetText("50")
 	test.Tap(use)
 	if got != vol || !vol.Voxel.Known || vol.Voxel.Z != 50 || vol.Voxel.X != 5 || vol.Voxel.Unit != "nm" {
 		t.Errorf("voxel after dialog: %+v", vol.Voxel)
+	}
+	if w.Canvas().Overlays().Top() != nil {
+		t.Errorf("the dialog is still shown after Use")
+	}
+}
+
+// TestKeysAfterPanelControl checks that keys act on the view under the
+// mouse after a panel control (a slider) took the keyboard focus.
+func TestKeysAfterPanelControl(t *testing.T) {
+	u, w := newTestUI(t)
+	c := w.Canvas()
+	c.Focus(u.gamma)
+	v := u.views[volume.XY]
+	v.MouseIn(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(20, 20)}})
+	if c.Focused() != v {
+		t.Fatalf("focus stays on %T after the mouse entered the XY view", c.Focused())
+	}
+	z0 := u.model.Index(volume.XY)
+	v.TypedKey(&fyne.KeyEvent{Name: fyne.KeyUp})
+	if z1 := u.model.Index(volume.XY); z1 == z0 {
+		t.Errorf("Up did not step the slice (z %v)", z1)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	volio "github.com/niiv/niiv/io"
@@ -90,6 +91,7 @@ func (u *ui) open(path string) {
 			}
 			show := func(v *volume.Volume) {
 				u.model.SetVolume(v)
+				u.cursor.SetText("") // the old volume's voxel
 				u.opts.Path = path
 				u.sayModel() // the Adapt button follows the path
 				u.useRemembered(v, path, func() {
@@ -127,6 +129,15 @@ func (u *ui) askVoxel(vol *volume.Volume, done func(*volume.Volume)) {
 		unit.SetSelected("nm")
 	}
 	aniso := widget.NewLabel("")
+	var d *dialog.CustomDialog
+	finish := func() {
+		d.Hide()
+		done(vol)
+		u.model.Reset()
+		u.syncControls(viewer.ChangeVolume)
+		u.submit()
+	}
+	var use *widget.Button
 	parse := func() (volume.Voxel, error) {
 		var vals [3]float64
 		for i, e := range []*widget.Entry{z, y, x} {
@@ -142,10 +153,22 @@ func (u *ui) askVoxel(vol *volume.Volume, done func(*volume.Volume)) {
 		nv, err := parse()
 		if err != nil {
 			aniso.SetText(err.Error())
+			use.Disable() // Use takes only a valid size
 			return
 		}
+		use.Enable()
 		aniso.SetText(fmt.Sprintf("anisotropy %.3g× (z / xy)", nv.Anisotropy()))
 	}
+	use = widget.NewButtonWithIcon("Use", theme.ConfirmIcon(), func() {
+		nv, err := parse()
+		if err != nil {
+			return
+		}
+		vol.Voxel = nv
+		finish()
+	})
+	use.Importance = widget.HighImportance
+	keep := widget.NewButtonWithIcon("Keep 1×1×1", theme.CancelIcon(), finish)
 	for _, e := range []*widget.Entry{z, y, x} {
 		e.OnChanged = update
 	}
@@ -158,17 +181,9 @@ func (u *ui) askVoxel(vol *volume.Volume, done func(*volume.Volume)) {
 		widget.NewFormItem("unit", unit),
 	)
 	msg := widget.NewLabel(fmt.Sprintf("%s has no voxel size. niiv needs it to show\nXZ and YZ at their physical aspect.", vol.Name))
-	dialog.ShowCustomConfirm("Voxel size", "Use", "Keep 1×1×1", container.NewVBox(msg, form, aniso), func(ok bool) {
-		if ok {
-			if nv, err := parse(); err == nil {
-				vol.Voxel = nv
-			}
-		}
-		done(vol)
-		u.model.Reset()
-		u.syncControls(viewer.ChangeVolume)
-		u.submit()
-	}, u.win)
+	d = dialog.NewCustomWithoutButtons("Voxel size", container.NewVBox(msg, form, aniso), u.win)
+	d.SetButtons([]fyne.CanvasObject{keep, use})
+	d.Show()
 }
 
 // screenshotDialog asks what to save (layout or one view), at which

@@ -37,7 +37,7 @@ type view struct {
 	button     desktop.MouseButton // button of the drag in progress
 	dragSplit  bool
 	dragStart  viewer.Contrast
-	dragAcc    fyne.Delta
+	pressAt    fyne.Position // where the button went down
 	cursor     fyne.Position
 	scrollAcc  float32 // trackpad scrolling below one notch
 	lastPixels image.Point
@@ -230,13 +230,14 @@ func (v *view) Scrolled(e *fyne.ScrollEvent) {
 		n *= 10
 	}
 	v.ui.model.Step(v.axis, n, mods&fyne.KeyModifierAlt != 0)
+	v.reprobe()
 }
 
 // MouseDown records which button starts a drag.
 func (v *view) MouseDown(e *desktop.MouseEvent) {
 	v.button = e.Button
+	v.pressAt = e.Position
 	v.dragStart = v.ui.model.Contrast()
-	v.dragAcc = fyne.Delta{}
 	v.dragSplit = false
 	if v.ui.model.Mode() == viewer.Split && e.Button == desktop.MouseButtonPrimary {
 		g := v.ui.model.Geometry(v.axis)
@@ -248,29 +249,38 @@ func (v *view) MouseDown(e *desktop.MouseEvent) {
 }
 
 // MouseUp ends a press.
-func (v *view) MouseUp(*desktop.MouseEvent) {}
+func (v *view) MouseUp(*desktop.MouseEvent) { v.button = 0 }
 
-// Dragged pans (left button), moves the split divider (left button on the
-// divider) or sets window/level (right button: horizontal moves the level,
-// vertical the width, as in most viewers).
+// windowLevel sets the contrast from a right-button drag of acc from where
+// it started: horizontal moves the level, vertical the width, as in most
+// viewers. Fyne reports right-button drags as mouse moves, not Dragged.
+func (v *view) windowLevel(acc fyne.Delta) {
+	m := v.ui.model
+	c := v.dragStart
+	st := m.Volume().Stats()
+	span := st.Max - st.Min
+	if span <= 0 {
+		span = 1
+	}
+	w, h := float64(v.Size().Width), float64(v.Size().Height)
+	level := (c.Min+c.Max)/2 + float64(acc.DX)/math.Max(1, w)*span
+	width := math.Max(span/1000, (c.Max-c.Min)*math.Exp(float64(acc.DY)/math.Max(1, h)*2))
+	c.Min, c.Max = level-width/2, level+width/2
+	m.SetContrast(c)
+}
+
+// delta returns the move from a to b.
+func delta(a, b fyne.Position) fyne.Delta { return fyne.NewDelta(b.X-a.X, b.Y-a.Y) }
+
+// Dragged pans (left button) or moves the split divider (left button on
+// the divider); the right button's window/level is in MouseMoved.
 func (v *view) Dragged(e *fyne.DragEvent) {
 	s := float64(v.scale())
 	dx, dy := float64(e.Dragged.DX)*s, float64(e.Dragged.DY)*s
 	m := v.ui.model
 	switch {
 	case v.button == desktop.MouseButtonSecondary:
-		v.dragAcc = fyne.Delta{DX: v.dragAcc.DX + e.Dragged.DX, DY: v.dragAcc.DY + e.Dragged.DY}
-		c := v.dragStart
-		st := m.Volume().Stats()
-		span := st.Max - st.Min
-		if span <= 0 {
-			span = 1
-		}
-		w, h := float64(v.Size().Width), float64(v.Size().Height)
-		level := (c.Min+c.Max)/2 + float64(v.dragAcc.DX)/math.Max(1, w)*span
-		width := math.Max(span/1000, (c.Max-c.Min)*math.Exp(float64(v.dragAcc.DY)/math.Max(1, h)*2))
-		c.Min, c.Max = level-width/2, level+width/2
-		m.SetContrast(c)
+		v.windowLevel(delta(v.pressAt, e.Position))
 	case v.dragSplit:
 		g := m.Geometry(v.axis)
 		l, r, frac := m.SplitModes()
@@ -286,14 +296,43 @@ func (v *view) Dragged(e *fyne.DragEvent) {
 func (v *view) DragEnd() { v.button = 0 }
 
 // MouseIn makes this the view that keys act on.
-func (v *view) MouseIn(e *desktop.MouseEvent) { v.ui.setActive(v.axis); v.cursor = e.Position }
+func (v *view) MouseIn(e *desktop.MouseEvent) {
+	v.ui.setActive(v.axis)
+	v.cursor = e.Position
+	v.takeKeys()
+}
 
-// MouseMoved tracks the cursor for keyboard zoom and shows the voxel under it.
+// MouseMoved tracks the cursor for keyboard zoom and shows the voxel under
+// it; with the right button held it sets window/level.
 func (v *view) MouseMoved(e *desktop.MouseEvent) {
 	v.ui.setActive(v.axis)
 	v.cursor = e.Position
-	x, y := v.px(e.Position)
+	v.takeKeys()
+	if v.button == desktop.MouseButtonSecondary {
+		if e.Button == desktop.MouseButtonSecondary {
+			v.windowLevel(delta(v.pressAt, e.Position))
+		} else {
+			v.button = 0 // released outside the view
+		}
+	}
+	v.reprobe()
+}
+
+// reprobe shows the voxel under the cursor again (after a slice step,
+// zoom or any move under a still mouse).
+func (v *view) reprobe() {
+	x, y := v.px(v.cursor)
 	v.ui.probe(v.axis, x, y)
+}
+
+// takeKeys gives the keyboard to the view under the mouse, as the help
+// promises, also after a slider or a select in the panel took it.
+func (v *view) takeKeys() {
+	c := fyne.CurrentApp().Driver().CanvasForObject(v)
+	if c == nil || c.Focused() == v {
+		return
+	}
+	c.Focus(v)
 }
 
 // MouseOut does nothing; the last hovered view stays active.
