@@ -245,6 +245,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	}
 
 	u.loLabel = widget.NewLabel("")
+	u.loLabel.Wrapping = fyne.TextWrapWord
 	u.lo = widget.NewSlider(0, 1)
 	u.hi = widget.NewSlider(0, 1)
 	for _, s := range []*widget.Slider{u.lo, u.hi} {
@@ -400,12 +401,18 @@ func (u *ui) syncControls(c viewer.Change) {
 		u.zoom.SetValue(math.Log2(z))
 		u.zoomLabel.SetText(fmt.Sprintf("%.2f×", z))
 	}
-	if c&(viewer.ChangeContrast|viewer.ChangeVolume) != 0 {
+	if c&(viewer.ChangeContrast|viewer.ChangeVolume|viewer.ChangeMode) != 0 {
 		ct := m.Contrast()
 		lo, hi := u.sliderRange()
 		u.lo.SetValue((ct.Min - lo) / (hi - lo))
 		u.hi.SetValue((ct.Max - lo) / (hi - lo))
-		u.loLabel.SetText(fmt.Sprintf("window %.4g – %.4g", ct.Min, ct.Max))
+		text := fmt.Sprintf("window %.4g – %.4g", ct.Min, ct.Max)
+		if m.Mode() == viewer.Difference {
+			// The views' colours are not the histogram's: say what they mean.
+			w := viewer.DiffRange(ct.Style())
+			text += fmt.Sprintf("\ndifference niiv − linear: blue −%.3g … grey 0 … red +%.3g (±20 %% of the window)", w, w)
+		}
+		u.loLabel.SetText(text)
 		u.gamma.SetValue(math.Log2(ct.Gamma))
 		u.invert.SetChecked(ct.Invert)
 		u.cmap.SetSelected(ct.Colormap)

@@ -638,3 +638,17 @@ func TestDecodeErrorKeepsPreview(t *testing.T) {
 		t.Error("the linear preview was not kept under the error")
 	}
 }
+
+// TestDifferenceLegend checks that difference mode says what its colours
+// mean, and that other modes do not.
+func TestDifferenceLegend(t *testing.T) {
+	u, _ := newTestUI(t)
+	u.model.SetMode(viewer.Difference)
+	if !strings.Contains(u.loLabel.Text, "blue −") || !strings.Contains(u.loLabel.Text, "red +") {
+		t.Errorf("difference mode label %q has no legend", u.loLabel.Text)
+	}
+	u.model.SetMode(viewer.Linear)
+	if strings.Contains(u.loLabel.Text, "blue") {
+		t.Errorf("linear mode label %q keeps the difference legend", u.loLabel.Text)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -66,8 +67,26 @@ func (u *ui) openDialog() {
 		r.Close()
 		u.open(path)
 	}, u.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".npy", ".npz", ".tif", ".tiff", ".NPY", ".NPZ", ".TIF", ".TIFF"}))
+	u.startIn(d)
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
+}
+
+// startIn opens a file dialog in the folder of the open file (else the
+// current folder), not the home folder.
+func (u *ui) startIn(d *dialog.FileDialog) {
+	dir := "."
+	if u.opts.Path != "" {
+		dir = filepath.Dir(u.opts.Path)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return
+	}
+	if l, err := storage.ListerForURI(storage.NewFileURI(abs)); err == nil {
+		d.SetLocation(l)
+	}
 }
 
 // open loads path in the background, asks for the voxel size when the file
@@ -268,6 +287,7 @@ func (u *ui) saveDialog(name string, save func(path string)) {
 		save(path)
 	}, u.win)
 	d.SetFileName(name)
+	u.startIn(d)
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }

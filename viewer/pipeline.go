@@ -426,6 +426,10 @@ func (w *Worker) send(ctx context.Context, f Frame) bool {
 // window, fixed so that frames compare with each other.
 const diffFraction = 0.2
 
+// DiffRange returns w: difference mode draws niiv − linear from −w (blue)
+// to +w (red) for a contrast style s.
+func DiffRange(s render.Style) float64 { return diffFraction * (s.Max - s.Min) }
+
 // compose colours the decoded images of a request and draws the overlays.
 func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 	f := Frame{Request: req}
@@ -444,7 +448,7 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		var d *volume.Image
 		d, err = render.Difference(jobs[Niiv].img, jobs[Linear].img)
 		if err == nil {
-			w := diffFraction * (req.Style.Max - req.Style.Min)
+			w := DiffRange(req.Style)
 			f.Image, err = ms.colour(d, render.Style{Min: -w, Max: w, Gamma: 1, Map: render.Diverging})
 		}
 		f.Method = name(Niiv) + " − " + name(Linear)
