@@ -240,7 +240,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 			return
 		}
 		for _, a := range viewer.Views {
-			u.model.SetZoom(a, math.Pow(2, v))
+			u.model.ZoomAtCrosshair(a, math.Pow(2, v))
 		}
 	}
 

@@ -343,6 +343,23 @@ func (m *Model) ZoomAbout(axis volume.Axis, factor, x, y float64) {
 	m.setView(axis, vs)
 }
 
+// ZoomAtCrosshair sets a view's zoom keeping the crosshair where it is on
+// the screen when it is in view (else the view's centre stays), so that a
+// zoom slider magnifies the point being looked at.
+func (m *Model) ZoomAtCrosshair(axis volume.Axis, zoom float64) {
+	vs := m.views[axis]
+	if !(vs.Zoom > 0) || !(zoom > 0) {
+		return
+	}
+	g := m.Geometry(axis)
+	x, y := g.WidgetAt(m.planePoint(axis))
+	if g.Scale == 0 || x < 0 || y < 0 || x > float64(vs.Size.X) || y > float64(vs.Size.Y) {
+		m.SetZoom(axis, zoom)
+		return
+	}
+	m.ZoomAbout(axis, zoom/vs.Zoom, x, y)
+}
+
 // Pan moves a view's content by (dx, dy) widget pixels, as a drag does.
 func (m *Model) Pan(axis volume.Axis, dx, dy float64) {
 	vs := m.views[axis]

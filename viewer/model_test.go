@@ -256,3 +256,18 @@ func TestProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestZoomAtCrosshair checks that zooming keeps the crosshair's screen
+// position when it is in view.
+func TestZoomAtCrosshair(t *testing.T) {
+	m, _ := newTestModel(t)
+	m.SetCrosshair(Point{Z: 3, Y: 10, X: 40})
+	g := m.Geometry(volume.XY)
+	x0, y0 := g.WidgetAt(m.planePoint(volume.XY))
+	m.ZoomAtCrosshair(volume.XY, 4)
+	g = m.Geometry(volume.XY)
+	x1, y1 := g.WidgetAt(m.planePoint(volume.XY))
+	if m.View(volume.XY).Zoom != 4 || math.Abs(x1-x0) > 1 || math.Abs(y1-y0) > 1 {
+		t.Errorf("zoom %v, crosshair moved from (%.1f, %.1f) to (%.1f, %.1f) on screen", m.View(volume.XY).Zoom, x0, y0, x1, y1)
+	}
+}
