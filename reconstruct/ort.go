@@ -78,19 +78,32 @@ func LibraryCandidates() []string {
 }
 
 // FindLibrary returns the first existing ONNX Runtime library among
-// LibraryCandidates.
+// LibraryCandidates. When NIIV_ORT_LIB is set, only the library it names
+// (or one in the folder it names) is used: a wrong setting is an error,
+// not a reason to load another library.
 func FindLibrary() (string, error) {
+	if p := os.Getenv(LibraryEnv); p != "" {
+		cands := []string{p}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			cands = nil
+			for _, n := range libraryNames() {
+				cands = append(cands, filepath.Join(p, n))
+			}
+		}
+		for _, c := range cands {
+			if st, err := os.Stat(c); err == nil && !st.IsDir() {
+				return c, nil
+			}
+		}
+		return "", fmt.Errorf("%w: %s=%s names no ONNX Runtime library (looked for %s); unset it to search the usual places", ErrNoRuntime, LibraryEnv, p, strings.Join(cands, ", "))
+	}
 	c := LibraryCandidates()
 	for _, p := range c {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return p, nil
 		}
 	}
-	env := ""
-	if p := os.Getenv(LibraryEnv); p != "" {
-		env = fmt.Sprintf(" (%s=%s does not exist)", LibraryEnv, p)
-	}
-	return "", fmt.Errorf("%w%s: set %s or run scripts/setup.sh (looked for %s in: %s)", ErrNoRuntime, env, LibraryEnv,
+	return "", fmt.Errorf("%w: set %s or run scripts/setup.sh (looked for %s in: %s)", ErrNoRuntime, LibraryEnv,
 		strings.Join(libraryNames(), ", "), strings.Join(uniqueDirs(c), ", "))
 }
 

@@ -50,3 +50,32 @@ func TestRuntimeMissingOrCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestFindLibraryHonoursEnv checks that NIIV_ORT_LIB, when set, is the
+// only place looked at: a wrong setting is an error even when a library
+// exists elsewhere, and a folder is searched for the library's names.
+func TestFindLibraryHonoursEnv(t *testing.T) {
+	dir := t.TempDir()
+	lib := filepath.Join(dir, libraryNames()[0])
+	if err := os.WriteFile(lib, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env, want string
+		ok        bool
+	}{
+		{lib, lib, true},
+		{dir, lib, true},
+		{filepath.Join(dir, "nowhere"), "", false},
+		{t.TempDir(), "", false}, // a folder without the library
+	} {
+		t.Setenv(LibraryEnv, c.env)
+		got, err := FindLibrary()
+		if c.ok && (err != nil || got != c.want) {
+			t.Errorf("%s=%s: %q, %v; want %q", LibraryEnv, c.env, got, err, c.want)
+		}
+		if !c.ok && (err == nil || !errors.Is(err, ErrNoRuntime) || !strings.Contains(err.Error(), c.env)) {
+			t.Errorf("%s=%s: %q, %v; want ErrNoRuntime naming the setting", LibraryEnv, c.env, got, err)
+		}
+	}
+}
