@@ -185,3 +185,34 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("lines %q, want one at 50%% and one at 100%%", b.String())
 	}
 }
+
+// TestReconstructRefusesFromHeader checks that an output too large for
+// memory is refused from the input's header, before its voxels are read:
+// the voxels here are NaN, which reading would refuse first.
+func TestReconstructRefusesFromHeader(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "nan-8x8x64nm.npy") // voxel size from the name: 8× anisotropic
+	hdr := "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 64, 64), }"
+	hdr += strings.Repeat(" ", 127-(10+len(hdr))%128) + "\n"
+	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), byte(len(hdr)>>8))
+	b = append(b, hdr...)
+	for i := 0; i < 16*64*64; i++ {
+		b = append(b, 0x00, 0x00, 0xc0, 0x7f) // NaN
+	}
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := volio.MaxBytes
+	volio.MaxBytes = 1 << 20 // the input (256 KiB) fits, its ×8 output (2 MiB) does not
+	defer func() { volio.MaxBytes = old }()
+	code, o, e := run("reconstruct", in, filepath.Join(dir, "out.npy"), "--method", "linear")
+	if code != 1 || !strings.Contains(e, "memory limit") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s\nwant 1 and the memory limit, from the header", code, o, e)
+	}
+	// With room for the output, reading the voxels finds the NaN.
+	volio.MaxBytes = old
+	code, _, e = run("reconstruct", in, filepath.Join(dir, "out.npy"), "--method", "linear")
+	if code != 1 || !strings.Contains(e, "NaN") {
+		t.Errorf("exit %d, stderr %s; want 1 and NaN", code, e)
+	}
+}

@@ -22,6 +22,9 @@ func init() {
 			vf.register(fs)
 			header := fs.Bool("header", false, "read only the header (fast; no value range)")
 			return func(ctx context.Context, env *Env, args []string) error {
+				if err := vf.check(); err != nil {
+					return err // before any file is read
+				}
 				if len(args) == 1 {
 					return info(env.Stdout, args[0], &vf, *header)
 				}

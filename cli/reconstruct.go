@@ -58,11 +58,24 @@ func init() {
 				if err := checkOutput(args[0], args[1]); err != nil {
 					return err
 				}
+				if err := vf.check(); err != nil {
+					return err
+				}
+				// What the header says is enough to refuse an output too
+				// large for memory before the volume is read.
+				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName {
+					vox, _ := vf.voxelFor(in.Voxel)
+					if f, err := reconstructFactor(args[0], vox, *factor, *zscale); err == nil {
+						if err := checkReconstructSize(args[0], in.Shape, f, *zscale); err != nil {
+							return err
+						}
+					}
+				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
 					return err
 				}
-				f, err := reconstructFactor(args[0], vol, *factor, *zscale)
+				f, err := reconstructFactor(args[0], vol.Voxel, *factor, *zscale)
 				if err != nil {
 					return err
 				}
@@ -73,10 +86,8 @@ func init() {
 				if s == 0 {
 					s = f
 				}
-				outZ := int(math.Round(float64(vol.Shape().Z) * s))
-				if need := 4 * int64(outZ) * int64(vol.Shape().Y) * int64(vol.Shape().X); need > volio.MaxBytes {
-					return fmt.Errorf("the reconstruction of %s would be %d×%d×%d float32 (%s), more than the memory limit (%s): reconstruct a crop, or lower --zscale",
-						args[0], outZ, vol.Shape().Y, vol.Shape().X, volio.HumanBytes(need), volio.HumanBytes(volio.MaxBytes))
+				if err := checkReconstructSize(args[0], vol.Shape(), f, *zscale); err != nil {
+					return err
 				}
 				// A method asked for by name must load; the default (niiv)
 				// falls back to linear, saying why.
@@ -125,15 +136,14 @@ func init() {
 	})
 }
 
-// reconstructFactor returns the anisotropy to reconstruct vol (read from
-// path) with: the --factor flag, else its voxel size's anisotropy. A volume
+// reconstructFactor returns the anisotropy to reconstruct the volume read
+// from path, of voxel size v, with: the --factor flag, else v's anisotropy. A volume
 // with no voxel size, or one that is already isotropic or finer in z than
 // in x/y, is refused unless --factor or --zscale says what to do.
-func reconstructFactor(path string, vol *volume.Volume, factor, zscale float64) (float64, error) {
+func reconstructFactor(path string, v volume.Voxel, factor, zscale float64) (float64, error) {
 	if factor > 0 {
 		return factor, nil
 	}
-	v := vol.Voxel
 	if !v.Known {
 		if zscale > 0 {
 			return zscale, nil
@@ -150,4 +160,18 @@ func reconstructFactor(path string, vol *volume.Volume, factor, zscale float64) 
 		return 0, fmt.Errorf("%s has voxels finer in z than in x/y (%v): niiv reconstructs volumes that are coarse in z; give --factor or --zscale to upsample z anyway", path, v)
 	}
 	return 0, fmt.Errorf("%s is already isotropic (voxel %v): nothing to reconstruct; give --factor or --zscale to upsample z anyway", path, v)
+}
+
+// checkReconstructSize refuses a reconstruction of a volume of shape s with
+// factor f (and --zscale, 0: f) larger than the memory limit.
+func checkReconstructSize(path string, s volume.Shape, f, zscale float64) error {
+	if zscale == 0 {
+		zscale = f
+	}
+	outZ := int64(math.Round(float64(s.Z) * zscale))
+	if need := 4 * outZ * int64(s.Y) * int64(s.X); need > volio.MaxBytes {
+		return fmt.Errorf("the reconstruction of %s would be %d×%d×%d float32 (%s), more than the memory limit (%s): reconstruct a crop, or lower --zscale",
+			path, outZ, s.Y, s.X, volio.HumanBytes(need), volio.HumanBytes(volio.MaxBytes))
+	}
+	return nil
 }

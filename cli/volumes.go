@@ -28,20 +28,39 @@ func (v *voxelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.unit, "unit", "", "unit of --voxel: nm, µm (um), mm or px; default: the file's, else nm")
 }
 
-// apply overrides vol's voxel size when the flags ask for it.
-func (v *voxelFlags) apply(vol *volume.Volume) error {
+// check validates the flags without a volume, so that a wrong value is
+// reported before a file is read.
+func (v *voxelFlags) check() error {
 	if v.voxel == "" {
 		if v.unit != "" {
 			return usageErrorf("--unit needs --voxel")
 		}
 		return nil
 	}
-	vox, err := ParseVoxel(v.voxel, v.unit)
-	if err != nil {
+	if _, err := ParseVoxel(v.voxel, v.unit); err != nil {
 		return usageErrorf("%v", err)
 	}
-	if v.unit == "" && vol.Voxel.Known && vol.Voxel.Unit != "" {
-		vox.Unit = vol.Voxel.Unit
+	return nil
+}
+
+// voxel returns the voxel size the flags give for a file whose own is
+// fileVox (the file's unit applies when --unit is not given), or fileVox.
+func (v *voxelFlags) voxelFor(fileVox volume.Voxel) (volume.Voxel, error) {
+	if err := v.check(); err != nil || v.voxel == "" {
+		return fileVox, err
+	}
+	vox, _ := ParseVoxel(v.voxel, v.unit)
+	if v.unit == "" && fileVox.Known && fileVox.Unit != "" {
+		vox.Unit = fileVox.Unit
+	}
+	return vox, nil
+}
+
+// apply overrides vol's voxel size when the flags ask for it.
+func (v *voxelFlags) apply(vol *volume.Volume) error {
+	vox, err := v.voxelFor(vol.Voxel)
+	if err != nil {
+		return err
 	}
 	vol.Voxel = vox
 	return nil
@@ -88,6 +107,11 @@ func normUnit(u string) (string, error) {
 // openVolume opens a file, folder or the bundled sample ("sample") and applies
 // the voxel flags.
 func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
+	if vf != nil {
+		if err := vf.check(); err != nil {
+			return nil, err // before the file is read
+		}
+	}
 	var vol *volume.Volume
 	var err error
 	if path == SampleName {
