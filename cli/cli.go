@@ -254,15 +254,19 @@ func plural(n int, noun string) string {
 }
 
 // looksLikeFile reports whether a first argument that is not a command
-// names something to open: an existing path, or an array of an existing
-// .npz archive ("x.npz:NAME").
+// names something to open: an existing path, a path (a folder separator
+// or a volume file's extension; the viewer then says what is missing), or
+// an array of a .npz archive ("x.npz:NAME").
 func looksLikeFile(arg string) bool {
 	if _, err := os.Stat(arg); err == nil {
 		return true
 	}
 	if i := strings.LastIndex(arg, ":"); i > 0 && strings.EqualFold(filepath.Ext(arg[:i]), ".npz") {
-		_, err := os.Stat(arg[:i])
-		return err == nil
+		return true
 	}
-	return false
+	switch strings.ToLower(filepath.Ext(arg)) {
+	case ".npy", ".npz", ".tif", ".tiff":
+		return true
+	}
+	return strings.ContainsRune(arg, '/') || strings.ContainsRune(arg, filepath.Separator)
 }

@@ -122,3 +122,17 @@ func TestUsageOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingFileIsNotACommand checks that `niiv FILE` with a file that
+// does not exist says so, rather than calling it an unknown command.
+func TestMissingFileIsNotACommand(t *testing.T) {
+	for _, arg := range []string{"nonexist.npy", filepath.Join(t.TempDir(), "x"), "a.npz:vol"} {
+		code, _, e := run(arg)
+		if code != 1 || !strings.Contains(e, "no such file") {
+			t.Errorf("niiv %s: exit %d, stderr %q; want 1 and 'no such file'", arg, code, e)
+		}
+	}
+	if code, _, e := run("nothing"); code != 2 || !strings.Contains(e, "unknown command") {
+		t.Errorf("niiv nothing: exit %d, stderr %q", code, e)
+	}
+}

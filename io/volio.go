@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,6 +154,10 @@ func Detect(path string) (Format, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			err = pe.Err // the path is in the message already
+		}
 		return "", &Error{"open", path, err}
 	}
 	if st.IsDir() {
