@@ -51,7 +51,7 @@ func TestEngineUsage(t *testing.T) {
 		want string
 	}{
 		{"eval bad factor", []string{"eval", "sample", "--factor", "1"}, 2, "at least 2"},
-		{"eval bad method", []string{"eval", "sample", "--methods", "magic"}, 2, "--method"},
+		{"eval bad method", []string{"eval", "sample", "--methods", "magic"}, 2, "unknown method"},
 		{"eval bad device", []string{"eval", "sample", "--device", "tpu"}, 2, "--device"},
 		{"negative threads", []string{"eval", "sample", "--threads", "-1"}, 2, "--threads"},
 		{"reconstruct to jpg", []string{"reconstruct", "sample", filepath.Join(dir, "o.jpg")}, 2, ".npy, .tif or .tiff"},
@@ -66,7 +66,7 @@ func TestEngineUsage(t *testing.T) {
 		{"eval anisotropic volume", []string{"eval", aniso, "--methods", "linear"}, 1, "anisotropic"},
 		{"reconstruct bad axes", []string{"reconstruct", "sample", filepath.Join(dir, "o.npy"), "--axes", "xy"}, 2, "--axes"},
 		{"bench bad case", []string{"bench", "--cases", "nope"}, 2, "unknown case"},
-		{"missing model falls back", []string{"reconstruct", "sample", filepath.Join(dir, "o.npy"), "--method", filepath.Join(dir, "nomodel"), "--zscale", "2"}, 2, "--method"},
+		{"missing model folder", []string{"reconstruct", "sample", filepath.Join(dir, "o.npy"), "--method", filepath.Join(dir, "nomodel"), "--zscale", "2"}, 2, "unknown method"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -166,7 +166,7 @@ func cfAt(s reconstruct.Scores, radii []float64, r float64) float64 {
 }
 
 func writeTable(w io.Writer, sc []reconstruct.Scores, radii []float64, volumes, factor int) {
-	fmt.Fprintf(w, "factor %d, %d volume(s); dB except SSIM; clipped-Fourier PSNR at radius r\n", factor, volumes)
+	fmt.Fprintf(w, "factor %d, %s; dB except SSIM; clipped-Fourier PSNR at radius r\n", factor, plural(volumes, "volume"))
 	fmt.Fprintf(w, "%-16s %8s %8s %8s %8s %8s %8s\n", "method", "r=10", "r=24", "r=44", "r=90", "PSNR", "SSIM")
 	for _, s := range sc {
 		ssim := fmt.Sprintf("%8.4f", s.SSIM)

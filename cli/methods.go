@@ -86,7 +86,7 @@ func (f *engineFlags) openMethods(list string, stderr io.Writer, fallback string
 			m, err := reconstruct.Classical(name)
 			if err != nil {
 				closeAll()
-				return nil, nil, usageErrorf("--method %q: want nearest, linear, cubic, niiv, niiv-NAME, niiv:DIR or a model folder", name)
+				return nil, nil, usageErrorf("unknown method %q: want nearest, linear, cubic, niiv, niiv-NAME (a shipped model), niiv:DIR or a model folder", name)
 			}
 			methods = append(methods, m)
 			continue

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ func init() {
 			var ef engineFlags
 			ef.register(fs)
 			factor := fs.Float64("factor", 0, "anisotropy factor of IN, 1 to 64 (0: from its voxel size)")
-			zscale := fs.Float64("zscale", 0, "output z slices per input slice, any positive value (default: --factor)")
+			zscale := fs.Float64("zscale", 0, "output z slices per input slice, any positive value up to 64 (0 or unset: --factor)")
 			method := fs.String("method", "niiv", "nearest, linear, cubic, niiv, niiv-NAME or a model folder")
 			axes := fs.String("axes", "xz,yz", "axial passes to average: xz, yz or xz,yz")
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -47,7 +48,7 @@ func init() {
 				var ax []volume.Axis
 				for _, a := range strings.Split(*axes, ",") {
 					x, err := volume.ParseAxis(strings.TrimSpace(a))
-					if err != nil || x == volume.XY {
+					if err != nil || x == volume.XY || slices.Contains(ax, x) {
 						return usageErrorf("--axes %q: want xz, yz or xz,yz", *axes)
 					}
 					ax = append(ax, x)

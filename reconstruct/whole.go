@@ -108,6 +108,7 @@ func Isotropic(ctx context.Context, m Method, vol *volume.Volume, opt VolumeOpti
 	}
 	vox := vol.Voxel
 	vox.Z *= float64(s.Z) / float64(zOut)
+	vox.Source = "" // computed here, not read from where the input's came from
 	res, err := volume.New(volume.Shape{Z: zOut, Y: s.Y, X: s.X}, out, vox)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,7 @@ func PoolZ(v *Volume, factor int) (*Volume, error) {
 	}
 	vox := v.Voxel
 	vox.Z *= float64(factor)
+	vox.Source = "" // computed, not read from where v's came from
 	r, err := New(out, data, vox)
 	if err != nil {
 		return nil, err
