@@ -184,7 +184,15 @@ func (s Snapshot) Render(ctx context.Context, methods Methods) (*image.RGBA, err
 	if s.Caption != "" {
 		top += int(ts * 2) // below the caption, stamped at the top
 	}
-	for i, line := range s.Lines {
+	// The lines stay above the histogram: smaller text in a small cell,
+	// and the last lines left out where even that does not fit.
+	lines := s.Lines
+	room := float64(off.Y - top)
+	if need := float64(len(lines)) * ts * 1.4; need > room {
+		ts = max(8, room/(float64(len(lines))*1.4))
+		lines = lines[:min(len(lines), max(0, int(room/(ts*1.4))))]
+	}
+	for i, line := range lines {
 		if err := render.Text(info, image.Pt(off.X, top+i*int(ts*1.4)), line, ts, render.White); err != nil {
 			return nil, err
 		}
