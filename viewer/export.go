@@ -149,15 +149,23 @@ func (m *Model) Snapshot(scale float64) Snapshot {
 	return s
 }
 
-// View renders one view of the snapshot, with the caption, as the screen
-// shows it.
+// View renders one view of the snapshot with the caption: its decoded
+// region, as the screen shows it, without the widget's empty margins.
 func (s Snapshot) View(ctx context.Context, methods Methods, axis volume.Axis) (*image.RGBA, error) {
 	req := s.Requests[axis]
 	req.Caption = s.Titles[axis]
 	if s.Caption != "" {
 		req.Caption += " · " + s.Caption
 	}
-	return ViewImage(ctx, methods, req, "")
+	f, err := RenderFrame(ctx, methods, req)
+	if err != nil {
+		return nil, err
+	}
+	if f.Image != nil {
+		// The decoded region alone, without the widget's empty margins.
+		return f.Image, nil
+	}
+	return Compose(f, ""), nil
 }
 
 // Render renders the snapshot: the views tiled 2×2 like the window, with
