@@ -220,7 +220,7 @@ func (u *ui) screenshotDialog() {
 		widget.NewFormItem("Resolution", scale),
 		widget.NewFormItem("Caption", caption),
 	)
-	dialog.ShowCustomConfirm("Screenshot", "Save…", "Cancel", form, func(ok bool) {
+	d := dialog.NewCustomConfirm("Screenshot", "Save…", "Cancel", form, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -245,6 +245,8 @@ func (u *ui) screenshotDialog() {
 			u.saveSnapshot(snap, axis, path)
 		})
 	}, u.win)
+	d.Resize(fyne.NewSize(560, d.MinSize().Height)) // room for the caption
+	d.Show()
 }
 
 // exportDialog reconstructs the whole isotropic volume (niiv when a model is
