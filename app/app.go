@@ -203,7 +203,9 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	u.info = widget.NewLabel("")
 	u.info.Wrapping = fyne.TextWrapWord
 	u.position = widget.NewLabel("")
+	u.position.Truncation = fyne.TextTruncateEllipsis
 	u.cursor = widget.NewLabel("")
+	u.cursor.Truncation = fyne.TextTruncateEllipsis
 	u.message = widget.NewLabel("")
 	u.message.Wrapping = fyne.TextWrapWord // paths and model names in full
 
@@ -324,20 +326,17 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	}
 	return container.NewScroll(container.NewVBox(
 		// Rows narrow enough for half of a laptop screen.
-		container.NewHBox(open, shot, export),
-		container.NewHBox(u.adaptBtn, help),
-		u.message,
+		container.NewHBox(open, shot, export, help),
+		container.NewBorder(nil, nil, u.adaptBtn, nil, u.message),
 		u.info,
-		u.position,
-		u.cursor,
+		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),
 		container.NewGridWithColumns(2, row("Mode", u.modeSel, nil), row("Model", u.modelSel, nil)),
 		container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
 		row("Zoom", u.zoom, u.zoomLabel),
 		widget.NewSeparator(),
 		u.hist,
-		row("Min", u.lo, nil),
-		row("Max", u.hi, auto),
+		container.NewGridWithColumns(2, row("Min", u.lo, nil), row("Max", u.hi, auto)),
 		row("Gamma", u.gamma, nil),
 		container.NewHBox(u.invert, u.cmap, u.cross),
 		u.loLabel,
