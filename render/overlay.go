@@ -23,7 +23,25 @@ var (
 	Shade = color.RGBA{0, 0, 0, 150}
 	// Yellow is the default crosshair colour (255, 220, 0 at 80 % opacity).
 	Yellow = color.RGBA{204, 176, 0, 204}
+	// Cyan is the crosshair colour on magma and inferno, whose bright end
+	// is yellow (0, 230, 255 at 80 % opacity).
+	Cyan = color.RGBA{0, 184, 204, 204}
+	// Magenta is the crosshair colour on viridis, which holds yellow and
+	// teal but no red or pink (255, 60, 200 at 80 % opacity).
+	Magenta = color.RGBA{204, 48, 160, 204}
 )
+
+// CrosshairColor returns a crosshair colour that stands out on every
+// colour of m (nil: gray).
+func CrosshairColor(m *Colormap) color.RGBA {
+	switch m {
+	case Magma, Inferno:
+		return Cyan
+	case Viridis:
+		return Magenta
+	}
+	return Yellow
+}
 
 // thickness is the line width for an image of size r: 1 px on screen-sized
 // images, growing with high-resolution exports so that lines stay visible.

@@ -433,3 +433,22 @@ func TestScaleBarSized(t *testing.T) {
 		t.Errorf("box %d px tall in a 150-px image: want at most about half", h)
 	}
 }
+
+// TestCrosshairColor checks that the crosshair's colour is far from every
+// entry of its colormap, so that it never vanishes into the image.
+func TestCrosshairColor(t *testing.T) {
+	for _, m := range []*Colormap{Gray, Magma, Viridis, Inferno} {
+		c := CrosshairColor(m)
+		// Un-premultiply: the colour as drawn at full strength.
+		r, g, b := float64(c.R)*255/float64(c.A), float64(c.G)*255/float64(c.A), float64(c.B)*255/float64(c.A)
+		nearest := math.Inf(1)
+		for i := 0; i < 256; i++ {
+			e := m.LUT[i]
+			d := math.Sqrt((r-float64(e.R))*(r-float64(e.R)) + (g-float64(e.G))*(g-float64(e.G)) + (b-float64(e.B))*(b-float64(e.B)))
+			nearest = min(nearest, d)
+		}
+		if m != Gray && nearest < 100 {
+			t.Errorf("%s: crosshair %v is %.0f from the nearest colormap entry", m.Name, c, nearest)
+		}
+	}
+}

@@ -476,7 +476,7 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		f.Note = "no niiv model: linear shown"
 	}
 	if req.Cross != nil {
-		render.Crosshair(f.Image, req.Cross[0], req.Cross[1], 4, render.Yellow)
+		render.Crosshair(f.Image, req.Cross[0], req.Cross[1], 4, render.CrosshairColor(req.Style.Map))
 	}
 	if req.Mode == Split {
 		if err := render.SplitLabels(f.Image, req.SplitFrac, name(req.SplitLeft), name(req.SplitRight)); err != nil {
