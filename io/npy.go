@@ -237,7 +237,14 @@ func (h *npyHeader) setDType(descr string) error {
 	}
 	dt, ok := npyTypes[kind]
 	if !ok {
-		return fmt.Errorf("%w: dtype %q is not supported (use bool, uint8, uint16, int16, float32 or float64)", ErrFormat, descr)
+		hint := ""
+		switch strings.TrimLeft(kind, "iu") {
+		case "1", "4", "8":
+			// Wide integers are most often label images, which niiv's
+			// interpolation would blend into meaningless values.
+			hint = "; integer labels cannot be interpolated, and intensity data can be saved as float32 (a.astype('float32'))"
+		}
+		return fmt.Errorf("%w: dtype %q is not supported (use bool, uint8, uint16, int16, float32 or float64)%s", ErrFormat, descr, hint)
 	}
 	h.dtype = dt
 	h.bool = kind == "b1" || kind == "?" || kind == "bool" || kind == "bool_"
