@@ -24,6 +24,7 @@ import (
 //
 //   - the archive's only array, when it holds one;
 //   - else the first of npzPreferred that it holds;
+//   - else its only 3-D array (beside masks, images and tables);
 //   - else the one named by a ":NAME" suffix, as in "cells.npz:stack",
 //     which also picks an array over the preferred names.
 //
@@ -164,9 +165,39 @@ func (a *npzArchive) pick(archive, want string) (string, error) {
 			return n, nil
 		}
 	}
+	// The only volume among images, masks and tables.
+	var vols []string
+	for _, n := range a.arrays {
+		if m, err := a.open(n); err == nil {
+			m.Close()
+			if len(m.dims) == 3 {
+				vols = append(vols, n)
+			}
+		}
+	}
+	if len(vols) == 1 {
+		return vols[0], nil
+	}
 	last := len(npzPreferred) - 1
 	return "", fmt.Errorf("%w: the archive holds %d arrays and none is named %s or %s: %s; pick one as %s:NAME, e.g. %s:%s, or save the archive with one array",
-		ErrFormat, len(a.arrays), strings.Join(npzPreferred[:last], ", "), npzPreferred[last], a.list(), archive, archive, a.arrays[0])
+		ErrFormat, len(a.arrays), strings.Join(npzPreferred[:last], ", "), npzPreferred[last], a.list(), archive, archive, a.example())
+}
+
+// example names an array to suggest picking: the first 3-D one (a volume),
+// else the first.
+func (a *npzArchive) example() string {
+	for i, n := range a.arrays {
+		if i == npzListMax {
+			break
+		}
+		if m, err := a.open(n); err == nil {
+			m.Close()
+			if len(m.dims) == 3 {
+				return n
+			}
+		}
+	}
+	return a.arrays[0]
 }
 
 // list describes the archive's arrays for an error: names, shapes and types.

@@ -498,3 +498,23 @@ func FuzzNPZ(f *testing.F) {
 		}
 	})
 }
+
+// TestNPZOnlyVolume checks that an archive of several arrays, one of them
+// 3-D and none with a preferred name, reads that one.
+func TestNPZOnlyVolume(t *testing.T) {
+	flat := npyBytes("<f4", false, "(2, 4)", f32Bytes(8))
+	vol := npyBytes("<f4", false, "(2, 3, 4)", f32Bytes(24))
+	p := writeTemp(t, "a.npz", npzBytes(t, deflated("mask.npy", flat), deflated("stack.npy", vol), deflated("table.npy", flat)))
+	v, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Shape() != (volume.Shape{Z: 2, Y: 3, X: 4}) || v.At(1, 2, 3) != 23 {
+		t.Errorf("read %v, want the 3-D array", v.Shape())
+	}
+	// Two volumes: the reader does not guess, and suggests a 3-D one.
+	p = writeTemp(t, "b.npz", npzBytes(t, deflated("mask.npy", flat), deflated("a.npy", vol), deflated("b.npy", vol)))
+	if _, err := Open(p); err == nil || !strings.Contains(err.Error(), p+":a") {
+		t.Errorf("two volumes: %v; want a refusal suggesting %s:a", err, p)
+	}
+}
