@@ -38,21 +38,12 @@ const maxLinks = 40
 // not a regular file (a device such as /dev/null, a named pipe), fill
 // writes to it directly.
 func Write(path string, fill func(f *os.File) error) error {
-	if path == "" {
-		return ErrEmptyPath
-	}
-	dest, err := resolve(path)
+	dest, st, err := target(path)
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(dest)
-	switch {
-	case err == nil && st.IsDir():
-		return ErrIsDir
-	case err == nil && !st.Mode().IsRegular():
+	if st != nil && !st.Mode().IsRegular() {
 		return writeDirect(dest, fill)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return folderError(filepath.Dir(dest), err)
 	}
 	dir := filepath.Dir(dest)
 	tmp, err := createTemp(dir, "."+filepath.Base(dest)+".tmp-")
@@ -96,21 +87,9 @@ func Write(path string, fill func(f *os.File) error) error {
 // the path is not empty and not a folder, and its folder exists and takes
 // new files (a probe file is created there and removed).
 func Check(path string) error {
-	if path == "" {
-		return ErrEmptyPath
-	}
-	dest, err := resolve(path)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(dest)
-	switch {
-	case err == nil && st.IsDir():
-		return ErrIsDir
-	case err == nil && !st.Mode().IsRegular():
-		return nil // a device or pipe, written directly
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return folderError(filepath.Dir(dest), err)
+	dest, st, err := target(path)
+	if err != nil || (st != nil && !st.Mode().IsRegular()) {
+		return err // an error, or a device or pipe, written directly
 	}
 	dir := filepath.Dir(dest)
 	probe, err := createTemp(dir, "."+filepath.Base(dest)+".probe-")
@@ -120,6 +99,29 @@ func Check(path string) error {
 	probe.Close()
 	os.Remove(probe.Name())
 	return nil
+}
+
+// target returns the file to write for path (links followed) and its
+// FileInfo, nil when it does not exist yet; a folder, an empty path or an
+// unreadable folder is an error.
+func target(path string) (string, os.FileInfo, error) {
+	if path == "" {
+		return "", nil, ErrEmptyPath
+	}
+	dest, err := resolve(path)
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := os.Stat(dest)
+	switch {
+	case err == nil && st.IsDir():
+		return "", nil, ErrIsDir
+	case err == nil:
+		return dest, st, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", nil, folderError(filepath.Dir(dest), err)
+	}
+	return dest, nil, nil
 }
 
 // Resolve returns the file Write writes for path: path itself, or, when it
