@@ -327,7 +327,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	return container.NewScroll(container.NewVBox(
 		// Rows narrow enough for half of a laptop screen.
 		container.NewHBox(open, shot, export, help),
-		container.NewBorder(nil, nil, u.adaptBtn, nil, u.message),
+		container.NewBorder(nil, nil, container.NewVBox(u.adaptBtn), nil, u.message), // the button keeps its height
 		u.info,
 		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),

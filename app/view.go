@@ -290,6 +290,8 @@ func (v *view) Dragged(e *fyne.DragEvent) {
 	default:
 		m.Pan(v.axis, dx, dy)
 	}
+	v.cursor = e.Position // keys zoom about it; the readout follows
+	v.reprobe()
 }
 
 // DragEnd ends a drag.
@@ -300,6 +302,7 @@ func (v *view) MouseIn(e *desktop.MouseEvent) {
 	v.ui.setActive(v.axis)
 	v.cursor = e.Position
 	v.takeKeys()
+	v.reprobe()
 }
 
 // MouseMoved tracks the cursor for keyboard zoom and shows the voxel under
