@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/niiv/niiv/internal/atomicfile"
+	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -78,14 +79,8 @@ var ErrFormat = errors.New("unsupported or corrupt file")
 var MaxBytes = defaultMaxBytes()
 
 func defaultMaxBytes() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err == nil {
-		var kb int64
-		for _, line := range strings.Split(string(b), "\n") {
-			if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil && kb > 0 {
-				return kb * 1024 / 4 * 3
-			}
-		}
+	if total := sysmem.Total(); total > 0 {
+		return total / 4 * 3
 	}
 	return 8 << 30
 }

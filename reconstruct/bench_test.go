@@ -193,3 +193,49 @@ func BenchmarkZoomedLargePlane(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkXYNewZ renders a 444×444 xy view of a 30×512×512 stack (12.5×
+// anisotropic, as the ISBI 2012 ssTEM stack): the first view encodes the
+// 512 xz planes it crosses (cold), a later z decodes from the latent cache
+// (warm; CacheBudget bytes, which hold them on a machine of 8 GB or more).
+func BenchmarkXYNewZ(b *testing.B) {
+	needRuntime(b)
+	rng := rand.New(rand.NewPCG(7, 8))
+	data := make([]uint8, 30*512*512)
+	for i := range data {
+		data[i] = uint8(rng.IntN(256))
+	}
+	vol, err := volume.New(volume.Shape{Z: 30, Y: 512, X: 512}, data, volume.Voxel{Z: 50, Y: 4, X: 4, Unit: "nm", Known: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := func(z float64) Request {
+		return Request{Vol: vol, Axis: volume.XY, Index: z, R0: 0, R1: 512, C0: 0, C1: 512, W: 444, H: 444}
+	}
+	for _, dir := range benchModels(b) {
+		m := loadTest(b, dir, ModelOptions{Device: "cpu"})
+		b.Run(filepath.Base(dir)+"/cold", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := NewNiiv(m, nil).Render(context.Background(), req(14)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(filepath.Base(dir)+"/warm", func(b *testing.B) {
+			n := NewNiiv(m, nil)
+			if _, err := n.Render(context.Background(), req(14)); err != nil {
+				b.Fatal(err)
+			}
+			z := 14.0
+			for b.Loop() {
+				z += 0.125 // an isotropic step: a new frame, the same planes
+				if z > 16 {
+					z = 14
+				}
+				if _, err := n.Render(context.Background(), req(z)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -23,11 +23,11 @@ type Niiv struct {
 }
 
 // NewNiiv returns the niiv method for model m, caching encoded planes in c
-// (a private cache of DefaultCacheBytes when nil). The caller keeps
+// (a private cache of CacheBudget bytes when nil). The caller keeps
 // ownership of m and closes it after the last Render.
 func NewNiiv(m *Model, c *Cache) *Niiv {
 	if c == nil {
-		c = NewCache(DefaultCacheBytes)
+		c = NewCache(CacheBudget())
 	}
 	return &Niiv{model: m, cache: c, threads: m.Threads}
 }

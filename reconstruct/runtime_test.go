@@ -79,3 +79,9 @@ func TestFindLibraryHonoursEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheBudget(t *testing.T) {
+	if b := CacheBudget(); b < DefaultCacheBytes || b > maxCacheBytes {
+		t.Errorf("CacheBudget() = %d, want %d to %d", b, DefaultCacheBytes, maxCacheBytes)
+	}
+}
