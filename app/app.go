@@ -487,10 +487,12 @@ func (u *ui) typedRune(r rune) {
 		m.SetMode(viewer.Modes[r-'1'])
 	case 'r', 'R':
 		m.Reset()
+		u.reprobe()
 	case 'c', 'C':
 		for _, a := range viewer.Views {
 			m.CenterOnCrosshair(a)
 		}
+		u.reprobe()
 	case 'a', 'A':
 		m.AutoContrast()
 	case 'i', 'I':

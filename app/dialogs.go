@@ -104,7 +104,7 @@ func (u *ui) open(path string) {
 		}
 		u.do(func() {
 			if err != nil {
-				u.say("")
+				u.sayModel() // the volume and model shown are unchanged
 				dialog.ShowError(fmt.Errorf("open %s: %w", filepath.Base(path), err), u.win)
 				return
 			}
@@ -365,7 +365,7 @@ func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
 			case err != nil:
 				dialog.ShowError(err, u.win)
 			default:
-				u.say("saved %s: %v in %.1f s", filepath.Base(path), out.Shape(), time.Since(t0).Seconds())
+				u.say("saved %s: %v in %.1f s", path, out.Shape(), time.Since(t0).Seconds())
 			}
 		})
 	}()
