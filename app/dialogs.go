@@ -294,12 +294,13 @@ func (u *ui) saveDialog(name string, save func(path string)) {
 	d.Show()
 }
 
-// task is a long operation's dialog: a label, a progress bar and Cancel,
-// which cancels ctx.
+// task is a long operation's dialog: what it does, a progress bar, a
+// status line and Cancel, which cancels ctx.
 type task struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	label  *widget.Label
+	label  *widget.Label // what the task does; stays
+	status *widget.Label // how far it is (step, loss, time)
 	bar    *widget.ProgressBar
 	d      dialog.Dialog
 
@@ -309,11 +310,12 @@ type task struct {
 
 // startTask shows a task's dialog.
 func (u *ui) startTask(title, text string) *task {
-	t := &task{label: widget.NewLabel(text), bar: widget.NewProgressBar()}
+	t := &task{label: widget.NewLabel(text), status: widget.NewLabel(""), bar: widget.NewProgressBar()}
+	t.label.Wrapping = fyne.TextWrapWord
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.d = dialog.NewCustomWithoutButtons(title, container.NewVBox(t.label, t.bar,
+	t.d = dialog.NewCustomWithoutButtons(title, container.NewVBox(t.label, t.bar, t.status,
 		widget.NewButton("Cancel", t.cancel)), u.win)
-	t.d.Resize(fyne.NewSize(460, 160))
+	t.d.Resize(fyne.NewSize(460, 200))
 	t.d.Show()
 	return t
 }
@@ -333,7 +335,7 @@ func (t *task) progress(u *ui, f float64, text string) {
 	u.do(func() {
 		t.bar.SetValue(f)
 		if text != "" {
-			t.label.SetText(text)
+			t.status.SetText(text)
 		}
 	})
 }
@@ -391,7 +393,11 @@ func (u *ui) adaptModel() {
 		} else if opt.Steps > 0 {
 			f = min(1, float64(p.Step)/float64(opt.Steps))
 		}
-		t.progress(u, f, fmt.Sprintf("step %d · loss %.4f · %.0f s", p.Step, p.Loss, p.Elapsed.Seconds()))
+		status := fmt.Sprintf("step %d · loss %.4f · %.0f s", p.Step, p.Loss, p.Elapsed.Seconds())
+		if f > 0.02 && f < 1 {
+			status += fmt.Sprintf(" · about %.0f s left", p.Elapsed.Seconds()*(1-f)/f)
+		}
+		t.progress(u, f, status)
 	}
 	u.say("adapting %s to %s…", engine.ParentName(eo), filepath.Base(path))
 	go func() {
