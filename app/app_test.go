@@ -167,11 +167,17 @@ func TestMouse(t *testing.T) {
 		t.Errorf("drag right: centre column %v → %v, want smaller", before.Col, after.Col)
 	}
 
-	// Double-click (two quick clicks in one place) fits again.
-	test.TapCanvas(c, viewCentre(w, xy))
-	test.TapCanvas(c, viewCentre(w, xy))
+	// Double-click (two quick clicks in one place) fits again, and leaves
+	// the crosshair where it was.
+	cross := u.model.Crosshair()
+	at := viewCentre(w, xy).Add(fyne.NewPos(30, 20))
+	test.TapCanvas(c, at)
+	test.TapCanvas(c, at)
 	if v := u.model.View(volume.XY); v.Zoom != 1 {
 		t.Errorf("double-click: zoom %v", v.Zoom)
+	}
+	if got := u.model.Crosshair(); got != cross {
+		t.Errorf("double-click moved the crosshair from %+v to %+v", cross, got)
 	}
 }
 

@@ -34,6 +34,7 @@ type view struct {
 
 	lastTap    time.Time // for double-click detection
 	lastTapAt  fyne.Position
+	beforeTap  viewer.Point        // the crosshair before the last click
 	button     desktop.MouseButton // button of the drag in progress
 	dragSplit  bool
 	dragStart  viewer.Contrast
@@ -154,7 +155,8 @@ func (v *view) resized(size fyne.Size) {
 const doubleClick = 400 * time.Millisecond
 
 // Tapped moves the crosshair to the clicked point at once; a second click
-// close in time and place fits the view (double-click). The view does not
+// close in time and place fits the view (double-click) and puts the
+// crosshair back where it was before the first. The view does not
 // implement fyne.DoubleTappable, which would delay every single click.
 func (v *view) Tapped(e *fyne.PointEvent) {
 	v.ui.setActive(v.axis)
@@ -165,10 +167,11 @@ func (v *view) Tapped(e *fyne.PointEvent) {
 	d := e.Position.Subtract(v.lastTapAt)
 	if now.Sub(v.lastTap) < doubleClick && d.X*d.X+d.Y*d.Y < 36 {
 		v.lastTap = time.Time{}
+		v.ui.model.SetCrosshair(v.beforeTap)
 		v.ui.model.ResetView(v.axis)
 		return
 	}
-	v.lastTap, v.lastTapAt = now, e.Position
+	v.lastTap, v.lastTapAt, v.beforeTap = now, e.Position, v.ui.model.Crosshair()
 	x, y := v.px(e.Position)
 	v.ui.model.Click(v.axis, x, y)
 }
