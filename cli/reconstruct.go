@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -90,28 +91,11 @@ func init() {
 				if err := checkReconstructSize(args[0], vol.Shape(), f, *zscale); err != nil {
 					return err
 				}
-				// A method asked for by name must load; the default (niiv)
-				// falls back to linear, saying why.
-				fallback := "linear"
-				var ms []reconstruct.Method
-				closeModels := func() {}
-				if flagSet(fs, "method") {
-					fallback = ""
-				} else if dir, ok := engine.Remembered(engine.Options{}, args[0], vol); ok {
-					// As in the viewer: the model adapted to this file.
-					if ms, closeModels, err = ef.openMethods("niiv:"+dir, env.Stderr, ""); err == nil {
-						fmt.Fprintf(env.Stderr, "niiv reconstruct: using the model adapted to %s: %s (--method niiv for the shipped one)\n", args[0], dir)
-					} else {
-						fmt.Fprintf(env.Stderr, "niiv reconstruct: the model adapted to %s does not load, using the shipped one\n", args[0])
-					}
-				}
-				if ms == nil {
-					if ms, closeModels, err = ef.openMethods(*method, env.Stderr, fallback); err != nil {
-						return err
-					}
+				m, closeModels, err := reconstructMethod(&ef, *method, flagSet(fs, "method"), args[0], vol, env.Stderr)
+				if err != nil {
+					return err
 				}
 				defer closeModels()
-				m := ms[0]
 				if n, ok := m.(*reconstruct.Niiv); ok {
 					if lo, hi := n.Model().FactorRange(); lo > 0 && (f < float64(lo)/2 || f > float64(hi)*2) {
 						fmt.Fprintf(env.Stderr, "niiv reconstruct: note: model %s was trained for %s, the volume is %.3g× anisotropic\n", n.Model().Name, factorWords(lo, hi), f)
@@ -175,4 +159,30 @@ func checkReconstructSize(path string, s volume.Shape, f, zscale float64) error 
 			path, outZ, s.Y, s.X, volio.HumanBytes(need), volio.HumanBytes(volio.MaxBytes))
 	}
 	return nil
+}
+
+// reconstructMethod opens the method reconstruct uses for the volume vol
+// read from path. A method asked for by name (named) must load. Otherwise
+// the model adapted to this file is used when there is one, as in the
+// viewer, else method (niiv), which falls back to linear, saying why.
+func reconstructMethod(ef *engineFlags, method string, named bool, path string, vol *volume.Volume, stderr io.Writer) (reconstruct.Method, func(), error) {
+	if named {
+		ms, closeModels, err := ef.openMethods(method, stderr, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		return ms[0], closeModels, nil
+	}
+	if dir, ok := engine.Remembered(engine.Options{}, path, vol); ok {
+		if ms, closeModels, err := ef.openMethods("niiv:"+dir, stderr, ""); err == nil {
+			fmt.Fprintf(stderr, "niiv reconstruct: using the model adapted to %s: %s (--method niiv for the shipped one)\n", path, dir)
+			return ms[0], closeModels, nil
+		}
+		fmt.Fprintf(stderr, "niiv reconstruct: the model adapted to %s does not load, using the shipped one\n", path)
+	}
+	ms, closeModels, err := ef.openMethods(method, stderr, "linear")
+	if err != nil {
+		return nil, nil, err
+	}
+	return ms[0], closeModels, nil
 }
