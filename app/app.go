@@ -568,7 +568,7 @@ func (u *ui) quickScreenshot() {
 // in the background and writes it as PNG.
 func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 	u.say("saving %s…", filepath.Base(path))
-	methods := u.opts.Methods
+	methods := u.pipe.Reuse(u.opts.Methods) // what the views show is not decoded again
 	ctx, cancel := context.WithCancel(context.Background())
 	var d dialog.Dialog
 	if s.Scale > 1 && u.win != nil {

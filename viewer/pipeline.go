@@ -520,6 +520,52 @@ func NewPipeline(methods Methods, deliver func(Frame), synchronous bool) *Pipeli
 // Submit sends req to its view's worker.
 func (p *Pipeline) Submit(req Request) { p.workers[req.Axis].Submit(req) }
 
+// Reuse returns ms with renderers that first take an image from p's
+// workers' caches, so that an export at the screen's resolution (the S
+// key) costs no decode for what the views already show.
+func (p *Pipeline) Reuse(ms Methods) Methods {
+	wrap := func(r Renderer) Renderer {
+		if r == nil {
+			return nil
+		}
+		return reuse{r, p}
+	}
+	ms.Nearest, ms.Linear, ms.Niiv = wrap(ms.Nearest), wrap(ms.Linear), wrap(ms.Niiv)
+	return ms
+}
+
+// reuse is a Renderer that looks in a pipeline's caches first.
+type reuse struct {
+	r Renderer
+	p *Pipeline
+}
+
+func (u reuse) Name() string { return u.r.Name() }
+
+func (u reuse) Render(ctx context.Context, s Slice) (*volume.Image, error) {
+	img, _, err := u.RenderNamed(ctx, s)
+	return img, err
+}
+
+// RenderNamed implements NamingRenderer: a cached image keeps the name of
+// what decoded it.
+func (u reuse) RenderNamed(ctx context.Context, s Slice) (*volume.Image, string, error) {
+	k := cacheKey{method: u.r.Name(), req: s}
+	for _, w := range u.p.workers {
+		w.mu.Lock()
+		j, ok := w.cache[k]
+		w.mu.Unlock()
+		if ok {
+			return j.img, j.name, nil
+		}
+	}
+	if nr, ok := u.r.(NamingRenderer); ok {
+		return nr.RenderNamed(ctx, s)
+	}
+	img, err := u.r.Render(ctx, s)
+	return img, "", err
+}
+
 // Close cancels all work.
 func (p *Pipeline) Close() {
 	for _, w := range p.workers {

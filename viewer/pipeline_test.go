@@ -380,3 +380,30 @@ func TestFramesShareDecodes(t *testing.T) {
 		t.Errorf("difference panel: cached %v, decode %v, method %q; want cached, 0", d.Cached, d.Decode, d.Method)
 	}
 }
+
+// TestPipelineReuse checks that a render through Reuse takes the images
+// the views' workers have cached, and decodes what they have not.
+func TestPipelineReuse(t *testing.T) {
+	m, _ := newTestModel(t)
+	ms, lin, nv := fakeMethods()
+	rec := newRecorder()
+	p := NewPipeline(ms, rec.deliver, true)
+	m.SetMode(Niiv)
+	p.Submit(m.Request(volume.XZ, 1))
+	if lin.calls.Load() != 1 || nv.calls.Load() != 1 {
+		t.Fatalf("decodes: linear %d, niiv %d", lin.calls.Load(), nv.calls.Load())
+	}
+	f, err := RenderFrame(context.Background(), p.Reuse(ms), m.Request(volume.XZ, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nv.calls.Load() != 1 || f.Method != "niiv-test" {
+		t.Errorf("the same view again: niiv decoded %d times (want 1), method %q", nv.calls.Load(), f.Method)
+	}
+	if _, err := RenderFrame(context.Background(), p.Reuse(ms), m.Request(volume.XZ, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if nv.calls.Load() != 2 {
+		t.Errorf("a 2× view: niiv decoded %d times, want 2 (not cached)", nv.calls.Load())
+	}
+}
