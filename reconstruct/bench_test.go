@@ -26,12 +26,18 @@ func benchModels(b *testing.B) []string {
 
 // benchVolume is a 16×128×128 random volume: a 128³ volume pooled ×8.
 func benchVolume(b testing.TB) *volume.Volume {
-	rng := rand.New(rand.NewPCG(5, 6))
-	data := make([]uint8, 16*128*128)
+	return randomVolume(b, volume.Shape{Z: 16, Y: 128, X: 128}, volume.Voxel{Z: 64, Y: 8, X: 8, Unit: "nm", Known: true}, 5)
+}
+
+// randomVolume is a uint8 volume of random voxels (speed does not depend
+// on them).
+func randomVolume(b testing.TB, s volume.Shape, vox volume.Voxel, seed uint64) *volume.Volume {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	data := make([]uint8, s.Len())
 	for i := range data {
 		data[i] = uint8(rng.IntN(256))
 	}
-	v, err := volume.New(volume.Shape{Z: 16, Y: 128, X: 128}, data, volume.Voxel{Z: 64, Y: 8, X: 8, Unit: "nm", Known: true})
+	v, err := volume.New(s, data, vox)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -200,15 +206,7 @@ func BenchmarkZoomedLargePlane(b *testing.B) {
 // (warm; CacheBudget bytes, which hold them on a machine of 8 GB or more).
 func BenchmarkXYNewZ(b *testing.B) {
 	needRuntime(b)
-	rng := rand.New(rand.NewPCG(7, 8))
-	data := make([]uint8, 30*512*512)
-	for i := range data {
-		data[i] = uint8(rng.IntN(256))
-	}
-	vol, err := volume.New(volume.Shape{Z: 30, Y: 512, X: 512}, data, volume.Voxel{Z: 50, Y: 4, X: 4, Unit: "nm", Known: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	vol := randomVolume(b, volume.Shape{Z: 30, Y: 512, X: 512}, volume.Voxel{Z: 50, Y: 4, X: 4, Unit: "nm", Known: true}, 7)
 	req := func(z float64) Request {
 		return Request{Vol: vol, Axis: volume.XY, Index: z, R0: 0, R1: 512, C0: 0, C1: 512, W: 444, H: 444}
 	}
