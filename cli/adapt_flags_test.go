@@ -52,15 +52,7 @@ func TestAdaptCropFitsPlanes(t *testing.T) {
 		t.Skipf("skipping: ONNX Runtime library not found: %v", err)
 	}
 	dir := t.TempDir()
-	iso, low := filepath.Join(dir, "iso.npy"), filepath.Join(dir, "low.npy")
-	for _, args := range [][]string{
-		{"sample", iso, "--size", "32", "--factor", "1"},
-		{"degrade", iso, low, "--factor", "4"},
-	} {
-		if code, o, e := run(args...); code != 0 {
-			t.Fatalf("niiv %v: exit %d\n%s%s", args, code, o, e)
-		}
-	}
+	_, low := degradedSample(t, dir)
 	model := filepath.Join("..", "testdata", "tiny-model")
 	cases := []struct {
 		name string

@@ -16,18 +16,9 @@ func TestAdaptThenUse(t *testing.T) {
 		t.Skipf("skipping: ONNX Runtime library not found: %v", err)
 	}
 	dir := t.TempDir()
-	iso := filepath.Join(dir, "iso.npy")
-	low := filepath.Join(dir, "low.npy")
+	iso, low := degradedSample(t, dir)
 	model := filepath.Join("..", "testdata", "tiny-model")
 	out := filepath.Join(dir, "adapted")
-	for _, args := range [][]string{
-		{"sample", iso, "--size", "32", "--factor", "1"},
-		{"degrade", iso, low, "--factor", "4"},
-	} {
-		if code, o, e := run(args...); code != 0 {
-			t.Fatalf("niiv %v: exit %d\n%s%s", args, code, o, e)
-		}
-	}
 	cases := []struct {
 		name string
 		args []string
@@ -64,15 +55,10 @@ func TestAdaptedModelUsedByDefault(t *testing.T) {
 		t.Skipf("skipping: ONNX Runtime library not found: %v", err)
 	}
 	dir := t.TempDir()
-	iso, low := filepath.Join(dir, "iso.npy"), filepath.Join(dir, "low.npy")
-	for _, args := range [][]string{
-		{"sample", iso, "--size", "32", "--factor", "1"},
-		{"degrade", iso, low, "--factor", "4"},
-		{"adapt", low, "--steps", "2", "--seconds", "0", "--batch", "2"}, // beside low.npy
-	} {
-		if code, o, e := run(args...); code != 0 {
-			t.Fatalf("niiv %v: exit %d\n%s%s", args, code, o, e)
-		}
+	_, low := degradedSample(t, dir)
+	adapt := []string{"adapt", low, "--steps", "2", "--seconds", "0", "--batch", "2"} // beside low.npy
+	if code, o, e := run(adapt...); code != 0 {
+		t.Fatalf("niiv %v: exit %d\n%s%s", adapt, code, o, e)
 	}
 	for _, c := range []struct {
 		args    []string
@@ -91,4 +77,20 @@ func TestAdaptedModelUsedByDefault(t *testing.T) {
 			t.Errorf("niiv %v: uses the adapted model %v, want %v\nstderr: %s", c.args, got, c.adapted, e)
 		}
 	}
+}
+
+// degradedSample writes, in dir, the bundled sample at 32³ (iso.npy) and
+// it pooled ×4 along z (low.npy), and returns their paths.
+func degradedSample(t *testing.T, dir string) (iso, low string) {
+	t.Helper()
+	iso, low = filepath.Join(dir, "iso.npy"), filepath.Join(dir, "low.npy")
+	for _, args := range [][]string{
+		{"sample", iso, "--size", "32", "--factor", "1"},
+		{"degrade", iso, low, "--factor", "4"},
+	} {
+		if code, o, e := run(args...); code != 0 {
+			t.Fatalf("niiv %v: exit %d\n%s%s", args, code, o, e)
+		}
+	}
+	return iso, low
 }

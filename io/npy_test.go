@@ -92,29 +92,41 @@ func TestNPYRoundTrip(t *testing.T) {
 	}
 }
 
-func TestNPYFortranAndBigEndian(t *testing.T) {
-	// Shape (2,3,4); value at (z,y,x) is 100z+10y+x.
-	var fort, big bytes.Buffer
+// layoutData returns the data of a (2,3,4) array whose value at (z,y,x) is
+// 100z+10y+x, as uint16 in Fortran order (little-endian) and as big in C
+// order, big-endian (big is float32(0) or float64(0), for the type).
+func layoutData(big any) (fortran, bigEndian []byte) {
+	var f, b bytes.Buffer
 	for x := 0; x < 4; x++ {
 		for y := 0; y < 3; y++ {
 			for z := 0; z < 2; z++ {
-				binary.Write(&fort, binary.LittleEndian, uint16(100*z+10*y+x))
+				binary.Write(&f, binary.LittleEndian, uint16(100*z+10*y+x))
 			}
 		}
 	}
 	for z := 0; z < 2; z++ {
 		for y := 0; y < 3; y++ {
 			for x := 0; x < 4; x++ {
-				binary.Write(&big, binary.BigEndian, float32(100*z+10*y+x))
+				v := float64(100*z + 10*y + x)
+				if _, ok := big.(float32); ok {
+					binary.Write(&b, binary.BigEndian, float32(v))
+				} else {
+					binary.Write(&b, binary.BigEndian, v)
+				}
 			}
 		}
 	}
+	return f.Bytes(), b.Bytes()
+}
+
+func TestNPYFortranAndBigEndian(t *testing.T) {
+	fort, big := layoutData(float32(0))
 	cases := []struct {
 		name string
 		file []byte
 	}{
-		{"fortran", npyBytes("<u2", true, "(2, 3, 4)", fort.Bytes())},
-		{"bigendian", npyBytes(">f4", false, "(2, 3, 4)", big.Bytes())},
+		{"fortran", npyBytes("<u2", true, "(2, 3, 4)", fort)},
+		{"bigendian", npyBytes(">f4", false, "(2, 3, 4)", big)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -150,31 +150,16 @@ func TestNPZRoundTrip(t *testing.T) {
 // TestNPZLayouts reads Fortran-order, big-endian and bool members through
 // the .npy reader's own handling of them.
 func TestNPZLayouts(t *testing.T) {
-	// Shape (2,3,4); value at (z,y,x) is 100z+10y+x.
-	var fort, big bytes.Buffer
-	for x := 0; x < 4; x++ {
-		for y := 0; y < 3; y++ {
-			for z := 0; z < 2; z++ {
-				binary.Write(&fort, binary.LittleEndian, uint16(100*z+10*y+x))
-			}
-		}
-	}
-	for z := 0; z < 2; z++ {
-		for y := 0; y < 3; y++ {
-			for x := 0; x < 4; x++ {
-				binary.Write(&big, binary.BigEndian, float64(100*z+10*y+x))
-			}
-		}
-	}
+	fort, big := layoutData(float64(0))
 	cases := []struct {
 		name   string
 		npy    []byte
 		detail string
 	}{
-		{"fortran", npyBytes("<u2", true, "(2, 3, 4)", fort.Bytes()), "Fortran order"},
-		{"bigendian", npyBytes(">f8", false, "(2, 3, 4)", big.Bytes()), "C order, big-endian"},
-		{"leading singleton axis", npyBytes(">f8", false, "(1, 2, 3, 4)", big.Bytes()), "C order, big-endian"},
-		{"format version 2", npyHeaderBytes(2, "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3, 4), }", big.Bytes()), "C order, big-endian"},
+		{"fortran", npyBytes("<u2", true, "(2, 3, 4)", fort), "Fortran order"},
+		{"bigendian", npyBytes(">f8", false, "(2, 3, 4)", big), "C order, big-endian"},
+		{"leading singleton axis", npyBytes(">f8", false, "(1, 2, 3, 4)", big), "C order, big-endian"},
+		{"format version 2", npyHeaderBytes(2, "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3, 4), }", big), "C order, big-endian"},
 	}
 	for _, c := range cases {
 		for _, m := range npzMethods {
