@@ -98,7 +98,9 @@ func (n *Niiv) decodeBatch(ctx context.Context, b GridBatcher, vol *volume.Volum
 		eps[k] = EncodedPlane{p.latent, p.low}
 	}
 	if eps != nil {
-		err := b.DecodeGrids(ctx, eps, p0.h, p0.w, p0.crop(), rows, cols, out)
+		err := n.model.use(ctx, func(ctx context.Context) error {
+			return b.DecodeGrids(ctx, eps, p0.h, p0.w, p0.crop(), rows, cols, out)
+		})
 		if !errors.Is(err, ErrDeviceLimit) {
 			return err
 		}

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/niiv/niiv/internal/tensor"
 	ort "github.com/yalue/onnxruntime_go"
@@ -81,7 +80,11 @@ type ModelOptions struct {
 
 // Model is a loaded niiv model: the encoder as an ONNX Runtime session and
 // the decoder, natively (default) or as a session. It is safe for
-// concurrent use; Close releases it.
+// concurrent use. Close releases it, and may be called while other
+// goroutines use it: every call that touches the sessions or the
+// accelerator holds the model, Close cancels those calls and frees the
+// sessions only once they have returned, and calls made after Close fail
+// with an error wrapping ErrClosed.
 type Model struct {
 	// Name is the model's short name ("lite", "paper", "tiny"), the folder
 	// name it was loaded from.
@@ -108,7 +111,7 @@ type Model struct {
 	enc1       *ort.DynamicAdvancedSession // one intra-op thread, for parallel workers
 	mlp        *mlp
 	lowP, hiP  float64
-	closeOnce  sync.Once
+	life       lifetime
 	testLowres []float32 // kept for self-checks
 
 	// For accelerators: the model files (EncoderGraph, DecoderMLP) and the
@@ -387,23 +390,51 @@ func checkGraph(file string, data []byte, ins []string, inRanks []int, outs []st
 	return check("output", go_, outs, outRanks)
 }
 
-// Close releases the model's sessions. It is safe to call more than once.
+// Close releases the model's sessions and accelerator. Calls in progress
+// are cancelled, and the sessions are freed once they have returned (Close
+// waits up to CloseWait for that; a call still running then frees them
+// itself when it returns, and Close says so in its error). Calls made
+// after Close fail with an error wrapping ErrClosed. It is safe to call
+// more than once and from any goroutine.
 func (m *Model) Close() error {
-	m.closeOnce.Do(func() {
-		if m.enc != nil {
-			m.enc.Destroy()
-		}
-		if m.enc1 != nil {
-			m.enc1.Destroy()
-		}
-		if m.dec != nil {
-			m.dec.Destroy()
-		}
-		if m.accel != nil {
-			m.accel.Close()
-		}
-	})
+	if !m.life.close(m.free, CloseWait) {
+		return fmt.Errorf("reconstruct: close model %s: %d calls still running after %v; the model is freed when they return", m.Name, m.life.inUse(), CloseWait)
+	}
 	return nil
+}
+
+// free destroys the sessions and the accelerator (with no call in
+// progress).
+func (m *Model) free() {
+	if m.enc != nil {
+		m.enc.Destroy()
+	}
+	if m.enc1 != nil {
+		m.enc1.Destroy()
+	}
+	if m.dec != nil {
+		m.dec.Destroy()
+	}
+	if m.accel != nil {
+		m.accel.Close()
+	}
+}
+
+// use runs f holding m: Close waits for f to return before it frees the
+// sessions, and cancels f's context when it begins. A call cancelled by
+// Close (not by ctx) fails with an error wrapping ErrClosed; a call on a
+// closed model fails with one at once.
+func (m *Model) use(ctx context.Context, f func(ctx context.Context) error) error {
+	hctx, done, err := m.life.enter(ctx, m.Name)
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = f(hctx)
+	if err != nil && ctx.Err() == nil && hctx.Err() != nil {
+		return &closedError{m.Name} // cancelled by Close
+	}
+	return err
 }
 
 // receptiveField returns how many pixels beyond a latent pixel its value
@@ -503,10 +534,19 @@ func (m *Model) encodeWorker(ctx context.Context, lowres []float32, n, h, w int)
 // serialises its work).
 func (m *Model) parallelEncoders() bool { return m.enc1 != nil && m.accel == nil }
 
-func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowres []float32, n, h, w int) ([]float32, error) {
+func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowres []float32, n, h, w int) (lat []float32, err error) {
 	if len(lowres) != n*h*w {
 		return nil, fmt.Errorf("reconstruct: encode: %d values for %d×%d×%d", len(lowres), n, h, w)
 	}
+	err = m.use(ctx, func(ctx context.Context) error {
+		lat, err = m.encodeHeld(ctx, s, lowres, n, h, w)
+		return err
+	})
+	return lat, err
+}
+
+// encodeHeld is encode, with m held.
+func (m *Model) encodeHeld(ctx context.Context, s *ort.DynamicAdvancedSession, lowres []float32, n, h, w int) ([]float32, error) {
 	if m.accel != nil {
 		lat, err := m.accel.Encode(ctx, lowres, n, h, w)
 		if !errors.Is(err, ErrDeviceLimit) || s == nil {
@@ -531,7 +571,15 @@ func (m *Model) encode(ctx context.Context, s *ort.DynamicAdvancedSession, lowre
 // DecodeONNX runs the decoder graph through ONNX Runtime: latent
 // [1][F][h][w], lowres [1][h][w], coords [q][2] (row, col in [−1, 1]) →
 // values [q], normalised.
-func (m *Model) DecodeONNX(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
+func (m *Model) DecodeONNX(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) (v []float32, err error) {
+	err = m.use(ctx, func(ctx context.Context) error {
+		v, err = m.decodeONNX(ctx, latent, lowres, h, w, coords)
+		return err
+	})
+	return v, err
+}
+
+func (m *Model) decodeONNX(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
 	f := int64(len(latent) / (h * w))
 	lt, err := ort.NewTensor(ort.NewShape(1, f, int64(h), int64(w)), latent)
 	if err != nil {
@@ -558,7 +606,15 @@ func (m *Model) DecodeONNX(ctx context.Context, latent, lowres []float32, h, w i
 
 // DecodePoints decodes arbitrary points with the model's decoder (native or
 // ONNX): same arguments and result as DecodeONNX.
-func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
+func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) (v []float32, err error) {
+	err = m.use(ctx, func(ctx context.Context) error {
+		v, err = m.decodePoints(ctx, latent, lowres, h, w, coords)
+		return err
+	})
+	return v, err
+}
+
+func (m *Model) decodePoints(ctx context.Context, latent, lowres []float32, h, w int, coords []float32) ([]float32, error) {
 	if m.accel != nil {
 		v, err := m.accel.DecodePoints(ctx, latent, lowres, h, w, coords)
 		if !errors.Is(err, ErrDeviceLimit) {
@@ -568,7 +624,7 @@ func (m *Model) DecodePoints(ctx context.Context, latent, lowres []float32, h, w
 		noteFallback(ctx)
 	}
 	if m.mlp == nil {
-		return m.DecodeONNX(ctx, latent, lowres, h, w, coords)
+		return m.decodeONNX(ctx, latent, lowres, h, w, coords)
 	}
 	e := m.planeFor(latent, lowres, h, w, true)
 	return m.mlp.decodePoints(e, coords), nil

@@ -240,8 +240,14 @@ func (n *Niiv) Prefetch(ctx context.Context, vol *volume.Volume, axis volume.Axi
 }
 
 // decode decodes plane p on the grid rows × cols (model coordinates) into
-// out, normalised.
+// out, normalised, holding the model.
 func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out []float32, threads int) error {
+	return n.model.use(ctx, func(ctx context.Context) error {
+		return n.decodeHeld(ctx, p, rows, cols, out, threads)
+	})
+}
+
+func (n *Niiv) decodeHeld(ctx context.Context, p *plane, rows, cols []float64, out []float32, threads int) error {
 	if a := n.model.accel; a != nil {
 		err := a.DecodeGrid(ctx, p.latent, p.low, p.h, p.w, p.crop(), rows, cols, out)
 		if !errors.Is(err, ErrDeviceLimit) {
@@ -265,7 +271,7 @@ func (n *Niiv) decode(ctx context.Context, p *plane, rows, cols []float64, out [
 				coords = append(coords, float32(r), float32(c))
 			}
 		}
-		v, err := n.model.DecodeONNX(ctx, p.latent, p.low, p.h, p.w, coords)
+		v, err := n.model.decodeONNX(ctx, p.latent, p.low, p.h, p.w, coords)
 		if err != nil {
 			return err
 		}
@@ -446,7 +452,9 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 					eps[j] = EncodedPlane{p.latent, p.low}
 				}
 				all := make([]float32, len(ps)*h*cols)
-				err := b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, ps[0].crop(), rc, cc, all)
+				err := n.model.use(ctx, func(ctx context.Context) error {
+					return b.DecodeGrids(ctx, eps, ps[0].h, ps[0].w, ps[0].crop(), rc, cc, all)
+				})
 				if errors.Is(err, ErrDeviceLimit) {
 					// Too large for the device in one pass: plane by plane
 					// (each on the CPU if need be).
