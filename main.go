@@ -7,7 +7,13 @@ import (
 	"os"
 
 	"github.com/niiv/niiv/cli"
+	"github.com/niiv/niiv/internal/debugstats"
 	_ "github.com/niiv/niiv/internal/locale" // before Fyne initialises
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	stop := debugstats.StartFromEnv(os.Stderr) // NIIV_DEBUG_STATS=FILE: memory and goroutines over time
+	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
