@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -446,26 +447,39 @@ func WriteNPY(path string, v *volume.Volume) error {
 	}
 	s := v.Shape()
 	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d, %d), }", descr, s.Z, s.Y, s.X)
-	err := writeAtomic(path, func(f *os.File) error {
-		// Pad so the data starts on a 64-byte boundary, header ends in '\n'.
-		total := 10 + len(dict) + 1
-		pad := (64 - total%64) % 64
-		hdr := dict + strings.Repeat(" ", pad) + "\n"
-		if len(hdr) > math.MaxUint16 {
-			return errors.New("header too long")
-		}
-		pre := []byte(npyMagic)
-		pre = append(pre, 1, 0, byte(len(hdr)), byte(len(hdr)>>8))
-		w := bufio.NewWriterSize(f, 1<<20)
-		w.Write(pre)
-		w.WriteString(hdr)
-		if _, err := w.Write(rawBytes(v.Data())); err != nil {
-			return err
-		}
-		return w.Flush()
-	})
+	// Pad so the data starts on a 64-byte boundary, header ends in '\n'.
+	total := 10 + len(dict) + 1
+	pad := (64 - total%64) % 64
+	hdr := dict + strings.Repeat(" ", pad) + "\n"
+	if len(hdr) > math.MaxUint16 {
+		return &Error{"write", path, errors.New("header too long")}
+	}
+	data := rawBytes(v.Data())
+	f, err := atomicfile.Create(path, int64(10+len(hdr)+len(data)))
+	if err != nil {
+		return &Error{"write", path, err}
+	}
+	defer f.Abort()
+	pre := []byte(npyMagic)
+	pre = append(pre, 1, 0, byte(len(hdr)), byte(len(hdr)>>8))
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.Write(pre)
+	w.WriteString(hdr)
+	w.Write(data)
+	if err := w.Flush(); err != nil {
+		return &Error{"write", path, err}
+	}
+	// The sidecar is written before either file is put in place, so that
+	// a failure (a full disk) changes neither.
+	side, sideTmp, err := startSidecar(path, v.Voxel)
 	if err != nil {
 		return err
 	}
-	return writeSidecar(path, v.Voxel)
+	if sideTmp != nil {
+		defer sideTmp.Abort()
+	}
+	if err := f.Commit(); err != nil {
+		return &Error{"write", path, err}
+	}
+	return commitSidecar(side, sideTmp)
 }

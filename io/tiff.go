@@ -38,6 +38,7 @@ import (
 
 	"golang.org/x/image/tiff/lzw"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -1546,9 +1547,18 @@ func WriteTIFF(path string, v *volume.Volume) error {
 		return &Error{"write", path, errors.New("no volume")}
 	}
 	big := tiffFileSize(v, false) > math.MaxUint32
-	return writeAtomic(path, func(f *os.File) error {
-		return writeTIFFTo(f, v, big)
-	})
+	f, err := atomicfile.Create(path, tiffFileSize(v, big))
+	if err != nil {
+		return &Error{"write", path, err}
+	}
+	defer f.Abort()
+	if err := writeTIFFTo(f, v, big); err != nil {
+		return &Error{"write", path, err}
+	}
+	if err := f.Commit(); err != nil {
+		return &Error{"write", path, err}
+	}
+	return nil
 }
 
 // tiffTag is one entry the writer puts in an IFD; data holds its values in

@@ -271,7 +271,10 @@ func checkFloat32Range(v *volume.Volume) error {
 }
 
 // Save writes v to path; the format follows the extension (.npy, .tif or
-// .tiff). The file appears only when complete.
+// .tiff). The file appears only when complete. When the disk has no room
+// for it, the error matches syscall.ENOSPC and says how much is needed
+// and free (atomicfile.NoSpaceError), and an older file at path, with
+// its voxel-size sidecar, is left as it was.
 func Save(path string, v *volume.Volume) error {
 	if path == "" {
 		return &Error{"write", path, atomicfile.ErrEmptyPath}
@@ -295,15 +298,6 @@ func CheckSave(path string) error {
 		return &Error{"write", path, fmt.Errorf("unknown output format %q (use .npy, .tif or .tiff)", filepath.Ext(path))}
 	}
 	if err := atomicfile.Check(path); err != nil {
-		return &Error{"write", path, err}
-	}
-	return nil
-}
-
-// writeAtomic creates path through a temporary file in the same folder,
-// calls fill on it and renames it into place only when fill succeeds.
-func writeAtomic(path string, fill func(f *os.File) error) error {
-	if err := atomicfile.Write(path, fill); err != nil {
 		return &Error{"write", path, err}
 	}
 	return nil

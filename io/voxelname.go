@@ -116,20 +116,48 @@ func unwrapPath(err error) error {
 // writeSidecar records v's voxel size beside a .npy file; unknown sizes
 // remove a stale sidecar instead.
 func writeSidecar(npyPath string, vox volume.Voxel) error {
-	// Beside the file written, which for a symbolic link is its target.
+	p, t, err := startSidecar(npyPath, vox)
+	if err != nil {
+		return err
+	}
+	return commitSidecar(p, t)
+}
+
+// startSidecar begins writing the sidecar p that records vox beside the
+// .npy file npyPath (beside the file written, for a symbolic link), to be
+// put in place by commitSidecar once the .npy is. For an unknown voxel
+// size there is nothing to write (t is nil), and commitSidecar removes a
+// stale sidecar.
+func startSidecar(npyPath string, vox volume.Voxel) (p string, t *atomicfile.File, err error) {
 	if dest, err := atomicfile.Resolve(npyPath); err == nil {
 		npyPath = dest
 	}
-	p := sidecarPath(npyPath)
+	p = sidecarPath(npyPath)
 	if !vox.Known {
+		return p, nil, nil
+	}
+	b, _ := json.MarshalIndent(sidecar{VoxelZYX: [3]float64{vox.Z, vox.Y, vox.X}, Unit: vox.Unit}, "", "  ")
+	b = append(b, '\n')
+	if t, err = atomicfile.Create(p, int64(len(b))); err != nil {
+		return "", nil, &Error{"write", p, err}
+	}
+	if _, err := t.Write(b); err != nil {
+		return "", nil, &Error{"write", p, err}
+	}
+	return p, t, nil
+}
+
+// commitSidecar puts the sidecar p begun by startSidecar in place, or
+// removes a stale one when t is nil.
+func commitSidecar(p string, t *atomicfile.File) error {
+	if t == nil {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return &Error{"write", p, err}
 		}
 		return nil
 	}
-	b, _ := json.MarshalIndent(sidecar{VoxelZYX: [3]float64{vox.Z, vox.Y, vox.X}, Unit: vox.Unit}, "", "  ")
-	return writeAtomic(p, func(f *os.File) error {
-		_, err := f.Write(append(b, '\n'))
-		return err
-	})
+	if err := t.Commit(); err != nil {
+		return &Error{"write", p, err}
+	}
+	return nil
 }

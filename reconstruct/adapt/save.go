@@ -12,10 +12,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/volume"
@@ -248,54 +248,19 @@ func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
 }
 
 // writeFolder writes files into a temporary folder beside dir and renames
-// it to dir.
+// it to dir (atomicfile.WriteDir), replacing dir only when it holds an
+// adapted model. A folder half written when niiv was killed stays hidden
+// (".NAME.tmp-N") and is removed by the next save to dir; a full disk
+// removes it at once and says how much space the model needs.
 func writeFolder(ctx context.Context, dir string, files map[string][]byte) error {
 	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
-	var old string
-	if st, err := os.Stat(dir); err == nil {
-		if !st.IsDir() || !isAdapted(dir) {
-			return errors.New("exists and is not an adapted model folder; choose another --out")
-		}
-		old = dir
+	if st, err := os.Stat(dir); err == nil && (!st.IsDir() || !isAdapted(dir)) {
+		return errors.New("exists and is not an adapted model folder; choose another --out")
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := os.WriteFile(filepath.Join(tmp, name), files[name], 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if old != "" {
-		aside := tmp + "-old"
-		if err := os.Rename(old, aside); err != nil {
-			return err
-		}
-		defer os.RemoveAll(aside)
-		if err := os.Rename(tmp, dir); err != nil {
-			os.Rename(aside, old)
-			return err
-		}
-		return nil
-	}
-	return os.Rename(tmp, dir)
+	return atomicfile.WriteDir(ctx, dir, files)
 }
 
 // isAdapted reports whether dir holds a model card with an adaptation.
