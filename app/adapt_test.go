@@ -44,11 +44,10 @@ func newAdaptUI(t *testing.T, path string, open func(string) (*volume.Volume, er
 // every model the UI loaded (closeModel: the one it started with).
 func closeUIAtEnd(t *testing.T, u *ui, w fyne.Window, closeModel func()) {
 	t.Cleanup(func() {
-		u.pipe.Close()
-		w.Close()
-		for _, c := range u.closers {
-			c()
+		if err := u.close(); err != nil {
+			t.Error(err)
 		}
+		w.Close()
 		closeModel()
 	})
 }

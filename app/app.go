@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -86,11 +87,27 @@ func Run(ctx context.Context, vol *volume.Volume, o Options) (err error) {
 	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
 	w.ShowAndRun()
 	stop()
-	u.pipe.Close()
-	for _, c := range u.closers {
-		c()
+	return u.close()
+}
+
+// closeWait bounds how long closing the window waits for the work in
+// progress (decodes, exports, adaptation, loading) to stop.
+const closeWait = 2 * time.Second
+
+// close stops the window's work: background tasks and decodes are
+// cancelled and waited for (up to closeWait in all), then the window's
+// hold on its models is released. It returns an error naming what was
+// still running.
+func (u *ui) close() error {
+	t0 := time.Now()
+	u.closing.Store(true)
+	left := u.bg.stop(closeWait)
+	perr := u.pipe.Close()
+	u.opts.Methods.Owner.Release()
+	if left > 0 {
+		return fmt.Errorf("app: %d background tasks still running %v after the window closed", left, time.Since(t0).Round(time.Millisecond))
 	}
-	return nil
+	return perr
 }
 
 // ui ties the model, the pipeline and the widgets together.
@@ -110,10 +127,10 @@ type ui struct {
 
 	deliver     func(viewer.Frame) // hands finished frames to the views
 	synchronous bool
-	// closers release the models the window loaded (adapted ones, or the
-	// parent again); they run when the window closes, as an old
-	// pipeline's decodes may still use them until then.
-	closers []func()
+	// bg runs the window's background work; closing the window cancels
+	// and waits for it.
+	bg      *background
+	closing atomic.Bool // set when the window closes
 
 	// controls
 	info      *widget.Label
@@ -141,7 +158,12 @@ var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 
 // newUI builds the widgets. A synchronous ui renders frames inside the
 // calls that change the model (for tests).
 func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
-	u := &ui{model: viewer.New(vol), opts: o, win: w, do: fyne.Do, synchronous: synchronous}
+	u := &ui{model: viewer.New(vol), opts: o, win: w, do: fyne.Do, synchronous: synchronous, bg: newBackground()}
+	// The window holds its methods' models while it shows them (released
+	// when another model replaces them or the window closes).
+	if !o.Methods.Owner.Retain() {
+		u.opts.Methods = engine.Classical(fmt.Errorf("the model was closed before the window opened"))
+	}
 	u.model.SetMode(o.Mode)
 	u.deliver = func(f viewer.Frame) { u.do(func() { u.views[f.Request.Axis].show(f) }) }
 	if synchronous {
@@ -569,7 +591,11 @@ func (u *ui) quickScreenshot() {
 func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 	u.say("saving %s…", filepath.Base(path))
 	methods := u.pipe.Reuse(u.opts.Methods) // what the views show is not decoded again
-	ctx, cancel := context.WithCancel(context.Background())
+	if !methods.Owner.Retain() {            // held until the screenshot is written
+		u.say("screenshot failed: the model was closed")
+		return
+	}
+	ctx, cancel := context.WithCancel(u.bg.ctx)
 	var d dialog.Dialog
 	if s.Scale > 1 && u.win != nil {
 		// Decoding at a multiple of the screen resolution takes a while.
@@ -578,8 +604,9 @@ func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 			widget.NewProgressBarInfinite(), widget.NewButton("Cancel", cancel)), u.win)
 		d.Show()
 	}
-	go func() {
+	started := u.bg.Go(func(context.Context) {
 		defer cancel()
+		defer methods.Owner.Release()
 		var img *image.RGBA
 		var err error
 		if axis >= 0 {
@@ -604,7 +631,11 @@ func (u *ui) saveSnapshot(s viewer.Snapshot, axis int, path string) {
 				u.say("saved %s (%d×%d px)", path, b.Dx(), b.Dy())
 			}
 		})
-	}()
+	})
+	if !started { // the window is closing
+		cancel()
+		methods.Owner.Release()
+	}
 }
 
 func writePNG(path string, img image.Image) error {
@@ -624,9 +655,17 @@ func (u *ui) chooseModel(name string) {
 	eo.Model = name
 	vol, path := u.model.Volume(), u.opts.Path
 	u.say("loading model %s…", name)
-	go func() {
-		ms, closeModel, _ := engine.Load(context.Background(), eo)
+	u.bg.Go(func(ctx context.Context) {
+		ms, closeModel, _ := engine.Load(ctx, eo)
+		if ctx.Err() != nil { // the window closed meanwhile
+			closeModel()
+			return
+		}
 		u.do(func() {
+			if u.closing.Load() {
+				closeModel()
+				return
+			}
 			if ms.Niiv == nil {
 				closeModel()
 				u.modelSel.SetSelected(engine.ParentName(u.opts.Engine)) // a no-op switch back
@@ -635,10 +674,10 @@ func (u *ui) chooseModel(name string) {
 				return
 			}
 			u.opts.Engine = eo
-			u.setMethods(ms, closeModel, "")
+			u.setMethods(ms, "")
 			if path != "" && u.model.Volume() == vol {
 				u.useRemembered(vol, path, func() {})
 			}
 		})
-	}()
+	})
 }

@@ -61,7 +61,7 @@ func newTestUI(t *testing.T) (*ui, fyne.Window) {
 	w.SetContent(u.content)
 	w.Resize(fyne.NewSize(1000, 700))
 	u.bindWindow()
-	t.Cleanup(func() { u.pipe.Close(); w.Close() })
+	t.Cleanup(func() { u.close(); w.Close() })
 	return u, w
 }
 

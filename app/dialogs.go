@@ -97,12 +97,18 @@ func (u *ui) open(path string) {
 		return
 	}
 	u.say("opening %s…", filepath.Base(path))
-	go func() {
+	u.bg.Go(func(ctx context.Context) {
 		vol, err := u.opts.Open(path)
 		if err == nil {
 			vol.Stats() // computed once, here rather than on the UI goroutine
 		}
+		if ctx.Err() != nil {
+			return // the window closed meanwhile
+		}
 		u.do(func() {
+			if u.closing.Load() {
+				return
+			}
 			if err != nil {
 				u.sayModel() // the volume and model shown are unchanged
 				dialog.ShowError(fmt.Errorf("open %s: %w", filepath.Base(path), err), u.win)
@@ -127,7 +133,7 @@ func (u *ui) open(path string) {
 			}
 			show(vol)
 		})
-	}()
+	})
 }
 
 // askVoxel asks for the voxel size of a volume whose file has none, showing
@@ -312,7 +318,7 @@ type task struct {
 func (u *ui) startTask(title, text string) *task {
 	t := &task{label: widget.NewLabel(text), status: widget.NewLabel(""), bar: widget.NewProgressBar()}
 	t.label.Wrapping = fyne.TextWrapWord
-	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.ctx, t.cancel = context.WithCancel(u.bg.ctx) // closing the window cancels it
 	t.d = dialog.NewCustomWithoutButtons(title, container.NewVBox(t.label, t.bar, t.status,
 		widget.NewButton("Cancel", t.cancel)), u.win)
 	t.d.Resize(fyne.NewSize(460, 200))
@@ -348,12 +354,18 @@ func (t *task) end() {
 
 // export runs the reconstruction in the background, showing progress.
 func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
+	owner := u.opts.Methods.Owner
+	if !owner.Retain() { // the export holds r's model until it ends
+		u.say("export failed: the model was closed")
+		return
+	}
 	t := u.startTask("Export isotropic volume", fmt.Sprintf("Reconstructing %s with %s…", filepath.Base(path), r.Name()))
 	progress := func(done, total int) { // called from the reconstruction's goroutines
 		t.progress(u, float64(done)/float64(max(1, total)), "")
 	}
-	go func() {
+	started := u.bg.Go(func(context.Context) {
 		defer t.cancel()
+		defer owner.Release()
 		t0 := time.Now()
 		out, err := engine.Isotropic(t.ctx, r, vol, progress)
 		if err == nil {
@@ -370,7 +382,11 @@ func (u *ui) export(vol *volume.Volume, r viewer.Renderer, path string) {
 				u.say("saved %s: %v in %.1f s", path, out.Shape(), time.Since(t0).Seconds())
 			}
 		})
-	}()
+	})
+	if !started {
+		t.end()
+		owner.Release()
+	}
 }
 
 // adaptModel fine-tunes the model's decoder on the shown volume in the
@@ -400,7 +416,7 @@ func (u *ui) adaptModel() {
 		t.progress(u, f, status)
 	}
 	u.say("adapting %s to %s…", engine.ParentName(eo), filepath.Base(path))
-	go func() {
+	started := u.bg.Go(func(context.Context) {
 		defer t.cancel()
 		dir, err := engine.AdaptModel(t.ctx, eo, path, vol, opt)
 		var ms viewer.Methods
@@ -408,12 +424,20 @@ func (u *ui) adaptModel() {
 		if err == nil {
 			lo := eo
 			lo.Model = dir
-			ms, closeModel, _ = engine.Load(context.Background(), lo)
+			ms, closeModel, _ = engine.Load(t.ctx, lo)
 			if ms.Niiv == nil {
 				err = fmt.Errorf("load the adapted model %s: %w", dir, ms.NiivError)
 			}
 		}
+		if t.ctx.Err() != nil && err == nil { // the window closed after the adaptation ended
+			closeModel()
+			return
+		}
 		u.do(func() {
+			if u.closing.Load() {
+				closeModel()
+				return
+			}
 			t.end()
 			switch {
 			case errors.Is(err, context.Canceled):
@@ -422,23 +446,35 @@ func (u *ui) adaptModel() {
 				u.say("adaptation failed")
 				dialog.ShowError(err, u.win)
 			case u.model.Volume() != vol: // another volume was opened meanwhile
-				u.closers = append(u.closers, closeModel)
+				closeModel()
 				u.say("adapted model saved in %s", filepath.Base(dir))
 			default:
-				u.setMethods(ms, closeModel, dir)
+				u.setMethods(ms, dir)
 			}
 		})
-	}()
+	})
+	if !started {
+		t.end()
+	}
 }
 
 // setMethods switches the views to new methods (adapted: the folder of
-// their adapted model, or ""), with a new pipeline; closeModel runs when
-// the window closes.
-func (u *ui) setMethods(ms viewer.Methods, closeModel func(), adapted string) {
-	u.pipe.Close()
-	u.closers = append(u.closers, closeModel)
+// their adapted model, or ""), with a new pipeline. The window takes over
+// the caller's hold on ms.Owner (the one engine.Load returns). The old
+// pipeline is closed in the background, and the old models close once
+// nothing renders with them any more (an export in flight finishes with
+// them first).
+func (u *ui) setMethods(ms viewer.Methods, adapted string) {
+	old, oldPipe := u.opts.Methods, u.pipe
 	u.opts.Methods, u.opts.Adapted = ms, adapted
 	u.pipe = viewer.NewPipeline(ms, u.deliver, u.synchronous)
+	release := func(context.Context) {
+		oldPipe.Close()
+		old.Owner.Release()
+	}
+	if u.synchronous || !u.bg.Go(release) {
+		release(nil)
+	}
 	u.sayModel()
 	u.submit()
 }
@@ -446,35 +482,51 @@ func (u *ui) setMethods(ms viewer.Methods, closeModel func(), adapted string) {
 // useRemembered switches niiv, in the background, to the model adapted to
 // vol (read from path) by an earlier run, or back to the parent model when
 // vol has none and an adapted one is in use; done runs afterwards on the UI
-// goroutine.
+// goroutine. An adapted model that no longer loads (its folder removed or
+// replaced) is reported, and the parent model is used instead.
 func (u *ui) useRemembered(vol *volume.Volume, path string, done func()) {
 	if u.opts.Methods.Niiv == nil && u.opts.Adapted == "" { // no model at all
 		done()
 		return
 	}
 	eo, current := u.opts.Engine, u.opts.Adapted
-	go func() {
+	u.bg.Go(func(ctx context.Context) {
 		dir, _ := engine.Remembered(eo, path, vol)
-		var ms viewer.Methods
-		closeModel := func() {}
+		ms, closeModel := viewer.Methods{}, func() {}
+		var failed error
 		if dir != current {
 			lo := eo
 			if dir != "" {
 				lo.Model = dir
 			}
-			ms, closeModel, _ = engine.Load(context.Background(), lo)
+			ms, closeModel, _ = engine.Load(ctx, lo)
+			if ms.Niiv == nil && dir != "" {
+				failed = fmt.Errorf("the model adapted to %s does not load (%v); using %s", filepath.Base(path), ms.NiivError, engine.ParentName(eo))
+				closeModel()
+				ms, closeModel, dir = viewer.Methods{}, func() {}, ""
+				if current != "" {
+					ms, closeModel, _ = engine.Load(ctx, eo)
+				}
+			}
+		}
+		if ctx.Err() != nil { // the window closed meanwhile
+			closeModel()
+			return
 		}
 		u.do(func() {
+			if u.closing.Load() {
+				closeModel()
+				return
+			}
 			if dir != current && u.model.Volume() == vol {
-				if ms.Niiv != nil || dir == "" {
-					u.setMethods(ms, closeModel, dir)
-				} else {
-					closeModel()
-				}
+				u.setMethods(ms, dir) // linear, saying why, if the parent fails too
 			} else {
 				closeModel()
 			}
 			done()
+			if failed != nil {
+				u.say("%v", failed)
+			}
 		})
-	}()
+	})
 }

@@ -58,6 +58,11 @@ type Methods struct {
 	// Colour paints the decoded images; nil means the CPU reference
 	// renderer. Overlays are always drawn by package render.
 	Colour Colourer
+	// Owner counts the holders of the models behind the renderers (nil:
+	// they own nothing to close). A Pipeline holds it while it lives;
+	// hold it (Retain … Release) around any other use that outlives the
+	// caller's own hold.
+	Owner *Owner
 }
 
 // colour paints src with s through ms.Colour, or on the CPU.
@@ -205,6 +210,10 @@ type Worker struct {
 	inflight map[cacheKey]*job
 	cache    map[cacheKey]*job
 	order    []cacheKey
+	closed   bool
+	// running counts the worker's goroutines (requests and decodes), so
+	// that Close can wait for them.
+	running sync.WaitGroup
 }
 
 // NewWorker returns a worker that calls deliver with each frame (from its own
@@ -219,7 +228,7 @@ func NewWorker(methods Methods, deliver func(Frame), synchronous bool) *Worker {
 func (w *Worker) Submit(req Request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.mu.Lock()
-	if req.ID < w.latest {
+	if req.ID < w.latest || w.closed {
 		w.mu.Unlock()
 		cancel()
 		return
@@ -239,6 +248,9 @@ func (w *Worker) Submit(req Request) {
 			delete(w.inflight, k)
 		}
 	}
+	if !w.sync {
+		w.running.Add(1) // under mu: Close waits for it
+	}
 	w.mu.Unlock()
 	if w.sync {
 		w.run(ctx, req)
@@ -246,13 +258,14 @@ func (w *Worker) Submit(req Request) {
 		return
 	}
 	go func() {
+		defer w.running.Done()
 		defer cancel()
 		w.run(ctx, req)
 	}()
 }
 
-// Close cancels the work in progress.
-func (w *Worker) Close() {
+// cancelAll cancels the work in progress; the worker takes new requests.
+func (w *Worker) cancelAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cancel != nil {
@@ -260,6 +273,39 @@ func (w *Worker) Close() {
 	}
 	for _, j := range w.inflight {
 		j.cancel()
+	}
+}
+
+// Close cancels the work in progress, refuses new requests, and waits up
+// to CloseWait for the worker's goroutines to return (they stop at the
+// renderers' next cancellation point: between planes, rows and ONNX
+// Runtime calls). It returns an error when some were still running then.
+func (w *Worker) Close() error {
+	if !w.closeWithin(CloseWait) {
+		return fmt.Errorf("viewer: worker: decodes still running %v after closing", CloseWait)
+	}
+	return nil
+}
+
+// closeWithin is Close waiting up to wait; it reports whether the
+// goroutines all returned.
+func (w *Worker) closeWithin(wait time.Duration) bool {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.cancelAll()
+	done := make(chan struct{})
+	go func() {
+		w.running.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
@@ -286,7 +332,13 @@ func (w *Worker) get(req Request, m Mode) *job {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &job{done: make(chan struct{}), cancel: cancel}
+	if w.closed {
+		cancel() // the worker is closing: the job fails at once
+	}
 	w.inflight[k] = j
+	if !w.sync {
+		w.running.Add(1)
+	}
 	w.mu.Unlock()
 	r := w.methods.renderer(m)
 	run := func() {
@@ -320,7 +372,10 @@ func (w *Worker) get(req Request, m Mode) *job {
 	if w.sync {
 		run()
 	} else {
-		go run()
+		go func() {
+			defer w.running.Done()
+			run()
+		}()
 	}
 	return j
 }
@@ -505,12 +560,22 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 // Pipeline is one worker per view.
 type Pipeline struct {
 	workers [3]*Worker
+	owner   *Owner // held from NewPipeline to Close; nil when not held
+	once    sync.Once
 }
 
+// CloseWait bounds how long Pipeline.Close waits for its workers'
+// goroutines.
+var CloseWait = 2 * time.Second
+
 // NewPipeline returns a pipeline whose workers call deliver with finished
-// frames. The GUI's deliver hands the frame to its UI goroutine.
+// frames. The GUI's deliver hands the frame to its UI goroutine. The
+// pipeline holds methods.Owner until Close.
 func NewPipeline(methods Methods, deliver func(Frame), synchronous bool) *Pipeline {
 	p := &Pipeline{}
+	if methods.Owner.Retain() {
+		p.owner = methods.Owner
+	}
 	for i := range p.workers {
 		p.workers[i] = NewWorker(methods, deliver, synchronous)
 	}
@@ -566,11 +631,30 @@ func (u reuse) RenderNamed(ctx context.Context, s Slice) (*volume.Image, string,
 	return img, "", err
 }
 
-// Close cancels all work.
-func (p *Pipeline) Close() {
-	for _, w := range p.workers {
-		w.Close()
-	}
+// Close cancels all work, waits up to CloseWait for the workers'
+// goroutines to return, and then releases the pipeline's hold on its
+// methods' Owner (a model is closed when its last holder releases it; a
+// model closes only once its own calls have returned in any case). It
+// returns an error when goroutines were still running after the wait.
+// Calls after the first do nothing.
+func (p *Pipeline) Close() error {
+	var err error
+	p.once.Do(func() {
+		deadline := time.Now().Add(CloseWait)
+		for _, w := range p.workers {
+			w.mu.Lock()
+			w.closed = true
+			w.mu.Unlock()
+			w.cancelAll()
+		}
+		for _, w := range p.workers {
+			if !w.closeWithin(time.Until(deadline)) {
+				err = fmt.Errorf("viewer: pipeline: decodes still running %v after closing", CloseWait)
+			}
+		}
+		p.owner.Release()
+	})
+	return err
 }
 
 // RenderFrame renders req's final frame synchronously, for export and the
@@ -601,7 +685,7 @@ func (fr *Frames) Render(ctx context.Context, req Request) (Frame, error) {
 	fr.out = Frame{}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(ctx, fr.w.Close)
+	stop := context.AfterFunc(ctx, fr.w.cancelAll)
 	defer stop()
 	fr.w.Submit(req)
 	out := fr.out

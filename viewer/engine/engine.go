@@ -82,7 +82,9 @@ type Options struct {
 // Load returns the viewer methods: the classical baselines and, when the
 // niiv model loads, niiv. A model that cannot be loaded is not an error:
 // the methods then say in NiivError why niiv is unavailable, and the viewer
-// shows linear instead. closeModel releases the model.
+// shows linear instead. closeModel releases the caller's hold on the
+// model (methods.Owner): the model closes when the last holder (the
+// caller, pipelines, exports) has released it.
 func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel func(), info string) {
 	ref := o.Model
 	if ref == "" {
@@ -107,7 +109,8 @@ func Load(ctx context.Context, o Options) (methods viewer.Methods, closeModel fu
 		a.cpuLabel = n.Name() + " on cpu (beyond " + m.DecodesOn() + "'s limits)"
 	}
 	ms.Niiv = a
-	return ms, func() { m.Close() }, m.Summary()
+	ms.Owner = viewer.NewOwner(func() { m.Close() })
+	return ms, ms.Owner.Release, m.Summary()
 }
 
 // Isotropic reconstructs the whole volume with r (a renderer made by Adapt,
