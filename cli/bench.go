@@ -30,6 +30,36 @@ var benchTorchPy []byte
 // benchCases are the cases of `niiv bench`, in run order.
 var benchCases = []string{"matmul2048", "view512", "view512cold", "volume128", "xy128"}
 
+// blasCase is the matrix product timed, in every run with the torch
+// reference, through both the Go kernel and PyTorch to tell whether PyTorch's
+// BLAS is a meaningful reference (see blasWarning); blasN is its size.
+const (
+	blasCase = "blas1024"
+	blasN    = 1024
+)
+
+// blasMinFraction is the share of the Go kernel's throughput below which
+// PyTorch's matrix product is taken to run on a crippled BLAS. An optimised
+// BLAS (OpenBLAS, MKL) runs a large float32 product at 0.8–1.5× the Go
+// kernel's 6×16 AVX2 kernel on the same threads (README: 95–100 GFLOP/s per
+// core against the kernel's 110–120), and the two are timed one after the
+// other, so load from other processes can cost either side up to about 2×
+// even on the better of wall and CPU time (see throughput); a factor of 4
+// leaves that margin. Debian's reference BLAS, which PyTorch links when
+// OpenBLAS is missing, runs 15–50× below the kernel.
+const blasMinFraction = 0.25
+
+// throughput is a matrix product's speed measured two ways: GFLOP/s of wall
+// time, and GFLOP per CPU-second (per-core efficiency).
+type throughput struct{ Wall, CPU float64 }
+
+// best is the higher of the two. Neither overstates what the library can
+// do: wall time gains from threads, and CPU time leaves out the time the
+// process waited for a core, which on a shared machine can slow a
+// multi-threaded BLAS's wall time by 4× or more (its threads wait for each
+// other) while its CPU time stays put.
+func (t throughput) best() float64 { return max(t.Wall, t.CPU) }
+
 // benchImpls are the implementations --impls may name (go-gl replaces
 // go-native on the GPU).
 var benchImpls = []string{"go-native", "go-int8", "go-ort", "torch"}
@@ -64,7 +94,11 @@ func init() {
 			"Implementations: go-native (ORT encoder + native Go decoder, the default engine), go-int8\n" +
 			"(the same with int8 hidden layers, --int8), go-ort (plain ONNX Runtime for both graphs), torch;\n" +
 			"with --device gl (or auto on a GPU that is faster), go-gl (encoder and decoder on the GPU) replaces the\n" +
-			"Go ones. Times are medians; cpu_ms is process CPU time.",
+			"Go ones. Times are medians; cpu_ms is process CPU time.\n" +
+			"With torch, blas1024 (a 1024³ float32 product through the Go kernel and through PyTorch, the\n" +
+			"better of wall and CPU-second throughput) runs first: when PyTorch's is under a quarter of the\n" +
+			"kernel's, PyTorch runs on a crippled BLAS (Debian's reference BLAS without libopenblas0-pthread),\n" +
+			"so bench warns, names the fix and leaves the \"vs torch\" ratios out.",
 		MinArgs: 0, MaxArgs: 0,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var ef engineFlags
@@ -184,9 +218,17 @@ type bench struct {
 	cases  map[string]bool
 	impls  map[string]bool
 	recs   []benchRecord
+	// kernel is the Go kernel's throughput on the blasCase product;
+	// slowBLAS, when set, is the warning that PyTorch's BLAS is far below it,
+	// so the torch timings are no meaningful reference.
+	kernel   throughput
+	slowBLAS string
 }
 
 func (b *bench) emit(r benchRecord) {
+	if r.Impl == "torch" && b.slowBLAS != "" && r.Case != blasCase && r.Note == "" {
+		r.Note = "PyTorch's BLAS is far below the Go kernel (see " + blasCase + "): not a meaningful reference"
+	}
 	if r.GFLOPS > 0 && r.CPUMS > 0 && r.GFLOPSCPU == 0 {
 		r.GFLOPSCPU = float64(int(r.GFLOPS*r.MS/r.CPUMS*10)) / 10
 	}
@@ -248,8 +290,21 @@ func (b *bench) run(ctx context.Context, models []string, python, train string) 
 			torchOK = false
 		}
 	}
-	if torchOK && b.cases["matmul2048"] {
-		b.torch(ctx, python, train, "", "", "matmul2048", threads)
+	if torchOK {
+		// The BLAS check runs first, so that its warning comes before the
+		// long cases and marks their torch records.
+		r := kernelRecord(blasN, threads)
+		b.emit(r)
+		b.kernel = throughput{r.GFLOPS, r.GFLOPSCPU}
+		cs := blasCase
+		if b.cases["matmul2048"] {
+			cs += ",matmul2048"
+		}
+		b.torch(ctx, python, train, "", "", cs, threads)
+		if b.find(blasCase, "torch") == nil {
+			fmt.Fprintf(b.env.Stderr, "niiv bench: matrix product %d³, %d threads: Go kernel %s, PyTorch not measured\n",
+				blasN, threads, b.kernel)
+		}
 	}
 	vol, err := volume.PoolZ(sample.EM(sample.Options{Size: 128}), 8)
 	if err != nil {
@@ -285,6 +340,83 @@ func (b *bench) run(ctx context.Context, models []string, python, train string) 
 	}
 	if !b.asJSON {
 		b.table()
+	}
+	return nil
+}
+
+// kernelRecord times the Go kernel on an n³ float32 product on threads
+// workers: the shortest wall and the shortest CPU time of up to 20 runs
+// after a warm-up run, stopping after about a second (as bench_torch.py
+// times PyTorch's).
+func kernelRecord(n, threads int) benchRecord {
+	m := reconstruct.NewMatMulBench(n, threads)
+	m.Run()
+	var wall, cpu time.Duration
+	start := time.Now()
+	for i := 0; i < 20 && (i == 0 || time.Since(start) < time.Second); i++ {
+		c0, t0 := cpuTime(), time.Now()
+		m.Run()
+		w, c := time.Since(t0), cpuTime()-c0
+		if i == 0 || w < wall {
+			wall = w
+		}
+		if i == 0 || c < cpu {
+			cpu = c
+		}
+	}
+	r := benchRecord{Case: blasCase, Impl: "go-kernel", MS: ms(wall), CPUMS: ms(cpu), GFLOPS: gflops(m.Flops(), wall)}
+	if cpu > 0 {
+		r.GFLOPSCPU = gflops(m.Flops(), cpu)
+	}
+	return r
+}
+
+// String formats t for the bench's report.
+func (t throughput) String() string {
+	return fmt.Sprintf("%.1f GFLOP/s (%.1f per CPU-second)", t.Wall, t.CPU)
+}
+
+// blasWarning compares PyTorch's matrix-product throughput with the Go
+// kernel's, both measured in the same run on the same product and threads,
+// and returns a warning when the better of PyTorch's two figures is below
+// blasMinFraction of the better of the kernel's: PyTorch then runs on a
+// crippled BLAS (Debian's reference BLAS, without OpenBLAS) and its timings
+// measure that BLAS rather than serve as a reference. lib names the BLAS
+// library PyTorch loaded, if known. It returns "" when PyTorch's BLAS is
+// fast enough or a figure is missing.
+func blasWarning(kernel, torch throughput, lib string) string {
+	k, t := kernel.best(), torch.best()
+	if k <= 0 || t <= 0 || t >= blasMinFraction*k {
+		return ""
+	}
+	loaded := ""
+	if lib != "" {
+		loaded = " (it loaded " + lib + ")"
+	}
+	return fmt.Sprintf("PyTorch's matrix product ran at %.1f GFLOP/s, 1/%.0f of the Go kernel's %.1f GFLOP/s on the same product: "+
+		"PyTorch most likely runs on the reference BLAS%s, so its timings measure that BLAS and the \"vs torch\" ratios are left out. "+
+		"Fix: sudo apt-get install libopenblas0-pthread (or scripts/setup.sh test); if it is installed, "+
+		"sudo update-alternatives --auto libblas.so.3-<multiarch> (e.g. x86_64-linux-gnu)",
+		t, k/t, k, loaded)
+}
+
+// judgeBLAS reports the BLAS check once PyTorch's record r of it is in.
+func (b *bench) judgeBLAS(r benchRecord, threads int) {
+	torch := throughput{r.GFLOPS, r.GFLOPSCPU}
+	fmt.Fprintf(b.env.Stderr, "niiv bench: matrix product %d³, %d threads: Go kernel %s, PyTorch %s\n",
+		blasN, threads, b.kernel, torch)
+	lib := strings.TrimPrefix(r.Note, "BLAS: ")
+	if b.slowBLAS = blasWarning(b.kernel, torch, lib); b.slowBLAS != "" {
+		fmt.Fprintf(b.env.Stderr, "niiv bench: WARNING: %s\n", b.slowBLAS)
+	}
+}
+
+// find returns the record of case c and implementation impl, or nil.
+func (b *bench) find(c, impl string) *benchRecord {
+	for i := range b.recs {
+		if b.recs[i].Case == c && b.recs[i].Impl == impl {
+			return &b.recs[i]
+		}
 	}
 	return nil
 }
@@ -435,6 +567,9 @@ func (b *bench) torch(ctx context.Context, python, train, modelDir, label, cases
 		var r benchRecord
 		if json.Unmarshal(sc.Bytes(), &r) == nil {
 			b.emit(r)
+			if r.Case == blasCase {
+				b.judgeBLAS(b.recs[len(b.recs)-1], threads)
+			}
 		}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -499,7 +634,8 @@ func embeddedToDir(name string) (string, error) {
 	return dir, nil
 }
 
-// table prints the measurements with the speed-up over torch.
+// table prints the measurements with the speed-up over torch, left out
+// when PyTorch's BLAS is too slow to be a reference.
 func (b *bench) table() {
 	torch := map[string]benchRecord{}
 	for _, r := range b.recs {
@@ -511,7 +647,7 @@ func (b *bench) table() {
 	fmt.Fprintf(w, "%-18s %-14s %-10s %10s %10s %8s %9s %9s %9s\n", "case", "model", "impl", "ms", "cpu ms", "GFLOP/s", "/cpu·s", "vs torch", "cpu vs")
 	for _, r := range b.recs {
 		ratio, cratio := "", ""
-		if t, ok := torch[r.Case+"|"+r.Model]; ok && r.Impl != "torch" && r.MS > 0 {
+		if t, ok := torch[r.Case+"|"+r.Model]; ok && r.Impl != "torch" && r.MS > 0 && b.slowBLAS == "" {
 			ratio = fmt.Sprintf("%.1f×", t.MS/r.MS)
 			if r.CPUMS > 0 {
 				cratio = fmt.Sprintf("%.1f×", t.CPUMS/r.CPUMS)
@@ -525,5 +661,8 @@ func (b *bench) table() {
 			gfc = fmt.Sprintf("%.1f", r.GFLOPSCPU)
 		}
 		fmt.Fprintf(w, "%-18s %-14s %-10s %10.1f %10.1f %8s %9s %9s %9s\n", r.Case, r.Model, r.Impl, r.MS, r.CPUMS, gf, gfc, ratio, cratio)
+	}
+	if b.slowBLAS != "" {
+		fmt.Fprintf(w, "note: %s\n", b.slowBLAS)
 	}
 }

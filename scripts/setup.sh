@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh build   apt packages for Fyne's cgo build, ONNX Runtime
 #   scripts/setup.sh test    the above plus Xvfb, xdotool, ImageMagick,
-#                            PyTorch, ONNX and tifffile for the test suite
+#                            PyTorch (with OpenBLAS), ONNX and tifffile for
+#                            the test suite, `niiv bench` and training
 set -euo pipefail
 
 want=${1:-build}
@@ -15,6 +16,14 @@ ORT_DIR=$CACHE/onnxruntime-$ORT_VERSION
 pkgs=(gcc pkg-config libgl1-mesa-dev xorg-dev libegl-dev libegl-mesa0 libgl1-mesa-dri)
 if [ "$want" = test ]; then
   pkgs+=(xvfb xdotool imagemagick python3-torch python3-onnx python3-numpy python3-pytest python3-tifffile)
+  # Debian's python3-torch links the generic libblas.so.3, and with
+  # --no-install-recommends nothing but the reference BLAS (libblas3) provides
+  # it: PyTorch's matrix products then run 15-50x slower (a 2048^3 float32
+  # product at 2.5-5 GFLOP/s instead of about 130 on 2 idle cores), which
+  # cripples `niiv bench`'s PyTorch reference and makes `make train` take days.
+  # OpenBLAS registers a higher-priority alternative for libblas.so.3, so
+  # installing it is enough (`niiv bench` and reconstruct/train warn if not).
+  pkgs+=(libopenblas0-pthread)
 fi
 
 missing=()
@@ -31,6 +40,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# OpenBLAS only wins the libblas.so.3 alternative in auto mode: say so if an
+# administrator pinned another implementation (nothing is changed here).
+if [ "$want" = test ]; then
+  for lib in /usr/lib/*-linux-gnu/libblas.so.3; do
+    [ -e "$lib" ] || continue
+    case "$(readlink -f "$lib")" in
+      *openblas*) ;;
+      *) echo "setup: warning: $lib is $(readlink -f "$lib"), not OpenBLAS: PyTorch's matrix products will be" \
+           "15-50x slower; sudo update-alternatives --auto libblas.so.3-$(basename "$(dirname "$lib")")" >&2 ;;
+    esac
+  done
 fi
 
 # ONNX Runtime shared library, from the npm package that ships it.

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+import blascheck
 import model as M
 
 CANDIDATES = [
@@ -29,6 +30,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    blascheck.warn_if_slow("bench_sizes")  # the times below would measure a reference BLAS
     low = torch.rand(1, 1, 64, 512)
     for cfg in CANDIDATES:
         net = M.Niiv(**cfg).eval()

@@ -19,6 +19,7 @@ import os
 import numpy as np
 import torch
 
+import blascheck
 import data as D
 import export as E
 import metrics as Mt
@@ -117,6 +118,7 @@ def main():
     ap.add_argument("--update-card", action="store_true", help="store the results in the model's card.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    blascheck.warn_if_slow("evaluate")
     net, card, factor = None, None, args.factor or 8
     if args.model:
         net = E.load_weights(args.model)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import blascheck
 import data as D
 import metrics as Mt
 import model as M
@@ -165,6 +166,8 @@ def lr_at(args, t):
 
 def train(args):
     torch.set_num_threads(args.threads)
+    if torch.device(args.device).type == "cpu":
+        blascheck.warn_if_slow("train")  # a reference BLAS makes the budget's steps 15-50x fewer
     run = args.run or os.path.join(HERE, "runs", args.preset)
     os.makedirs(run, exist_ok=True)
     ckpt_path = os.path.join(run, "last.pt")
