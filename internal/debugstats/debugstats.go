@@ -15,6 +15,12 @@
 // missing (not Linux). NIIV_DEBUG_STATS_INTERVAL (a Go duration, e.g.
 // 100ms) changes the interval.
 //
+// While recording, SIGUSR1 (Unix) asks for a settled sample: a garbage
+// collection, debug.FreeOSMemory, glibc's malloc_trim (Linux), then the
+// line "# settled" and a sample, so that two such samples compare live
+// memory rather than garbage and allocators' free lists. (Without
+// NIIV_DEBUG_STATS, SIGUSR1 ends the process, as Go's default.)
+//
 //	NIIV_DEBUG_STATS=/tmp/stats.txt niiv view volume.npy
 package debugstats
 
@@ -23,6 +29,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -96,6 +103,7 @@ func Start(path string, every time.Duration) (stop func(), err error) {
 	write(Take(t0).String())
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	settle, stopSettle := settleRequests()
 	go func() {
 		defer close(finished)
 		tick := time.NewTicker(every)
@@ -106,18 +114,31 @@ func Start(path string, every time.Duration) (stop func(), err error) {
 				return
 			case <-tick.C:
 				write(Take(t0).String())
+			case <-settle:
+				write(Settled(t0))
 			}
 		}
 	}()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			stopSettle()
 			close(done)
 			<-finished
 			write(Take(t0).String())
 			f.Close()
 		})
 	}, nil
+}
+
+// Settled collects garbage, returns freed Go and C memory to the system and
+// returns the "# settled" line followed by a sample (without the last
+// newline).
+func Settled(t0 time.Time) string {
+	runtime.GC()
+	debug.FreeOSMemory()
+	trimC()
+	return "# settled\n" + Take(t0).String()
 }
 
 // Take measures the process now; t0 is the start the elapsed time counts from.
