@@ -261,7 +261,7 @@ choose_model() {
 
 # The dialogs: open the other volume, then the two long tasks.
 open_other() {
-  local target names slot i dx dy
+  local target names slot i dx dy n
   target=$(ls -d "$data"/1-* "$data"/2-* | grep -v '\.json$' | grep -v -F -x "$current" | head -n 1)
   xdotool mousemove $((PX + 35)) $((PY + 20)) click 1
   wait_modal on || { say "  no Open dialog"; skipped=$((skipped + 1)); return; }
@@ -493,18 +493,18 @@ soak_from=$(grep -vc '^#' "$stats")
 order=("${kinds[@]}")
 for ((i = ${#order[@]} - 1; i > 0; i--)); do rnd $((i + 1)); t=${order[$i]}; order[i]=${order[$R]}; order[R]=$t; done
 survived=0 mid_rss="" half=$((SOAK_ACTIONS / 2))
-for ((n = 1; n <= SOAK_ACTIONS; n++)); do
-  if ((n <= ${#order[@]})); then a=${order[$((n - 1))]}; else rnd ${#table[@]}; a=${table[$R]}; fi
-  note "$n $a"
+for ((step = 1; step <= SOAK_ACTIONS; step++)); do
+  if ((step <= ${#order[@]})); then a=${order[$((step - 1))]}; else rnd ${#table[@]}; a=${table[$R]}; fi
+  note "$step $a"
   act "$a"
   pause
-  if ! alive; then crashed "action $n ($a)"; break; fi
-  survived=$n
-  if ((n % 20 == 0)); then
+  if ! alive; then crashed "action $step ($a)"; break; fi
+  survived=$step
+  if ((step % 20 == 0)); then
     read -r _ r g _ < <(grep -v '^#' "$stats" | tail -n 1) || true
-    say "$n actions, rss $((r / 1024)) MB, $g goroutines"
+    say "$step actions, rss $((r / 1024)) MB, $g goroutines"
   fi
-  if ((n == half)); then
+  if ((step == half)); then
     checkpoint middle
     mid_rss=$CP_RSS mid_heap=$CP_HEAP mid_gor=$CP_GOR
     alive || { crashed "the middle checkpoint"; break; }
