@@ -5,6 +5,7 @@
 #
 #   scripts/soak.sh [--seed N] [--actions N] [--file VOLUME] [--out DIR]
 #                   [--big] [--short] [--bin NIIV] [--rev REV] [--pace S]
+#                   [--only KIND,...]
 #
 #   --seed N      seed of the action sequence (bash RANDOM; default 1)
 #   --actions N   number of random actions (default 300)
@@ -17,6 +18,7 @@
 #   --bin NIIV    use this niiv binary instead of building the working tree
 #   --rev REV     build this commit (git archive) instead of the working tree
 #   --pace S      longest pause after an action, seconds (default 0.6)
+#   --only K,...  only these kinds of action (see below), to corner a leak
 #
 # Actions: wheel (Shift: ×10) in a random view, zoom (+/−, Ctrl+wheel), pan
 # (drag), clicks in one view or in all three, double-click, mode keys 1–5
@@ -26,9 +28,11 @@
 # file dialog), Adapt then Cancel, Export isotropic… (save dialog, then
 # Cancel). The first actions cover every kind once. After each action the
 # process must be alive. At the middle and at the end the viewer is brought
-# to the same state (first volume, lite, niiv mode, reset), left to settle
-# for a few seconds, and asked for a settled sample (SIGUSR1: a garbage
-# collection and malloc_trim first); the RSS there is the leak measure.
+# to the same state (first volume, niiv mode, views reset, a freshly loaded
+# lite whose latent cache holds only this view), left until it is idle,
+# and asked for a settled sample (SIGUSR1: a garbage collection and
+# malloc_trim first); the growth of RSS between the two is the leak measure
+# (what the old models, volumes, pipelines and dialogs left behind).
 #
 # Then closing is timed during long tasks, from the request until the
 # process has exited: SIGTERM during an export, the window manager's close
@@ -38,10 +42,12 @@
 # latency in the adaptation and export dialogs is reported too.
 #
 # Fails (exit 1) on a crash (the process died, a non-zero status after a
-# close, or "panic"/"SIGSEGV"/"fatal error" in its log), RSS growth over the
+# close, or "panic"/"SIGSEGV"/"fatal error"/"runtime error" in its log; the
+# viewer reports a panic of its window loop as "no display ... (runtime
+# error: ...)" and exits with status 1, without a stack), RSS growth over the
 # second half above 10 %, or a close slower than 2 s. Results are in
 # DIR/summary.txt; DIR/actions.log, DIR/niiv*.log and DIR/stats*.txt hold
-# the details (stats columns: t_s rss_kb goroutines heap_kb).
+# the details (stats columns: t_s rss_kb goroutines heap_kb cpu_s).
 #
 # Needs xvfb-run, xdotool, ImageMagick and /usr/bin/python3 (numpy for
 # --big): scripts/setup.sh test.
@@ -50,7 +56,7 @@ set -euo pipefail
 if [ "${1:-}" != "--inside" ]; then
   cd "$(dirname "$0")/.."
   repo=$(pwd)
-  seed=1 actions=300 file="" out="" big=0 short=0 bin="" rev="" pace=0.6
+  seed=1 actions=300 file="" out="" big=0 short=0 bin="" rev="" pace=0.6 only=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --seed) seed=$2; shift 2 ;;
@@ -60,6 +66,7 @@ if [ "${1:-}" != "--inside" ]; then
       --bin) bin=$2; shift 2 ;;
       --rev) rev=$2; shift 2 ;;
       --pace) pace=$2; shift 2 ;;
+      --only) only=$2; shift 2 ;;
       --big) big=1; shift ;;
       --short) short=1; shift ;;
       -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -145,7 +152,7 @@ EOF
     "$out/niiv" sample --seed 2 "$out/data/2-sample-seed2.npy" >/dev/null
   fi
   echo "soak: $actions actions, seed $seed, on $(cd "$out/data" && ls -d 1-* | grep -v '\.json$') (Open… switches to $(cd "$out/data" && ls -d 2-* | grep -v '\.json$')); output in $out"
-  export SOAK_SEED=$seed SOAK_ACTIONS=$actions SOAK_PACE=$pace SOAK_T0=$t0 SOAK_SHORT=$short
+  export SOAK_SEED=$seed SOAK_ACTIONS=$actions SOAK_PACE=$pace SOAK_T0=$t0 SOAK_SHORT=$short SOAK_ONLY=$only
   exec xvfb-run -a -s "-screen 0 1400x1000x24" bash "$0" --inside "$out"
 fi
 
@@ -315,6 +322,14 @@ cancel_task() { # $1: the task; Cancel is its dialog's only button
 
 kinds=(wheel zoom pan click clickall dblclick modekey modeselect model contrast slider windowlevel keys screenshot open adapt export)
 weights=(6 4 4 3 2 1 4 1 2 3 2 2 2 2 1 1 1)
+if [ -n "$SOAK_ONLY" ]; then # --only: keep those kinds
+  keep=() keepw=()
+  for i in "${!kinds[@]}"; do
+    case ",$SOAK_ONLY," in *",${kinds[$i]},"*) keep+=("${kinds[$i]}"); keepw+=("${weights[$i]}") ;; esac
+  done
+  [ "${#keep[@]}" -gt 0 ] || { echo "soak: --only $SOAK_ONLY: no such kind (${kinds[*]})" >&2; exit 2; }
+  kinds=("${keep[@]}") weights=("${keepw[@]}")
+fi
 table=()
 for i in "${!kinds[@]}"; do for _ in $(seq 1 "${weights[$i]}"); do table+=("${kinds[$i]}"); done; done
 
@@ -397,20 +412,53 @@ crashed() { # $1: what was going on, $2: the exit status when known
   if [ -z "$rc" ]; then rc=0; wait "$pid" 2>/dev/null || rc=$?; fi
   cp "$log" "$out/crash-$crashes.log"
   say "CRASH during $1: niiv exited with status $rc (crash-$crashes.log)"
-  grep -n -m 3 -E 'panic|SIGSEGV|fatal error|signal' "$log" | sed 's/^/  /' || true
+  grep -n -m 3 -E 'panic|SIGSEGV|fatal error|runtime error|signal' "$log" | sed 's/^/  /' || true
   grep -A 12 -m 1 -E '^goroutine [0-9]+ .*running' "$log" | sed 's/^/  /' || true
 }
 
-# checkpoint NAME: the same state at the middle and the end (first volume,
-# lite, niiv mode, views reset, no dialog), a few seconds to settle, then
-# one stats sample: CP_RSS CP_GOR CP_HEAP.
+# cpu_ticks: the process's user+system CPU time so far, in clock ticks.
+cpu_ticks() { sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+# wait_idle [MAX]: waits (at most MAX s, default 60) until the process has
+# used under 5 % of a CPU in each of two consecutive seconds: its decodes
+# are done. IDLE_S: how long that took.
+wait_idle() {
+  local t a b quiet=0 hz
+  t=$(now) hz=$(getconf CLK_TCK)
+  a=$(cpu_ticks)
+  while alive && awk -v s="$(since "$t")" -v m="${1:-60}" 'BEGIN { exit !(s < m) }'; do
+    sleep 1
+    b=$(cpu_ticks)
+    [ -n "$a" ] && [ -n "$b" ] || break
+    if [ $((b - a)) -le $((hz / 20)) ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    a=$b
+    [ "$quiet" -ge 2 ] && break
+  done
+  IDLE_S=$(since "$t")
+}
+
+# checkpoint NAME: the same state at the middle and the end: the first
+# volume, niiv mode, views reset, no dialog, and a freshly loaded lite (so
+# that its latent cache, up to an eighth of memory, holds only the planes
+# of this view, not those of the half-run before); once the process is idle,
+# one settled sample (SIGUSR1: GC, memory returned to the system):
+# CP_RSS CP_GOR CP_HEAP (kB, count, kB).
 checkpoint() {
   modal && unexpected_dialog
   [ "$current" = "$first" ] || open_other
-  [ "$model" = lite ] || choose_model lite
   hover 0; xdotool key 3; sleep 0.2; xdotool key r
-  if [ "$SOAK_SHORT" = 1 ]; then sleep 3; else sleep 6; fi
-  # A settled sample (NIIV_DEBUG_STATS: SIGUSR1 = GC, free to the OS, sample).
+  if [ "$model" = lite ]; then
+    # paper, only long enough to load (its decodes stop when lite replaces it)
+    choose_model paper; wait_idle 8; note "  checkpoint $1: paper, $IDLE_S s"
+  fi
+  choose_model lite
+  hover 0; xdotool key r
+  wait_idle 90
+  note "  checkpoint $1: a fresh lite, idle after $IDLE_S s"
+  settled_sample
+  say "checkpoint $1 (settled): rss $((CP_RSS / 1024)) MB, ${CP_GOR} goroutines, Go heap $((CP_HEAP / 1024)) MB"
+}
+# settled_sample: asks for a settled sample (SIGUSR1) and reads it.
+settled_sample() {
   local n0 i
   n0=$(grep -c '^# settled' "$stats" || true)
   kill -USR1 "$pid"
@@ -418,8 +466,8 @@ checkpoint() {
     [ "$(grep -c '^# settled' "$stats" || true)" -gt "$n0" ] && grep -A1 '^# settled' "$stats" | tail -n 1 | grep -q . && break
     sleep 0.1
   done
-  read -r _ CP_RSS CP_GOR CP_HEAP < <(grep -A1 '^# settled' "$stats" | tail -n 1) || true
-  say "checkpoint $1 (settled): rss $((CP_RSS / 1024)) MB, ${CP_GOR} goroutines, Go heap $((CP_HEAP / 1024)) MB"
+  CP_RSS="" CP_GOR="" CP_HEAP=""
+  read -r _ CP_RSS CP_GOR CP_HEAP _ < <(grep -A1 '^# settled' "$stats" | tail -n 1) || true
 }
 
 # close_timed HOW: closes (sigterm | wm) now and measures until exit: CLOSE_S, CLOSE_RC.
@@ -485,8 +533,10 @@ record_close() { # $1: label
 # ------------------------------------------------------------------ the run
 RANDOM=$SOAK_SEED
 start "$first"
-read -r _ RSS0 GOR0 HEAP0 < <(grep -v '^#' "$stats" | tail -n 1) || true
-say "started: pid $pid, window ${WIDTH}x${HEIGHT}, rss $RSS0 kB, $GOR0 goroutines"
+wait_idle 60
+settled_sample
+RSS0=$CP_RSS GOR0=$CP_GOR
+say "started: pid $pid, window ${WIDTH}x${HEIGHT}; idle after $IDLE_S s: rss $((RSS0 / 1024)) MB, $GOR0 goroutines (settled)"
 soak_from=$(grep -vc '^#' "$stats")
 # A seeded permutation of the kinds first (every kind at least once), then
 # draws from the weighted table.
@@ -548,7 +598,7 @@ if ((crashes == 0)) && [ "$SOAK_SHORT" != 1 ]; then
 fi
 
 # ------------------------------------------------------------------ report
-panics=$(cat "$out"/niiv-*.log | grep -c -E 'panic|SIGSEGV|fatal error' || true)
+panics=$(cat "$out"/niiv-*.log | grep -c -E 'panic|SIGSEGV|fatal error|runtime error' || true)
 growth=""
 if [ -n "$mid_rss" ] && [ -n "$end_rss" ]; then
   growth=$(awk -v a="$mid_rss" -v b="$end_rss" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')
@@ -556,8 +606,8 @@ fi
 {
   echo "niiv soak: seed $SOAK_SEED, $SOAK_ACTIONS actions on $(basename "$first"), $(since "$SOAK_T0") s in all (with the build)"
   echo "actions survived:   $survived / $SOAK_ACTIONS (skipped: $skipped, unexpected dialogs: $dialogs)"
-  echo "crashes:            $crashes (panic/SIGSEGV/fatal lines in the logs: $panics)"
-  echo "RSS at start:       $((RSS0 / 1024)) MB"
+  echo "crashes:            $crashes (panic/SIGSEGV/fatal/runtime error lines in the logs: $panics)"
+  echo "RSS at start:       $((RSS0 / 1024)) MB (settled, once the first frames are done)"
   echo "RSS peak / final:   $((peak / 1024)) MB / $((final / 1024)) MB (final: the end checkpoint's settled sample)"
   if [ -n "$growth" ]; then
     echo "RSS middle → end:   $((mid_rss / 1024)) MB → $((end_rss / 1024)) MB at the settled checkpoints: ${growth} % (limit 10 %)"
@@ -574,7 +624,7 @@ fi
 
 status=0
 ((crashes == 0)) || { echo "soak: FAIL: $crashes crash(es)"; status=1; }
-[ "$panics" = 0 ] || { echo "soak: FAIL: panic/SIGSEGV in the logs"; status=1; }
+[ "$panics" = 0 ] || { echo "soak: FAIL: panic/SIGSEGV/runtime error in the logs"; status=1; }
 if [ -z "$growth" ]; then
   ((crashes > 0)) || { echo "soak: FAIL: no memory measure"; status=1; }
 elif awk -v g="$growth" 'BEGIN { exit !(g > 10) }'; then

@@ -5,12 +5,13 @@
 // Set NIIV_DEBUG_STATS to a file name and every niiv command appends to
 // that file, every 0.5 s while it runs and once more when it ends, a line
 //
-//	t_s rss_kb goroutines heap_kb
+//	t_s rss_kb goroutines heap_kb cpu_s
 //
 // (seconds since the start, resident set size in kB read from
-// /proc/self/statm, runtime.NumGoroutine, and the Go heap's live and
-// not-yet-swept objects in kB), after a header line starting with "#" that
-// names the process id and the columns. RSS includes what ONNX Runtime
+// /proc/self/statm, runtime.NumGoroutine, the Go heap's live and
+// not-yet-swept objects in kB, and the CPU time the process has used, user
+// and system, in seconds; 0 where unknown), after a header line starting
+// with "#" that names the process id and the columns. RSS includes what ONNX Runtime
 // allocates in C, which the Go heap does not; it reads 0 where /proc is
 // missing (not Linux). NIIV_DEBUG_STATS_INTERVAL (a Go duration, e.g.
 // 100ms) changes the interval.
@@ -51,17 +52,18 @@ type Sample struct {
 	Elapsed    time.Duration
 	RSSKB      int64 // resident set size, 0 when unknown
 	Goroutines int
-	HeapKB     int64 // Go heap objects (live and unswept)
+	HeapKB     int64   // Go heap objects (live and unswept)
+	CPU        float64 // user and system CPU seconds so far, 0 when unknown
 }
 
 // String formats s as one line of the stats file (without newline).
 func (s Sample) String() string {
-	return fmt.Sprintf("%.3f %d %d %d", s.Elapsed.Seconds(), s.RSSKB, s.Goroutines, s.HeapKB)
+	return fmt.Sprintf("%.3f %d %d %d %.2f", s.Elapsed.Seconds(), s.RSSKB, s.Goroutines, s.HeapKB, s.CPU)
 }
 
 // Header is the first line written by each process (without newline).
 func Header(pid int) string {
-	return fmt.Sprintf("# niiv pid %d: t_s rss_kb goroutines heap_kb", pid)
+	return fmt.Sprintf("# niiv pid %d: t_s rss_kb goroutines heap_kb cpu_s", pid)
 }
 
 // StartFromEnv starts recording when NIIV_DEBUG_STATS is set, and returns
@@ -154,6 +156,7 @@ func Take(t0 time.Time) Sample {
 		RSSKB:      rssKB("/proc/self/statm"),
 		Goroutines: runtime.NumGoroutine(),
 		HeapKB:     heap,
+		CPU:        cpuSeconds(),
 	}
 }
 

@@ -37,7 +37,7 @@ func TestRSSKB(t *testing.T) {
 }
 
 // parse reads a stats file: its header lines and its samples' fields.
-func parse(t *testing.T, path string) (headers []string, rows [][4]float64) {
+func parse(t *testing.T, path string) (headers []string, rows [][5]float64) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -49,10 +49,10 @@ func parse(t *testing.T, path string) (headers []string, rows [][4]float64) {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) != 4 {
-			t.Fatalf("line %q: %d fields, want 4", line, len(f))
+		if len(f) != 5 {
+			t.Fatalf("line %q: %d fields, want 5", line, len(f))
 		}
-		var r [4]float64
+		var r [5]float64
 		for i, s := range f {
 			if r[i], err = strconv.ParseFloat(s, 64); err != nil {
 				t.Fatalf("line %q: %v", line, err)
@@ -90,6 +90,9 @@ func TestStartWritesSamples(t *testing.T) {
 		if i > 0 && r[0] < rows[i-1][0] {
 			t.Errorf("time goes back: %v after %v", r[0], rows[i-1][0])
 		}
+		if i > 0 && r[4] < rows[i-1][4] {
+			t.Errorf("CPU time goes back: %v after %v", r[4], rows[i-1][4])
+		}
 		if runtime.GOOS == "linux" && r[1] <= 0 {
 			t.Errorf("sample %d: rss %v kB, want > 0 on Linux", i, r[1])
 		}
@@ -97,6 +100,9 @@ func TestStartWritesSamples(t *testing.T) {
 			t.Errorf("sample %d: heap %v kB, want > 0", i, r[3])
 		}
 		maxG = max(maxG, r[2])
+	}
+	if runtime.GOOS == "linux" && rows[len(rows)-1][4] <= 0 {
+		t.Errorf("no CPU time used by the end: %v s", rows[len(rows)-1][4])
 	}
 	if maxG < 6 {
 		t.Errorf("at most %v goroutines counted while 5 extra were blocked", maxG)
