@@ -5,7 +5,7 @@
 #
 #   scripts/soak.sh [--seed N] [--actions N] [--file VOLUME] [--out DIR]
 #                   [--big] [--short] [--bin NIIV] [--rev REV] [--pace S]
-#                   [--only KIND,...]
+#                   [--only KIND,...] [--closes N]
 #
 #   --seed N      seed of the action sequence (bash RANDOM; default 1)
 #   --actions N   number of random actions (default 300)
@@ -19,6 +19,7 @@
 #   --rev REV     build this commit (git archive) instead of the working tree
 #   --pace S      longest pause after an action, seconds (default 0.6)
 #   --only K,...  only these kinds of action (see below), to corner a leak
+#   --closes N    rounds of timed closes after a restart (default 1; --short: 0)
 #
 # Actions: wheel (Shift: ×10) in a random view, zoom (+/−, Ctrl+wheel), pan
 # (drag), clicks in one view or in all three, double-click, mode keys 1–5
@@ -37,8 +38,10 @@
 # Then closing is timed during long tasks, from the request until the
 # process has exited: SIGTERM during an export, the window manager's close
 # (WM_DELETE_WINDOW, sent with libX11 through python3's ctypes, since Xvfb
-# has no window manager) during an adaptation, and during paper decodes
-# (--short: only the window manager's close during an export). Cancel's
+# has no window manager) during an adaptation, and during decodes (paper,
+# or lite every other round) at a seeded delay after a slice step; the last
+# two after a restart, --closes times (--short: only the window manager's
+# close during an export). --actions 0 --closes N only closes. Cancel's
 # latency in the adaptation and export dialogs is reported too.
 #
 # Fails (exit 1) on a crash (the process died, a non-zero status after a
@@ -56,7 +59,7 @@ set -euo pipefail
 if [ "${1:-}" != "--inside" ]; then
   cd "$(dirname "$0")/.."
   repo=$(pwd)
-  seed=1 actions=300 file="" out="" big=0 short=0 bin="" rev="" pace=0.6 only=""
+  seed=1 actions=300 file="" out="" big=0 short=0 bin="" rev="" pace=0.6 only="" closes=1 closes_set=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --seed) seed=$2; shift 2 ;;
@@ -67,6 +70,7 @@ if [ "${1:-}" != "--inside" ]; then
       --rev) rev=$2; shift 2 ;;
       --pace) pace=$2; shift 2 ;;
       --only) only=$2; shift 2 ;;
+      --closes) closes=$2 closes_set=1; shift 2 ;;
       --big) big=1; shift ;;
       --short) short=1; shift ;;
       -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -152,7 +156,7 @@ EOF
     "$out/niiv" sample --seed 2 "$out/data/2-sample-seed2.npy" >/dev/null
   fi
   echo "soak: $actions actions, seed $seed, on $(cd "$out/data" && ls -d 1-* | grep -v '\.json$') (Open… switches to $(cd "$out/data" && ls -d 2-* | grep -v '\.json$')); output in $out"
-  export SOAK_SEED=$seed SOAK_ACTIONS=$actions SOAK_PACE=$pace SOAK_T0=$t0 SOAK_SHORT=$short SOAK_ONLY=$only
+  export SOAK_SEED=$seed SOAK_ACTIONS=$actions SOAK_PACE=$pace SOAK_T0=$t0 SOAK_SHORT=$short SOAK_ONLY=$only SOAK_CLOSES=$closes SOAK_CLOSES_SET=$closes_set
   exec xvfb-run -a -s "-screen 0 1400x1000x24" bash "$0" --inside "$out"
 fi
 
@@ -239,9 +243,19 @@ unexpected_dialog() {
   dialogs=$((dialogs + 1))
   import -window root "$out/dialog-$dialogs.png"
   say "  an unexpected dialog is open (dialog-$dialogs.png); closing it"
+  # A file dialog's Cancel (a click there beside a smaller dialog lands on
+  # the shade, which ignores it); then the focused button of others (OK,
+  # Close, Cancel: their only one).
+  xdotool mousemove $((X + (WIDTH - 800) / 2 + 697)) $((Y + (HEIGHT - 560) / 2 + 538)) click 1; sleep 0.5
+  modal || return 0
   xdotool key Tab; sleep 0.2; xdotool key space; sleep 0.5
-  if modal; then xdotool key Escape; sleep 0.3; fi
+  modal || return 0
+  xdotool key Escape; sleep 0.3
+  modal && say "  the dialog stays open"
+  return 0
 }
+# title_has NAME: the window's title names the volume NAME (a base name).
+title_has() { case "$(xdotool getwindowname "$wid" 2>/dev/null)" in *"$1") return 0 ;; *) return 1 ;; esac; }
 
 # panel_rows: the panel's two separators, SEP1 (above Mode/Model) and SEP2
 # (above the histogram); their rows are the only black ones. The rows below
@@ -252,7 +266,10 @@ panel_rows() {
     convert - -colorspace Gray -scale "1x$h!" -depth 8 txt:- 2>/dev/null |
     awk -F'[,:]' 'NR > 1 && $0 ~ /gray\(0\)|#000000/ { if ($2 != last + 1) print $2; last = $2 }')
   SEP1=$(echo "$rows" | sed -n 1p) SEP2=$(echo "$rows" | sed -n 2p)
-  if [ -z "$SEP1" ] || [ -z "$SEP2" ]; then return 1; fi
+  if [ -z "$SEP1" ] || [ -z "$SEP2" ]; then
+    if modal; then unexpected_dialog; fi
+    return 1
+  fi
   SEP1=$((PY + SEP1)) SEP2=$((PY + SEP2))
 }
 
@@ -287,6 +304,9 @@ open_other() {
   xdotool mousemove $((dx + 210 + slot * 84)) $((dy + 144)) click 1; sleep 0.3
   xdotool mousemove $((dx + 764)) $((dy + 538)) click 1
   wait_modal off 8 || { say "  the Open dialog stays"; unexpected_dialog; return; }
+  local i
+  for i in $(seq 1 40); do title_has "$(basename "$target")" && break; sleep 0.25; done
+  title_has "$(basename "$target")" || { say "  the title does not name $(basename "$target") 10 s after Open"; return; }
   current=$target
   note "  opened $(basename "$target")"
   sleep 1
@@ -308,6 +328,7 @@ adapt_start() {
 cancels=() # seconds from Cancel until the dialog is gone
 cancel_task() { # $1: the task; Cancel is its dialog's only button
   local t
+  if ! modal; then note "  $1 finished before Cancel"; rm -rf "$data"/soak-export-* "$data"/*.adapted-*; return; fi
   xdotool key Tab; sleep 0.2
   t=$(now)
   xdotool key space
@@ -413,7 +434,8 @@ crashed() { # $1: what was going on, $2: the exit status when known
   cp "$log" "$out/crash-$crashes.log"
   say "CRASH during $1: niiv exited with status $rc (crash-$crashes.log)"
   grep -n -m 3 -E 'panic|SIGSEGV|fatal error|runtime error|signal' "$log" | sed 's/^/  /' || true
-  grep -A 12 -m 1 -E '^goroutine [0-9]+ .*running' "$log" | sed 's/^/  /' || true
+  # the head of the first goroutine's stack (the one that failed), functions only
+  awk '/^goroutine /{ f = 1 } f && /^$/ { exit } f' "$log" | grep -v '^[[:space:]]' | head -n 12 | sed 's/^/  /' || true
 }
 
 # cpu_ticks: the process's user+system CPU time so far, in clock ticks.
@@ -445,6 +467,7 @@ wait_idle() {
 checkpoint() {
   modal && unexpected_dialog
   [ "$current" = "$first" ] || open_other
+  title_has "$(basename "$first")" || say "  checkpoint $1: the window does not show $(basename "$first") (title: $(xdotool getwindowname "$wid"))"
   hover 0; xdotool key 3; sleep 0.2; xdotool key r
   if [ "$model" = lite ]; then
     # paper, only long enough to load (its decodes stop when lite replaces it)
@@ -550,6 +573,7 @@ for ((step = 1; step <= SOAK_ACTIONS; step++)); do
   pause
   if ! alive; then crashed "action $step ($a)"; break; fi
   survived=$step
+  if ((step % 10 == 0)) && modal; then unexpected_dialog; fi
   if ((step % 20 == 0)); then
     read -r _ r g _ < <(grep -v '^#' "$stats" | tail -n 1) || true
     say "$step actions, rss $((r / 1024)) MB, $g goroutines"
@@ -583,19 +607,25 @@ final=${end_rss:-$final}
 read -r half_first half_last < <(grep -v '^#' "$out/stats-1.txt" | sed -n "$soak_from,${soak_to:-\$}p" |
   awk '{ t[NR] = $1; r[NR] = $2 } END { m = int(NR / 2) + 1; print r[m] + 0, r[NR] + 0 }') || true
 
-if ((crashes == 0)) && [ "$SOAK_SHORT" != 1 ]; then
-  # Close 2: the window manager's close during an adaptation.
+# Closes 2 and 3, --closes times (after a restart each): the window
+# manager's close during an adaptation, and while new frames decode (paper,
+# or lite on odd rounds, after a slice step in XY), at a seeded delay that
+# sweeps the time since the decodes started.
+closes_n=$SOAK_CLOSES
+[ "$SOAK_SHORT" = 1 ] && [ -z "$SOAK_CLOSES_SET" ] && closes_n=0
+for ((round = 1; round <= closes_n && crashes == 0; round++)); do
   start "$first"
   if adapt_start; then sleep 1.5; close_timed wm; record_close "window close during an adaptation"
   else close_timed wm; record_close "window close (no adaptation started)"; fi
-fi
-if ((crashes == 0)) && [ "$SOAK_SHORT" != 1 ]; then
-  # Close 3: the window manager's close while paper decodes new frames.
+  ((crashes == 0)) || break
   start "$first"
-  choose_model paper; sleep 2
-  hover 1; xdotool key 3 plus plus; hover 0; xdotool click 4 click 4; sleep 0.3
-  close_timed wm; record_close "window close during paper decodes"
-fi
+  m=paper
+  ((round % 2 == 0)) || m=lite
+  [ "$m" = paper ] && { choose_model paper; sleep 2; }
+  hover 1; xdotool key 3 plus plus; hover 0; xdotool click 4 click 4
+  rnd 15; d=$(awk -v r="$R" 'BEGIN { printf "%.1f", r / 10 }'); sleep "$d"
+  close_timed wm; record_close "window close during $m decodes ($d s after a slice step)"
+done
 
 # ------------------------------------------------------------------ report
 panics=$(cat "$out"/niiv-*.log | grep -c -E 'panic|SIGSEGV|fatal error|runtime error' || true)
@@ -620,13 +650,17 @@ fi
   fi
   echo "goroutines:         $GOR0 at the start, ${mid_gor:-?} at the middle, ${end_gor:-?} at the end (settled)"
   for c in "${closes[@]}"; do echo "close:              $c (limit 2 s)"; done
+  if [ "${#closes[@]}" -gt 1 ]; then
+    printf '%s\n' "${closes[@]}" | awk -F': ' '{ split($NF, a, " "); n++; if (a[1] > m) m = a[1] }
+      END { printf "close latency:      %d closes, %.2f s at most\n", n, m }'
+  fi
 } | tee "$out/summary.txt"
 
 status=0
 ((crashes == 0)) || { echo "soak: FAIL: $crashes crash(es)"; status=1; }
 [ "$panics" = 0 ] || { echo "soak: FAIL: panic/SIGSEGV/runtime error in the logs"; status=1; }
 if [ -z "$growth" ]; then
-  ((crashes > 0)) || { echo "soak: FAIL: no memory measure"; status=1; }
+  ((crashes > 0 || SOAK_ACTIONS < 2)) || { echo "soak: FAIL: no memory measure"; status=1; }
 elif awk -v g="$growth" 'BEGIN { exit !(g > 10) }'; then
   echo "soak: FAIL: RSS grew ${growth} % over the second half"; status=1
 fi
