@@ -5,21 +5,25 @@
 #
 #   scripts/soak.sh [--seed N] [--actions N] [--file VOLUME] [--out DIR]
 #                   [--big] [--short] [--bin NIIV] [--rev REV] [--pace S]
-#                   [--only KIND,...] [--closes N]
+#                   [--only KIND,...] [--closes N] [--leak-limit P]
 #
 #   --seed N      seed of the action sequence (bash RANDOM; default 1)
 #   --actions N   number of random actions (default 300)
 #   --file F      the volume to view (default ../shared/data/isbi2012-sstem-4x4x50nm.npy
 #                 beside the repository, else the bundled sample)
 #   --big         view a 20×1024×1024 stack made from the ISBI stack (numpy)
-#   --short       the CI variant (about 1.5 min with the build): 60 actions on the
-#                 bundled sample (--file overrides), shorter pauses, one close
+#   --short       the CI variant (2-2.5 min with the build here): 60 actions on the
+#                 bundled sample (--file overrides), Open… switching to a second
+#                 sample, shorter pauses, one close
 #   --out DIR     keep everything here (default: a new temporary folder)
 #   --bin NIIV    use this niiv binary instead of building the working tree
 #   --rev REV     build this commit (git archive) instead of the working tree
 #   --pace S      longest pause after an action, seconds (default 0.6)
-#   --only K,...  only these kinds of action (see below), to corner a leak
+#   --only K,...  only these kinds of action, to corner a leak: wheel zoom pan
+#                 click clickall dblclick modekey modeselect model contrast slider
+#                 windowlevel keys screenshot open adapt export
 #   --closes N    rounds of timed closes after a restart (default 1; --short: 0)
+#   --leak-limit P  the RSS growth that fails, in % (default 10)
 #
 # Actions: wheel (Shift: ×10) in a random view, zoom (+/−, Ctrl+wheel), pan
 # (drag), clicks in one view or in all three, double-click, mode keys 1–5
@@ -48,7 +52,7 @@
 # close, or "panic"/"SIGSEGV"/"fatal error"/"runtime error" in its log; the
 # viewer reports a panic of its window loop as "no display ... (runtime
 # error: ...)" and exits with status 1, without a stack), RSS growth over the
-# second half above 10 %, or a close slower than 2 s. Results are in
+# second half above 10 % (--leak-limit), or a close slower than 2 s. Results are in
 # DIR/summary.txt; DIR/actions.log, DIR/niiv*.log and DIR/stats*.txt hold
 # the details (stats columns: t_s rss_kb goroutines heap_kb cpu_s).
 #
@@ -59,7 +63,7 @@ set -euo pipefail
 if [ "${1:-}" != "--inside" ]; then
   cd "$(dirname "$0")/.."
   repo=$(pwd)
-  seed=1 actions=300 file="" out="" big=0 short=0 bin="" rev="" pace=0.6 only="" closes=1 closes_set=""
+  seed=1 actions=300 file="" out="" big=0 short=0 bin="" rev="" pace=0.6 only="" closes=1 closes_set="" leak=10
   while [ $# -gt 0 ]; do
     case "$1" in
       --seed) seed=$2; shift 2 ;;
@@ -71,6 +75,7 @@ if [ "${1:-}" != "--inside" ]; then
       --pace) pace=$2; shift 2 ;;
       --only) only=$2; shift 2 ;;
       --closes) closes=$2 closes_set=1; shift 2 ;;
+      --leak-limit) leak=$2; shift 2 ;;
       --big) big=1; shift ;;
       --short) short=1; shift ;;
       -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -150,13 +155,13 @@ EOF
       link "$firstsrc" "1-$(basename "$file")"
     fi
   fi
-  if [ -n "$isbi" ] && [ "$firstsrc" != "$isbi" ]; then
+  if [ -n "$isbi" ] && [ "$firstsrc" != "$isbi" ] && [ "$short" = 0 ]; then
     link "$isbi" "2-$(basename "$isbi")"
   else
     "$out/niiv" sample --seed 2 "$out/data/2-sample-seed2.npy" >/dev/null
   fi
   echo "soak: $actions actions, seed $seed, on $(cd "$out/data" && ls -d 1-* | grep -v '\.json$') (Open… switches to $(cd "$out/data" && ls -d 2-* | grep -v '\.json$')); output in $out"
-  export SOAK_SEED=$seed SOAK_ACTIONS=$actions SOAK_PACE=$pace SOAK_T0=$t0 SOAK_SHORT=$short SOAK_ONLY=$only SOAK_CLOSES=$closes SOAK_CLOSES_SET=$closes_set
+  export SOAK_SEED=$seed SOAK_ACTIONS=$actions SOAK_PACE=$pace SOAK_T0=$t0 SOAK_SHORT=$short SOAK_ONLY=$only SOAK_CLOSES=$closes SOAK_CLOSES_SET=$closes_set SOAK_LEAK=$leak
   exec xvfb-run -a -s "-screen 0 1400x1000x24" bash "$0" --inside "$out"
 fi
 
@@ -237,7 +242,7 @@ wait_modal() {
   done
   return 1
 }
-dialogs=0 skipped=0
+dialogs=0 skipped=0 unsettled=""
 # unexpected_dialog: a dialog nobody asked for (an error): saved, closed.
 unexpected_dialog() {
   dialogs=$((dialogs + 1))
@@ -475,8 +480,14 @@ checkpoint() {
   fi
   choose_model lite
   hover 0; xdotool key r
-  wait_idle 90
+  local cap=90
+  [ "$SOAK_SHORT" = 1 ] && cap=45
+  wait_idle $cap
   note "  checkpoint $1: a fresh lite, idle after $IDLE_S s"
+  if awk -v s="$IDLE_S" -v c="$cap" 'BEGIN { exit !(s >= c) }'; then
+    say "  checkpoint $1: still busy after $cap s (sampled anyway)"
+    unsettled="$unsettled $1"
+  fi
   settled_sample
   say "checkpoint $1 (settled): rss $((CP_RSS / 1024)) MB, ${CP_GOR} goroutines, Go heap $((CP_HEAP / 1024)) MB"
 }
@@ -640,8 +651,9 @@ fi
   echo "RSS at start:       $((RSS0 / 1024)) MB (settled, once the first frames are done)"
   echo "RSS peak / final:   $((peak / 1024)) MB / $((final / 1024)) MB (final: the end checkpoint's settled sample)"
   if [ -n "$growth" ]; then
-    echo "RSS middle → end:   $((mid_rss / 1024)) MB → $((end_rss / 1024)) MB at the settled checkpoints: ${growth} % (limit 10 %)"
+    echo "RSS middle → end:   $((mid_rss / 1024)) MB → $((end_rss / 1024)) MB at the settled checkpoints: ${growth} % (limit $SOAK_LEAK %)"
     echo "Go heap middle → end: $((mid_heap / 1024)) MB → $((end_heap / 1024)) MB"
+  [ -z "$unsettled" ] || echo "                    (not idle when sampled:$unsettled; the growth figure is less reliable)"
   fi
   echo "RSS last half, raw: $((half_first / 1024)) MB → $((half_last / 1024)) MB (samples, whatever the state)"
   if [ "${#cancels[@]}" -gt 0 ]; then
@@ -661,7 +673,7 @@ status=0
 [ "$panics" = 0 ] || { echo "soak: FAIL: panic/SIGSEGV/runtime error in the logs"; status=1; }
 if [ -z "$growth" ]; then
   ((crashes > 0 || SOAK_ACTIONS < 2)) || { echo "soak: FAIL: no memory measure"; status=1; }
-elif awk -v g="$growth" 'BEGIN { exit !(g > 10) }'; then
+elif awk -v g="$growth" -v l="$SOAK_LEAK" 'BEGIN { exit !(g > l) }'; then
   echo "soak: FAIL: RSS grew ${growth} % over the second half"; status=1
 fi
 [ "$close_ok" = 1 ] || { echo "soak: FAIL: a close took more than 2 s"; status=1; }
