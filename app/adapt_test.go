@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,7 +212,14 @@ func TestChooseModel(t *testing.T) {
 	u := newUI(testVolume(t), Options{Methods: ms, Mode: viewer.Niiv, Engine: eo}, w, true)
 	w.SetContent(u.content)
 	done := make(chan struct{}, 8)
-	u.do = func(f func()) { f(); done <- struct{}{} }
+	mu := new(sync.Mutex) // the UI goroutine: the test's own widget calls hold it too
+	u.do = func(f func()) {
+		mu.Lock()
+		f()
+		mu.Unlock()
+		done <- struct{}{}
+	}
+	ui := func(f func()) { mu.Lock(); defer mu.Unlock(); f() }
 	closeUIAtEnd(t, u, w, closeModel)
 	if got, want := strings.Join(u.modelSel.Options, ","), "broken,tiny-a,tiny-b"; got != want {
 		t.Fatalf("models offered %q, want %q", got, want)
@@ -228,13 +236,13 @@ func TestChooseModel(t *testing.T) {
 		}
 	}
 	first := u.opts.Methods.Niiv
-	u.modelSel.SetSelected("tiny-b")
+	ui(func() { u.modelSel.SetSelected("tiny-b") })
 	wait()
 	if u.opts.Engine.Model != "tiny-b" || u.opts.Methods.Niiv == nil || u.opts.Methods.Niiv == first {
 		t.Fatalf("after choosing tiny-b: engine model %q, niiv %v", u.opts.Engine.Model, u.opts.Methods.Niiv)
 	}
 	before := u.opts.Methods.Niiv
-	u.modelSel.SetSelected("broken")
+	ui(func() { u.modelSel.SetSelected("broken") })
 	wait()
 	if u.opts.Engine.Model != "tiny-b" || u.opts.Methods.Niiv != before {
 		t.Errorf("a model that fails to load replaced the current one: engine model %q", u.opts.Engine.Model)

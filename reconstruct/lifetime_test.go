@@ -195,3 +195,51 @@ func TestCloseWhileRendering(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelAsRunEnds cancels encoder calls at random moments around their
+// end. The cancellation terminates the running ONNX Runtime call from the
+// cancelling goroutine; the run options it uses must outlive that call
+// (run with -race: before, Terminate could touch destroyed run options).
+func TestCancelAsRunEnds(t *testing.T) {
+	needRuntime(t)
+	m, err := LoadModel(filepath.Join("..", "assets", "models", "lite"), ModelOptions{Device: "cpu", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const h, w = 8, 32
+	low := make([]float32, h*w)
+	var one time.Duration // the fastest of a few calls, after a warm-up
+	for i := range 6 {
+		t0 := time.Now()
+		if _, err := m.Encode(context.Background(), low, 1, h, w); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); i > 0 && (one == 0 || d < one) {
+			one = d
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var finished, cancelled int
+	for range 1000 {
+		ctx, cancel := context.WithCancel(context.Background())
+		delay := time.Duration(r.Int64N(int64(3*one/2) + 1))
+		start := time.Now()
+		go func() { // spins: a sleep this short would oversleep
+			for time.Since(start) < delay {
+			}
+			cancel()
+		}()
+		_, err := m.Encode(ctx, low, 1, h, w)
+		switch {
+		case err == nil:
+			finished++
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		default:
+			t.Fatalf("encode cancelled after %v: %v", delay, err)
+		}
+		cancel()
+	}
+	t.Logf("one call %v: %d finished, %d cancelled", one.Round(time.Microsecond), finished, cancelled)
+}

@@ -495,9 +495,19 @@ func run(ctx context.Context, s *ort.DynamicAdvancedSession, in []ort.Value) (*o
 	if err != nil {
 		return nil, err
 	}
-	defer ro.Destroy()
-	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
-	defer stop()
+	// Terminate may run on the cancelling goroutine at any moment; the run
+	// options are destroyed only once it can no longer start or has returned.
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(terminated)
+		ro.Terminate()
+	})
+	defer func() {
+		if !stop() {
+			<-terminated
+		}
+		ro.Destroy()
+	}()
 	out := []ort.Value{nil}
 	if err := s.RunWithOptions(in, out, ro); err != nil {
 		if ctx.Err() != nil {

@@ -291,7 +291,11 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	if err != nil {
 		return nil, fmt.Errorf("adapt: %w", err)
 	}
-	res := &Result{Options: opt, Volume: describe(vol)}
+	info, err := describe(ctx, vol)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Options: opt, Volume: info}
 	res.NormLow, res.NormHigh = reconstruct.NewNiiv(p.Model, nil).NormRange(vol)
 	n, err := newNet(p.Decoder)
 	if err != nil {
@@ -344,15 +348,21 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	for i := range works {
 		works[i] = n.newWork()
 	}
-	evalLoss := func() float64 {
+	// evalLoss stops between examples when ctx is cancelled.
+	evalLoss := func() (float64, error) {
 		pk := n.pack(geo, nil)
 		var sum float64
 		for _, e := range evalEx {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
 			sum += n.run(pk, geo, e, allPoints(e), 0, nil, nil, works[0])
 		}
-		return sum / float64(len(evalEx)*S*S)
+		return sum / float64(len(evalEx)*S*S), nil
 	}
-	res.ParentLoss = evalLoss()
+	if res.ParentLoss, err = evalLoss(); err != nil {
+		return nil, err
+	}
 
 	pick := rand.New(rand.NewPCG(opt.Seed, 0x7069636b)) // "pick"
 	var pool []*example
@@ -446,7 +456,9 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	for _, l := range recent {
 		res.LastLoss += l / float64(len(recent))
 	}
-	res.Loss = evalLoss()
+	if res.Loss, err = evalLoss(); err != nil {
+		return nil, err
+	}
 	res.Decoder = n.decoder(p.Decoder)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil

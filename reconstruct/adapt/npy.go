@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -9,30 +10,44 @@ import (
 	"github.com/niiv/niiv/volume"
 )
 
-// describe identifies a volume by name, shape and a hash of its voxels.
-func describe(v *volume.Volume) VolumeInfo {
+// hashBlock is how many voxels describe converts and hashes at a time.
+const hashBlock = 1 << 16
+
+// describe identifies a volume by name, shape and a hash of its voxels
+// (little-endian bytes, as a .npy stores them). It hashes in blocks of
+// bounded size, checking ctx between them, and returns ctx's error when
+// cancelled.
+func describe(ctx context.Context, v *volume.Volume) (VolumeInfo, error) {
 	h := sha256.New()
-	var buf []byte
+	buf := make([]byte, 0, hashBlock*8)
+	blocks := func(n int, put func(buf []byte, i int) []byte) error {
+		for i0 := 0; i0 < n; i0 += hashBlock {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			for i := i0; i < min(n, i0+hashBlock); i++ {
+				buf = put(buf, i)
+			}
+			h.Write(buf)
+		}
+		return nil
+	}
+	var err error
 	switch d := v.Data().(type) {
 	case []uint8:
-		h.Write(d)
+		err = blocks(len(d), func(b []byte, i int) []byte { return append(b, d[i]) })
 	case []uint16:
-		for _, x := range d {
-			buf = binary.LittleEndian.AppendUint16(buf, x)
-		}
+		err = blocks(len(d), func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint16(b, d[i]) })
 	case []int16:
-		for _, x := range d {
-			buf = binary.LittleEndian.AppendUint16(buf, uint16(x))
-		}
+		err = blocks(len(d), func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint16(b, uint16(d[i])) })
 	case []float32:
-		for _, x := range d {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
-		}
+		err = blocks(len(d), func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint32(b, math.Float32bits(d[i])) })
 	case []float64:
-		for _, x := range d {
-			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(x))
-		}
+		err = blocks(len(d), func(b []byte, i int) []byte { return binary.LittleEndian.AppendUint64(b, math.Float64bits(d[i])) })
 	}
-	h.Write(buf)
-	return VolumeInfo{Name: v.Name, Shape: v.Shape(), SHA256: hex.EncodeToString(h.Sum(nil))}
+	if err != nil {
+		return VolumeInfo{}, err
+	}
+	return VolumeInfo{Name: v.Name, Shape: v.Shape(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

@@ -346,5 +346,9 @@ func sameVoxels(dir string, vol *volume.Volume) bool {
 			} `json:"volume"`
 		} `json:"adaptation"`
 	}
-	return json.Unmarshal(b, &c) == nil && c.Adaptation.Volume.SHA256 != "" && c.Adaptation.Volume.SHA256 == describe(vol).SHA256
+	if json.Unmarshal(b, &c) != nil || c.Adaptation.Volume.SHA256 == "" {
+		return false
+	}
+	info, err := describe(context.Background(), vol)
+	return err == nil && c.Adaptation.Volume.SHA256 == info.SHA256
 }
