@@ -70,8 +70,10 @@ func Run(ctx context.Context, vol *volume.Volume, o Options) (err error) {
 	if err := CheckDisplay(); err != nil {
 		return err
 	}
-	defer windowPanic(&err)
+	var started atomic.Bool // the window system is up: later panics are bugs
+	defer windowPanic(&err, &started)
 	a := fyneapp.NewWithID("io.github.niiv.viewer") // as in FyneApp.toml
+	a.Lifecycle().SetOnStarted(func() { started.Store(true) })
 	w := a.NewWindow("niiv")
 	u := newUI(vol, o, w, false)
 	w.SetContent(u.content)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 )
 
 // ErrNoDisplay is returned by CheckDisplay and Run when no window can be
@@ -33,11 +35,22 @@ func checkDisplay(goos string, getenv func(string) string) error {
 		"`niiv figure` renders the same views to PNG files without a display", ErrNoDisplay, why)
 }
 
-// windowPanic turns the panic the windowing library raises when it cannot
-// start (no X server at DISPLAY, no OpenGL driver) into an error.
-func windowPanic(err *error) {
-	if r := recover(); r != nil {
+// windowPanic turns a panic of the window loop into an error. Before the
+// window system has started (started false: no X server at DISPLAY, no
+// OpenGL driver) the windowing library panics, and the error says what to
+// check. Once it has started, a panic is a bug in the viewer: the error
+// carries the panic and the stack where it happened, for the report.
+func windowPanic(err *error, started *atomic.Bool) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if !started.Load() {
 		*err = fmt.Errorf("%w: the window system did not start (%v); check DISPLAY (%q) and the OpenGL driver, "+
 			"or use `niiv figure` to render without a window", ErrNoDisplay, r, os.Getenv("DISPLAY"))
+		return
 	}
+	// Deferred calls run on top of the panicking frames, so this stack
+	// still shows where the panic was raised.
+	*err = fmt.Errorf("viewer: internal error: %v\n%s\nplease report this, with the lines above", r, debug.Stack())
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -30,12 +31,43 @@ func TestCheckDisplay(t *testing.T) {
 }
 
 func TestWindowPanic(t *testing.T) {
-	f := func() (err error) {
-		defer windowPanic(&err)
-		panic("NotInitialized: The GLFW library is not initialized")
+	tests := []struct {
+		name    string
+		started bool
+		panic   func()
+		noDisp  bool     // the error wraps ErrNoDisplay
+		want    []string // parts of the message
+	}{
+		{"window system fails to start", false,
+			func() { panic("NotInitialized: The GLFW library is not initialized") },
+			true, []string{"GLFW", "DISPLAY"}},
+		{"bug once the window runs", true,
+			func() { var m map[string]*int; _ = *m["mode"] },
+			false, []string{"internal error", "nil pointer", "panicInWindow", "please report"}},
 	}
-	err := f()
-	if !errors.Is(err, ErrNoDisplay) || !strings.Contains(err.Error(), "GLFW") {
-		t.Fatalf("got %v", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var started atomic.Bool
+			started.Store(tc.started)
+			err := panicInWindow(&started, tc.panic)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if errors.Is(err, ErrNoDisplay) != tc.noDisp {
+				t.Errorf("errors.Is(err, ErrNoDisplay) = %v, want %v: %v", !tc.noDisp, tc.noDisp, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
 	}
+}
+
+// panicInWindow runs f as the window loop runs the viewer's callbacks.
+func panicInWindow(started *atomic.Bool, f func()) (err error) {
+	defer windowPanic(&err, started)
+	f()
+	return nil
 }
