@@ -251,3 +251,80 @@ func TestChooseModel(t *testing.T) {
 		t.Errorf("selector shows %q after a failed switch, want tiny-b", u.modelSel.Selected)
 	}
 }
+
+// TestAdaptedFolderChanges damages and removes the adapted model's folder
+// while a window uses it and before a window opens the file again. The
+// model in use keeps decoding (it is in memory); a damaged folder is
+// reported and the parent model used instead; a removed one falls back to
+// the parent silently.
+func TestAdaptedFolderChanges(t *testing.T) {
+	isolateCache(t)
+	path := filepath.Join(t.TempDir(), "vol.npy")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := newAdaptUI(t, path, nil, adapt.Options{Steps: 2, Seconds: -1, Batch: 2})
+	mu := serialise(u)
+	test.Tap(u.adaptBtn)
+	if msg := waitMessage(u, mu, "niiv: ", 60*time.Second); !strings.Contains(msg, "adapted to this volume") {
+		t.Fatalf("adaptation did not finish: %q", msg)
+	}
+	dir := adapt.DefaultDir(path, "tiny-model")
+	mu.Lock()
+	inUse := u.opts.Methods.Niiv
+	vol := u.model.Volume()
+	mu.Unlock()
+	s := vol.Shape()
+	xz := viewer.Slice{Vol: vol, Axis: volume.XZ, Index: 3, R1: float64(s.Z), C1: float64(s.X), W: s.X, H: 4 * s.Z}
+
+	steps := []struct {
+		name    string
+		damage  func() error
+		message string // what opening the file again says ("" : nothing about the model)
+	}{
+		{"decoder truncated", func() error {
+			f := filepath.Join(dir, "decoder.onnx")
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(f, b[:len(b)/3], 0o644)
+		}, "does not load"},
+		{"folder removed", func() error { return os.RemoveAll(dir) }, ""},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := st.damage(); err != nil {
+				t.Fatal(err)
+			}
+			xz.Index++ // a plane not decoded yet
+			if _, err := inUse.Render(context.Background(), xz); err != nil {
+				t.Errorf("the adapted model in use fails once its folder is %s: %v", st.name, err)
+			}
+			same := testVolume(t)
+			v := newAdaptUI(t, filepath.Join(t.TempDir(), "other.npy"), func(string) (*volume.Volume, error) { return same, nil }, adapt.Options{})
+			mu2 := serialise(v)
+			v.open(path)
+			if st.message != "" {
+				// The failure replaces the "opened" line.
+				msg := waitMessage(v, mu2, "the model adapted", 30*time.Second)
+				if !strings.Contains(msg, st.message) || !strings.Contains(msg, "using tiny-model") {
+					t.Errorf("reopening says %q, want it to contain %q and the parent's name", msg, st.message)
+				}
+			} else if msg := waitMessage(v, mu2, "opened", 30*time.Second); msg != "opened vol.npy" {
+				t.Errorf("reopening says %q, want \"opened vol.npy\"", msg)
+			}
+			mu2.Lock()
+			defer mu2.Unlock()
+			if v.opts.Adapted != "" {
+				t.Errorf("reopened with the adapted model %q after it was %s", v.opts.Adapted, st.name)
+			}
+			if v.opts.Methods.Niiv == nil {
+				t.Fatalf("no niiv after reopening: %v", v.opts.Methods.NiivError)
+			}
+			if _, err := v.opts.Methods.Niiv.Render(context.Background(), viewer.Slice{Vol: same, Axis: volume.XZ, Index: 1, R1: float64(s.Z), C1: float64(s.X), W: s.X, H: 4 * s.Z}); err != nil {
+				t.Errorf("the parent model after reopening: %v", err)
+			}
+		})
+	}
+}

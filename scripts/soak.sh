@@ -49,9 +49,9 @@
 # latency in the adaptation and export dialogs is reported too.
 #
 # Fails (exit 1) on a crash (the process died, a non-zero status after a
-# close, or "panic"/"SIGSEGV"/"fatal error"/"runtime error" in its log; the
-# viewer reports a panic of its window loop as "no display ... (runtime
-# error: ...)" and exits with status 1, without a stack), RSS growth over the
+# close, or "panic"/"SIGSEGV"/"fatal error"/"runtime error"/"internal error"
+# in its log; the viewer reports a panic of its window loop as "viewer:
+# internal error: ..." with the stack and exits with status 1), RSS growth over the
 # second half above 10 % (--leak-limit), or a close slower than 2 s. Results are in
 # DIR/summary.txt; DIR/actions.log, DIR/niiv*.log and DIR/stats*.txt hold
 # the details (stats columns: t_s rss_kb goroutines heap_kb cpu_s).
@@ -438,7 +438,7 @@ crashed() { # $1: what was going on, $2: the exit status when known
   if [ -z "$rc" ]; then rc=0; wait "$pid" 2>/dev/null || rc=$?; fi
   cp "$log" "$out/crash-$crashes.log"
   say "CRASH during $1: niiv exited with status $rc (crash-$crashes.log)"
-  grep -n -m 3 -E 'panic|SIGSEGV|fatal error|runtime error|signal' "$log" | sed 's/^/  /' || true
+  grep -n -m 3 -E 'panic|SIGSEGV|fatal error|runtime error|internal error|signal' "$log" | sed 's/^/  /' || true
   # the head of the first goroutine's stack (the one that failed), functions only
   awk '/^goroutine /{ f = 1 } f && /^$/ { exit } f' "$log" | grep -v '^[[:space:]]' | head -n 12 | sed 's/^/  /' || true
 }
@@ -639,7 +639,7 @@ for ((round = 1; round <= closes_n && crashes == 0; round++)); do
 done
 
 # ------------------------------------------------------------------ report
-panics=$(cat "$out"/niiv-*.log | grep -c -E 'panic|SIGSEGV|fatal error|runtime error' || true)
+panics=$(cat "$out"/niiv-*.log | grep -c -E 'panic|SIGSEGV|fatal error|runtime error|internal error' || true)
 growth=""
 if [ -n "$mid_rss" ] && [ -n "$end_rss" ]; then
   growth=$(awk -v a="$mid_rss" -v b="$end_rss" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')
