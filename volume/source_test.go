@@ -1,0 +1,61 @@
+package volume
+
+import (
+	"context"
+	"testing"
+)
+
+func TestVolumeRead(t *testing.T) {
+	s := Shape{3, 4, 5}
+	data := make([]uint16, s.Len())
+	for i := range data {
+		data[i] = uint16(i)
+	}
+	v, err := New(s, data, Voxel{Z: 4, Y: 1, X: 1, Unit: "nm", Known: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Name = "v"
+	var src Source = v
+	tests := []struct {
+		box Box
+		ok  bool
+	}{
+		{Whole(s), true},
+		{Box{1, 3, 1, 2, 2, 5}, true},
+		{Box{2, 3, 3, 4, 4, 5}, true},
+		{Box{0, 0, 0, 4, 0, 5}, false}, // empty
+		{Box{0, 4, 0, 4, 0, 5}, false}, // beyond z
+		{Box{-1, 1, 0, 4, 0, 5}, false},
+	}
+	for _, tc := range tests {
+		r, err := src.Read(context.Background(), tc.box)
+		if !tc.ok {
+			if err == nil {
+				t.Errorf("box %v: no error", tc.box)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("box %v: %v", tc.box, err)
+		}
+		if r.Meta() != (Meta{Name: "v", Shape: tc.box.Shape(), DType: Uint16, Voxel: v.Voxel}) {
+			t.Errorf("box %v: meta %+v", tc.box, r.Meta())
+		}
+		bs := tc.box.Shape()
+		for z := range bs.Z {
+			for y := range bs.Y {
+				for x := range bs.X {
+					if got, want := r.At(z, y, x), v.At(tc.box.Z0+z, tc.box.Y0+y, tc.box.X0+x); got != want {
+						t.Fatalf("box %v at %d,%d,%d: %v, want %v", tc.box, z, y, x, got, want)
+					}
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := src.Read(ctx, Whole(s)); err == nil {
+		t.Error("cancelled read: no error")
+	}
+}
