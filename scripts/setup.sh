@@ -4,8 +4,9 @@
 #
 #   scripts/setup.sh build   apt packages for Fyne's cgo build, ONNX Runtime
 #   scripts/setup.sh test    the above plus Xvfb, xdotool, ImageMagick,
-#                            PyTorch (with OpenBLAS), ONNX and tifffile for
-#                            the test suite, `niiv bench` and training
+#                            PyTorch (with OpenBLAS), ONNX, tifffile, zarr,
+#                            numcodecs, h5py and mrcfile for the test suite,
+#                            `niiv bench` and training
 set -euo pipefail
 
 want=${1:-build}
@@ -24,6 +25,10 @@ if [ "$want" = test ]; then
   # OpenBLAS registers a higher-priority alternative for libblas.so.3, so
   # installing it is enough (`niiv bench` and reconstruct/train warn if not).
   pkgs+=(libopenblas0-pthread)
+  # Reference implementations of the chunked and electron-microscopy formats
+  # (Zarr v2 and N5, the Blosc/Zstandard codecs, HDF5, MRC): the format tests
+  # make their fixtures with them and read back what niiv writes.
+  pkgs+=(python3-zarr python3-numcodecs python3-h5py python3-mrcfile)
 fi
 
 missing=()
