@@ -6,6 +6,8 @@ require (
 	codeberg.org/sbinet/npyio v0.14.0
 	fyne.io/fyne/v2 v2.7.1
 	github.com/go-gl/gl v0.0.0-20231021071112-07e5d0ea2e71
+	github.com/klauspost/compress v1.20.4
+	github.com/pierrec/lz4/v4 v4.1.33
 	github.com/yalue/onnxruntime_go v1.27.0
 	golang.org/x/image v0.48.0
 	golang.org/x/sys v0.50.0

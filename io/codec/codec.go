@@ -1,0 +1,76 @@
+// Package codec holds the compression codecs of chunked microscopy formats
+// (Zarr v2 and v3, N5): zstd, gzip, zlib and the Blosc 1.x frame format with
+// its blosclz, lz4, lz4hc, zlib and zstd compressors and its byte and bit
+// shuffles.
+//
+// Every decoder takes size, the decoded size the caller expects (from the
+// chunk shape and the data type), and fails when the data decodes to
+// anything else. Decoders never allocate more than size plus a small
+// constant for their output, whatever the headers in the data say, and
+// return errors, never panic, on corrupt, truncated or lying input.
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// maxSlack is the most a decoder allocates beyond the expected size for its
+// output buffer.
+const maxSlack = 64
+
+// checkSize rejects expected sizes no buffer can hold.
+func checkSize(name string, size int) error {
+	if size < 0 {
+		return fmt.Errorf("codec: %s: expected size %d is negative", name, size)
+	}
+	if size > math.MaxInt-maxSlack {
+		return fmt.Errorf("codec: %s: expected size %d is too large", name, size)
+	}
+	return nil
+}
+
+// readExact reads exactly size bytes from r, the decompressing reader of a
+// whole stream, and checks that the stream ends there. It allocates size
+// bytes and no more. Reading to the end also makes gzip and zlib readers
+// verify their checksums.
+func readExact(name string, r io.Reader, size, srcLen int) ([]byte, error) {
+	buf := make([]byte, size)
+	n := 0
+	for n < size {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			if n < size {
+				return nil, fmt.Errorf("codec: %s: data decodes to %d bytes, want %d", name, n, size)
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("codec: %s: corrupt or truncated data after %d decoded bytes: %w", name, n, err)
+		}
+	}
+	// The output is full: the stream must end now. A reader may return
+	// (0, nil) while it consumes empty blocks; each consumes input, so the
+	// loop is bounded by the input length.
+	var one [1]byte
+	for range 8*srcLen + 16 {
+		m, err := r.Read(one[:])
+		if m > 0 {
+			return nil, fmt.Errorf("codec: %s: data decodes to more than %d bytes", name, size)
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("codec: %s: corrupt or truncated data after %d decoded bytes: %w", name, n, err)
+		}
+	}
+	return nil, fmt.Errorf("codec: %s: stream does not end after %d decoded bytes", name, n)
+}
+
+// errUnsupported marks features of a format that this package does not
+// implement.
+var errUnsupported = errors.New("not supported")
