@@ -438,6 +438,10 @@ func readFortran(r io.Reader, data any, h npyHeader) error {
 // WriteNPY writes v as a C-order .npy file (format 1.0, or 2.0 when the
 // header needs it). The file appears only when complete.
 func WriteNPY(path string, v *volume.Volume) error {
+	v, err := inMemory(v)
+	if err != nil {
+		return &Error{"write", path, err}
+	}
 	descr := map[volume.DType]string{
 		volume.Uint8: "|u1", volume.Uint16: "<u2", volume.Int16: "<i2",
 		volume.Float32: "<f4", volume.Float64: "<f8",

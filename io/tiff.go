@@ -1546,6 +1546,10 @@ func WriteTIFF(path string, v *volume.Volume) error {
 	if v == nil {
 		return &Error{"write", path, errors.New("no volume")}
 	}
+	v, err := inMemory(v)
+	if err != nil {
+		return &Error{"write", path, err}
+	}
 	big := tiffFileSize(v, false) > math.MaxUint32
 	f, err := atomicfile.Create(path, tiffFileSize(v, big))
 	if err != nil {

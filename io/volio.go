@@ -10,6 +10,7 @@ package volio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -103,6 +104,22 @@ func checkAlloc(shape volume.Shape, dt volume.DType) error {
 		return fmt.Errorf("%w: %v %v needs %s, limit is %s", ErrTooLarge, shape, dt, HumanBytes(n*int64(dt.Size())), HumanBytes(MaxBytes))
 	}
 	return nil
+}
+
+// inMemory returns v, or, for a lazy volume (volume.NewLazy), all its
+// voxels read into memory; a lazy volume larger than MaxBytes is refused.
+func inMemory(v *volume.Volume) (*volume.Volume, error) {
+	if !v.Lazy() {
+		return v, nil
+	}
+	if err := checkAlloc(v.Shape(), v.DType()); err != nil {
+		return nil, fmt.Errorf("%s is read lazily and too large to write as one array: %w", v.Name, err)
+	}
+	m, err := v.Read(context.Background(), volume.Whole(v.Shape()))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", v.Name, err)
+	}
+	return m, nil
 }
 
 // HumanBytes formats a byte count as "1.5 GiB".

@@ -2,6 +2,7 @@ package reconstruct
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 
@@ -108,10 +109,44 @@ type planeSource struct {
 	index int       // plane index for XZ (y) and YZ (x)
 	zIdx  []int     // z taps for XY
 	zW    []float32 // their weights
+	// r0, c0: the plane's row and column at vol's origin (non-zero once
+	// load has read part of a lazy volume).
+	r0, c0 int
+}
+
+// load reads, from a lazy volume, the box that rows [r0, r1] and columns
+// [c0, c1] of the plane need, and points p at that copy in memory. For a
+// volume in memory it does nothing.
+func (p *planeSource) load(ctx context.Context, r0, r1, c0, c1 int) error {
+	if !p.vol.Lazy() || p.axis == volume.XY && len(p.zIdx) == 0 {
+		return nil
+	}
+	var b volume.Box
+	switch p.axis {
+	case volume.XY:
+		z0, z1 := slices.Min(p.zIdx), slices.Max(p.zIdx)
+		b = volume.Box{Z0: z0, Z1: z1 + 1, Y0: r0, Y1: r1 + 1, X0: c0, X1: c1 + 1}
+		for i := range p.zIdx {
+			p.zIdx[i] -= z0
+		}
+	case volume.XZ:
+		b = volume.Box{Z0: r0, Z1: r1 + 1, Y0: p.index, Y1: p.index + 1, X0: c0, X1: c1 + 1}
+		p.index = 0
+	default:
+		b = volume.Box{Z0: r0, Z1: r1 + 1, Y0: c0, Y1: c1 + 1, X0: p.index, X1: p.index + 1}
+		p.index = 0
+	}
+	m, err := p.vol.Read(ctx, b)
+	if err != nil {
+		return fmt.Errorf("reconstruct: %s: read %v: %w", p.vol.Name, b, err)
+	}
+	p.vol, p.r0, p.c0 = m, r0, c0
+	return nil
 }
 
 // row writes source row r, columns [c0, c0+len(dst)), into dst.
 func (p *planeSource) row(r, c0 int, dst []float32) {
+	r, c0 = r-p.r0, c0-p.c0
 	s := p.vol.Shape()
 	data := p.vol.Data()
 	switch p.axis {
@@ -192,6 +227,9 @@ func resample(ctx context.Context, src *planeSource, rt, ct tapTable, w, h int) 
 	need := slices.Clone(rt.idx)
 	slices.Sort(need)
 	need = slices.Compact(need)
+	if err := src.load(ctx, need[0], need[len(need)-1], cmin, cmax); err != nil {
+		return nil, err
+	}
 	pos := make(map[int]int, len(need))
 	for i, r := range need {
 		pos[r] = i

@@ -143,22 +143,17 @@ func (n *Niiv) planes(ctx context.Context, vol *volume.Volume, axis volume.Axis,
 	h, w := crop.r1-crop.r0+1, crop.c1-crop.c0+1
 	hw := h * w
 	buf := make([]float32, encBatch*hw)
-	var full []float32
 	for b0 := 0; b0 < len(missing); b0 += encBatch {
 		b := min(encBatch, len(missing)-b0)
 		for j := 0; j < b; j++ {
-			pl, err := vol.Plane(axis, idx[missing[b0+j]])
-			if err != nil {
-				return nil, fmt.Errorf("reconstruct: %w", err)
-			}
+			// Only the rectangle the encoder needs: of a lazy volume, only
+			// its chunks are read.
 			dst := buf[j*hw : (j+1)*hw]
-			if hw == rows*cols {
-				pl.Float32(dst)
-			} else {
-				full = pl.Float32(full)
-				for r := 0; r < h; r++ {
-					copy(dst[r*w:(r+1)*w], full[(crop.r0+r)*cols+crop.c0:])
+			if _, err := vol.PlaneRect(ctx, axis, idx[missing[b0+j]], crop.r0, crop.r1+1, crop.c0, crop.c1+1, dst); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
 				}
+				return nil, fmt.Errorf("reconstruct: %w", err)
 			}
 			for i, v := range dst {
 				dst[i] = (v - float32(lo)) * scale

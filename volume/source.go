@@ -68,6 +68,9 @@ func (v *Volume) Read(ctx context.Context, b Box) (*Volume, error) {
 	if !b.In(v.shape) {
 		return nil, fmt.Errorf("volume: box %v outside %v", b, v.shape)
 	}
+	if v.src != nil {
+		return v.src.Read(ctx, b)
+	}
 	s := b.Shape()
 	var out any
 	switch d := v.data.(type) {

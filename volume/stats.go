@@ -12,12 +12,21 @@ type Stats struct {
 	lo, binW   float64
 	n          int64
 	integerBin bool // one bin per integer value: percentiles are exact
+	// Estimated says how the statistics of a lazy volume were estimated
+	// from a sample ("" when computed over every voxel).
+	Estimated string
 }
 
 // Stats returns the volume's statistics, computed on first use and cached.
 // It is safe for concurrent use.
 func (v *Volume) Stats() *Stats {
-	v.statsOnce.Do(func() { v.stats = computeStats(v) })
+	v.statsOnce.Do(func() {
+		if v.src != nil {
+			v.stats = sampleStats(v)
+		} else {
+			v.stats = computeStats(v)
+		}
+	})
 	return &v.stats
 }
 

@@ -1,6 +1,9 @@
 package volume
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Axis names the orientation of a plane through a volume.
 type Axis int
@@ -68,11 +71,21 @@ type Plane struct {
 	vol   *Volume
 	Axis  Axis
 	Index int // the fixed coordinate: z for XY, y for XZ, x for YZ
+	at    int // Index in vol (0 where vol holds only this plane, read from a lazy volume)
 }
 
 // Plane returns the plane of the given orientation at index (z for XY, y for
-// XZ, x for YZ).
+// XZ, x for YZ). A lazy volume reads it into memory (PlaneCtx without a
+// deadline).
 func (v *Volume) Plane(axis Axis, index int) (Plane, error) {
+	if v.src != nil {
+		return v.PlaneCtx(context.Background(), axis, index)
+	}
+	return v.plane(axis, index)
+}
+
+// plane checks axis and index and returns the plane as a view of v.
+func (v *Volume) plane(axis Axis, index int) (Plane, error) {
 	var n int
 	switch axis {
 	case XY:
@@ -87,7 +100,7 @@ func (v *Volume) Plane(axis Axis, index int) (Plane, error) {
 	if index < 0 || index >= n {
 		return Plane{}, fmt.Errorf("volume: %v plane %d outside [0,%d)", axis, index, n)
 	}
-	return Plane{vol: v, Axis: axis, Index: index}, nil
+	return Plane{vol: v, Axis: axis, Index: index, at: index}, nil
 }
 
 // Count returns the number of planes along axis.
@@ -121,11 +134,11 @@ func (p Plane) offset(r int) (base, stride int) {
 	v := p.vol
 	switch p.Axis {
 	case XY:
-		return v.index(p.Index, r, 0), 1
+		return v.index(p.at, r, 0), 1
 	case XZ:
-		return v.index(r, p.Index, 0), 1
+		return v.index(r, p.at, 0), 1
 	default:
-		return v.index(r, 0, p.Index), v.shape.X
+		return v.index(r, 0, p.at), v.shape.X
 	}
 }
 
@@ -144,30 +157,35 @@ func (p Plane) Float32(dst []float32) []float32 {
 	}
 	dst = dst[:rows*cols]
 	for r := 0; r < rows; r++ {
-		base, stride := p.offset(r)
-		row := dst[r*cols : (r+1)*cols]
-		switch d := p.vol.data.(type) {
-		case []uint8:
-			for c := range row {
-				row[c] = float32(d[base+c*stride])
-			}
-		case []uint16:
-			for c := range row {
-				row[c] = float32(d[base+c*stride])
-			}
-		case []int16:
-			for c := range row {
-				row[c] = float32(d[base+c*stride])
-			}
-		case []float32:
-			for c := range row {
-				row[c] = d[base+c*stride]
-			}
-		case []float64:
-			for c := range row {
-				row[c] = float32(d[base+c*stride])
-			}
-		}
+		p.rowFloat32(r, 0, dst[r*cols:(r+1)*cols])
 	}
 	return dst
+}
+
+// rowFloat32 copies columns [c0, c0+len(row)) of row r into row.
+func (p Plane) rowFloat32(r, c0 int, row []float32) {
+	base, stride := p.offset(r)
+	base += c0 * stride
+	switch d := p.vol.data.(type) {
+	case []uint8:
+		for c := range row {
+			row[c] = float32(d[base+c*stride])
+		}
+	case []uint16:
+		for c := range row {
+			row[c] = float32(d[base+c*stride])
+		}
+	case []int16:
+		for c := range row {
+			row[c] = float32(d[base+c*stride])
+		}
+	case []float32:
+		for c := range row {
+			row[c] = d[base+c*stride]
+		}
+	case []float64:
+		for c := range row {
+			row[c] = float32(d[base+c*stride])
+		}
+	}
 }

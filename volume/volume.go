@@ -139,6 +139,9 @@ type Volume struct {
 
 	statsOnce sync.Once
 	stats     Stats
+
+	// src is where a lazy volume's voxels are (data is nil); see NewLazy.
+	src Source
 }
 
 // ErrShape is returned when a data slice does not match the shape.
@@ -179,7 +182,8 @@ func (v *Volume) Shape() Shape { return v.shape }
 func (v *Volume) DType() DType { return v.dtype }
 
 // Data returns the backing slice ([]uint8, []uint16, []int16, []float32 or
-// []float64) in C order. Callers must not modify it.
+// []float64) in C order, nil for a lazy volume (NewLazy). Callers must not
+// modify it.
 func (v *Volume) Data() any { return v.data }
 
 // Bytes returns the size of the voxel data in bytes.
@@ -191,6 +195,12 @@ func (v *Volume) index(z, y, x int) int { return (z*v.shape.Y+y)*v.shape.X + x }
 // At returns the voxel value at (z, y, x) as float64. It panics when the
 // index is out of range, like a slice access.
 func (v *Volume) At(z, y, x int) float64 {
+	if v.src != nil {
+		if z < 0 || y < 0 || x < 0 || z >= v.shape.Z || y >= v.shape.Y || x >= v.shape.X {
+			panic(fmt.Sprintf("volume: voxel (%d, %d, %d) outside %v", z, y, x, v.shape))
+		}
+		return v.lazyAt(z, y, x)
+	}
 	return v.atFlat(v.index(z, y, x))
 }
 
@@ -211,7 +221,8 @@ func (v *Volume) atFlat(i int) float64 {
 }
 
 // CheckFinite returns an error naming the first NaN or Inf voxel of a
-// floating-point volume; integer volumes always pass.
+// floating-point volume; integer volumes always pass, and so do lazy ones
+// (NewLazy), whose voxels are not all read.
 func (v *Volume) CheckFinite() error {
 	bad := -1
 	switch d := v.data.(type) {

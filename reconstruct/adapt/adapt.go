@@ -107,7 +107,8 @@ type VolumeInfo struct {
 	Name  string
 	Shape volume.Shape
 	// SHA256 is the hash of the voxel data (C order, native type, little
-	// endian).
+	// endian); for a volume read lazily, "sample-" and the hash of a sample
+	// of its planes (see describeSample).
 	SHA256 string
 }
 

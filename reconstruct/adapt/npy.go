@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 
 	"github.com/niiv/niiv/volume"
@@ -18,6 +19,9 @@ const hashBlock = 1 << 16
 // bounded size, checking ctx between them, and returns ctx's error when
 // cancelled.
 func describe(ctx context.Context, v *volume.Volume) (VolumeInfo, error) {
+	if v.Lazy() {
+		return describeSample(ctx, v)
+	}
 	h := sha256.New()
 	buf := make([]byte, 0, hashBlock*8)
 	blocks := func(n int, put func(buf []byte, i int) []byte) error {
@@ -50,4 +54,32 @@ func describe(ctx context.Context, v *volume.Volume) (VolumeInfo, error) {
 		return VolumeInfo{}, err
 	}
 	return VolumeInfo{Name: v.Name, Shape: v.Shape(), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// describeSample identifies a lazy volume (too large to hash whole) by its
+// shape, type and the voxels of up to 16 xy planes spread through z (their
+// central 1024×1024 at most). The hash starts with "sample-" so that it is
+// never mistaken for a hash of every voxel.
+func describeSample(ctx context.Context, v *volume.Volume) (VolumeInfo, error) {
+	s := v.Shape()
+	h := sha256.New()
+	fmt.Fprintf(h, "niiv volume sample v1 %d %d %d %v\n", s.Z, s.Y, s.X, v.DType())
+	ys, xs := min(s.Y, 1024), min(s.X, 1024)
+	y0, x0 := (s.Y-ys)/2, (s.X-xs)/2
+	k := min(s.Z, 16)
+	var buf []float32
+	var b []byte
+	for i := range k {
+		z := (2*i + 1) * s.Z / (2 * k)
+		var err error
+		if buf, err = v.PlaneRect(ctx, volume.XY, z, y0, y0+ys, x0, x0+xs, buf); err != nil {
+			return VolumeInfo{}, err
+		}
+		b = b[:0]
+		for _, f := range buf {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+		h.Write(b)
+	}
+	return VolumeInfo{Name: v.Name, Shape: s, SHA256: "sample-" + hex.EncodeToString(h.Sum(nil))}, nil
 }

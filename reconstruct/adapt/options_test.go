@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/volume"
 )
 
 // TestOptionsRefused checks that Adapt refuses options that mean nothing
@@ -72,5 +73,48 @@ func TestAdaptRefusesCropsThatDoNotFit(t *testing.T) {
 	}
 	if res.Options.Crop != 32 {
 		t.Errorf("default crop %d on 32×32 planes, want 32", res.Options.Crop)
+	}
+}
+
+// lazySource serves an in-memory volume as a volume.Source.
+type lazySource struct{ v *volume.Volume }
+
+func (l lazySource) Meta() volume.Meta { return l.v.Meta() }
+func (l lazySource) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) {
+	return l.v.Read(ctx, b)
+}
+
+func TestDescribeLazy(t *testing.T) {
+	mk := func(seed float32) *volume.Volume {
+		d := make([]float32, 20*32*32)
+		for i := range d {
+			d[i] = float32(i%31) * seed
+		}
+		v, err := volume.New(volume.Shape{Z: 20, Y: 32, X: 32}, d, volume.Voxel{Z: 4, Y: 1, X: 1, Unit: "nm", Known: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := mk(1), mk(2)
+	la, _ := volume.NewLazy(lazySource{a})
+	lb, _ := volume.NewLazy(lazySource{b})
+	la2, _ := volume.NewLazy(lazySource{a})
+	ia, err := describe(context.Background(), la)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, _ := describe(context.Background(), lb)
+	ia2, _ := describe(context.Background(), la2)
+	im, _ := describe(context.Background(), a)
+	switch {
+	case !strings.HasPrefix(ia.SHA256, "sample-"):
+		t.Errorf("lazy hash %q lacks the sample- prefix", ia.SHA256)
+	case ia.SHA256 == ib.SHA256:
+		t.Error("two lazy volumes with different voxels hash the same")
+	case ia.SHA256 != ia2.SHA256:
+		t.Error("the same lazy volume hashes differently")
+	case ia.SHA256 == im.SHA256:
+		t.Error("a sample hash equals a whole-volume hash")
 	}
 }

@@ -1,6 +1,7 @@
 package adapt
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 
@@ -25,21 +26,12 @@ func (v VolumeXY) Shape() volume.Shape { return v.Vol.Shape() }
 
 // ReadXY implements XYReader.
 func (v VolumeXY) ReadXY(z, y0, x0, size int, dst []float32) error {
-	p, err := v.Vol.Plane(volume.XY, z)
-	if err != nil {
-		return err
+	s := v.Vol.Shape()
+	if y0 < 0 || x0 < 0 || y0+size > s.Y || x0+size > s.X || len(dst) < size*size {
+		return fmt.Errorf("xy region (%d,%d)+%d outside the %d×%d plane", y0, x0, size, s.Y, s.X)
 	}
-	rows, cols := p.Size()
-	if y0 < 0 || x0 < 0 || y0+size > rows || x0+size > cols || len(dst) < size*size {
-		return fmt.Errorf("xy region (%d,%d)+%d outside the %d×%d plane", y0, x0, size, rows, cols)
-	}
-	for r := 0; r < size; r++ {
-		row := dst[r*size : (r+1)*size]
-		for c := range row {
-			row[c] = float32(p.At(y0+r, x0+c))
-		}
-	}
-	return nil
+	_, err := v.Vol.PlaneRect(context.Background(), volume.XY, z, y0, y0+size, x0, x0+size, dst[:size*size])
+	return err
 }
 
 // crop is one lateral training pair: a size×size xy crop, turned by one of
