@@ -7,7 +7,7 @@ export PYTHON
 CONFIG  ?= lite
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 
-.PHONY: run build test test-go test-py test-gui fuzz train bundle setup setup-test clean
+.PHONY: run build test test-go test-race test-py test-gui test-soak soak fuzz train bundle setup setup-test clean
 
 ## run: build niiv and open the viewer on the bundled sample volume
 run: build
@@ -27,16 +27,34 @@ setup-test:
 test: setup-test
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
-	$(MAKE) test-go test-py test-gui
+	$(MAKE) test-go test-race test-py test-gui test-soak
 
 test-go:
 	$(GO) test -count=1 ./...
+
+## test-race: the whole Go suite again under the race detector (decodes,
+## encodes, caches, pipelines, the window's background tasks, GL; about 3 min)
+RACE_PKGS ?= ./...
+test-race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
 
 test-py:
 	$(MAKE) -C reconstruct/train test PY=$(PYTHON)
 
 test-gui:
 	@if [ -x scripts/gui-smoke.sh ]; then bash scripts/gui-smoke.sh; else echo "test-gui: no GUI smoke test yet"; fi
+
+## test-soak: 60 random actions on the real window under Xvfb, then a timed
+## close (about 2 minutes): fails on a crash, a close slower than 2 s or a gross
+## leak (a short run cannot measure a slow one: see `make soak`)
+test-soak:
+	bash scripts/soak.sh --short --leak-limit 50
+
+## soak: the long soak (SOAK_ARGS, default 600 actions on the ISBI stack when
+## ../shared/data has it, else on the bundled sample; scripts/soak.sh --help)
+SOAK_ARGS ?= --actions 600
+soak: setup-test
+	bash scripts/soak.sh $(SOAK_ARGS)
 
 ## fuzz: run the file-format fuzzers (FUZZTIME each, default 60s)
 FUZZTIME ?= 60s
