@@ -32,6 +32,10 @@ func NewNiiv(m *Model, c *Cache) *Niiv {
 	return &Niiv{model: m, cache: c, threads: m.Threads}
 }
 
+// FactorRange returns the anisotropy factors the model was trained for
+// (Model.FactorRange).
+func (n *Niiv) FactorRange() (lo, hi int) { return n.model.FactorRange() }
+
 // Name returns "niiv-" and the model name ("niiv-lite"), with "-int8" when
 // the model decodes in int8.
 func (n *Niiv) Name() string {

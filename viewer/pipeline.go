@@ -347,13 +347,22 @@ func (w *Worker) get(req Request, m Mode) *job {
 		if r == nil {
 			j.err = errors.New("viewer: no renderer for mode " + m.String())
 		} else {
+			// Zoomed out on a volume with a pyramid: a coarser level.
+			l := pyramidLevel(k.req)
+			r, note := levelRenderer(l, r, w.methods, m)
 			t0 := time.Now()
 			if nr, ok := r.(NamingRenderer); ok {
-				j.img, j.name, j.err = nr.RenderNamed(ctx, k.req)
+				j.img, j.name, j.err = nr.RenderNamed(ctx, l.Slice)
 			} else {
-				j.img, j.err = r.Render(ctx, k.req)
+				j.img, j.err = r.Render(ctx, l.Slice)
 			}
 			j.elapsed = time.Since(t0)
+			if note != "" {
+				if j.name == "" {
+					j.name = r.Name()
+				}
+				j.name += " · " + note
+			}
 		}
 		w.mu.Lock()
 		defer w.mu.Unlock()

@@ -21,6 +21,25 @@ func NewLazy(src Source) (*Volume, error) {
 	return &Volume{shape: m.Shape, dtype: m.DType, Voxel: m.Voxel, Name: m.Name, src: src}, nil
 }
 
+// Levels returns the pyramid of a lazy volume whose source is Multiscale,
+// as lazy volumes, full resolution (v itself) first; nil for any other
+// volume. Levels whose source fails to describe itself are left out.
+func (v *Volume) Levels() []*Volume {
+	ms, ok := v.src.(Multiscale)
+	if !ok {
+		return nil
+	}
+	v.levelsOnce.Do(func() {
+		v.levels = []*Volume{v}
+		for _, l := range ms.Levels()[1:] {
+			if lv, err := NewLazy(l); err == nil {
+				v.levels = append(v.levels, lv)
+			}
+		}
+	})
+	return v.levels
+}
+
 // Source returns the source a lazy volume reads from, nil for a volume in
 // memory.
 func (v *Volume) Source() Source { return v.src }

@@ -141,7 +141,9 @@ type Volume struct {
 	stats     Stats
 
 	// src is where a lazy volume's voxels are (data is nil); see NewLazy.
-	src Source
+	src        Source
+	levelsOnce sync.Once
+	levels     []*Volume
 }
 
 // ErrShape is returned when a data slice does not match the shape.

@@ -32,6 +32,15 @@ func (a adapter) Name() string {
 	return a.m.Name()
 }
 
+// FactorRange returns the anisotropy factors the adapted method's model
+// was trained for, (0, 0) for methods without a model.
+func (a adapter) FactorRange() (lo, hi int) {
+	if fr, ok := a.m.(interface{ FactorRange() (int, int) }); ok {
+		return fr.FactorRange()
+	}
+	return 0, 0
+}
+
 func (a adapter) Render(ctx context.Context, s viewer.Slice) (*volume.Image, error) {
 	return a.m.Render(ctx, reconstruct.Request{Vol: s.Vol, Axis: s.Axis, Index: s.Index,
 		R0: s.R0, R1: s.R1, C0: s.C0, C1: s.C1, W: s.W, H: s.H})
