@@ -19,6 +19,7 @@ import (
 // and is safe for concurrent use.
 type File struct {
 	f    *os.File
+	r    io.ReaderAt // f; tests count its reads
 	path string
 	h    Header
 	meta volume.Meta
@@ -54,7 +55,7 @@ func Open(path string) (*File, error) {
 	}
 	ax, _ := h.axes()
 	return &File{
-		f: f, path: path, h: h, ax: ax, esz: modes[h.Mode].size,
+		f: f, r: f, path: path, h: h, ax: ax, esz: modes[h.Mode].size,
 		meta: volume.Meta{Name: filepath.Base(path), Shape: h.Shape(), DType: h.DType(), Voxel: h.Voxel()},
 	}, nil
 }
@@ -128,7 +129,7 @@ func (m *File) readBox(ctx context.Context, fb [3][2]int) (any, error) {
 			}
 			dst = scratch[:n*m.esz]
 		}
-		if k, err := m.f.ReadAt(dst, off); k < len(dst) {
+		if k, err := m.r.ReadAt(dst, off); k < len(dst) {
 			if err == nil || errors.Is(err, io.EOF) {
 				err = fmt.Errorf("the file ends at byte %d (shortened since it was opened?)", off+int64(k))
 			}
