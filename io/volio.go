@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -180,16 +181,19 @@ func Detect(path string) (Format, error) {
 		return "", &Error{"open", path, err}
 	}
 	defer f.Close()
-	head := make([]byte, 8)
-	n, _ := f.Read(head)
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(f, head)
 	if fm, ok := sniff(head[:n]); ok {
+		return fm, nil
+	}
+	if fm, ok := sniffSource(head[:n]); ok {
 		return fm, nil
 	}
 	if n == 0 {
 		return "", &Error{"read", path, fmt.Errorf("%w: file is empty", ErrFormat)}
 	}
 	ext := strings.ToLower(filepath.Ext(path))
-	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy or TIFF file or a .npz archive (extension %q, first bytes % x)", ErrFormat, ext, head[:n])}
+	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy, TIFF or MRC file or a .npz archive (extension %q, first bytes % x)", ErrFormat, ext, head[:min(n, 8)])}
 }
 
 // Options adjust how OpenWith and InspectWith read a volume.
@@ -201,6 +205,9 @@ type Options struct {
 	VoxelGiven bool
 	// Warn receives problems that do not stop the read; nil drops them.
 	Warn func(error)
+	// Lazy says when a region-readable file (MRC) stays on disk, read
+	// region by region (LazyAuto: above LazyAbove bytes).
+	Lazy Lazy
 }
 
 func (o Options) warn(err error) {
@@ -226,6 +233,8 @@ func InspectWith(path string, o Options) (Info, error) {
 		return inspectNPZ(path, o)
 	case TIFF:
 		return inspectTIFF(path)
+	case MRC:
+		return inspectSource(path, fm)
 	default:
 		return inspectFolder(path)
 	}
@@ -251,6 +260,8 @@ func OpenWith(path string, o Options) (*volume.Volume, error) {
 		v, err = readNPZ(path, o)
 	case TIFF:
 		v, err = readTIFF(path)
+	case MRC:
+		v, err = readSource(path, fm, o)
 	default:
 		v, err = readFolder(path)
 	}

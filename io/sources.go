@@ -1,0 +1,119 @@
+package volio
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/niiv/niiv/internal/sysmem"
+	"github.com/niiv/niiv/io/mrc"
+	"github.com/niiv/niiv/volume"
+)
+
+// MRC is an MRC/MRCS file (cryo-ET, FIB-SEM, IMOD), read by region.
+const MRC Format = "mrc"
+
+// Lazy says when OpenWith keeps a region-readable file (MRC, and the
+// chunked formats) on disk instead of reading it into memory.
+type Lazy int
+
+const (
+	// LazyAuto reads a volume into memory when it is at most LazyAbove
+	// bytes, and lazily otherwise.
+	LazyAuto Lazy = iota
+	// LazyAlways keeps every region-readable volume on disk.
+	LazyAlways
+	// LazyNever reads the whole volume into memory (refused above
+	// MaxBytes).
+	LazyNever
+)
+
+// LazyAbove is the size above which LazyAuto opens a volume lazily: 2 GiB,
+// or an eighth of memory when that is smaller. Smaller volumes are read
+// whole, where every view and method is fastest.
+var LazyAbove = lazyAbove()
+
+func lazyAbove() int64 {
+	const cap = 2 << 30
+	if t := sysmem.Total(); t > 0 && t/8 < cap {
+		return t / 8
+	}
+	return cap
+}
+
+// source is a volume read by region, with the file it holds open.
+type source interface {
+	volume.Source
+	io.Closer
+}
+
+// openSource opens a region-readable file of format fm.
+func openSource(path string, fm Format) (source, error) {
+	switch fm {
+	case MRC:
+		f, err := mrc.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	return nil, &Error{"open", path, fmt.Errorf("%w: %s is not read by region", ErrFormat, fm)}
+}
+
+// inspectSource reports what the header of a region-readable file says.
+func inspectSource(path string, fm Format) (Info, error) {
+	src, err := openSource(path, fm)
+	if err != nil {
+		return Info{}, err
+	}
+	defer src.Close()
+	m := src.Meta()
+	info := Info{Path: path, Format: fm, Shape: m.Shape, DType: m.DType, Voxel: m.Voxel}
+	if f, ok := src.(*mrc.File); ok {
+		info.Detail = f.Header().Summary()
+	}
+	return info, nil
+}
+
+// readSource opens a region-readable file: lazily (volume.NewLazy, the file
+// kept open for the life of the process) or whole, as o.Lazy and the
+// volume's size say.
+func readSource(path string, fm Format, o Options) (*volume.Volume, error) {
+	src, err := openSource(path, fm)
+	if err != nil {
+		return nil, err
+	}
+	m := src.Meta()
+	bytes := int64(m.Shape.Len()) * int64(m.DType.Size())
+	lazy := o.Lazy == LazyAlways || o.Lazy == LazyAuto && bytes > LazyAbove
+	if lazy {
+		v, err := volume.NewLazy(src)
+		if err != nil {
+			src.Close()
+			return nil, &Error{"read", path, err}
+		}
+		if v.Name == "" {
+			v.Name = filepath.Base(path)
+		}
+		return v, nil
+	}
+	defer src.Close()
+	if err := checkAlloc(m.Shape, m.DType); err != nil {
+		return nil, &Error{"read", path, fmt.Errorf("%w; open it lazily instead (the default above %s)", err, HumanBytes(LazyAbove))}
+	}
+	v, err := src.Read(context.Background(), volume.Whole(m.Shape))
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// sniffSource recognises the region-readable formats from a file's first
+// bytes (up to 1024).
+func sniffSource(head []byte) (Format, bool) {
+	if mrc.Sniff(head) {
+		return MRC, true
+	}
+	return "", false
+}

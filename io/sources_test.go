@@ -1,0 +1,62 @@
+package volio
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/niiv/niiv/io/mrc"
+	"github.com/niiv/niiv/volume"
+)
+
+// TestOpenMRC opens an MRC file whole and lazily: the same voxels, voxel
+// size and name either way, and Inspect reads only the header.
+func TestOpenMRC(t *testing.T) {
+	s := volume.Shape{Z: 4, Y: 6, X: 10}
+	d := make([]int16, s.Len())
+	for i := range d {
+		d[i] = int16(i*37%2000 - 1000)
+	}
+	want, err := volume.New(s, d, volume.Voxel{Z: 40, Y: 5, X: 5, Unit: "nm", Known: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tomo.rec") // not .mrc: recognised by content
+	if err := mrc.Write(path, want); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Format != MRC || info.Shape != s || info.DType != volume.Int16 {
+		t.Errorf("Inspect: %+v", info)
+	}
+	for _, tc := range []struct {
+		lazy Lazy
+		want bool // a lazy volume
+	}{{LazyAuto, false}, {LazyNever, false}, {LazyAlways, true}} {
+		v, err := OpenWith(path, Options{Lazy: tc.lazy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Lazy() != tc.want || v.Name != "tomo.rec" || v.Shape() != s || v.DType() != volume.Int16 {
+			t.Errorf("lazy=%v: lazy %v, name %q, %v %v", tc.lazy, v.Lazy(), v.Name, v.Shape(), v.DType())
+		}
+		if v.Voxel.Z != 40 || v.Voxel.X != 5 || !v.Voxel.Known {
+			t.Errorf("lazy=%v: voxel %v", tc.lazy, v.Voxel)
+		}
+		for _, axis := range []volume.Axis{volume.XY, volume.XZ, volume.YZ} {
+			p, err := v.Plane(axis, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, _ := want.Plane(axis, 2)
+			a, b := p.Float32(nil), q.Float32(nil)
+			for i := range b {
+				if a[i] != b[i] {
+					t.Fatalf("lazy=%v %v plane: value %d is %v, want %v", tc.lazy, axis, i, a[i], b[i])
+				}
+			}
+		}
+	}
+}
