@@ -59,7 +59,7 @@ type Header struct {
 	CellA                     [3]float32 // cell lengths along X, Y and Z in Å
 	CellB                     [3]float32 // cell angles α, β, γ in degrees
 	// MapC, MapR and MapS say which axis (1 = X, 2 = Y, 3 = Z) the
-	// columns, rows and sections are.
+	// columns, rows and sections are; all three 0 is read as 1, 2, 3.
 	MapC, MapR, MapS  int
 	DMin, DMax, DMean float32 // value statistics; DMax < DMin when unknown
 	ISPG              int     // space group: 0 image stack, 1 volume, 401–630 volume stack
@@ -317,8 +317,12 @@ func (h Header) DataBytes() int64 {
 
 // axes returns, for the sections, rows and columns of the file, the
 // volume axis each is (0 = z, 1 = y, 2 = x); ok is false when MAPC, MAPR
-// and MAPS are not a permutation of 1, 2, 3.
+// and MAPS are not a permutation of 1, 2, 3. All three 0 (left unset) is
+// the standard order.
 func (h Header) axes() (ax [3]int, ok bool) {
+	if h.MapS == 0 && h.MapR == 0 && h.MapC == 0 {
+		return [3]int{0, 1, 2}, true
+	}
 	seen := [4]bool{}
 	for i, m := range []int{h.MapS, h.MapR, h.MapC} {
 		if m < 1 || m > 3 || seen[m] {

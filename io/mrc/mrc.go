@@ -51,7 +51,8 @@
 // MAPR and MAPS say which of X, Y and Z each of these is. Files with an
 // order other than 1, 2, 3 (crystallographic maps) are transposed on
 // reading; NX, NY and NZ are then the numbers of columns, rows and
-// sections, while MX, MY, MZ and CELLA are along X, Y and Z.
+// sections, while MX, MY, MZ and CELLA are along X, Y and Z. All three
+// left at 0 are taken for 1, 2, 3.
 //
 // Image stacks (.mrcs, space group 0) and volume stacks (space groups
 // 401–630) are read as one volume of NZ sections.

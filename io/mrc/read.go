@@ -18,8 +18,8 @@ import (
 // File is an open MRC file read by region. It implements volume.Source
 // and is safe for concurrent use.
 type File struct {
-	f    *os.File
-	r    io.ReaderAt // f; tests count its reads
+	f    *os.File    // nil for a File over another reader (tests)
+	r    io.ReaderAt // f, or what tests read
 	path string
 	h    Header
 	meta volume.Meta
@@ -53,11 +53,18 @@ func Open(path string) (*File, error) {
 		f.Close()
 		return nil, &Error{"read", path, err}
 	}
+	m := newFile(f, h, path)
+	m.f = f
+	return m, nil
+}
+
+// newFile returns a File reading r, whose header h was checked.
+func newFile(r io.ReaderAt, h Header, path string) *File {
 	ax, _ := h.axes()
 	return &File{
-		f: f, r: f, path: path, h: h, ax: ax, esz: modes[h.Mode].size,
+		r: r, path: path, h: h, ax: ax, esz: modes[h.Mode].size,
 		meta: volume.Meta{Name: filepath.Base(path), Shape: h.Shape(), DType: h.DType(), Voxel: h.Voxel()},
-	}, nil
+	}
 }
 
 // Meta returns the file's name (its base name), shape, element type and
@@ -72,7 +79,12 @@ func (m *File) Header() Header {
 }
 
 // Close closes the file; Read fails afterwards.
-func (m *File) Close() error { return m.f.Close() }
+func (m *File) Close() error {
+	if m.f == nil {
+		return nil
+	}
+	return m.f.Close()
+}
 
 // Read reads the voxels of b. Only the bytes of the box are read: one read
 // per section when the box spans whole rows, else one per row. Values are
