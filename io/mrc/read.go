@@ -143,7 +143,7 @@ func (m *File) readBox(ctx context.Context, fb [3][2]int) (any, error) {
 		}
 		if k, err := m.r.ReadAt(dst, off); k < len(dst) {
 			if err == nil || errors.Is(err, io.EOF) {
-				err = fmt.Errorf("the file ends at byte %d (shortened since it was opened?)", off+int64(k))
+				err = fmt.Errorf("bytes %d to %d are past the end of the file (shortened since it was opened?)", off+int64(k), off+int64(len(dst)))
 			}
 			where := fmt.Sprintf("section %d", s)
 			if r >= 0 {
