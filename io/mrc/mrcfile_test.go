@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/niiv/niiv/internal/atomicfile/faulttest"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -94,7 +95,17 @@ var (
 	fixErr      error
 )
 
+// TestMain writes a volume for TestWriteKilled when the test binary is
+// re-executed as its child ("write PATH"), and removes the mrcfile
+// fixtures after the tests.
 func TestMain(m *testing.M) {
+	if faulttest.Child() {
+		if err := Write(os.Args[2], killedVolume()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if fixDir != "" {
 		os.RemoveAll(fixDir)
@@ -426,6 +437,15 @@ func TestWriteReadByMrcfile(t *testing.T) {
 // range (negative ones for int16 and floats, above 255 for uint16).
 func testVolume(t testing.TB, dt volume.DType, s volume.Shape, vox volume.Voxel, seed int64) *volume.Volume {
 	t.Helper()
+	v, err := makeVolume(dt, s, vox, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// makeVolume is testVolume for callers without a testing.TB.
+func makeVolume(dt volume.DType, s volume.Shape, vox volume.Voxel, seed int64) (*volume.Volume, error) {
 	n := s.Len()
 	var data any
 	val := func(i int) float64 { return float64((int64(i)*2654435761 + seed*97) % 65536) }
@@ -464,9 +484,5 @@ func testVolume(t testing.TB, dt volume.DType, s volume.Shape, vox volume.Voxel,
 		}
 		data = d
 	}
-	v, err := volume.New(s, data, vox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return volume.New(s, data, vox)
 }
