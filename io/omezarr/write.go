@@ -1,0 +1,688 @@
+// Package omezarr writes volumes as OME-Zarr 0.4 images: a Zarr v2 group
+// with one array per pyramid level, chunked and compressed, and the
+// `multiscales` metadata (axes with types and units, one scale per level)
+// that napari, neuroglancer, Fiji's MoBIE/BigDataViewer and ome-zarr-py read.
+//
+// Write streams: it reads its source one chunk at a time and builds each
+// pyramid level from the level written before it, so a volume far larger
+// than memory converts in the memory of a few chunks per core. The image
+// is written into a temporary folder beside the output and renamed into
+// place when complete, so a reader never sees a partial image, and a
+// failed, cancelled or killed write leaves nothing at the output path.
+package omezarr
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unicode/utf16"
+
+	"github.com/niiv/niiv/io/codec"
+	"github.com/niiv/niiv/volume"
+)
+
+// Options configure Write. The zero value writes 128³ chunks (clipped to
+// the volume), zstd level 3, and pyramid levels down to 256 pixels in x/y.
+type Options struct {
+	// Chunk is the chunk shape (zero axes: 128, clipped to the volume).
+	Chunk volume.Shape
+	// Compressor is "zstd" (default), "gzip" or "none".
+	Compressor string
+	// Level is the compression level (0: the compressor's default).
+	Level int
+	// Levels is the number of pyramid levels, full resolution included
+	// (0: halve x and y until both fit in 256 pixels, at most 10 levels).
+	Levels int
+	// Name is the image name in the metadata (default: the output's base
+	// name without .zarr).
+	Name string
+	// Threads compress chunks in parallel (0: all cores).
+	Threads int
+	// Progress, when set, is called after each chunk with the chunks
+	// written and the total, over all levels.
+	Progress func(done, total int)
+}
+
+// Write writes src to path (a folder, by convention ending in .zarr) as an
+// OME-Zarr 0.4 image. An existing image at path is replaced only once the
+// new one is complete. It returns ctx's error when cancelled.
+func Write(ctx context.Context, path string, src volume.Source, o Options) error {
+	m := src.Meta()
+	if !m.Shape.Valid() {
+		return fmt.Errorf("omezarr: write %s: invalid shape %v", path, m.Shape)
+	}
+	if _, err := dtypeCode(m.DType); err != nil {
+		return fmt.Errorf("omezarr: write %s: %w", path, err)
+	}
+	o, err := o.fill(path, m.Shape)
+	if err != nil {
+		return fmt.Errorf("omezarr: write %s: %w", path, err)
+	}
+	parent := filepath.Dir(path)
+	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+		return fmt.Errorf("omezarr: write %s: folder %s does not exist", path, parent)
+	}
+	if st, err := os.Stat(path); err == nil && !isImage(path, st) {
+		return fmt.Errorf("omezarr: write %s: exists and is not a Zarr image; not replacing it", path)
+	}
+	removeStale(path)
+	tmp := fmt.Sprintf("%s.partial-%d", path, os.Getpid())
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("omezarr: write %s: %w", path, err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return fmt.Errorf("omezarr: write %s: %w", path, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := write(ctx, tmp, src, m, o); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("omezarr: write %s: %w", path, err)
+	}
+	if err := swapIn(tmp, path); err != nil {
+		return fmt.Errorf("omezarr: write %s: %w", path, err)
+	}
+	ok = true
+	return nil
+}
+
+// fill applies the defaults.
+func (o Options) fill(path string, s volume.Shape) (Options, error) {
+	def := func(v, n int) int {
+		if v <= 0 {
+			v = 128
+		}
+		return min(v, n)
+	}
+	o.Chunk = volume.Shape{Z: def(o.Chunk.Z, s.Z), Y: def(o.Chunk.Y, s.Y), X: def(o.Chunk.X, s.X)}
+	if int64(o.Chunk.Len()) > 1<<28 {
+		return o, fmt.Errorf("chunk %v is too large (at most 2^28 voxels)", o.Chunk)
+	}
+	switch o.Compressor {
+	case "":
+		o.Compressor = "zstd"
+	case "zstd", "gzip", "none":
+	default:
+		return o, fmt.Errorf("unknown compressor %q (zstd, gzip or none)", o.Compressor)
+	}
+	if o.Levels < 0 || o.Levels > 20 {
+		return o, fmt.Errorf("%d pyramid levels: want 1 to 20", o.Levels)
+	}
+	if o.Name == "" {
+		o.Name = strings.TrimSuffix(filepath.Base(path), ".zarr")
+	}
+	if o.Threads <= 0 {
+		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	return o, nil
+}
+
+// levelSpec is one pyramid level: its shape and its downsampling from the
+// level before it.
+type levelSpec struct {
+	shape      volume.Shape
+	fz, fy, fx int // factor from the previous level (1 or 2)
+	voxel      [3]float64
+}
+
+// pyramid plans the levels: x and y halve at each level; z halves too once
+// the level's x/y voxel has reached the z voxel (an anisotropic stack keeps
+// its z planes until its lateral voxels are as coarse).
+func pyramid(m volume.Meta, n int) []levelSpec {
+	vz, vy, vx := m.Voxel.Z, m.Voxel.Y, m.Voxel.X
+	if !m.Voxel.Known || vz <= 0 || vy <= 0 || vx <= 0 {
+		vz, vy, vx = 1, 1, 1
+	}
+	ls := []levelSpec{{shape: m.Shape, fz: 1, fy: 1, fx: 1, voxel: [3]float64{vz, vy, vx}}}
+	for len(ls) < max(n, 1) || n == 0 && len(ls) < 10 {
+		p := ls[len(ls)-1]
+		if n == 0 && p.shape.Y <= 256 && p.shape.X <= 256 {
+			break
+		}
+		if p.shape.Y == 1 && p.shape.X == 1 && p.shape.Z == 1 {
+			break
+		}
+		l := levelSpec{fz: 1, fy: 2, fx: 2, voxel: p.voxel}
+		if p.voxel[0] <= 1.01*math.Max(p.voxel[1], p.voxel[2]) && p.shape.Z > 1 {
+			l.fz = 2
+		}
+		l.shape = volume.Shape{Z: ceilDiv(p.shape.Z, l.fz), Y: ceilDiv(p.shape.Y, l.fy), X: ceilDiv(p.shape.X, l.fx)}
+		l.voxel = [3]float64{p.voxel[0] * float64(l.fz), p.voxel[1] * float64(l.fy), p.voxel[2] * float64(l.fx)}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// grid returns the number of chunks along each axis.
+func grid(s, c volume.Shape) [3]int {
+	return [3]int{ceilDiv(s.Z, c.Z), ceilDiv(s.Y, c.Y), ceilDiv(s.X, c.X)}
+}
+
+// write writes every level into dir, then the group's metadata.
+func write(ctx context.Context, dir string, src volume.Source, m volume.Meta, o Options) error {
+	levels := pyramid(m, o.Levels)
+	total := 0
+	for _, l := range levels {
+		g := grid(l.shape, chunkOf(o.Chunk, l.shape))
+		total += g[0] * g[1] * g[2]
+	}
+	var done atomic.Int64
+	progress := func() {
+		n := done.Add(1)
+		if o.Progress != nil {
+			o.Progress(int(n), total)
+		}
+	}
+	var prev volume.Source = src
+	for i, l := range levels {
+		ldir := filepath.Join(dir, strconv.Itoa(i))
+		c := chunkOf(o.Chunk, l.shape)
+		a := &array{dir: ldir, shape: l.shape, chunk: c, dtype: m.DType, compressor: o.Compressor, level: o.Level}
+		if err := os.Mkdir(ldir, 0o755); err != nil {
+			return err
+		}
+		var read func(ctx context.Context, b volume.Box) (*volume.Volume, error)
+		if i == 0 {
+			read = prev.Read
+		} else {
+			from := prev
+			read = func(ctx context.Context, b volume.Box) (*volume.Volume, error) {
+				return downsample(ctx, from, b, l.fz, l.fy, l.fx)
+			}
+		}
+		if err := a.writeChunks(ctx, read, o.Threads, progress); err != nil {
+			return fmt.Errorf("level %d: %w", i, err)
+		}
+		if err := a.writeMeta(); err != nil {
+			return err
+		}
+		prev = a // the next level reads this one back
+	}
+	return writeGroup(dir, m, o, levels)
+}
+
+// chunkOf clips the chunk shape to a level's shape.
+func chunkOf(c, s volume.Shape) volume.Shape {
+	return volume.Shape{Z: min(c.Z, s.Z), Y: min(c.Y, s.Y), X: min(c.X, s.X)}
+}
+
+// array is one level being written; once written it is a volume.Source
+// over its own chunks (for the next level's downsampling).
+type array struct {
+	dir        string
+	shape      volume.Shape
+	chunk      volume.Shape
+	dtype      volume.DType
+	compressor string
+	level      int
+}
+
+// writeChunks reads every chunk's box with read and writes it, on threads
+// workers.
+func (a *array) writeChunks(ctx context.Context, read func(context.Context, volume.Box) (*volume.Volume, error), threads int, progress func()) error {
+	g := grid(a.shape, a.chunk)
+	n := g[0] * g[1] * g[2]
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var once sync.Once
+	var first error
+	fail := func(err error) {
+		once.Do(func() { first = err; cancel() })
+	}
+	var wg sync.WaitGroup
+	for range threads {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				cz, cy, cx := i/(g[1]*g[2]), i/g[2]%g[1], i%g[2]
+				b := volume.Box{Z0: cz * a.chunk.Z, Y0: cy * a.chunk.Y, X0: cx * a.chunk.X}
+				b.Z1, b.Y1, b.X1 = min(b.Z0+a.chunk.Z, a.shape.Z), min(b.Y0+a.chunk.Y, a.shape.Y), min(b.X0+a.chunk.X, a.shape.X)
+				v, err := read(ctx, b)
+				if err != nil {
+					fail(fmt.Errorf("read %v: %w", b, err))
+					return
+				}
+				if err := a.writeChunk(cz, cy, cx, v); err != nil {
+					fail(err)
+					return
+				}
+				progress()
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// key returns a chunk's file, with "/" as the dimension separator (as
+// OME-Zarr 0.4 requires).
+func (a *array) key(cz, cy, cx int) string {
+	return filepath.Join(a.dir, strconv.Itoa(cz), strconv.Itoa(cy), strconv.Itoa(cx))
+}
+
+// writeChunk encodes v (the chunk's box, smaller than the chunk at the
+// volume's far edges) padded to the full chunk with zeros, as Zarr v2
+// stores edge chunks, and writes it under a temporary name, then renames it.
+func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
+	raw := make([]byte, a.chunk.Len()*a.dtype.Size())
+	vs := v.Shape()
+	if vs.Z > a.chunk.Z || vs.Y > a.chunk.Y || vs.X > a.chunk.X || v.DType() != a.dtype {
+		return fmt.Errorf("chunk %d/%d/%d: source gave %v %v", cz, cy, cx, vs, v.DType())
+	}
+	es := a.dtype.Size()
+	src := rawBytes(v)
+	row := vs.X * es
+	for z := range vs.Z {
+		for y := range vs.Y {
+			d := ((z*a.chunk.Y + y) * a.chunk.X) * es
+			s := (z*vs.Y + y) * row
+			copy(raw[d:d+row], src[s:s+row])
+		}
+	}
+	enc, err := encode(raw, a.compressor, a.level)
+	if err != nil {
+		return fmt.Errorf("chunk %d/%d/%d: %w", cz, cy, cx, err)
+	}
+	path := a.key(cz, cy, cx)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, enc, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// encode compresses one chunk.
+func encode(raw []byte, compressor string, level int) ([]byte, error) {
+	switch compressor {
+	case "zstd":
+		if level == 0 {
+			level = 3
+		}
+		return codec.ZstdEncode(raw, level)
+	case "gzip":
+		if level == 0 {
+			level = 5
+		}
+		return codec.GzipEncode(raw, level)
+	}
+	return raw, nil
+}
+
+// decode undoes encode.
+func decode(data []byte, compressor string, size int) ([]byte, error) {
+	switch compressor {
+	case "zstd":
+		return codec.ZstdDecode(data, size)
+	case "gzip":
+		return codec.GzipDecode(data, size)
+	}
+	if len(data) != size {
+		return nil, fmt.Errorf("raw chunk of %d bytes, want %d", len(data), size)
+	}
+	return data, nil
+}
+
+// Meta implements volume.Source over the written level.
+func (a *array) Meta() volume.Meta { return volume.Meta{Shape: a.shape, DType: a.dtype} }
+
+// Read implements volume.Source over the written level's chunks.
+func (a *array) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) {
+	if !b.In(a.shape) {
+		return nil, fmt.Errorf("box %v outside %v", b, a.shape)
+	}
+	bs := b.Shape()
+	es := a.dtype.Size()
+	out := make([]byte, bs.Len()*es)
+	for cz := b.Z0 / a.chunk.Z; cz*a.chunk.Z < b.Z1; cz++ {
+		for cy := b.Y0 / a.chunk.Y; cy*a.chunk.Y < b.Y1; cy++ {
+			for cx := b.X0 / a.chunk.X; cx*a.chunk.X < b.X1; cx++ {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				data, err := os.ReadFile(a.key(cz, cy, cx))
+				if err != nil {
+					return nil, err
+				}
+				raw, err := decode(data, a.compressor, a.chunk.Len()*es)
+				if err != nil {
+					return nil, err
+				}
+				z0, y0, x0 := cz*a.chunk.Z, cy*a.chunk.Y, cx*a.chunk.X
+				for z := max(b.Z0, z0); z < min(b.Z1, z0+a.chunk.Z); z++ {
+					for y := max(b.Y0, y0); y < min(b.Y1, y0+a.chunk.Y); y++ {
+						xs, xe := max(b.X0, x0), min(b.X1, x0+a.chunk.X)
+						s := (((z-z0)*a.chunk.Y+(y-y0))*a.chunk.X + xs - x0) * es
+						d := (((z-b.Z0)*bs.Y+(y-b.Y0))*bs.X + xs - b.X0) * es
+						copy(out[d:d+(xe-xs)*es], raw[s:])
+					}
+				}
+			}
+		}
+	}
+	return fromBytes(bs, a.dtype, out)
+}
+
+// downsample reads the box b of the level below src (b in the new level's
+// voxels) as the mean of fz×fy×fx blocks of src; blocks cut by src's far
+// edges average the voxels they have. Integers are rounded to nearest.
+func downsample(ctx context.Context, src volume.Source, b volume.Box, fz, fy, fx int) (*volume.Volume, error) {
+	ss := src.Meta().Shape
+	sb := volume.Box{Z0: b.Z0 * fz, Z1: min(b.Z1*fz, ss.Z), Y0: b.Y0 * fy, Y1: min(b.Y1*fy, ss.Y), X0: b.X0 * fx, X1: min(b.X1*fx, ss.X)}
+	v, err := src.Read(ctx, sb)
+	if err != nil {
+		return nil, err
+	}
+	vs := v.Shape()
+	bs := b.Shape()
+	sum := make([]float64, bs.Len())
+	cnt := make([]int32, bs.Len())
+	for z := range vs.Z {
+		for y := range vs.Y {
+			o := ((z/fz)*bs.Y + y/fy) * bs.X
+			for x := range vs.X {
+				sum[o+x/fx] += v.At(z, y, x)
+				cnt[o+x/fx]++
+			}
+		}
+	}
+	for i := range sum {
+		sum[i] /= float64(cnt[i])
+	}
+	return convert(bs, v.DType(), sum)
+}
+
+// convert builds a volume of type dt from float64 values.
+func convert(s volume.Shape, dt volume.DType, f []float64) (*volume.Volume, error) {
+	var data any
+	switch dt {
+	case volume.Uint8:
+		d := make([]uint8, len(f))
+		for i, x := range f {
+			d[i] = uint8(math.Round(x))
+		}
+		data = d
+	case volume.Uint16:
+		d := make([]uint16, len(f))
+		for i, x := range f {
+			d[i] = uint16(math.Round(x))
+		}
+		data = d
+	case volume.Int16:
+		d := make([]int16, len(f))
+		for i, x := range f {
+			d[i] = int16(math.Round(x))
+		}
+		data = d
+	case volume.Float32:
+		d := make([]float32, len(f))
+		for i, x := range f {
+			d[i] = float32(x)
+		}
+		data = d
+	default:
+		data = f
+	}
+	return volume.New(s, data, volume.Voxel{})
+}
+
+// rawBytes returns v's voxels as little-endian bytes (copied).
+func rawBytes(v *volume.Volume) []byte {
+	switch d := v.Data().(type) {
+	case []uint8:
+		return d
+	case []uint16:
+		b := make([]byte, 2*len(d))
+		for i, x := range d {
+			binary.LittleEndian.PutUint16(b[2*i:], x)
+		}
+		return b
+	case []int16:
+		b := make([]byte, 2*len(d))
+		for i, x := range d {
+			binary.LittleEndian.PutUint16(b[2*i:], uint16(x))
+		}
+		return b
+	case []float32:
+		b := make([]byte, 4*len(d))
+		for i, x := range d {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		return b
+	case []float64:
+		b := make([]byte, 8*len(d))
+		for i, x := range d {
+			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
+		}
+		return b
+	}
+	return nil
+}
+
+// fromBytes builds a volume from little-endian bytes.
+func fromBytes(s volume.Shape, dt volume.DType, b []byte) (*volume.Volume, error) {
+	var data any
+	switch dt {
+	case volume.Uint8:
+		data = b
+	case volume.Uint16:
+		d := make([]uint16, len(b)/2)
+		for i := range d {
+			d[i] = binary.LittleEndian.Uint16(b[2*i:])
+		}
+		data = d
+	case volume.Int16:
+		d := make([]int16, len(b)/2)
+		for i := range d {
+			d[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+		data = d
+	case volume.Float32:
+		d := make([]float32, len(b)/4)
+		for i := range d {
+			d[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		data = d
+	case volume.Float64:
+		d := make([]float64, len(b)/8)
+		for i := range d {
+			d[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		data = d
+	}
+	return volume.New(s, data, volume.Voxel{})
+}
+
+// dtypeCode returns the Zarr v2 dtype of dt.
+func dtypeCode(dt volume.DType) (string, error) {
+	switch dt {
+	case volume.Uint8:
+		return "|u1", nil
+	case volume.Uint16:
+		return "<u2", nil
+	case volume.Int16:
+		return "<i2", nil
+	case volume.Float32:
+		return "<f4", nil
+	case volume.Float64:
+		return "<f8", nil
+	}
+	return "", fmt.Errorf("element type %v cannot be written", dt)
+}
+
+// writeMeta writes the level's .zarray.
+func (a *array) writeMeta() error {
+	dt, _ := dtypeCode(a.dtype)
+	var comp any
+	switch a.compressor {
+	case "zstd":
+		comp = map[string]any{"id": "zstd", "level": orDefault(a.level, 3)}
+	case "gzip":
+		comp = map[string]any{"id": "gzip", "level": orDefault(a.level, 5)}
+	}
+	meta := map[string]any{
+		"zarr_format": 2, "shape": []int{a.shape.Z, a.shape.Y, a.shape.X},
+		"chunks": []int{a.chunk.Z, a.chunk.Y, a.chunk.X}, "dtype": dt, "compressor": comp,
+		"fill_value": 0, "order": "C", "filters": nil, "dimension_separator": "/",
+	}
+	return writeJSON(filepath.Join(a.dir, ".zarray"), meta)
+}
+
+func orDefault(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// ngffUnit returns the OME-NGFF (UDUNITS-2) name of a voxel unit, "" when
+// it has none.
+func ngffUnit(u string) string {
+	switch u {
+	case "nm":
+		return "nanometer"
+	case "µm", "um":
+		return "micrometer"
+	case "mm":
+		return "millimeter"
+	case "Å", "A", "angstrom":
+		return "angstrom"
+	case "m":
+		return "meter"
+	}
+	return ""
+}
+
+// writeGroup writes .zgroup and the .zattrs with the multiscales metadata.
+func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec) error {
+	unit := ""
+	if m.Voxel.Known {
+		unit = ngffUnit(m.Voxel.Unit)
+	}
+	axes := make([]map[string]string, 3)
+	for i, n := range []string{"z", "y", "x"} {
+		axes[i] = map[string]string{"name": n, "type": "space"}
+		if unit != "" {
+			axes[i]["unit"] = unit
+		}
+	}
+	var datasets []map[string]any
+	for i, l := range levels {
+		datasets = append(datasets, map[string]any{
+			"path":                      strconv.Itoa(i),
+			"coordinateTransformations": []map[string]any{{"type": "scale", "scale": l.voxel[:]}},
+		})
+	}
+	attrs := map[string]any{"multiscales": []map[string]any{{
+		"version": "0.4", "name": o.Name, "axes": axes, "datasets": datasets,
+		"type":     "mean",
+		"metadata": map[string]any{"description": "mean of 2x2 blocks in x/y (2x2x2 once x/y voxels reach the z voxel)", "writer": "niiv"},
+	}}}
+	if err := writeJSON(filepath.Join(dir, ".zgroup"), map[string]any{"zarr_format": 2}); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, ".zattrs"), attrs)
+}
+
+// writeJSON writes v as indented JSON in ASCII, other characters escaped
+// (Zarr readers in a C locale decode metadata as ASCII).
+func writeJSON(path string, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for _, r := range b.String() { // non-ASCII occurs only inside strings
+		switch {
+		case r < 0x80:
+			out.WriteRune(r)
+		case r <= 0xffff:
+			fmt.Fprintf(&out, "\\u%04x", r)
+		default:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&out, "\\u%04x\\u%04x", r1, r2)
+		}
+	}
+	return os.WriteFile(path, []byte(out.String()), 0o644)
+}
+
+// isImage reports whether an existing path is a Zarr group or array this
+// writer may replace.
+func isImage(path string, st os.FileInfo) bool {
+	if !st.IsDir() {
+		return false
+	}
+	for _, f := range []string{".zgroup", ".zarray", "zarr.json"} {
+		if _, err := os.Stat(filepath.Join(path, f)); err == nil {
+			return true
+		}
+	}
+	ents, err := os.ReadDir(path)
+	return err == nil && len(ents) == 0
+}
+
+// swapIn moves the finished image tmp to path, replacing an older image.
+func swapIn(tmp, path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return os.Rename(tmp, path)
+	}
+	old := fmt.Sprintf("%s.old-%d", path, os.Getpid())
+	if err := os.Rename(path, old); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Rename(old, path)
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+// removeStale removes what killed writers of path left: path.partial-PID
+// and path.old-PID folders whose process no longer runs.
+func removeStale(path string) {
+	for _, pat := range []string{".partial-", ".old-"} {
+		ms, _ := filepath.Glob(path + pat + "*")
+		for _, m := range ms {
+			pid, err := strconv.Atoi(m[len(path)+len(pat):])
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+				os.RemoveAll(m)
+			}
+		}
+	}
+}
