@@ -12,8 +12,21 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/volume"
 )
+
+// MaxReadBytes is the most memory one Read allocates for its result; a
+// larger box is refused. It defaults to 3/4 of physical memory (8 GiB when
+// that cannot be read) and may be set lower by callers and tests.
+var MaxReadBytes = defaultMaxReadBytes()
+
+func defaultMaxReadBytes() int64 {
+	if total := sysmem.Total(); total > 0 {
+		return total / 4 * 3
+	}
+	return 8 << 30
+}
 
 // File is an open MRC file read by region. It implements volume.Source
 // and is safe for concurrent use.
@@ -98,6 +111,9 @@ func (m *File) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) {
 	if !b.In(m.meta.Shape) {
 		return nil, &Error{"read", m.path, fmt.Errorf("box %v is empty or outside the volume %v", b, m.meta.Shape)}
 	}
+	if n := int64(b.Shape().Len()) * int64(m.meta.DType.Size()); n > MaxReadBytes {
+		return nil, &Error{"read", m.path, fmt.Errorf("box %v needs %s of memory, more than the %s allowed (MaxReadBytes)", b, humanBytes(n), humanBytes(MaxReadBytes))}
+	}
 	// The box in the file's (section, row, column) order.
 	zyx := [3][2]int{{b.Z0, b.Z1}, {b.Y0, b.Y1}, {b.X0, b.X1}}
 	var fb [3][2]int
@@ -130,9 +146,10 @@ func (m *File) readBox(ctx context.Context, fb [3][2]int) (any, error) {
 	wholeRows := fb[2][0] == 0 && int64(fb[2][1]) == cols
 	var scratch []byte
 	i := 0 // values read so far
+	// Values whose file form is their memory form are read in place.
+	direct := m.h.Mode != 0 && m.h.Mode != 12 || m.h.UnsignedBytes
 	run := func(off int64, n int, s, r int) error {
 		var dst []byte
-		direct := m.h.Mode != 0 && m.h.Mode != 12 || m.h.UnsignedBytes
 		if direct {
 			dst = raw[i*m.esz : (i+n)*m.esz]
 		} else {

@@ -186,6 +186,16 @@ func TestReadBadBox(t *testing.T) {
 			t.Errorf("box %v: %v", b, err)
 		}
 	}
+	// A box larger than the memory allowed is refused before allocating.
+	defer func(old int64) { MaxReadBytes = old }(MaxReadBytes)
+	MaxReadBytes = 4 * 20
+	if _, err := f.Read(context.Background(), box(0, 1, 0, 4, 0, 5)); err != nil {
+		t.Errorf("one plane: %v", err)
+	}
+	_, err = f.Read(context.Background(), box(0, 2, 0, 4, 0, 5))
+	if want := "box 0:2,0:4,0:5 needs 160 B of memory, more than the 80 B allowed"; err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), want) {
+		t.Errorf("two planes: %v, want %q", err, want)
+	}
 }
 
 // TestReadAfterChange checks reads of a file closed, or shortened after it
