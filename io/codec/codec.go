@@ -34,22 +34,31 @@ func checkSize(name string, size int) error {
 
 // readExact reads exactly size bytes from r, the decompressing reader of a
 // whole stream, and checks that the stream ends there. It allocates size
-// bytes and no more. Reading to the end also makes gzip and zlib readers
-// verify their checksums.
+// bytes and no more.
 func readExact(name string, r io.Reader, size, srcLen int) ([]byte, error) {
 	buf := make([]byte, size)
+	if err := readFull(name, r, buf, srcLen); err != nil {
+		return nil, fmt.Errorf("codec: %w", err)
+	}
+	return buf, nil
+}
+
+// readFull fills dst from r, the decompressing reader of a whole stream,
+// and checks that the stream ends there. Its errors start with name. Reading to the end also makes
+// gzip and zlib readers verify their checksums.
+func readFull(name string, r io.Reader, dst []byte, srcLen int) error {
 	n := 0
-	for n < size {
-		m, err := r.Read(buf[n:])
+	for n < len(dst) {
+		m, err := r.Read(dst[n:])
 		n += m
 		if err == io.EOF {
-			if n < size {
-				return nil, fmt.Errorf("codec: %s: data decodes to %d bytes, want %d", name, n, size)
+			if n < len(dst) {
+				return fmt.Errorf("%s: data decodes to %d bytes, want %d", name, n, len(dst))
 			}
-			return buf, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("codec: %s: corrupt or truncated data after %d decoded bytes: %w", name, n, err)
+			return fmt.Errorf("%s: corrupt or truncated data after %d decoded bytes: %w", name, n, err)
 		}
 	}
 	// The output is full: the stream must end now. A reader may return
@@ -59,16 +68,16 @@ func readExact(name string, r io.Reader, size, srcLen int) ([]byte, error) {
 	for range 8*srcLen + 16 {
 		m, err := r.Read(one[:])
 		if m > 0 {
-			return nil, fmt.Errorf("codec: %s: data decodes to more than %d bytes", name, size)
+			return fmt.Errorf("%s: data decodes to more than %d bytes", name, len(dst))
 		}
 		if err == io.EOF {
-			return buf, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("codec: %s: corrupt or truncated data after %d decoded bytes: %w", name, n, err)
+			return fmt.Errorf("%s: corrupt or truncated data after %d decoded bytes: %w", name, n, err)
 		}
 	}
-	return nil, fmt.Errorf("codec: %s: stream does not end after %d decoded bytes", name, n)
+	return fmt.Errorf("%s: stream does not end after %d decoded bytes", name, n)
 }
 
 // errUnsupported marks features of a format that this package does not
