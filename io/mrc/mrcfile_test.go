@@ -19,29 +19,23 @@ import (
 
 // ---- fixtures written by mrcfile --------------------------------------------
 
-// mrcfilePython returns a Python that can import mrcfile and numpy: $PYTHON,
-// else Debian's /usr/bin/python3 (python3-mrcfile); it skips the test when
-// neither can.
+// mrcfilePython returns the Python to run the reference implementation
+// with: $PYTHON when set, else Debian's /usr/bin/python3 (python3-mrcfile).
+// It skips the test when that Python cannot import mrcfile and numpy.
 func mrcfilePython(t testing.TB) string {
 	t.Helper()
-	var tried []string
-	for _, py := range []string{os.Getenv("PYTHON"), "/usr/bin/python3"} {
-		if py == "" {
-			continue
-		}
-		path, err := exec.LookPath(py)
-		if err != nil {
-			tried = append(tried, py+" (not found)")
-			continue
-		}
-		if out, err := exec.Command(path, "-c", "import mrcfile, numpy").CombinedOutput(); err != nil {
-			tried = append(tried, fmt.Sprintf("%s (%s)", path, strings.TrimSpace(lastLine(string(out)))))
-			continue
-		}
-		return path
+	py := os.Getenv("PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
 	}
-	t.Skipf("no Python with mrcfile and numpy (tried %s): install python3-mrcfile or set $PYTHON to test against the reference implementation", strings.Join(tried, ", "))
-	return ""
+	path, err := exec.LookPath(py)
+	if err != nil {
+		t.Skipf("skipping the comparison with mrcfile: no Python at %s (install python3-mrcfile, or set $PYTHON to a Python with mrcfile and numpy)", py)
+	}
+	if out, err := exec.Command(path, "-c", "import mrcfile, numpy").CombinedOutput(); err != nil {
+		t.Skipf("skipping the comparison with mrcfile: %s cannot import mrcfile and numpy (%s); install python3-mrcfile, or set $PYTHON to a Python that can", path, lastLine(string(out)))
+	}
+	return path
 }
 
 func lastLine(s string) string {
