@@ -22,6 +22,8 @@ import (
 
 	"github.com/niiv/niiv/internal/atomicfile"
 	"github.com/niiv/niiv/internal/sysmem"
+	"github.com/niiv/niiv/io/mrc"
+	"github.com/niiv/niiv/io/omezarr"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -298,8 +300,9 @@ func checkFloat32Range(v *volume.Volume) error {
 	return nil
 }
 
-// Save writes v to path; the format follows the extension (.npy, .tif or
-// .tiff). The file appears only when complete. When the disk has no room
+// Save writes v to path; the format follows the extension (.npy, .tif,
+// .tiff, .zarr for an OME-Zarr image, .mrc). The file appears only when
+// complete. When the disk has no room
 // for it, the error matches syscall.ENOSPC and says how much is needed
 // and free (atomicfile.NoSpaceError), and an older file at path, with
 // its voxel-size sidecar, is left as it was.
@@ -312,8 +315,32 @@ func Save(path string, v *volume.Volume) error {
 		return WriteNPY(path, v)
 	case ".tif", ".tiff":
 		return WriteTIFF(path, v)
+	case ".zarr":
+		return SaveZarr(context.Background(), path, v, omezarr.Options{})
+	case ".mrc", ".mrcs", ".rec", ".map", ".st":
+		v, err := inMemory(v)
+		if err != nil {
+			return &Error{"write", path, err}
+		}
+		return mrc.Write(path, v)
 	}
-	return &Error{"write", path, fmt.Errorf("unknown output format %q (use .npy, .tif or .tiff)", filepath.Ext(path))}
+	return &Error{"write", path, fmt.Errorf("unknown output format %q (use %s)", filepath.Ext(path), saveFormats)}
+}
+
+// saveFormats lists the extensions Save knows.
+const saveFormats = ".npy, .tif, .tiff, .zarr (OME-Zarr) or .mrc"
+
+// SaveZarr writes v as an OME-Zarr 0.4 image (a folder, by convention
+// ending in .zarr), streaming: a lazy volume is read chunk by chunk, never
+// whole. The image appears only when complete.
+func SaveZarr(ctx context.Context, path string, v *volume.Volume, o omezarr.Options) error {
+	if err := omezarr.Write(ctx, path, v, o); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &Error{"write", path, err}
+	}
+	return nil
 }
 
 // CheckSave reports, before any work, whether Save could write path: a
@@ -321,9 +348,14 @@ func Save(path string, v *volume.Volume) error {
 // which is not a folder.
 func CheckSave(path string) error {
 	switch strings.ToLower(filepath.Ext(path)) {
-	case ".npy", ".tif", ".tiff":
+	case ".npy", ".tif", ".tiff", ".mrc", ".mrcs", ".rec", ".map", ".st":
+	case ".zarr":
+		if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+			return &Error{"write", path, fmt.Errorf("folder %s does not exist", filepath.Dir(path))}
+		}
+		return nil
 	default:
-		return &Error{"write", path, fmt.Errorf("unknown output format %q (use .npy, .tif or .tiff)", filepath.Ext(path))}
+		return &Error{"write", path, fmt.Errorf("unknown output format %q (use %s)", filepath.Ext(path), saveFormats)}
 	}
 	if err := atomicfile.Check(path); err != nil {
 		return &Error{"write", path, err}
