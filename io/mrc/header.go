@@ -21,11 +21,12 @@ const HeaderSize = 1024
 // IMODStamp in the header's IMODStamp field says that IMODFlags is set.
 const IMODStamp = 1146047817 // "IMOD" as a little-endian int32
 
-// IMOD's flag bits.
-const (
-	IMODSignedBytes = 1  // mode 0 bytes are signed
-	IMODFourBit     = 16 // mode 0 bytes hold two 4-bit values
-)
+// IMODSignedBytes is IMOD's flag bit for mode 0 bytes that are signed.
+const IMODSignedBytes = 1
+
+// IMODFourBit is IMOD's flag bit for mode 0 bytes that hold two 4-bit
+// values each (not supported).
+const IMODFourBit = 16
 
 // Byte offsets of the header fields.
 const (
