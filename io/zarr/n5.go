@@ -57,11 +57,10 @@ type N5Compression struct {
 	Blocksize int    `json:"blocksize,omitempty"`
 }
 
-// IsDataset reports whether the attributes describe a dataset (an array)
-// rather than a group.
-func (a *N5Attributes) IsDataset() bool {
-	return a.Dimensions != nil || a.DataType != "" || a.BlockSize != nil
-}
+// IsDataset reports whether the attributes describe a dataset (an array,
+// with dimensions) rather than a group. BigDataViewer's setup groups have
+// a dataType too.
+func (a *N5Attributes) IsDataset() bool { return a.Dimensions != nil }
 
 // ParseN5Attributes decodes an attributes.json; a dataset's is checked in
 // full (dimensions, block size, data type, compression).
