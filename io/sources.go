@@ -4,15 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/io/mrc"
+	"github.com/niiv/niiv/io/zarr"
 	"github.com/niiv/niiv/volume"
 )
 
-// MRC is an MRC/MRCS file (cryo-ET, FIB-SEM, IMOD), read by region.
-const MRC Format = "mrc"
+// Formats read by region.
+const (
+	// MRC is an MRC/MRCS file (cryo-ET, FIB-SEM, IMOD).
+	MRC Format = "mrc"
+	// Zarr is a Zarr v2 or v3 array or an OME-Zarr image (a folder).
+	Zarr Format = "zarr"
+	// N5 is an N5 dataset or multiscale group (a folder).
+	N5 Format = "n5"
+)
 
 // Lazy says when OpenWith keeps a region-readable file (MRC, and the
 // chunked formats) on disk instead of reading it into memory.
@@ -57,6 +67,12 @@ func openSource(path string, fm Format) (source, error) {
 			return nil, err
 		}
 		return f, nil
+	case Zarr, N5:
+		im, err := zarr.Open(path, zarr.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return im, nil
 	}
 	return nil, &Error{"open", path, fmt.Errorf("%w: %s is not read by region", ErrFormat, fm)}
 }
@@ -70,8 +86,11 @@ func inspectSource(path string, fm Format) (Info, error) {
 	defer src.Close()
 	m := src.Meta()
 	info := Info{Path: path, Format: fm, Shape: m.Shape, DType: m.DType, Voxel: m.Voxel}
-	if f, ok := src.(*mrc.File); ok {
+	switch f := src.(type) {
+	case *mrc.File:
 		info.Detail = f.Header().Summary()
+	case *zarr.Image:
+		info.Detail = describeImage(f)
 	}
 	return info, nil
 }
@@ -114,6 +133,39 @@ func readSource(path string, fm Format, o Options) (*volume.Volume, error) {
 func sniffSource(head []byte) (Format, bool) {
 	if mrc.Sniff(head) {
 		return MRC, true
+	}
+	return "", false
+}
+
+// describeImage sums up a Zarr/N5 image for Info.Detail: its pyramid, and
+// channels, time points and notes when it has them.
+func describeImage(im *zarr.Image) string {
+	var parts []string
+	lv := im.Levels()
+	shapes := make([]string, len(lv))
+	for i, l := range lv {
+		shapes[i] = l.Meta().Shape.String()
+	}
+	parts = append(parts, fmt.Sprintf("%d pyramid level(s): %s", len(lv), strings.Join(shapes, ", ")))
+	if c := im.Channels(); c > 1 {
+		parts = append(parts, fmt.Sprintf("%d channels (channel 0 shown)", c))
+	}
+	if t := im.Times(); t > 1 {
+		parts = append(parts, fmt.Sprintf("%d time points (time 0 shown)", t))
+	}
+	parts = append(parts, im.Notes()...)
+	return strings.Join(parts, "; ")
+}
+
+// chunkedFormat recognises a Zarr or N5 folder by its metadata files.
+func chunkedFormat(dir string) (Format, bool) {
+	for _, f := range []string{".zarray", ".zgroup", ".zattrs", "zarr.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return Zarr, true
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "attributes.json")); err == nil {
+		return N5, true
 	}
 	return "", false
 }

@@ -2,6 +2,7 @@ package volio
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/niiv/niiv/io/mrc"
@@ -55,6 +56,60 @@ func TestOpenMRC(t *testing.T) {
 			for i := range b {
 				if a[i] != b[i] {
 					t.Fatalf("lazy=%v %v plane: value %d is %v, want %v", tc.lazy, axis, i, a[i], b[i])
+				}
+			}
+		}
+	}
+}
+
+// TestZarrRoundTrip saves a volume as OME-Zarr and opens it again, whole
+// and lazily: the same voxels and voxel size, and lazily a pyramid.
+func TestZarrRoundTrip(t *testing.T) {
+	s := volume.Shape{Z: 6, Y: 600, X: 300}
+	d := make([]uint16, s.Len())
+	for i := range d {
+		d[i] = uint16(i * 13)
+	}
+	want, err := volume.New(s, d, volume.Voxel{Z: 40, Y: 5, X: 5, Unit: "nm", Known: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "stack.zarr")
+	if err := CheckSave(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(path, want); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Format != Zarr || info.Shape != s || !strings.Contains(info.Detail, "3 pyramid level(s)") {
+		t.Errorf("Inspect: %+v", info)
+	}
+	for _, lazy := range []Lazy{LazyNever, LazyAlways} {
+		v, err := OpenWith(path, Options{Lazy: lazy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Lazy() != (lazy == LazyAlways) || v.Shape() != s || v.DType() != volume.Uint16 ||
+			v.Voxel.Z != 40 || v.Voxel.X != 5 || v.Voxel.Unit != "nm" || !v.Voxel.Known {
+			t.Errorf("lazy=%v: lazy %v, %v %v, voxel %v", lazy, v.Lazy(), v.Shape(), v.DType(), v.Voxel)
+		}
+		if lazy == LazyAlways && len(v.Levels()) != 3 {
+			t.Errorf("%d levels, want 3", len(v.Levels()))
+		}
+		for _, axis := range []volume.Axis{volume.XY, volume.XZ, volume.YZ} {
+			p, err := v.Plane(axis, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, _ := want.Plane(axis, 5)
+			a, b := p.Float32(nil), q.Float32(nil)
+			for i := range b {
+				if a[i] != b[i] {
+					t.Fatalf("lazy=%v %v plane: value %d is %v, want %v", lazy, axis, i, a[i], b[i])
 				}
 			}
 		}

@@ -176,6 +176,9 @@ func Detect(path string) (Format, error) {
 		return "", &Error{"open", path, err}
 	}
 	if st.IsDir() {
+		if fm, ok := chunkedFormat(path); ok {
+			return fm, nil
+		}
 		return Folder, nil
 	}
 	f, err := os.Open(path)
@@ -235,7 +238,7 @@ func InspectWith(path string, o Options) (Info, error) {
 		return inspectNPZ(path, o)
 	case TIFF:
 		return inspectTIFF(path)
-	case MRC:
+	case MRC, Zarr, N5:
 		return inspectSource(path, fm)
 	default:
 		return inspectFolder(path)
@@ -262,7 +265,7 @@ func OpenWith(path string, o Options) (*volume.Volume, error) {
 		v, err = readNPZ(path, o)
 	case TIFF:
 		v, err = readTIFF(path)
-	case MRC:
+	case MRC, Zarr, N5:
 		v, err = readSource(path, fm, o)
 	default:
 		v, err = readFolder(path)

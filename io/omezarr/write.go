@@ -38,7 +38,9 @@ import (
 type Options struct {
 	// Chunk is the chunk shape (zero axes: 128, clipped to the volume).
 	Chunk volume.Shape
-	// Compressor is "zstd" (default), "gzip" or "none".
+	// Compressor is "zstd" (default), "blosc-zstd" (Blosc with zstd and
+	// byte shuffle, which Zarr readers without a zstd codec of their own
+	// still read), "gzip" or "none".
 	Compressor string
 	// Level is the compression level (0: the compressor's default).
 	Level int
@@ -119,9 +121,9 @@ func (o Options) fill(path string, s volume.Shape) (Options, error) {
 	switch o.Compressor {
 	case "":
 		o.Compressor = "zstd"
-	case "zstd", "gzip", "none":
+	case "zstd", "blosc-zstd", "gzip", "none":
 	default:
-		return o, fmt.Errorf("unknown compressor %q (zstd, gzip or none)", o.Compressor)
+		return o, fmt.Errorf("unknown compressor %q (zstd, blosc-zstd, gzip or none)", o.Compressor)
 	}
 	if o.Levels < 0 || o.Levels > 20 {
 		return o, fmt.Errorf("%d pyramid levels: want 1 to 20", o.Levels)
@@ -306,7 +308,7 @@ func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
 			copy(raw[d:d+row], src[s:s+row])
 		}
 	}
-	enc, err := encode(raw, a.compressor, a.level)
+	enc, err := encode(raw, a.compressor, a.level, es)
 	if err != nil {
 		return fmt.Errorf("chunk %d/%d/%d: %w", cz, cy, cx, err)
 	}
@@ -323,7 +325,7 @@ func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
 }
 
 // encode compresses one chunk.
-func encode(raw []byte, compressor string, level int) ([]byte, error) {
+func encode(raw []byte, compressor string, level, typeSize int) ([]byte, error) {
 	switch compressor {
 	case "zstd":
 		if level == 0 {
@@ -335,6 +337,11 @@ func encode(raw []byte, compressor string, level int) ([]byte, error) {
 			level = 5
 		}
 		return codec.GzipEncode(raw, level)
+	case "blosc-zstd":
+		if level == 0 {
+			level = 5
+		}
+		return codec.BloscEncode(raw, codec.BloscOptions{Compressor: "zstd", Level: level, Shuffle: 1, TypeSize: typeSize})
 	}
 	return raw, nil
 }
@@ -346,6 +353,8 @@ func decode(data []byte, compressor string, size int) ([]byte, error) {
 		return codec.ZstdDecode(data, size)
 	case "gzip":
 		return codec.GzipDecode(data, size)
+	case "blosc-zstd":
+		return codec.BloscDecode(data, size)
 	}
 	if len(data) != size {
 		return nil, fmt.Errorf("raw chunk of %d bytes, want %d", len(data), size)
@@ -549,6 +558,8 @@ func (a *array) writeMeta() error {
 		comp = map[string]any{"id": "zstd", "level": orDefault(a.level, 3)}
 	case "gzip":
 		comp = map[string]any{"id": "gzip", "level": orDefault(a.level, 5)}
+	case "blosc-zstd":
+		comp = map[string]any{"id": "blosc", "cname": "zstd", "clevel": orDefault(a.level, 5), "shuffle": 1, "blocksize": 0}
 	}
 	meta := map[string]any{
 		"zarr_format": 2, "shape": []int{a.shape.Z, a.shape.Y, a.shape.X},
