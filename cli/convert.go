@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 
 	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/volume"
@@ -13,22 +14,27 @@ import (
 func init() {
 	register(&Command{
 		Name:    "convert",
-		Short:   "convert a volume between .npy and TIFF, keeping the voxel size",
+		Short:   "convert a volume between formats (npy, TIFF, OME-Zarr, MRC), keeping the voxel size",
 		Args:    "IN OUT",
-		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff).\nThe voxel size is kept (TIFF output carries ImageJ metadata that Fiji and tifffile read;\nTIFF stores float64 volumes as float32).",
+		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff,\n.zarr for OME-Zarr 0.4 with a pyramid, .mrc). The voxel size is kept (TIFF output carries\nImageJ metadata that Fiji and tifffile read; TIFF stores float64 volumes as float32).\nA chunked or MRC input larger than memory streams into OME-Zarr chunk by chunk.",
 		MinArgs: 2, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
+			var zf zarrFlags
+			zf.register(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := checkOutput(args[0], args[1]); err != nil {
+					return err
+				}
+				if _, err := zf.options(); err != nil {
 					return err
 				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
 					return err
 				}
-				if err := volio.Save(args[1], vol); err != nil {
+				if err := save(ctx, env, args[1], vol, &zf); err != nil {
 					return err
 				}
 				printWritten(env, args[1], vol)
@@ -89,7 +95,22 @@ func init() {
 			factor := fs.Int("factor", 8, "z pooling factor, from 1 to --size; 1 writes the isotropic ground truth")
 			size := fs.Int("size", 128, "edge length in voxels (16–512)")
 			seed := fs.Uint64("seed", 1, "random seed")
+			dtype := fs.String("dtype", "", "element type of the output: uint8, uint16 or float32 (default: uint8 when --factor is 1,\nelse float32, the mean of the pooled voxels); integers are rounded and clipped")
+			tile := fs.String("tile", "", "repeat the sample, mirrored, to shape `z,y,x` (streamed: e.g. 512,8192,8192 with .zarr\nmakes a 34 GB OME-Zarr in the memory of a few chunks)")
+			var zf zarrFlags
+			zf.register(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
+				var tiled volume.Shape
+				if *tile != "" {
+					t, err := parseInts(*tile, 3)
+					if err != nil {
+						return usageErrorf("--tile %q: %v", *tile, err)
+					}
+					tiled = volume.Shape{Z: t[0], Y: t[1], X: t[2]}
+				}
+				if _, err := zf.options(); err != nil {
+					return err
+				}
 				if *size < 16 || *size > 512 {
 					return usageErrorf("--size %d: must be between 16 and 512", *size)
 				}
@@ -115,7 +136,21 @@ func init() {
 						return err
 					}
 				}
-				if err := volio.Save(args[0], vol); err != nil {
+				if *dtype != "" {
+					if vol, err = castVolume(vol, *dtype); err != nil {
+						return err
+					}
+				}
+				if tiled.Valid() {
+					src, err := volume.Mirrored(vol, tiled)
+					if err != nil {
+						return err
+					}
+					if vol, err = volume.NewLazy(src); err != nil {
+						return err
+					}
+				}
+				if err := save(ctx, env, args[0], vol, &zf); err != nil {
 					return err
 				}
 				printWritten(env, args[0], vol)
@@ -145,4 +180,44 @@ func droppedSlices(z, factor int) string {
 		dropped = "the last one is dropped"
 	}
 	return fmt.Sprintf("%s are not a multiple of %d; %s", plural(z, "slice"), factor, dropped)
+}
+
+// castVolume converts v to dtype (uint8, uint16 or float32), rounding and
+// clipping to the type's range.
+func castVolume(v *volume.Volume, dtype string) (*volume.Volume, error) {
+	s := v.Shape()
+	n := s.Len()
+	var data any
+	switch dtype {
+	case "uint8":
+		d := make([]uint8, n)
+		for i := range d {
+			d[i] = uint8(math.Round(math.Max(0, math.Min(255, atFlat(v, i)))))
+		}
+		data = d
+	case "uint16":
+		d := make([]uint16, n)
+		for i := range d {
+			d[i] = uint16(math.Round(math.Max(0, math.Min(65535, atFlat(v, i)))))
+		}
+		data = d
+	default:
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(atFlat(v, i))
+		}
+		data = d
+	}
+	out, err := volume.New(s, data, v.Voxel)
+	if err != nil {
+		return nil, err
+	}
+	out.Name = v.Name
+	return out, nil
+}
+
+// atFlat returns voxel i (C order) of v.
+func atFlat(v *volume.Volume, i int) float64 {
+	s := v.Shape()
+	return v.At(i/(s.Y*s.X), i/s.X%s.Y, i%s.X)
 }

@@ -97,6 +97,9 @@ func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {
 		st := vol.Stats()
 		fmt.Fprintf(w, "  range       min %.6g, max %.6g, mean %.6g, std %.4g\n", st.Min, st.Max, st.Mean, st.Std)
 		fmt.Fprintf(w, "  percentiles 0.35%%: %.6g, 50%%: %.6g, 99.65%%: %.6g\n", st.Percentile(0.35), st.Percentile(50), st.Percentile(99.65))
+		if st.Estimated != "" {
+			fmt.Fprintf(w, "  statistics  %s (the volume is read lazily)\n", st.Estimated)
+		}
 	}
 	return nil
 }

@@ -146,10 +146,10 @@ func (v *voxelFlags) openOptions() volio.Options {
 // and not the input file (the same file, under any name: writing it would
 // replace the data being read). in may be "" when there is no input file.
 func checkOutput(in, out string) error {
-	switch strings.ToLower(filepath.Ext(out)) {
-	case ".npy", ".tif", ".tiff":
+	switch strings.ToLower(filepath.Ext(strings.TrimSuffix(out, "/"))) {
+	case ".npy", ".tif", ".tiff", ".zarr", ".mrc":
 	default:
-		return usageErrorf("%s: niiv writes volumes as .npy, .tif or .tiff", out)
+		return usageErrorf("%s: niiv writes volumes as .npy, .tif, .tiff, .zarr (OME-Zarr) or .mrc", out)
 	}
 	if err := checkNotInput(in, out); err != nil {
 		return err

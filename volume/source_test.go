@@ -59,3 +59,41 @@ func TestVolumeRead(t *testing.T) {
 		t.Error("cancelled read: no error")
 	}
 }
+
+func TestMirrored(t *testing.T) {
+	s := Shape{2, 3, 4}
+	d := make([]uint8, s.Len())
+	for i := range d {
+		d[i] = uint8(i)
+	}
+	v, _ := New(s, d, Voxel{Z: 8, Y: 1, X: 1, Unit: "nm", Known: true})
+	src, err := Mirrored(v, Shape{5, 7, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Read(context.Background(), Box{1, 5, 2, 7, 3, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refl := func(i, n int) int { // the definition, written out
+		for i >= 2*n {
+			i -= 2 * n
+		}
+		if i >= n {
+			return 2*n - 1 - i
+		}
+		return i
+	}
+	for z := 1; z < 5; z++ {
+		for y := 2; y < 7; y++ {
+			for x := 3; x < 9; x++ {
+				if got, want := r.At(z-1, y-2, x-3), v.At(refl(z, 2), refl(y, 3), refl(x, 4)); got != want {
+					t.Fatalf("(%d,%d,%d): %v, want %v", z, y, x, got, want)
+				}
+			}
+		}
+	}
+	if src.Meta().Shape != (Shape{5, 7, 9}) || src.Meta().Voxel != v.Voxel {
+		t.Errorf("meta %+v", src.Meta())
+	}
+}
