@@ -1,6 +1,9 @@
 package zarr
 
-// bloscDecode decodes a Blosc frame to exactly size bytes; nil while
-// package codec has no Blosc decoder, and arrays compressed with Blosc are
-// then refused with a clear error when opened.
-var bloscDecode decoder
+import "github.com/niiv/niiv/io/codec"
+
+// bloscDecode decodes a Blosc frame to exactly size bytes. It is a
+// variable so that a build without a Blosc decoder could leave it nil: the
+// arrays compressed with Blosc are then refused with a clear error when
+// opened, and their tests are skipped.
+var bloscDecode decoder = codec.BloscDecode
