@@ -59,9 +59,9 @@ var bloscFormatNames = [8]string{"blosclz", "lz4", "snappy", "zlib", "zstd", "co
 
 // bloscMaxRatio bounds how many bytes one compressed byte decodes to, per
 // compressor code, with room to spare: LZ4 and BloscLZ add at most 255
-// bytes of match per length byte, deflate's limit is 1032:1, and a zstd
-// RLE block of 128 KiB takes 3 bytes. Unused codes get 1.
-var bloscMaxRatio = [8]int64{256, 256, 1, 1100, 1 << 16, 1, 1, 1}
+// bytes of match per length byte; see deflateMaxRatio and zstdMaxRatio.
+// Unused codes get 1.
+var bloscMaxRatio = [8]int64{256, 256, 1, deflateMaxRatio, zstdMaxRatio, 1, 1, 1}
 
 // bloscHeader is a parsed frame header.
 type bloscHeader struct {

@@ -32,6 +32,23 @@ func checkSize(name string, size int) error {
 	return nil
 }
 
+// Upper bounds on how many bytes one byte of compressed data decodes to,
+// with room to spare: deflate's limit is 1032:1, and a zstd RLE block of
+// 128 KiB takes 4 bytes.
+const (
+	deflateMaxRatio = 1100
+	zstdMaxRatio    = 1 << 16
+)
+
+// checkRatio rejects an expected size that srcLen bytes cannot decode to,
+// before a buffer of that size is allocated.
+func checkRatio(name string, srcLen, size int, ratio int64) error {
+	if int64(size) > int64(srcLen)*ratio+1024 {
+		return fmt.Errorf("codec: %s: %d bytes of data cannot decode to %d bytes", name, srcLen, size)
+	}
+	return nil
+}
+
 // readExact reads exactly size bytes from r, the decompressing reader of a
 // whole stream, and checks that the stream ends there. It allocates size
 // bytes and no more.

@@ -15,6 +15,9 @@ func GzipDecode(src []byte, size int) ([]byte, error) {
 	if err := checkSize("gzip", size); err != nil {
 		return nil, err
 	}
+	if err := checkRatio("gzip", len(src), size, deflateMaxRatio); err != nil {
+		return nil, err
+	}
 	r, err := gzip.NewReader(bytes.NewReader(src))
 	if err != nil {
 		return nil, fmt.Errorf("codec: gzip: header: %w", err)
@@ -55,6 +58,9 @@ func ZlibDecode(src []byte, size int) ([]byte, error) {
 // zlibDecode is ZlibDecode with name as the error prefix.
 func zlibDecode(name string, src []byte, size int) ([]byte, error) {
 	if err := checkSize(name, size); err != nil {
+		return nil, err
+	}
+	if err := checkRatio(name, len(src), size, deflateMaxRatio); err != nil {
 		return nil, err
 	}
 	r, err := zlib.NewReader(bytes.NewReader(src))

@@ -251,8 +251,17 @@ func spread16(x uint32) uint64 {
 
 // zip8 interleaves the bytes of a and b: a0 b0 a1 b1 … a7 b7.
 func zip8(a, b uint64) (lo, hi uint64) {
-	lo = spread8(uint32(a)) | spread8(uint32(b))<<8
-	hi = spread8(uint32(a>>32)) | spread8(uint32(b>>32))<<8
+	// Spread both words' bytes at once: a's to the even bytes of lo and
+	// hi, b's to the odd ones.
+	const m16, m8 = 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF
+	alo, ahi := a&0xFFFFFFFF, a>>32
+	blo, bhi := b&0xFFFFFFFF, b>>32
+	alo = (alo | alo<<16) & m16
+	ahi = (ahi | ahi<<16) & m16
+	blo = (blo | blo<<16) & m16
+	bhi = (bhi | bhi<<16) & m16
+	lo = (alo|alo<<8)&m8 | ((blo|blo<<8)&m8)<<8
+	hi = (ahi|ahi<<8)&m8 | ((bhi|bhi<<8)&m8)<<8
 	return lo, hi
 }
 

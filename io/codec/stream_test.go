@@ -168,6 +168,27 @@ func flipByte(b []byte, i int) []byte {
 	return c
 }
 
+// TestStreamAbsurdSize checks that an expected size no input of that
+// length can decode to is refused before anything is allocated.
+func TestStreamAbsurdSize(t *testing.T) {
+	for _, c := range streamCodecs {
+		enc, err := c.encode(testData("ramp", 1000), 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err = c.decode(enc, 1<<40)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "cannot decode to 1099511627776 bytes") {
+			t.Errorf("%s: error %v, want the size refused", c.name, err)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+			t.Errorf("%s: allocated %d bytes", c.name, grew)
+		}
+	}
+}
+
 // TestZstdLyingHeader checks that a frame whose content size field is
 // larger than the expected size is rejected before anything is decoded.
 func TestZstdLyingHeader(t *testing.T) {

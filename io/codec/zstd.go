@@ -74,6 +74,9 @@ func zstdDecode(name string, src []byte, size int) ([]byte, error) {
 	if len(src) == 0 {
 		return nil, fmt.Errorf("codec: %s: empty input, want a zstd frame", name)
 	}
+	if err := checkRatio(name, len(src), size, zstdMaxRatio); err != nil {
+		return nil, err
+	}
 	var h zstd.Header
 	if err := h.Decode(src); err != nil {
 		return nil, fmt.Errorf("codec: %s: frame header: %w", name, err)
