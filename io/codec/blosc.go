@@ -88,7 +88,7 @@ func parseBloscHeader(src []byte) (bloscHeader, error) {
 	case h.version == 0 || h.version > bloscVersion:
 		return h, fmt.Errorf("codec: blosc: format version %d, want 1 or 2 (Blosc 1.x)", h.version)
 	case h.flags&(bloscFlagShuffle|bloscFlagBitShuffle) == bloscFlagShuffle|bloscFlagBitShuffle:
-		return h, fmt.Errorf("codec: blosc: flags 0x%02x mark a Blosc 2 extended header: %w", h.flags, errUnsupported)
+		return h, fmt.Errorf("codec: blosc: flags 0x%02x mark a Blosc 2 extended header: %w", h.flags, ErrUnsupported)
 	case h.flags&bloscFlagReserved != 0:
 		return h, fmt.Errorf("codec: blosc: flags 0x%02x set the reserved bit 0x08", h.flags)
 	case h.typeSize == 0:
@@ -139,7 +139,7 @@ func BloscDecode(src []byte, size int) ([]byte, error) {
 	switch f := h.format(); f {
 	case bloscBlosclz, bloscLZ4, bloscZlib, bloscZstd:
 	case bloscSnappy:
-		return nil, fmt.Errorf("codec: blosc: snappy compressor: %w", errUnsupported)
+		return nil, fmt.Errorf("codec: blosc: snappy compressor: %w", ErrUnsupported)
 	default:
 		return nil, fmt.Errorf("codec: blosc: unknown compressor %s in flags 0x%02x", bloscFormatNames[f], h.flags)
 	}
@@ -293,7 +293,7 @@ func bloscDecompress(format int, src, dst []byte) error {
 			copy(dst, out)
 		}
 	default:
-		return fmt.Errorf("%s compressor: %w", bloscFormatNames[format&7], errUnsupported)
+		return fmt.Errorf("%s compressor: %w", bloscFormatNames[format&7], ErrUnsupported)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func BloscEncode(src []byte, o BloscOptions) ([]byte, error) {
 	case !ok:
 		return nil, fmt.Errorf("codec: blosc: unknown compressor %q, want zstd, lz4, lz4hc, zlib or blosclz", o.Compressor)
 	case comp.format == bloscSnappy:
-		return nil, fmt.Errorf("codec: blosc: snappy compressor: %w", errUnsupported)
+		return nil, fmt.Errorf("codec: blosc: snappy compressor: %w", ErrUnsupported)
 	case o.Level < 0 || o.Level > 9:
 		return nil, fmt.Errorf("codec: blosc: level %d is outside 0..9", o.Level)
 	case o.Shuffle < 0 || o.Shuffle > 2:
@@ -297,5 +297,5 @@ func (e *bloscStreamEncoder) compress(stream []byte) ([]byte, error) {
 		e.buf = blosclzCompress(stream, e.buf[:0], e.htab)
 		return e.buf, nil
 	}
-	return nil, fmt.Errorf("codec: blosc: %s compressor: %w", e.o.Compressor, errUnsupported)
+	return nil, fmt.Errorf("codec: blosc: %s compressor: %w", e.o.Compressor, ErrUnsupported)
 }

@@ -66,6 +66,19 @@ func bloscCases() []bloscCase {
 			}
 		}
 	}
+	// Type sizes outside 1, 2, 4, 8: odd, the largest that splits (16)
+	// and one that never splits (32).
+	for _, cname := range []string{"lz4", "zstd", "blosclz"} {
+		for shuffle := 1; shuffle <= 2; shuffle++ {
+			for _, ts := range []int{3, 16, 32} {
+				cases = append(cases, bloscCase{
+					name: fmt.Sprintf("%s-s%d-t%d-multi-block", cname, shuffle, ts),
+					opt:  BloscOptions{Compressor: cname, Level: 5, Shuffle: shuffle, TypeSize: ts, BlockSize: 20000},
+					raw:  testData("image", 100000+ts/2),
+				})
+			}
+		}
+	}
 	return cases
 }
 
@@ -285,8 +298,8 @@ func TestBloscDecodeCorrupt(t *testing.T) {
 				if !strings.HasPrefix(err.Error(), "codec: blosc: ") || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("error %q, want the prefix \"codec: blosc: \" and %q", err, tc.want)
 				}
-				if strings.Contains(tc.want, "not supported") && !errors.Is(err, errUnsupported) {
-					t.Errorf("error %q does not wrap errUnsupported", err)
+				if strings.Contains(tc.want, "not supported") && !errors.Is(err, ErrUnsupported) {
+					t.Errorf("error %q does not wrap ErrUnsupported", err)
 				}
 			})
 		}

@@ -97,6 +97,7 @@ func readFull(name string, r io.Reader, dst []byte, srcLen int) error {
 	return fmt.Errorf("%s: stream does not end after %d decoded bytes", name, n)
 }
 
-// errUnsupported marks features of a format that this package does not
-// implement.
-var errUnsupported = errors.New("not supported")
+// ErrUnsupported is wrapped by the errors of data that uses a feature of
+// its format this package does not implement, such as Blosc's snappy
+// compressor: the data may be valid, but cannot be read here.
+var ErrUnsupported = errors.New("not supported")
