@@ -68,37 +68,42 @@ type array struct {
 
 // checkShape validates an array's shape and chunk shape from its metadata.
 func checkShape(shape, chunks []int, e elemType) error {
+	return checkShapeNamed(shape, chunks, e, "shape", "chunks")
+}
+
+// checkShapeNamed is checkShape with the metadata's names of the two keys.
+func checkShapeNamed(shape, chunks []int, e elemType, shapeKey, chunksKey string) error {
 	if len(shape) == 0 {
-		return fmt.Errorf("shape [] is a scalar, not an image")
+		return fmt.Errorf("%s [] is a scalar, not an image", shapeKey)
 	}
 	if len(chunks) != len(shape) {
-		return fmt.Errorf("chunks %v has %d dimensions, shape %v has %d", intsString(chunks), len(chunks), intsString(shape), len(shape))
+		return fmt.Errorf("%s %v has %d dimensions, %s %v has %d", chunksKey, intsString(chunks), len(chunks), shapeKey, intsString(shape), len(shape))
 	}
 	if len(shape) > 32 {
-		return fmt.Errorf("shape has %d dimensions", len(shape))
+		return fmt.Errorf("%s has %d dimensions", shapeKey, len(shape))
 	}
 	total := 1.0
 	for i, s := range shape {
 		if s < 0 {
-			return fmt.Errorf("shape %v has a negative extent", intsString(shape))
+			return fmt.Errorf("%s %v has a negative extent", shapeKey, intsString(shape))
 		}
 		if s == 0 {
-			return fmt.Errorf("shape %v has an empty axis %d", intsString(shape), i)
+			return fmt.Errorf("%s %v has an empty axis %d", shapeKey, intsString(shape), i)
 		}
 		total *= float64(s)
 	}
 	if total > maxElems {
-		return fmt.Errorf("shape %v is absurd (%g elements)", intsString(shape), total)
+		return fmt.Errorf("%s %v is absurd (%g elements)", shapeKey, intsString(shape), total)
 	}
 	cb := float64(e.size)
 	for _, c := range chunks {
 		if c <= 0 {
-			return fmt.Errorf("chunk shape %v has a zero or negative extent", intsString(chunks))
+			return fmt.Errorf("%s %v has a zero or negative extent", chunksKey, intsString(chunks))
 		}
 		cb *= float64(c)
 	}
 	if cb > maxChunkBytes {
-		return fmt.Errorf("chunk shape %v of %s needs %.3g GiB per chunk, more than the %d GiB limit", intsString(chunks), e.typeName(), cb/(1<<30), maxChunkBytes>>30)
+		return fmt.Errorf("%s %v of %s needs %.3g GiB per chunk, more than the %d GiB limit", chunksKey, intsString(chunks), e.typeName(), cb/(1<<30), maxChunkBytes>>30)
 	}
 	return nil
 }

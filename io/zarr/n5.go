@@ -105,13 +105,10 @@ func (a *N5Attributes) layout() (n5Layout, error) {
 	}
 	e.big = true
 	l.elem = e
-	if len(a.BlockSize) != len(a.Dimensions) {
-		return l, fmt.Errorf("blockSize %v has %d dimensions, dimensions %v has %d", intsString(a.BlockSize), len(a.BlockSize), intsString(a.Dimensions), len(a.Dimensions))
-	}
-	l.shape, l.block = reversed(a.Dimensions), reversed(a.BlockSize)
-	if err := checkShape(l.shape, l.block, e); err != nil {
+	if err := checkShapeNamed(a.Dimensions, a.BlockSize, e, "dimensions", "blockSize"); err != nil {
 		return l, err
 	}
+	l.shape, l.block = reversed(a.Dimensions), reversed(a.BlockSize)
 	c := a.Compression
 	if c == nil {
 		c = &N5Compression{Type: a.CompressionType}

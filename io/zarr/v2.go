@@ -135,7 +135,8 @@ func v2Compressor(c map[string]any) (decoder, error) {
 		}
 		return bloscDecode, nil
 	case "":
-		return nil, fmt.Errorf("compressor %v has no id", c)
+		js, _ := json.Marshal(c)
+		return nil, fmt.Errorf("compressor %s has no id", js)
 	}
 	return nil, fmt.Errorf("compressor %q is not supported (blosc, zstd, gzip and zlib are)", id)
 }

@@ -195,7 +195,7 @@ func (m *NodeV3) layout() (v3Layout, error) {
 		return l, errors.New("chunk_grid has no chunk_shape")
 	}
 	l.chunk = g.ChunkShape
-	if err := checkShape(m.Shape, g.ChunkShape, e); err != nil {
+	if err := checkShapeNamed(m.Shape, g.ChunkShape, e, "shape", "chunk_shape"); err != nil {
 		return l, err
 	}
 	if len(m.DimensionNames) > 0 && len(m.DimensionNames) != len(m.Shape) {

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -195,7 +196,11 @@ func Open(path string, o Options) (*Image, error) {
 	fail := func(err error) (*Image, error) { return nil, fmt.Errorf("zarr: open %s: %w", path, err) }
 	st, err := os.Stat(dir)
 	if err != nil {
-		return fail(pathErr(filepath.Base(dir), err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
+		return fail(err)
 	}
 	if !st.IsDir() {
 		return fail(errors.New("not a folder: Zarr arrays and groups and N5 datasets are folders"))
@@ -624,10 +629,10 @@ func build(dir string, p *plan, o Options) (*Image, error) {
 	for i, lv := range p.levels {
 		a := lv.arr
 		if len(a.shape) != am.rank {
-			return nil, fmt.Errorf("level %d has %d dimensions, the axes %d", i, len(a.shape), am.rank)
+			return nil, fmt.Errorf("level %d (%s) has %d dimensions, the multiscale names %d axes", i, displayName(root, lv.dir), len(a.shape), am.rank)
 		}
 		if am.c >= 0 && a.shape[am.c] != im.channels || am.t >= 0 && a.shape[am.t] != im.times {
-			return nil, fmt.Errorf("level %d has a different number of channels or time points than level 0", i)
+			return nil, fmt.Errorf("level %d (%s) has a different number of channels or time points than level 0", i, displayName(root, lv.dir))
 		}
 		if i > 0 && a.elem.out() != a0.elem.out() {
 			im.notes = append(im.notes, fmt.Sprintf("level %d is %s, level 0 %s", i, a.elem.typeName(), a0.elem.typeName()))
