@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,6 +189,7 @@ func (a *array) read(ctx context.Context, cache *Cache, lo, hi []int) (any, []Ch
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
+	slices.SortFunc(errs, func(a, b ChunkError) int { return strings.Compare(a.Key, b.Key) })
 	return out, errs, nil
 }
 

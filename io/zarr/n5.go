@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -148,11 +146,8 @@ type n5Store struct {
 func (s *n5Store) key(idx []int) string { return joinInts(reversed(idx), "/") }
 
 func (s *n5Store) load(_ *Cache, _ string, idx []int) (*chunk, error) {
-	raw, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	raw, err := readChunk(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
+	if raw == nil || err != nil {
 		return nil, err
 	}
 	origin := make([]int, len(idx))

@@ -151,11 +151,8 @@ type v2Store struct {
 func (s *v2Store) key(idx []int) string { return joinInts(idx, s.sep) }
 
 func (s *v2Store) load(_ *Cache, _ string, idx []int) (*chunk, error) {
-	raw, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	raw, err := readChunk(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
+	if raw == nil || err != nil {
 		return nil, err
 	}
 	n := prod(s.chunk)
@@ -272,4 +269,24 @@ func cleanKey(p string) (string, error) {
 		return "", fmt.Errorf("path %q is not inside the group", p)
 	}
 	return c, nil
+}
+
+// readChunk reads a chunk file: nil and no error when it does not exist,
+// errors without the path (the chunk's key names it).
+func readChunk(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		raw = []byte{}
+	}
+	return raw, nil
 }

@@ -565,11 +565,8 @@ type v3Store struct {
 func (s *v3Store) key(idx []int) string { return s.enc.key(idx) }
 
 func (s *v3Store) load(_ *Cache, _ string, idx []int) (*chunk, error) {
-	raw, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	raw, err := readChunk(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
+	if raw == nil || err != nil {
 		return nil, err
 	}
 	return s.chain.decode(raw, s.chunk, s.elem)
