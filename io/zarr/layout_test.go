@@ -61,7 +61,7 @@ type layoutCase struct {
 	build    func(t *testing.T, dir string) // dir is the container "a.zarr" or "b.n5"
 	open     string                         // path inside the container; "" for itself
 	opts     Options
-	names    []string    // level names
+	names    []string // level names
 	shapes   []volume.Shape
 	voxels   [][]float64 // per level; nil entries: unknown
 	channels int
@@ -181,8 +181,10 @@ func TestOpenLayouts(t *testing.T) {
 			notes: []string{`dimension names ["depth" "row" "col"] are not t, c, z, y, x: read as z,y,x`},
 		},
 		{
-			name:  "plain 4-D is c, z, y, x",
-			build: func(t *testing.T, dir string) { writeV2(t, dir, []int{2, 4, 6, 8}, []int{1, 2, 3, 4}, pattern(384), "") },
+			name: "plain 4-D is c, z, y, x",
+			build: func(t *testing.T, dir string) {
+				writeV2(t, dir, []int{2, 4, 6, 8}, []int{1, 2, 3, 4}, pattern(384), "")
+			},
 			opts:  Options{Channel: 1},
 			names: []string{"a.zarr"}, shapes: []volume.Shape{{Z: 4, Y: 6, X: 8}},
 			voxels: [][]float64{nil}, channels: 2, times: 1,
