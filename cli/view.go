@@ -50,6 +50,7 @@ func init() {
 				if err := app.CheckDisplay(); err != nil {
 					return err // before the model is loaded
 				}
+				limitMemory(vol)
 				eo := engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models}
 				// A model adapted to this file earlier (niiv adapt, or the
 				// viewer's "Adapt to this volume") is used again.

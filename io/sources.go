@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/io/mrc"
@@ -52,6 +53,23 @@ func lazyAbove() int64 {
 	return cap
 }
 
+// ChunkCacheBytes is the budget of the decoded-chunk cache that every
+// chunked volume opened by this package shares: a sixteenth of memory, at
+// most 1 GiB (256 MiB where memory cannot be read). Set it before the first
+// open.
+var ChunkCacheBytes = chunkCacheBytes()
+
+func chunkCacheBytes() int64 {
+	t := sysmem.Total()
+	if t <= 0 {
+		return 256 << 20
+	}
+	return min(t/16, 1<<30)
+}
+
+// chunkCache is the cache shared by the chunked volumes.
+var chunkCache = sync.OnceValue(func() *zarr.Cache { return zarr.NewCache(ChunkCacheBytes) })
+
 // source is a volume read by region, with the file it holds open.
 type source interface {
 	volume.Source
@@ -68,7 +86,7 @@ func openSource(path string, fm Format) (source, error) {
 		}
 		return f, nil
 	case Zarr, N5:
-		im, err := zarr.Open(path, zarr.Options{})
+		im, err := zarr.Open(path, zarr.Options{Cache: chunkCache()})
 		if err != nil {
 			return nil, err
 		}

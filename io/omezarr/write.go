@@ -416,11 +416,18 @@ func downsample(ctx context.Context, src volume.Source, b volume.Box, fz, fy, fx
 	bs := b.Shape()
 	sum := make([]float64, bs.Len())
 	cnt := make([]int32, bs.Len())
+	var plane []float32
 	for z := range vs.Z {
+		p, err := v.Plane(volume.XY, z)
+		if err != nil {
+			return nil, err
+		}
+		plane = p.Float32(plane)
 		for y := range vs.Y {
 			o := ((z/fz)*bs.Y + y/fy) * bs.X
-			for x := range vs.X {
-				sum[o+x/fx] += v.At(z, y, x)
+			row := plane[y*vs.X : (y+1)*vs.X]
+			for x, f := range row {
+				sum[o+x/fx] += float64(f)
 				cnt[o+x/fx]++
 			}
 		}
