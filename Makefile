@@ -58,10 +58,13 @@ soak: setup-test
 
 ## fuzz: run the file-format fuzzers (FUZZTIME each, default 60s)
 FUZZTIME ?= 60s
+FUZZERS := ./io:FuzzNPY ./io:FuzzTIFF ./io:FuzzNPZ ./io/codec:FuzzBloscDecode ./io/codec:FuzzZstdDecode \
+	./io/mrc:FuzzHeader ./io/zarr:FuzzZarrayJSON ./io/zarr:FuzzZarrJSON ./io/zarr:FuzzN5Attributes \
+	./io/zarr:FuzzOMEMultiscales ./io/zarr:FuzzN5Block
 fuzz: setup
-	$(GO) test ./io -run '^$$' -fuzz '^FuzzNPY$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./io -run '^$$' -fuzz '^FuzzTIFF$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./io -run '^$$' -fuzz '^FuzzNPZ$$' -fuzztime $(FUZZTIME)
+	@for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; \
+		echo "fuzz $$pkg $$name"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 ## train: train (resumable, MINUTES of budget) and export a preset (CONFIG=lite or paper) into
 ## assets/models/CONFIG, then evaluate it on Hemibrain and held-out medulla (needs ../shared/data)
