@@ -58,7 +58,7 @@ func TestVoxelUnits(t *testing.T) {
 // layoutCase is an array or group written by a test, opened with opts.
 type layoutCase struct {
 	name     string
-	build    func(t *testing.T, dir string) // dir is the container "a.zarr" or "b.n5"
+	build    func(t *testing.T, dir string) // dir is the container, "a.zarr"
 	open     string                         // path inside the container; "" for itself
 	opts     Options
 	names    []string // level names
@@ -198,6 +198,16 @@ func TestOpenLayouts(t *testing.T) {
 			},
 			names: []string{"a.zarr/0"}, shapes: []volume.Shape{{Z: 1, Y: 6, X: 8}},
 			voxels: [][]float64{{5, 4, 6}}, channels: 1, times: 1,
+		},
+		{
+			name: "n5 groups without attributes",
+			build: func(t *testing.T, dir string) {
+				writeJSON(t, filepath.Join(dir, "attributes.json"), map[string]any{"n5": "2.5.1"})
+				writeN5(t, filepath.Join(dir, "g", "h", "s0"), tShape, tChunk, pattern(prod(tShape)))
+			},
+			open:  "g/h/s0",
+			names: []string{"a.zarr/g/h/s0"}, shapes: []volume.Shape{{Z: 4, Y: 6, X: 8}},
+			voxels: [][]float64{nil}, channels: 1, times: 1,
 		},
 		{
 			name: "int32 note",

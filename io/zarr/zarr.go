@@ -666,12 +666,15 @@ func build(dir string, p *plan, o Options) (*Image, error) {
 }
 
 // containerRoot is the topmost folder of the Zarr or N5 hierarchy holding
-// dir: its ancestors as long as they are groups.
+// dir: its ancestors as long as they are groups. N5 groups need no
+// attributes.json, so in an N5 hierarchy the root is rather the nearest
+// folder above whose attributes.json has the "n5" version key.
 func containerRoot(dir string) string {
 	root := dir
 	if abs, err := filepath.Abs(dir); err == nil {
 		root = abs
 	}
+	n5 := exists(root, "attributes.json")
 	for range 64 {
 		parent := filepath.Dir(root)
 		if parent == root {
@@ -682,7 +685,29 @@ func containerRoot(dir string) string {
 		}
 		root = parent
 	}
+	if n5 && !isN5Root(root) {
+		p := root
+		for range 8 {
+			parent := filepath.Dir(p)
+			if parent == p {
+				break
+			}
+			p = parent
+			if isN5Root(p) {
+				return p
+			}
+		}
+	}
 	return root
+}
+
+// isN5Root reports whether dir's attributes.json has the N5 version.
+func isN5Root(dir string) bool {
+	var a struct {
+		N5 string `json:"n5"`
+	}
+	ok, err := readJSON(dir, "attributes.json", &a)
+	return ok && err == nil && a.N5 != ""
 }
 
 // displayName is the container's base name plus the path of dir in it:
