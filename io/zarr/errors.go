@@ -29,7 +29,7 @@ type ChunkErrors struct {
 	Array string
 	// Fill is the value the bad chunks' voxels were given.
 	Fill float64
-	// Chunks lists the bad chunks, in no particular order.
+	// Chunks lists the bad chunks, sorted by key.
 	Chunks []ChunkError
 }
 

@@ -367,12 +367,18 @@ func groupPlan(dir string, attrs map[string]json.RawMessage, file string, depth 
 		}
 		return nil, fmt.Errorf("%s: a group without OME-Zarr multiscales: open one of its arrays%s", file, childList(dir))
 	}
-	return multiscalePlan(dir, ms, func(sub string) (*array, error) { return openZarrArray(sub) })
+	return multiscalePlan(dir, ms, openZarrArray)
 }
+
+// maxLevels bounds the levels of a pyramid (a 2^64 downsampling).
+const maxLevels = 64
 
 // multiscalePlan opens the datasets of the first multiscale.
 func multiscalePlan(dir string, ms []Multiscale, open func(string) (*array, error)) (*plan, error) {
 	m := &ms[0]
+	if len(m.Datasets) > maxLevels {
+		return nil, fmt.Errorf("multiscales: %d datasets, more than the %d levels a pyramid may have", len(m.Datasets), maxLevels)
+	}
 	p := &plan{source: "OME-Zarr multiscales"}
 	if len(ms) > 1 {
 		p.notes = append(p.notes, fmt.Sprintf("%d multiscale images in the group: the first is shown", len(ms)))
@@ -402,12 +408,12 @@ func openZarrArray(dir string) (*array, error) {
 	if exists(dir, ".zarray") {
 		return openV2(dir)
 	}
+	if !exists(dir, "zarr.json") {
+		return nil, errors.New("no .zarray or zarr.json: not a Zarr array")
+	}
 	data, stamp, err := readMeta(dir, "zarr.json")
 	if err != nil {
-		if exists(dir, "attributes.json") {
-			return openN5Dir(dir)
-		}
-		return nil, errors.New("no .zarray or zarr.json: not a Zarr array")
+		return nil, err
 	}
 	m, err := ParseZarrJSON(data)
 	if err != nil {
@@ -514,7 +520,7 @@ func n5Plan(dir string) (*plan, error) {
 	// s0, s1, … with factors in the group (or in the group above, as
 	// BigDataViewer's setupN/timepointN layout has them) or the datasets.
 	var levels []string
-	for i := 0; ; i++ {
+	for i := range maxLevels {
 		sub := filepath.Join(dir, "s"+strconv.Itoa(i))
 		if !exists(sub, "attributes.json") {
 			break
