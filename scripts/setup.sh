@@ -28,7 +28,7 @@ if [ "$want" = test ]; then
   # Reference implementations of the chunked and electron-microscopy formats
   # (Zarr v2 and N5, the Blosc/Zstandard codecs, HDF5, MRC): the format tests
   # make their fixtures with them and read back what niiv writes.
-  pkgs+=(python3-zarr python3-numcodecs python3-h5py python3-mrcfile)
+  pkgs+=(python3-zarr python3-numcodecs python3-h5py python3-mrcfile python3-fsspec)
 fi
 
 missing=()
@@ -76,5 +76,12 @@ if [ ! -f "$ORT_DIR/libonnxruntime.so.1" ]; then
   mkdir -p "$ORT_DIR"
   cp "$tmp/package/bin/napi-v6/$sub/libonnxruntime.so.1" "$ORT_DIR/libonnxruntime.so.1.tmp"
   mv "$ORT_DIR/libonnxruntime.so.1.tmp" "$ORT_DIR/libonnxruntime.so.1"
+fi
+# Zarr v3 and sharding: Debian's zarr predates them, so the format tests use
+# the JavaScript implementation (zarrita) as their second reference.
+if [ "$want" = test ] && [ ! -d "$CACHE/node/node_modules/zarrita" ] && command -v npm >/dev/null; then
+  echo "setup: fetching zarrita (Zarr v3 reference for the tests)"
+  npm install --silent --prefix "$CACHE/node" --no-audit --no-fund zarrita@0.7.5 @zarrita/storage@0.2.0 >/dev/null ||
+    echo "setup: warning: npm could not fetch zarrita; the Zarr v3 reference tests will be skipped" >&2
 fi
 echo "setup: ready (ONNX Runtime in $ORT_DIR)"
