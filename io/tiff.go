@@ -598,7 +598,18 @@ func openTIFF(path string, firstOnly, forRead bool) (*tiffStack, *os.File, error
 	return s, f, nil
 }
 
+// parseTIFF parses the header and directories of a TIFF file of size bytes
+// read through r, as openTIFF describes.
 func parseTIFF(r io.ReaderAt, size int64, firstOnly, forRead bool) (*tiffStack, error) {
+	return parseTIFFPages(r, size, firstOnly, forRead, nil)
+}
+
+// parseTIFFPages is parseTIFF that also calls onPage, when not nil, for
+// each image page as soon as its directory is parsed (while the bytes near
+// that directory are still at hand); an error from onPage ends the walk.
+// Pages past the first time point of an ImageJ hyperstack are passed to
+// onPage before they are dropped.
+func parseTIFFPages(r io.ReaderAt, size int64, firstOnly, forRead bool, onPage func(t *tiffReader, z int, p *tiffPage) error) (*tiffStack, error) {
 	t := &tiffReader{r: r, size: size}
 	head := make([]byte, 16)
 	n, _ := r.ReadAt(head, 0)
@@ -678,6 +689,11 @@ func parseTIFF(r io.ReaderAt, size int64, firstOnly, forRead bool) (*tiffStack, 
 				len(s.pages), p.width, p.height, dt, p.bps, q.width, q.height, s.dtype, q.bps)
 		}
 		s.pages = append(s.pages, p)
+		if onPage != nil {
+			if err := onPage(t, len(s.pages)-1, &p); err != nil {
+				return nil, err
+			}
+		}
 		if forRead {
 			if err := checkAlloc(volume.Shape{Z: len(s.pages), Y: p.height, X: p.width}, s.dtype); err != nil {
 				return nil, err
@@ -1192,44 +1208,55 @@ func (d *tiffDecoder) page(z int, p *tiffPage, shift int64, data any, base int) 
 	if err != nil {
 		return err
 	}
+	for c := range offs {
+		y0, x0, _, _ := p.chunkGeom(c)
+		off, count, err := d.t.span(p, z, c, offs, counts, shift)
+		if err != nil {
+			return err
+		}
+		if err := d.chunk(z, p, c, off, count, data, base+y0*p.width+x0, p.width); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunk decodes strip or tile c of page p (plane z), whose count bytes lie
+// at off (as span returns them), into data: the sample in row r and column
+// x of the chunk goes to element at+r*stride+x. Only the rows and columns
+// inside the image are written.
+func (d *tiffDecoder) chunk(z int, p *tiffPage, c int, off, count int64, data any, at, stride int) error {
+	_, _, rows, cols := p.chunkGeom(c)
 	if rb := p.rowBytes(); cap(d.row) < rb {
 		d.row = make([]byte, rb)
 		d.tmp = make([]byte, rb)
 	}
 	row := d.row[:p.rowBytes()]
-	direct := p.compression == compNone && !p.tiled() && p.photometric == photoBlackIsZ && sameLayout(p, data)
-	for c := range offs {
-		y0, x0, rows, cols := p.chunkGeom(c)
-		off, count, err := d.t.span(p, z, c, offs, counts, shift)
-		if err != nil {
+	if p.compression == compNone && !p.tiled() && p.photometric == photoBlackIsZ && stride == cols && sameLayout(p, data) {
+		// The strip's bytes are the voxels: read them in place.
+		B := p.bps / 8
+		dst := rawBytes(data)[at*B : (at+rows*cols)*B]
+		if err := d.t.readAt(dst, off, fmt.Sprintf("page %d: strip %d", z, c)); err != nil {
 			return err
 		}
-		if direct {
-			// The strip's bytes are the voxels: read them in place.
-			B := p.bps / 8
-			dst := rawBytes(data)[(base+y0*p.width)*B : (base+(y0+rows)*p.width)*B]
-			if err := d.t.readAt(dst, off, fmt.Sprintf("page %d: strip %d", z, c)); err != nil {
-				return err
-			}
-			if B > 1 && (d.t.order == binary.ByteOrder(binary.BigEndian)) != nativeBig {
-				swapBytes(dst, B)
-			}
-			continue
+		if B > 1 && (d.t.order == binary.ByteOrder(binary.BigEndian)) != nativeBig {
+			swapBytes(dst, B)
 		}
-		r, err := d.open(p.compression, off, count)
-		if err != nil {
+		return nil
+	}
+	r, err := d.open(p.compression, off, count)
+	if err != nil {
+		return fmt.Errorf("page %d: %s %d: %s data corrupt: %w", z, p.chunkKind(), c, compressionName(p.compression), wrapFormat(err))
+	}
+	for y := 0; y < rows; y++ {
+		if _, err := io.ReadFull(r, row); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return tiffFormatErr("page %d: %s %d: %s data ends after %d of %d rows", z, p.chunkKind(), c, compressionName(p.compression), y, rows)
+			}
 			return fmt.Errorf("page %d: %s %d: %s data corrupt: %w", z, p.chunkKind(), c, compressionName(p.compression), wrapFormat(err))
 		}
-		for y := 0; y < rows; y++ {
-			if _, err := io.ReadFull(r, row); err != nil {
-				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return tiffFormatErr("page %d: %s %d: %s data ends after %d of %d rows", z, p.chunkKind(), c, compressionName(p.compression), y, rows)
-				}
-				return fmt.Errorf("page %d: %s %d: %s data corrupt: %w", z, p.chunkKind(), c, compressionName(p.compression), wrapFormat(err))
-			}
-			d.unpredict(p, row)
-			putRow(data, base+(y0+y)*p.width+x0, row, cols, p, d.t.order)
-		}
+		d.unpredict(p, row)
+		putRow(data, at+y*stride, row, cols, p, d.t.order)
 	}
 	return nil
 }
