@@ -1227,11 +1227,6 @@ func (d *tiffDecoder) page(z int, p *tiffPage, shift int64, data any, base int) 
 // inside the image are written.
 func (d *tiffDecoder) chunk(z int, p *tiffPage, c int, off, count int64, data any, at, stride int) error {
 	_, _, rows, cols := p.chunkGeom(c)
-	if rb := p.rowBytes(); cap(d.row) < rb {
-		d.row = make([]byte, rb)
-		d.tmp = make([]byte, rb)
-	}
-	row := d.row[:p.rowBytes()]
 	if p.compression == compNone && !p.tiled() && p.photometric == photoBlackIsZ && stride == cols && sameLayout(p, data) {
 		// The strip's bytes are the voxels: read them in place.
 		B := p.bps / 8
@@ -1244,19 +1239,37 @@ func (d *tiffDecoder) chunk(z int, p *tiffPage, c int, off, count int64, data an
 		}
 		return nil
 	}
+	return d.chunkPart(z, p, c, off, count, 0, rows, 0, cols, data, at, stride)
+}
+
+// chunkPart is chunk for rows r0..r1-1 and columns c0..c1-1 of the strip
+// or tile (counted from its corner, inside the image): the sample in row r
+// and column x goes to element at+(r-r0)*stride+(x-c0). Decoding stops
+// after row r1-1; the rows above r0 are decoded and dropped.
+func (d *tiffDecoder) chunkPart(z int, p *tiffPage, c int, off, count int64, r0, r1, c0, c1 int, data any, at, stride int) error {
+	_, _, rows, _ := p.chunkGeom(c)
+	if rb := p.rowBytes(); cap(d.row) < rb {
+		d.row = make([]byte, rb)
+		d.tmp = make([]byte, rb)
+	}
+	row := d.row[:p.rowBytes()]
 	r, err := d.open(p.compression, off, count)
 	if err != nil {
 		return fmt.Errorf("page %d: %s %d: %s data corrupt: %w", z, p.chunkKind(), c, compressionName(p.compression), wrapFormat(err))
 	}
-	for y := 0; y < rows; y++ {
+	B := p.bps / 8
+	for y := 0; y < r1; y++ {
 		if _, err := io.ReadFull(r, row); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return tiffFormatErr("page %d: %s %d: %s data ends after %d of %d rows", z, p.chunkKind(), c, compressionName(p.compression), y, rows)
 			}
 			return fmt.Errorf("page %d: %s %d: %s data corrupt: %w", z, p.chunkKind(), c, compressionName(p.compression), wrapFormat(err))
 		}
+		if y < r0 {
+			continue
+		}
 		d.unpredict(p, row)
-		putRow(data, at+y*stride, row, cols, p, d.t.order)
+		putRow(data, at+(y-r0)*stride, row[c0*B:], c1-c0, p, d.t.order)
 	}
 	return nil
 }

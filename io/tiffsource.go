@@ -178,7 +178,9 @@ func (s *tiffSource) Close() error {
 
 // Read returns the voxels of b, decoding only pages b.Z0..b.Z1-1 and, in
 // each, the strips or tiles that rows b.Y0..b.Y1-1 (and, for tiles,
-// columns b.X0..b.X1-1) cover. It checks ctx between pages.
+// columns b.X0..b.X1-1) cover. Compressed strips and tiles small enough
+// for the cache are decoded whole and kept; larger ones are decoded down
+// to the box's last row for each Read. It checks ctx between pages.
 func (s *tiffSource) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -268,13 +270,23 @@ func (s *tiffSource) readPage(w *tiffWorker, z int, b volume.Box, out any, base 
 				}
 				continue
 			}
+			size := int64(rows) * int64(cols) * int64(s.meta.DType.Size())
+			if !s.cache.fits(size) {
+				// Too large to keep: decode down to the box's last row
+				// straight into out.
+				s.chunks.Add(1)
+				if err := w.d.chunkPart(z, p, c, off, count, ya-y0, yb-y0, xa-x0, xb-x0, out, at, bw); err != nil {
+					return err
+				}
+				continue
+			}
 			vals, err := s.cache.get(tiffChunkKey{s.id, z, c}, read, func() (any, int64, error) {
 				s.chunks.Add(1)
 				vals := makeData(s.meta.DType, rows*cols)
 				if err := w.d.chunk(z, p, c, off, count, vals, 0, cols); err != nil {
 					return nil, 0, err
 				}
-				return vals, int64(rows*cols) * int64(s.meta.DType.Size()), nil
+				return vals, size, nil
 			})
 			if err != nil {
 				return err
@@ -436,6 +448,12 @@ type tiffFlight struct {
 func newTIFFCache(maxBytes int64) *tiffCache {
 	return &tiffCache{max: max(maxBytes, 0), items: map[tiffChunkKey]*list.Element{}, flights: map[tiffChunkKey]*tiffFlight{}}
 }
+
+// fits reports whether a decoded strip or tile of size bytes is worth
+// keeping: at most an eighth of the budget, so that the cache holds the
+// strips of several pages. Larger ones are decoded for each Read, only as
+// far as it needs.
+func (c *tiffCache) fits(size int64) bool { return size <= c.max/8 }
 
 // newRead numbers a Read, for get.
 func (c *tiffCache) newRead() uint64 { return c.reads.Add(1) }

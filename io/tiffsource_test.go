@@ -47,7 +47,8 @@ func sourceBoxes(s volume.Shape) map[string]volume.Box {
 
 // checkSource compares what src reads of every box of sourceBoxes with the
 // same box of ref (readTIFF's volume), bit for bit, and src's Meta with
-// ref's.
+// ref's. It reads each box twice: through a cache of decoded strips and
+// tiles, and with none (decoding only down to the rows a box needs).
 func checkSource(t *testing.T, src *tiffSource, ref *volume.Volume, path string) {
 	t.Helper()
 	want := volume.Meta{Name: filepath.Base(path), Shape: ref.Shape(), DType: ref.DType(), Voxel: ref.Voxel}
@@ -55,7 +56,18 @@ func checkSource(t *testing.T, src *tiffSource, ref *volume.Volume, path string)
 		t.Fatalf("Meta %+v, want %+v", got, want)
 	}
 	ctx := context.Background()
+	for _, cache := range []int64{64 << 20, 0} {
+		src.cache = newTIFFCache(cache)
+		checkBoxes(t, ctx, src, ref, fmt.Sprintf("cache %d", cache))
+	}
+}
+
+// checkBoxes compares every box of sourceBoxes read from src with ref's.
+func checkBoxes(t *testing.T, ctx context.Context, src *tiffSource, ref *volume.Volume, what string) {
+	t.Helper()
+	want := src.Meta()
 	for name, b := range sourceBoxes(ref.Shape()) {
+		name = what + ", " + name
 		got, err := src.Read(ctx, b)
 		if err != nil {
 			t.Fatalf("%s %v: %v", name, b, err)
@@ -384,10 +396,15 @@ func TestTIFFSourceDecodesOnlyWhatBoxNeeds(t *testing.T) {
 			[]int64{10, 0, 15, 1}},
 		{"raw tiles", fixture{z: 5, w: 70, h: 50, tile: 16},
 			0, []volume.Box{bx(0, 5, 20, 21, 20, 40), bx(0, 5, 0, 50, 33, 34)}, []int64{10, 20}},
-		// A cache of two decoded pages (2×7000 bytes) keeps the first two
-		// pages an xz view needs and decodes the other three each time.
-		{"cache smaller than the view", fixture{z: 5, w: 70, h: 50, comp: compDeflate},
-			15000, []volume.Box{xz(10), xz(11), xz(12)}, []int64{5, 3, 3}},
+		// A cache of eight decoded pages (8×7000 bytes) keeps the first
+		// eight pages an xz view needs and decodes the other twelve each
+		// time.
+		{"cache smaller than the view", fixture{z: 20, w: 70, h: 50, comp: compDeflate},
+			56000, []volume.Box{bx(0, 20, 10, 11, 0, 70), bx(0, 20, 11, 12, 0, 70), bx(0, 20, 12, 13, 5, 9)}, []int64{20, 12, 12}},
+		// Strips larger than an eighth of the cache are decoded for each
+		// Read, down to the row it needs.
+		{"strips too large to keep", fixture{z: 5, w: 70, h: 50, comp: compLZW, pred: predHorizontal},
+			50000, []volume.Box{xz(10), xz(11), bx(1, 2, 49, 50, 3, 4)}, []int64{5, 5, 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
