@@ -106,20 +106,20 @@ func openTIFFSource(path string) (*tiffSource, error) {
 func newTIFFSource(r io.ReaderAt, size int64, path string) (*tiffSource, error) {
 	s := &tiffSource{path: path, id: tiffSourceIDs.Add(1), cache: tiffDecodedCache()}
 	// Read the tables as the walk passes each directory, while its bytes
-	// are in the window reader.
+	// are in the window reader. A broken table fails the open only if its
+	// page is kept (an ImageJ time series keeps its first time point).
 	var tables []*tiffChunks
+	var errs []error
 	var n int64
 	onPage := func(t *tiffReader, z int, p *tiffPage) error {
-		if n+int64(p.chunks()) > tiffTableBudget {
-			tables = append(tables, nil)
-			return nil
+		var tab *tiffChunks
+		var err error
+		if n+int64(p.chunks()) <= tiffTableBudget {
+			if tab, err = loadTIFFChunks(t, p, z); err == nil {
+				n += int64(len(tab.offs))
+			}
 		}
-		tab, err := loadTIFFChunks(t, p, z)
-		if err != nil {
-			return err
-		}
-		tables = append(tables, tab)
-		n += int64(len(tab.offs))
+		tables, errs = append(tables, tab), append(errs, err)
 		return nil
 	}
 	w := &windowReader{r: r}
@@ -132,7 +132,12 @@ func newTIFFSource(r io.ReaderAt, size int64, path string) (*tiffSource, error) 
 	if st.contiguous {
 		tables = tables[:1]
 	}
-	tables = tables[:len(st.pages)] // an ImageJ time series keeps its first time point
+	tables = tables[:len(st.pages)]
+	for _, err := range errs[:len(tables)] {
+		if err != nil {
+			return nil, &Error{"read", path, err}
+		}
+	}
 	s.tables = make([]atomic.Pointer[tiffChunks], len(tables))
 	for i, tab := range tables {
 		if tab != nil {

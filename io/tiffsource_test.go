@@ -178,6 +178,8 @@ func TestTIFFSourceSpecialPages(t *testing.T) {
 			xres: [2]uint32{10, 1}, yres: [2]uint32{10, 1}}, edit: imagejContiguous(4)},
 		{name: "imagej time series", f: fixture{z: 6, w: 9, h: 7, rps: 2, comp: compDeflate,
 			desc: "ImageJ=1.11a\nimages=6\nslices=3\nframes=2\nunit=nm\nspacing=50\n"}},
+		{name: "imagej time series, later time point broken", f: fixture{z: 4, w: 9, h: 7, comp: compDeflate,
+			desc: "ImageJ=1.11a\nimages=4\nslices=2\nframes=2\n"}, edit: breakLastStrip},
 		{name: "reduced resolution skipped", f: fixture{z: 3, extra: []fixTag{{tag: tagNewSubfileType, typ: tLong, vals: []uint64{1}}}}},
 		{name: "ome", f: fixture{z: 3, bps: 32, format: fmtFloat, tile: 16, comp: compDeflate,
 			desc: `<?xml version="1.0"?><OME><Image><Pixels SizeC="1" PhysicalSizeX="0.1" PhysicalSizeY="0.1" PhysicalSizeZ="40" PhysicalSizeZUnit="nm"/></Image></OME>`}},
@@ -194,6 +196,29 @@ func TestTIFFSourceSpecialPages(t *testing.T) {
 			checkSource(t, src, ref, p)
 		})
 	}
+}
+
+// breakLastStrip points the strip of the last page of a classic
+// little-endian fixture with one strip per page past the end of the file.
+func breakLastStrip(b []byte) []byte {
+	le := binary.LittleEndian
+	off := ifdOffset(b)
+	for {
+		n := int(le.Uint16(b[off:]))
+		next := int(le.Uint32(b[off+2+12*n:]))
+		if next == 0 {
+			break
+		}
+		off = next
+	}
+	b = append([]byte{}, b...)
+	n := int(le.Uint16(b[off:]))
+	for i := 0; i < n; i++ {
+		if e := b[off+2+12*i:]; le.Uint16(e) == tagStripOffsets {
+			le.PutUint32(e[8:], 1<<30)
+		}
+	}
+	return b
 }
 
 // imagejContiguous appends n-1 more planes after the single page of a
@@ -854,6 +879,91 @@ func BenchmarkTIFFSource(b *testing.B) {
 		for i := range b.N {
 			if _, err := zsrc.Read(ctx, bx(0, zs.Z, i%zs.Y, i%zs.Y+1, 0, zs.X)); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzTIFFSource feeds arbitrary bytes to the region reader. It must never
+// panic or allocate past MaxBytes, and it must agree with the in-memory
+// reader: when readTIFF's parse and decode succeed, the source opens with
+// the same shape, type and voxel size and reads the same voxels in every
+// box, with and without a cache; when the source reads the whole stack, so
+// does readTIFF.
+//
+//	go test ./io -run '^$' -fuzz FuzzTIFFSource -fuzztime 60s
+func FuzzTIFFSource(f *testing.F) {
+	old := MaxBytes
+	MaxBytes = 16 << 20
+	f.Cleanup(func() { MaxBytes = old })
+
+	for _, dt := range []volume.DType{volume.Uint8, volume.Float32} {
+		v := tifTestVolume(f, dt, volume.Shape{Z: 3, Y: 5, X: 4}, volume.Voxel{Z: 50, Y: 4, X: 4, Unit: "nm", Known: true})
+		var b bytes.Buffer
+		if err := writeTIFFTo(&b, v, dt == volume.Float32); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes())
+	}
+	for _, fx := range []fixture{
+		{w: 9, h: 5, z: 2, bps: 8, comp: compLZW, pred: predHorizontal, rps: 2},
+		{w: 9, h: 5, z: 2, bps: 16, comp: compPackBits, order: binary.BigEndian, rps: 1},
+		{w: 9, h: 5, z: 2, bps: 32, format: fmtFloat, comp: compDeflate, pred: predFloatingPt, tile: 16},
+		{w: 20, h: 18, z: 2, bps: 16, format: fmtInt, comp: compDeflate, tile: 16, big: true},
+		{w: 20, h: 18, z: 2, bps: 8, format: fmtInt, tile: 16},
+		{w: 6, h: 4, z: 3, rps: 3, desc: "ImageJ=1.11a\nimages=3\nslices=3\nunit=micron\nspacing=0.5\n"},
+		{w: 6, h: 4, z: 4, comp: compLZW, desc: "ImageJ=1.11a\nimages=4\nslices=2\nframes=2\n"},
+		{w: 6, h: 4, z: 2, bps: 32, extra: []fixTag{{tag: tagPhotometric, typ: tShort, vals: []uint64{photoWhiteIsZ}}}},
+	} {
+		f.Add(fx.build())
+	}
+	f.Add(imagejContiguous(3)(fixture{z: 1, w: 5, h: 3, bps: 16, desc: "ImageJ=1.11a\nimages=3\nslices=3\n"}.build()))
+
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		size := int64(len(data))
+		var ref *volume.Volume
+		st, werr := parseTIFF(r, size, false, true)
+		if werr == nil {
+			var d any
+			if d, werr = st.decode(); werr == nil {
+				if ref, werr = volume.New(st.shape, d, st.voxel); werr != nil {
+					return // not a reader's concern
+				}
+			}
+		}
+		src, err := newTIFFSource(r, size, "fuzz.tif")
+		if err != nil {
+			if ref != nil {
+				t.Fatalf("readTIFF read the stack, the source does not open: %v", err)
+			}
+			return
+		}
+		m := src.Meta()
+		if ref != nil && (m.Shape != ref.Shape() || m.DType != ref.DType() || m.Voxel != ref.Voxel) {
+			t.Fatalf("source %v %v %+v, readTIFF %v %v %+v", m.Shape, m.DType, m.Voxel, ref.Shape(), ref.DType(), ref.Voxel)
+		}
+		for _, cache := range []int64{1 << 20, 0} {
+			src.cache = newTIFFCache(cache)
+			for name, b := range sourceBoxes(m.Shape) {
+				got, err := src.Read(ctx, b)
+				if err == nil && got.Bytes() > MaxBytes {
+					t.Fatalf("%s: read %d bytes, limit %d", name, got.Bytes(), MaxBytes)
+				}
+				if name == "whole" && err == nil && ref == nil && !errors.Is(werr, ErrTooLarge) {
+					t.Fatalf("the source reads the whole stack, readTIFF fails: %v", werr)
+				}
+				if ref == nil {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s %v: readTIFF read the stack, the source fails: %v", name, b, err)
+				}
+				want, _ := ref.Read(ctx, b)
+				if !bytes.Equal(rawBytes(got.Data()), rawBytes(want.Data())) {
+					t.Fatalf("%s %v (cache %d): voxels differ from readTIFF's", name, b, cache)
+				}
 			}
 		}
 	})
