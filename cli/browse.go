@@ -14,6 +14,7 @@ import (
 
 	"github.com/niiv/niiv/assets"
 	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
@@ -36,7 +37,7 @@ func init() {
 			ef.register(fs)
 			model := fs.String("model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
 			mode := fs.String("mode", "niiv", "mode: nearest, linear or niiv")
-			steps := fs.Int("steps", 200, "scripted actions after the first frames")
+			steps := fs.Int("steps", 200, "scripted slice steps after the first frames (with a zoom every 4th and a pan every 6th)")
 			size := fs.Int("size", 512, "view size in pixels (square)")
 			seed := fs.Uint64("seed", 1, "seed of the script")
 			xz := fs.Int("xz", 10, "then time this many niiv 512×512 xz frames of new planes whose chunks were read by a warm-up pass (0: skip)")
@@ -70,20 +71,6 @@ func init() {
 
 // browse runs the benchmark.
 func browse(ctx context.Context, env *Env, path string, vf *voxelFlags, lz volio.Lazy, eo engine.Options, mode viewer.Mode, steps, size int, seed uint64, xz int) error {
-	methods := viewer.Methods{}
-	closeModel := func() {}
-	if mode == viewer.Niiv {
-		var info string
-		methods, closeModel, info = engine.Load(ctx, eo)
-		if methods.Niiv == nil {
-			return fmt.Errorf("niiv unavailable: %v", methods.NiivError)
-		}
-		fmt.Fprintf(env.Stdout, "model       %s\n", info)
-	} else {
-		methods = engine.Classical(nil)
-	}
-	defer closeModel()
-
 	t0 := time.Now()
 	opts := vf.openOptions()
 	opts.Lazy = lz
@@ -97,12 +84,24 @@ func browse(ctx context.Context, env *Env, path string, vf *voxelFlags, lz volio
 	limitMemory(vol)
 	m := viewer.New(vol) // contrast from the (estimated) statistics
 	opened := time.Since(t0)
+
+	methods := engine.Classical(nil)
+	if mode == viewer.Niiv {
+		ms, closeModel, info := engine.Load(ctx, eo)
+		defer closeModel()
+		if ms.Niiv == nil {
+			return fmt.Errorf("niiv unavailable: %v", ms.NiivError)
+		}
+		methods = ms
+		fmt.Fprintf(env.Stdout, "model       %s\n", info)
+	}
 	how := "in memory"
 	if vol.Lazy() {
 		how = fmt.Sprintf("lazily, %d pyramid level(s)", max(1, len(vol.Levels())))
 	}
 	fmt.Fprintf(env.Stdout, "volume      %s: %v %v (%s), voxel %v, opened %s\n", path, vol.Shape(), vol.DType(), volio.HumanBytes(vol.Bytes()), vol.Voxel, how)
 	fmt.Fprintf(env.Stdout, "open        %.3f s (metadata, statistics and contrast)\n", opened.Seconds())
+	fmt.Fprintf(env.Stdout, "caches      latents %s, chunks %s\n", volio.HumanBytes(reconstruct.CacheBudget()), volio.HumanBytes(volio.ChunkCacheBytes))
 
 	var last viewer.Frame
 	p := viewer.NewPipeline(methods, func(f viewer.Frame) {
@@ -132,36 +131,57 @@ func browse(ctx context.Context, env *Env, path string, vf *voxelFlags, lz volio
 		fmt.Fprintf(env.Stdout, "first %-5v %.3f s  (%s)\n", a, d.Seconds(), f.Label())
 	}
 
+	// The script: steps slice steps, taking the views in turn; after every
+	// fourth, that view zooms by 1.5 about a random point (in, until two
+	// screen pixels show one voxel, for the first three quarters; then
+	// out); after every sixth, it pans by up to half its size.
 	r := rand.New(rand.NewPCG(seed, 0x62726f77)) // "brow"
 	var times []float64
 	kinds := map[string]int{}
+	renderAll := func(i int) error {
+		for _, b := range viewer.Views { // a step moves the crosshair in the other views
+			d, _, err := render(b)
+			if err != nil {
+				return fmt.Errorf("action %d: %w", i, err)
+			}
+			times = append(times, d.Seconds())
+		}
+		return nil
+	}
 	for i := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		a := viewer.Views[r.IntN(3)]
-		v := m.View(a)
-		switch k := r.IntN(10); {
-		case k < 6:
-			m.Step(a, 1+r.IntN(3)*(2*r.IntN(2)-1), false)
-			kinds["slice"]++
-		case k < 8:
+		a := viewer.Views[i%3]
+		n := 1 + r.IntN(3)
+		if r.IntN(2) == 0 {
+			n = -n
+		}
+		m.Step(a, n, false)
+		kinds["slice"]++
+		if err := renderAll(i); err != nil {
+			return err
+		}
+		if i%4 == 3 {
+			g := m.Geometry(a)
 			f := 1.5
-			if r.IntN(2) == 0 || v.Zoom > 16 {
+			if i >= 3*steps/4 {
 				f = 1 / 1.5
+			} else if g.W > 0 && (g.C1-g.C0)/float64(g.W) <= 0.5 {
+				f = 1 // deep enough
 			}
-			m.ZoomAbout(a, f, float64(r.IntN(size)), float64(r.IntN(size)))
+			m.ZoomAbout(a, f, float64(size/4+r.IntN(size/2)), float64(size/4+r.IntN(size/2)))
 			kinds["zoom"]++
-		default:
+			if err := renderAll(i); err != nil {
+				return err
+			}
+		}
+		if i%6 == 5 {
 			m.Pan(a, float64(r.IntN(size/2)-size/4), float64(r.IntN(size/2)-size/4))
 			kinds["pan"]++
-		}
-		for _, b := range viewer.Views { // a slice step moves the crosshair in the other views
-			d, _, err := render(b)
-			if err != nil {
-				return fmt.Errorf("step %d: %w", i, err)
+			if err := renderAll(i); err != nil {
+				return err
 			}
-			times = append(times, d.Seconds())
 		}
 	}
 	if len(times) > 0 {
@@ -171,8 +191,8 @@ func browse(ctx context.Context, env *Env, path string, vf *voxelFlags, lz volio
 		for _, t := range times {
 			sum += t
 		}
-		fmt.Fprintf(env.Stdout, "browse      %d actions (%d slice steps, %d zooms, %d pans), %d frames: median %.0f ms, p90 %.0f ms, max %.0f ms, total %.1f s\n",
-			steps, kinds["slice"], kinds["zoom"], kinds["pan"], len(times), 1e3*q(0.5), 1e3*q(0.9), 1e3*times[len(times)-1], sum)
+		fmt.Fprintf(env.Stdout, "browse      %d slice steps, %d zooms, %d pans; %d frames: median %.0f ms, p90 %.0f ms, max %.0f ms, total %.1f s\n",
+			kinds["slice"], kinds["zoom"], kinds["pan"], len(times), 1e3*q(0.5), 1e3*q(0.9), 1e3*times[len(times)-1], sum)
 	}
 	if xz > 0 && methods.Niiv != nil {
 		if err := timeXZ(ctx, env, vol, methods.Niiv, xz); err != nil {

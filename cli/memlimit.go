@@ -9,17 +9,28 @@ import (
 	"github.com/niiv/niiv/volume"
 )
 
-// limitMemory sets the Go runtime's soft memory limit to what a viewing
-// session of vol needs: the volume when it is in memory, the latent and
-// chunk caches at their budgets, and 1 GiB for frames and work in flight.
-// Without it the collector lets the heap grow to twice the live data
-// before collecting, and the caches' garbage doubles the resident memory.
-// GOMEMLIMIT, when set, takes precedence.
+// lazyLatentBudget is the latent-cache budget of a session on a volume
+// read lazily: about one full-resolution 512×512 XY view's worth of
+// encoded xz planes with lite, so that browsing a volume of any size stays
+// within a laptop's memory (in-memory volumes keep reconstruct's larger
+// default, which spares re-encoding when the XY view moves).
+const lazyLatentBudget = 384 << 20
+
+// limitMemory bounds a viewing session of vol: on a lazy volume the latent
+// cache gets lazyLatentBudget (call it before the model is loaded); and the
+// Go runtime's soft memory limit is set to the volume when it is in memory,
+// the latent and chunk caches at their budgets, and 512 MiB for frames and
+// work in flight. Without that limit the collector lets the heap grow to
+// twice the live data before collecting, and the caches' garbage doubles
+// the resident memory. GOMEMLIMIT, when set, takes precedence.
 func limitMemory(vol *volume.Volume) {
+	if vol.Lazy() {
+		reconstruct.SetCacheBudget(min(reconstruct.CacheBudget(), lazyLatentBudget))
+	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	n := reconstruct.CacheBudget() + volio.ChunkCacheBytes + 1<<30
+	n := reconstruct.CacheBudget() + volio.ChunkCacheBytes + 512<<20
 	if !vol.Lazy() {
 		n += vol.Bytes()
 	}

@@ -55,16 +55,17 @@ func lazyAbove() int64 {
 
 // ChunkCacheBytes is the budget of the decoded-chunk cache that every
 // chunked volume opened by this package shares: a sixteenth of memory, at
-// most 1 GiB (256 MiB where memory cannot be read). Set it before the first
+// most 384 MiB (enough for the chunks behind three 512×512 views at full
+// resolution, with 128³ chunks of 8-bit voxels). Set it before the first
 // open.
 var ChunkCacheBytes = chunkCacheBytes()
 
 func chunkCacheBytes() int64 {
-	t := sysmem.Total()
-	if t <= 0 {
-		return 256 << 20
+	const cap = 384 << 20
+	if t := sysmem.Total(); t > 0 && t/16 < cap {
+		return t / 16
 	}
-	return min(t/16, 1<<30)
+	return cap
 }
 
 // chunkCache is the cache shared by the chunked volumes.

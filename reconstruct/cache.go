@@ -3,6 +3,7 @@ package reconstruct
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 
 	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/volume"
@@ -46,9 +47,21 @@ const maxCacheBytes = 4 << 30
 // that holds them (a 30×512×512 volume's 512 planes take 1 GB with lite),
 // a new z costs a decode, not an encode of every plane (0.1 s instead of
 // 6 s on 2 vCPUs).
+// SetCacheBudget overrides it (n > 0) for the caches made afterwards, as
+// the viewer does for volumes read lazily, whose sessions must fit in a
+// bounded memory.
 func CacheBudget() int64 {
+	if n := cacheOverride.Load(); n > 0 {
+		return n
+	}
 	return min(int64(maxCacheBytes), max(int64(DefaultCacheBytes), sysmem.Total()/8))
 }
+
+// SetCacheBudget sets the budget CacheBudget returns from now on; n ≤ 0
+// restores the default.
+func SetCacheBudget(n int64) { cacheOverride.Store(n) }
+
+var cacheOverride atomic.Int64
 
 // NewCache returns a cache holding at most maxBytes of encoded planes.
 func NewCache(maxBytes int64) *Cache {
