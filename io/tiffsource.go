@@ -185,7 +185,8 @@ func (s *tiffSource) Close() error {
 // each, the strips or tiles that rows b.Y0..b.Y1-1 (and, for tiles,
 // columns b.X0..b.X1-1) cover. Compressed strips and tiles small enough
 // for the cache are decoded whole and kept; larger ones are decoded down
-// to the box's last row for each Read. It checks ctx between pages.
+// to the box's last row for each Read. It checks ctx between pages (and
+// between rows of strips or tiles within a page).
 func (s *tiffSource) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -205,7 +206,10 @@ func (s *tiffSource) Read(ctx context.Context, b volume.Box) (*volume.Volume, er
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := s.readPage(w, z, b, out, (z-b.Z0)*bs.Y*bs.X, read); err != nil {
+		if err := s.readPage(ctx, w, z, b, out, (z-b.Z0)*bs.Y*bs.X, read); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, &Error{"read", s.path, err}
 		}
 	}
@@ -242,8 +246,9 @@ func (s *tiffSource) page(z int) (*tiffPage, int64, *tiffChunks, error) {
 }
 
 // readPage writes the part of page z inside b into out, from element base
-// (the box's rows of bs.X values each).
-func (s *tiffSource) readPage(w *tiffWorker, z int, b volume.Box, out any, base int, read uint64) error {
+// (the box's rows of bs.X values each). It also checks ctx between rows of
+// strips or tiles, for pages that take long to decode.
+func (s *tiffSource) readPage(ctx context.Context, w *tiffWorker, z int, b volume.Box, out any, base int, read uint64) error {
 	p, shift, tab, err := s.page(z)
 	if err != nil {
 		return err
@@ -259,6 +264,11 @@ func (s *tiffSource) readPage(w *tiffWorker, z int, b volume.Box, out any, base 
 		cy0, cy1 = b.Y0/p.rowsPerStrip, (b.Y1-1)/p.rowsPerStrip
 	}
 	for cy := cy0; cy <= cy1; cy++ {
+		if cy > cy0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		for cx := cx0; cx <= cx1; cx++ {
 			c := cy*across + cx
 			y0, x0, rows, cols := p.chunkGeom(c)
