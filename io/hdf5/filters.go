@@ -32,8 +32,8 @@ func unfilter(pipeline []filter, elemSize int, raw []byte, mask uint32, n int) (
 		}
 		fl := pipeline[k]
 		want := sizes[k]
-		if want < 0 {
-			return nil, unsupported("%v after another compression filter", fl)
+		if want < 0 && fl.id != filterShuffle && fl.id != filterFletcher32 {
+			return nil, unsupported("the %v filter after another compression filter", fl)
 		}
 		var err error
 		switch fl.id {
@@ -68,7 +68,7 @@ func unfilter(pipeline []filter, elemSize int, raw []byte, mask uint32, n int) (
 		if err != nil {
 			return nil, err
 		}
-		if len(b) != want {
+		if want >= 0 && len(b) != want {
 			return nil, corrupt("%v filter gave %d bytes, want %d", fl, len(b), want)
 		}
 	}

@@ -35,6 +35,7 @@ type message struct {
 	typ   uint16
 	flags uint8
 	data  []byte
+	addr  uint64 // file address of data
 }
 
 // object is a parsed object header.
@@ -108,6 +109,7 @@ func (f *file) objectV1(o *object, head []byte, what string) error {
 		for d.left() >= 8 && len(o.msgs) < int(nmsgs)+maxChunks {
 			typ, n, flags := d.u16(), d.u16(), d.u8()
 			d.skip(3)
+			at := c.addr + uint64(d.off)
 			data := d.bytes(int(n))
 			if d.err != nil {
 				return d.err
@@ -118,10 +120,11 @@ func (f *file) objectV1(o *object, head []byte, what string) error {
 					return err
 				}
 				queue = append(queue, s)
+				o.msgs = append(o.msgs, message{typ, flags, data, at})
 				continue
 			}
 			if typ != msgNil {
-				o.msgs = append(o.msgs, message{typ, flags, data})
+				o.msgs = append(o.msgs, message{typ, flags, data, at})
 			}
 		}
 	}
@@ -171,7 +174,7 @@ func (f *file) objectV2(o *object, what string) error {
 	}
 	creation := flags&0x04 != 0
 	queue := []span{}
-	if err := f.messagesV2(o, first[prefix:len(first)-4], creation, &queue, what); err != nil {
+	if err := f.messagesV2(o, first[prefix:len(first)-4], o.addr+prefix, creation, &queue, what); err != nil {
 		return err
 	}
 	seen := map[uint64]bool{o.addr: true}
@@ -194,16 +197,16 @@ func (f *file) objectV2(o *object, what string) error {
 		if err := checkSum(b, what+": continuation chunk"); err != nil {
 			return err
 		}
-		if err := f.messagesV2(o, b[4:len(b)-4], creation, &queue, what); err != nil {
+		if err := f.messagesV2(o, b[4:len(b)-4], c.addr+4, creation, &queue, what); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// messagesV2 parses the messages of one version 2 header chunk, adding
-// continuations to queue.
-func (f *file) messagesV2(o *object, b []byte, creation bool, queue *[]span, what string) error {
+// messagesV2 parses the messages of one version 2 header chunk, b at file
+// address addr, adding continuations to queue.
+func (f *file) messagesV2(o *object, b []byte, addr uint64, creation bool, queue *[]span, what string) error {
 	hs := 4
 	if creation {
 		hs = 6
@@ -214,6 +217,7 @@ func (f *file) messagesV2(o *object, b []byte, creation bool, queue *[]span, wha
 		if creation {
 			d.skip(2)
 		}
+		at := addr + uint64(d.off)
 		data := d.bytes(int(n))
 		if d.err != nil {
 			return d.err
@@ -225,9 +229,10 @@ func (f *file) messagesV2(o *object, b []byte, creation bool, queue *[]span, wha
 				return err
 			}
 			*queue = append(*queue, s)
+			o.msgs = append(o.msgs, message{uint16(typ), flags, data, at})
 		case msgNil:
 		default:
-			o.msgs = append(o.msgs, message{uint16(typ), flags, data})
+			o.msgs = append(o.msgs, message{uint16(typ), flags, data, at})
 		}
 	}
 	return nil
