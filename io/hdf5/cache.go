@@ -131,6 +131,3 @@ func (c *chunkCache) drop(ds uint64) {
 		}
 	}
 }
-
-// dropChunks removes the chunks of dataset ds from the shared cache.
-func dropChunks(ds uint64) { sharedCache().drop(ds) }

@@ -53,8 +53,9 @@ type Dataset struct {
 	osf  *os.File // nil for a Dataset over another reader (tests)
 	path string
 	ds   *dataset
-	meta volume.Meta
-	id   uint64 // key of its chunks in the shared cache
+	meta  volume.Meta
+	id    uint64      // key of its chunks in the cache
+	cache *chunkCache // the shared cache; tests set their own
 }
 
 var _ volume.Source = (*Dataset)(nil)
@@ -139,7 +140,7 @@ func openReader(r io.ReaderAt, size int64, p, name string) (*Dataset, error) {
 	if err != nil {
 		return nil, &Error{Op: "open", Path: p, Dataset: name, Err: err}
 	}
-	d := &Dataset{path: p, ds: ds, id: nextID.Add(1)}
+	d := &Dataset{path: p, ds: ds, id: nextID.Add(1), cache: sharedCache()}
 	d.meta = volume.Meta{Name: filepath.Base(p) + ":" + name, Shape: ds.shape, DType: ds.out, Voxel: ds.voxel}
 	return d, nil
 }
@@ -547,7 +548,7 @@ func (d *Dataset) Name() string { return d.ds.name }
 // Close closes the file and drops the dataset's chunks from the cache;
 // Read fails afterwards.
 func (d *Dataset) Close() error {
-	dropChunks(d.id)
+	d.cache.drop(d.id)
 	if d.osf == nil {
 		return nil
 	}

@@ -188,7 +188,7 @@ func (d *Dataset) readChunks(ctx context.Context, out any, b volume.Box) error {
 	for _, n := range count {
 		total *= int(n)
 	}
-	cache := sharedCache()
+	cache := d.cache
 	workers := min(runtime.GOMAXPROCS(0), total)
 	var (
 		next    atomic.Int64

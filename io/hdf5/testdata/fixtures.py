@@ -209,11 +209,13 @@ with h5py.File(p("latest.h5"), "w", libver="latest") as f:
         g.create_dataset("d%02d" % i, data=np.full((2, 3, 4), i, dtype="u1"))
     add("latest_dense_links", f.filename, "/dense/d17", np.full((2, 3, 4), 17, dtype="u1"))
 
-# An extensible array with paged data blocks (more than 131060 chunks).
+# An extensible array with paged data blocks (more than 131060 chunks),
+# written sparsely: unallocated super blocks, data blocks and pages.
 with h5py.File(p("ext_paged.h5"), "w", libver="latest") as f:
-    ds = f.create_dataset("z", shape=(0, 1, 1), maxshape=(None, 1, 1), dtype="u2", chunks=(1, 1, 1))
+    ds = f.create_dataset("z", shape=(0, 1, 1), maxshape=(None, 1, 1), dtype="u2", chunks=(1, 1, 1), fillvalue=9)
     ds.resize((140000, 1, 1))
-    ds[:135000] = values((135000, 1, 1), "u2")
+    for lo, hi in [(0, 100), (600, 700), (131000, 131200), (133000, 133100), (139900, 140000)]:
+        ds[lo:hi] = values((hi - lo, 1, 1), "u2")
     add("ext_paged", f.filename, "/z", ds[...], index="extensible array")
 
 # libver v108: superblock 2, layouts version 3.
