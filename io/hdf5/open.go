@@ -50,9 +50,9 @@ func (d DatasetInfo) String() string {
 // Dataset is one dataset of an open HDF5 file, read by region. It
 // implements volume.Source and is safe for concurrent use.
 type Dataset struct {
-	osf  *os.File // nil for a Dataset over another reader (tests)
-	path string
-	ds   *dataset
+	osf   *os.File // nil for a Dataset over another reader (tests)
+	path  string
+	ds    *dataset
 	meta  volume.Meta
 	id    uint64      // key of its chunks in the cache
 	cache *chunkCache // the shared cache; tests set their own
