@@ -25,7 +25,9 @@ import (
 // base name as Name), and Read returns the same voxels as readTIFF, decoding
 // only what the box needs. Uncompressed strips and tiles are read in part
 // (only the rows and columns of the box); compressed ones are decoded whole
-// and kept in a byte-bounded cache. It is safe for concurrent use.
+// and kept in a byte-bounded cache shared by all sources, or, when too
+// large for it, decoded only down to the rows the box needs. It is safe
+// for concurrent use.
 type tiffSource struct {
 	path string
 	f    io.Closer
