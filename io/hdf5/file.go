@@ -40,6 +40,9 @@ func (f *file) readAt(addr, n uint64, what string) ([]byte, error) {
 	if n > uint64(maxMeta) {
 		return nil, corrupt("%s: %d bytes at address %d is more than the %s allowed for one structure", what, n, addr, humanBytes(maxMeta))
 	}
+	if !f.inFile(addr, n) {
+		return nil, corrupt("%s: %d bytes at address %d run past the end of the %d-byte file", what, n, addr, f.size)
+	}
 	b := make([]byte, n)
 	return b, f.readInto(b, addr, what)
 }

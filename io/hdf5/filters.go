@@ -2,7 +2,8 @@ package hdf5
 
 import (
 	"encoding/binary"
-	"fmt"
+	"errors"
+	"strings"
 
 	"github.com/niiv/niiv/io/codec"
 )
@@ -39,9 +40,7 @@ func unfilter(pipeline []filter, elemSize int, raw []byte, mask uint32, n int) (
 		switch fl.id {
 		case filterDeflate:
 			b, err = codec.ZlibDecode(b, want)
-			if err != nil {
-				err = fmt.Errorf("deflate: %w", err)
-			}
+			err = codecError("deflate", err)
 		case filterShuffle:
 			size := elemSize
 			if len(fl.cd) > 0 {
@@ -54,14 +53,10 @@ func unfilter(pipeline []filter, elemSize int, raw []byte, mask uint32, n int) (
 			b, err = lzfDecode(b, want)
 		case filterBlosc:
 			b, err = codec.BloscDecode(b, want)
-			if err != nil {
-				err = fmt.Errorf("blosc: %w", err)
-			}
+			err = codecError("blosc", err)
 		case filterZstd:
 			b, err = codec.ZstdDecode(b, want)
-			if err != nil {
-				err = fmt.Errorf("zstd: %w", err)
-			}
+			err = codecError("zstd", err)
 		default:
 			err = unsupported("the %v filter is not supported", fl)
 		}
@@ -76,6 +71,19 @@ func unfilter(pipeline []filter, elemSize int, raw []byte, mask uint32, n int) (
 		return nil, corrupt("chunk stored in %d bytes, want %d", len(b), n)
 	}
 	return b, nil
+}
+
+// codecError returns the error of a decoder of package codec as one of
+// this package's kinds, named after the filter.
+func codecError(filter string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := filter + ": " + strings.TrimPrefix(err.Error(), "codec: ")
+	if errors.Is(err, codec.ErrUnsupported) {
+		return &kindError{ErrUnsupported, errors.New(msg)}
+	}
+	return &kindError{ErrFormat, errors.New(msg)}
 }
 
 // unshuffle reverses HDF5's shuffle filter for elements of size bytes: the

@@ -234,6 +234,9 @@ func (f *file) resolveFrom(addr uint64, dir, p string, hops int) (uint64, error)
 				return 0, corrupt("soft links from %s nest more than 16 deep", path.Join(dir, name))
 			}
 			if addr, err = f.resolveFrom(addr, dir, l.soft, hops+1); err != nil {
+				if hops > 0 {
+					return 0, err
+				}
 				return 0, fmt.Errorf("soft link %s → %s: %w", path.Join(dir, name), l.soft, err)
 			}
 		default:

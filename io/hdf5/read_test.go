@@ -247,7 +247,7 @@ func TestList(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	dir, all := fixtures(t)
 	kinds := map[string]error{"scaleoffset": ErrUnsupported, "compound": ErrUnsupported, "rank1": ErrUnsupported,
-		"rank4_channels": ErrUnsupported, "missing": ErrNotFound, "group": ErrNotFound}
+		"rank4_channels": ErrUnsupported, "missing": ErrNotFound, "group": ErrNotFound, "softlink_loop": ErrFormat}
 	for _, fx := range all {
 		if fx.Error == "" {
 			continue

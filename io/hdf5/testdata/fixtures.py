@@ -256,6 +256,9 @@ with h5py.File(p("more.h5"), "w") as f:
     fail("missing", f.filename, "/nothing/here", "no member")
     f.create_group("grp")
     fail("group", f.filename, "/grp", "is a group")
+    f["loop1"] = h5py.SoftLink("/loop2")
+    f["loop2"] = h5py.SoftLink("/loop1")
+    fail("softlink_loop", f.filename, "/loop1", "nest more than 16 deep")
     # Many attributes make the object header continue in another block.
     ds = f.create_dataset("continued", data=a[:2, :5, :5])
     for i in range(40):
