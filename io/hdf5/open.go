@@ -85,8 +85,9 @@ type dataset struct {
 
 // Open opens the dataset at path name inside the HDF5 file at path p
 // ("/volumes/raw"; the leading slash may be left out). With name "" it
-// opens the file's only 3-D dataset, or its only 2-D dataset when it has no
-// 3-D one; otherwise the error lists the datasets. Only metadata is read.
+// opens the file's only 3-D dataset (of more than one z plane), or its
+// only 2-D dataset when it has no 3-D one; otherwise the error, which
+// wraps ErrNotFound, lists the datasets. Only metadata is read.
 func Open(p, name string) (*Dataset, error) {
 	osf, size, err := openOS(p, "open")
 	if err != nil {
@@ -200,8 +201,8 @@ func (f *file) describe(p string, o *object) DatasetInfo {
 	return info
 }
 
-// pick returns the name of the file's only 3-D dataset, or of its only 2-D
-// dataset when it has no 3-D one.
+// pick returns the name of the file's only 3-D dataset (of more than one
+// z plane), or of its only 2-D dataset (one plane) when it has no 3-D one.
 func (f *file) pick() (string, error) {
 	infos, err := f.list()
 	if err != nil {
@@ -212,7 +213,7 @@ func (f *file) pick() (string, error) {
 		if in.Problem != "" {
 			continue
 		}
-		if in.Shape.Z > 1 || len(in.Dims) >= 3 {
+		if in.Shape.Z > 1 {
 			vols = append(vols, in.Name)
 		} else {
 			planes = append(planes, in.Name)
@@ -322,7 +323,7 @@ func (f *file) parseDataset(name string, o *object, index bool) (*dataset, error
 		return nil, err
 	}
 	if attrs, err := f.attributes(o); err == nil {
-		ds.voxel = voxelFrom(attrs, len(ds.dims))
+		ds.voxel = voxelFrom(attrs, len(ds.dims), ds.axes)
 	} else {
 		ds.voxel = volume.Unknown()
 	}
@@ -334,23 +335,27 @@ func (f *file) parseDataset(name string, o *object, index bool) (*dataset, error
 	return ds, nil
 }
 
-// setShape maps the dataset's dimensions to z, y and x.
+// setShape maps the dataset's dimensions to z, y and x: a 2-D dataset is
+// one z plane, and dimensions of 1 beyond three are dropped, at the end
+// (ilastik's zyxc with one channel) and then at the start (tczyx).
 func (ds *dataset) setShape() error {
 	r := len(ds.dims)
+	lo, hi := 0, r
+	for hi-lo > 3 && ds.dims[hi-1] == 1 {
+		hi--
+	}
+	for hi-lo > 3 && ds.dims[lo] == 1 {
+		lo++
+	}
 	switch {
-	case r < 2:
+	case r < 2 || r > 5:
 		return unsupported("rank-%d dataset (2-D and 3-D datasets are read)", r)
 	case r == 2:
 		ds.axes = [3]int{-1, 0, 1}
-	case r <= 5:
-		for i := range r - 3 {
-			if ds.dims[i] != 1 {
-				return unsupported("rank-%d dataset of dimensions %v: only rank 4 or 5 with leading dimensions of 1 is read", r, ds.dims)
-			}
-		}
-		ds.axes = [3]int{r - 3, r - 2, r - 1}
+	case hi-lo > 3:
+		return unsupported("rank-%d dataset of dimensions %v: of rank 4 and 5 only datasets whose dimensions beyond three are 1 are read", r, ds.dims)
 	default:
-		return unsupported("rank-%d dataset (2-D and 3-D datasets are read)", r)
+		ds.axes = [3]int{lo, lo + 1, lo + 2}
 	}
 	// Every extent must be positive, and the whole dataset addressable.
 	total := uint64(ds.dt.size)
@@ -410,6 +415,11 @@ func (ds *dataset) checkLayout() error {
 			n = lo
 		}
 		ds.cbytes = int(n)
+		for _, c := range l.chunk[ds.axes[2]+1:] {
+			if c != 1 {
+				return unsupported("chunks of %v elements: dimensions of 1 after x must have chunks of 1", l.chunk)
+			}
+		}
 		ds.chunkN = make([]uint64, len(ds.dims))
 		for i, v := range ds.dims {
 			ds.chunkN[i] = (v + l.chunk[i] - 1) / l.chunk[i]
@@ -504,8 +514,9 @@ func (ds *dataset) openIndex() (chunkIndex, error) {
 // voxelFrom returns the voxel size that a dataset's attributes give: its
 // "resolution" (z, y, x in nm, as CREMI writes it) or "element_size_um"
 // (z, y, x in µm, as ilastik and Fiji write it), in nm; unknown without
-// either.
-func voxelFrom(attrs []attribute, rank int) volume.Voxel {
+// either. The attribute has one size per dimension of the dataset (rank
+// of them, axes picking z, y and x), or three.
+func voxelFrom(attrs []attribute, rank int, axes [3]int) volume.Voxel {
 	for _, c := range []struct {
 		name  string
 		scale float64
@@ -514,18 +525,21 @@ func voxelFrom(attrs []attribute, rank int) volume.Voxel {
 			if a.name != c.name {
 				continue
 			}
-			v := a.values
-			// One size per dimension; the last three (or two) are z, y, x.
-			if len(v) != rank && len(v) != 3 {
+			var zyx [3]float64
+			switch len(a.values) {
+			case rank:
+				for k, ax := range axes {
+					if ax < 0 {
+						ax = axes[1] // a 2-D dataset's z: its y size
+					}
+					zyx[k] = a.values[ax]
+				}
+			case 3:
+				copy(zyx[:], a.values)
+			default:
 				continue
 			}
-			if len(v) > 3 {
-				v = v[len(v)-3:]
-			}
-			if len(v) == 2 {
-				v = []float64{v[0], v[0], v[1]}
-			}
-			vx := volume.Voxel{Z: v[0] * c.scale, Y: v[1] * c.scale, X: v[2] * c.scale, Unit: "nm", Known: true, Source: "HDF5 attribute " + c.name}
+			vx := volume.Voxel{Z: zyx[0] * c.scale, Y: zyx[1] * c.scale, X: zyx[2] * c.scale, Unit: "nm", Known: true, Source: "HDF5 attribute " + c.name}
 			if vx.Validate() == nil {
 				return vx
 			}

@@ -193,9 +193,11 @@ func TestList(t *testing.T) {
 			"/a/plane (uint8 6×7)", "",
 		}},
 		{"ilastik.h5", []string{
-			"/channels (uint8 2×4×5×6)", "leading dimensions of 1",
+			"/channels (uint8 2×4×5×6)", "dimensions beyond three are 1",
 			"/exported_data (float32 1×6×20×25)", "",
 			"/t5 (uint16 1×1×5×7×9)", "",
+			"/tyxc (uint16 1×7×9×1)", "",
+			"/zyxc (uint8 6×20×25×1)", "",
 		}},
 	}
 	for _, c := range cases {

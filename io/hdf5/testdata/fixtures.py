@@ -141,7 +141,14 @@ with h5py.File(p("ilastik.h5"), "w") as f:
     ds.attrs["element_size_um"] = np.array([0.5, 0.25, 0.25])
     add("fiji_5d", f.filename, "/t5", b, voxel=[500, 250, 250], squeeze=2)
     f.create_dataset("channels", data=values((2, 4, 5, 6), "u1"))
-    fail("rank4_channels", f.filename, "/channels", "leading dimensions of 1")
+    fail("rank4_channels", f.filename, "/channels", "dimensions beyond three are 1")
+    c = values((6, 20, 25, 1), "u1")
+    ds = f.create_dataset("zyxc", data=c, chunks=(3, 8, 8, 1), compression="gzip")
+    ds.attrs["element_size_um"] = np.array([0.04, 0.004, 0.004, 1.0])
+    add("ilastik_zyxc", f.filename, "/zyxc", c[..., 0], voxel=[40, 4, 4], dims=[6, 20, 25, 1])
+    e = values((1, 7, 9, 1), "u2")
+    f.create_dataset("tyxc", data=e)
+    add("tyxc_plane", f.filename, "/tyxc", e[0, ..., 0], dims=[1, 7, 9, 1])
 
 # libver="latest": superblock 3, v2 object headers, version 4 layouts and
 # their chunk indexes.
