@@ -230,6 +230,9 @@ func (h *fheap) locate(off uint64) (addr, blockOff, size uint64, err error) {
 			if row <= 0 || row >= 64 {
 				return 0, 0, 0, corrupt("%s: offset %d outside the heap", what, off)
 			}
+			if h.rowSize(row) == 0 {
+				return 0, 0, 0, corrupt("%s: offset %d outside the heap", what, off)
+			}
 			col = (rel - 1<<hb) / h.rowSize(row)
 		}
 		if row >= nrows || col >= h.width {
@@ -248,6 +251,9 @@ func (h *fheap) locate(off uint64) (addr, blockOff, size uint64, err error) {
 			return child, childOff, h.rowSize(row), nil
 		}
 		nrows = log2(h.rowSize(row)) - h.firstBits + 1
+		if nrows <= 0 || nrows > 64 {
+			return 0, 0, 0, corrupt("%s: indirect block of %d rows", what, nrows)
+		}
 		iaddr, ioff = child, childOff
 	}
 	return 0, 0, 0, corrupt("%s: indirect blocks nest too deep", what)

@@ -449,6 +449,9 @@ func (x *earrayIndex) lookup(c []uint64) (chunkLoc, bool, error) {
 			return chunkLoc{}, false, corrupt("%s: super block at %d is also another structure", what, saddr)
 		}
 		k := e / si.dblkN
+		if k >= uint64(len(sb.dblks)) {
+			return chunkLoc{}, false, corrupt("%s: data block %d of %d in a super block", what, k, len(sb.dblks))
+		}
 		dblk = sb.dblks[k]
 		if si.dblkN > x.pageN {
 			npages = si.dblkN / x.pageN

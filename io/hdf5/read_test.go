@@ -337,3 +337,64 @@ func TestNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestWideGroup checks that the group of 600 links in latest.h5 is stored
+// as the fixture means it to be (a v2 B-tree of more than one level over a
+// fractal heap with indirect blocks) and that List finds each dataset once
+// however many links lead to it.
+func TestWideGroup(t *testing.T) {
+	dir, _ := fixtures(t)
+	b, err := os.ReadFile(filepath.Join(dir, "latest.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := f.resolve("/wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.readObject(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	li := o.find(msgLinkInfo)
+	if li == nil {
+		t.Fatal("no link info message")
+	}
+	d := f.dec(li.data, "link info")
+	d.skip(2)
+	if li.data[1]&1 != 0 {
+		d.skip(8)
+	}
+	heap, err := f.fractalHeap(d.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt, err := f.btree2(d.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if heap.rootRows == 0 || bt.depth == 0 {
+		t.Errorf("heap root rows %d, B-tree depth %d: the fixture does not reach indirect blocks and internal nodes", heap.rootRows, bt.depth)
+	}
+	ls, err := f.links(o)
+	if err != nil || len(ls) != 600 {
+		t.Fatalf("%d links, %v", len(ls), err)
+	}
+	infos, err := f.list()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, in := range infos {
+		if strings.HasPrefix(in.Name, "/wide/") || in.Name == "/fixed" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the dataset linked 301 times listed %d times", n)
+	}
+}

@@ -215,6 +215,14 @@ with h5py.File(p("latest.h5"), "w", libver="latest") as f:
     for i in range(30):
         g.create_dataset("d%02d" % i, data=np.full((2, 3, 4), i, dtype="u1"))
     add("latest_dense_links", f.filename, "/dense/d17", np.full((2, 3, 4), 17, dtype="u1"))
+    # A group of 600 links: a v2 B-tree of more than one level, a fractal
+    # heap with indirect blocks.
+    g = f.create_group("wide")
+    for i in range(300):
+        g["soft_%03d_with_a_long_name_to_fill_the_heap" % i] = h5py.SoftLink("/fixed")
+        g["hard_%03d_with_a_long_name_to_fill_the_heap" % i] = f["fixed"]
+    add("latest_wide_soft", f.filename, "/wide/soft_250_with_a_long_name_to_fill_the_heap", a, index="fixed array")
+    add("latest_wide_hard", f.filename, "/wide/hard_007_with_a_long_name_to_fill_the_heap", a, index="fixed array")
 
 # An extensible array with paged data blocks (more than 131060 chunks),
 # written sparsely: unallocated super blocks, data blocks and pages.
