@@ -20,8 +20,9 @@
 //     (a fractal heap indexed by a v2 B-tree, used by libver="latest" for
 //     groups of more than 8 links); hard and soft links. Attributes in the
 //     header and in dense attribute storage.
-//   - Datasets of rank 2 or 3, and of rank 4 or 5 whose leading dimensions
-//     are 1; a 2-D dataset is read as one z plane.
+//   - Datasets of rank 2 or 3, and of rank 4 or 5 whose dimensions beyond
+//     three are 1 (leading, as t and c of tczyx, or trailing, as the
+//     channel of ilastik's zyxc); a 2-D dataset is read as one z plane.
 //   - Fixed-point and floating-point elements of either byte order: uint8
 //     is read as Uint8, int8 and int16 as Int16, uint16 as Uint16, float16
 //     and float32 as Float32, float64 as Float64. uint32 and int32 are read
@@ -35,6 +36,8 @@
 //     own), and, from the hdf5plugin filters, Blosc (1.x frames) and zstd.
 //     Chunks never written read as the dataset's fill value (0 unless the
 //     file sets one).
+//   - BigDataViewer's images (/tTTTTT/sSS/L/cells), whose uint16 values
+//     BigDataViewer stores as int16, are read as Uint16.
 //   - The voxel size from a dataset's "resolution" attribute (z, y, x in
 //     nm, as CREMI writes it) or "element_size_um" (z, y, x in µm, as
 //     ilastik and Fiji write it).

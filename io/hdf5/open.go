@@ -9,12 +9,17 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
 
 	"github.com/niiv/niiv/volume"
 )
+
+// bdvCells matches the paths of the images of a BigDataViewer HDF5 file:
+// time point, setup and resolution level.
+var bdvCells = regexp.MustCompile(`^/t\d+/s\d+/\d+/cells$`)
 
 // DatasetInfo describes one dataset of a file, as List finds it.
 type DatasetInfo struct {
@@ -287,6 +292,12 @@ func (f *file) parseDataset(name string, o *object, index bool) (*dataset, error
 		return nil, err
 	}
 	var note string
+	if ds.dt == (dtype{class: 0, size: 2, signed: true}) && bdvCells.MatchString(name) {
+		// BigDataViewer writes its uint16 images as int16 and reads them
+		// back as uint16.
+		ds.dt.signed = false
+		ds.notes = append(ds.notes, "int16 values of a BigDataViewer image are read as the uint16 values BigDataViewer stores in them")
+	}
 	ds.out, note = ds.dt.out()
 	if note != "" {
 		ds.notes = append(ds.notes, note)

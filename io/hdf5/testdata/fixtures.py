@@ -150,6 +150,16 @@ with h5py.File(p("ilastik.h5"), "w") as f:
     f.create_dataset("tyxc", data=e)
     add("tyxc_plane", f.filename, "/tyxc", e[0, ..., 0], dims=[1, 7, 9, 1])
 
+# BigDataViewer: uint16 images stored as int16, a pyramid of levels.
+with h5py.File(p("bdv.h5"), "w") as f:
+    f["s00/resolutions"] = np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    f["s00/subdivisions"] = np.array([[16, 16, 16], [16, 16, 16]], dtype="i4")
+    u = values((10, 20, 30), "u2")
+    f.create_dataset("t00000/s00/0/cells", data=u.view("i2"), chunks=(8, 16, 16), compression="gzip")
+    f.create_dataset("t00000/s00/1/cells", data=u[::2, ::2, ::2].view("i2"), chunks=(4, 8, 8), compression="gzip")
+    add("bdv_level0", f.filename, "/t00000/s00/0/cells", u, notes=True)
+    add("bdv_level1", f.filename, "/t00000/s00/1/cells", u[::2, ::2, ::2].copy(), notes=True)
+
 # libver="latest": superblock 3, v2 object headers, version 4 layouts and
 # their chunk indexes.
 with h5py.File(p("latest.h5"), "w", libver="latest") as f:
