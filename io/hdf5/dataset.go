@@ -95,11 +95,11 @@ func datatype(b []byte) (t dtype, name string, err error) {
 		cname = classNames[class]
 	}
 	if class > 1 {
-		return t, cname, unsupported("%s elements (integer and floating-point elements are read)", cname)
+		return t, cname, unsupported("%s elements are not supported (integer and floating-point elements are)", cname)
 	}
 	t = dtype{class: class, size: size, big: bits&1 != 0, signed: class == 0 && bits&0x08 != 0}
 	if size != 1 && size != 2 && size != 4 && size != 8 {
-		return t, fmt.Sprintf("%d-byte %s", size, cname), unsupported("%d-byte %s elements", size, cname)
+		return t, fmt.Sprintf("%d-byte %s", size, cname), unsupported("%d-byte %s elements are not supported", size, cname)
 	}
 	if len(b) < 12 {
 		return t, "", corrupt("datatype message: truncated")
@@ -108,13 +108,13 @@ func datatype(b []byte) (t dtype, name string, err error) {
 	precision := int(b[10]) | int(b[11])<<8
 	if class == 0 {
 		if offset != 0 || precision != 8*size {
-			return t, fmt.Sprintf("%d-bit %s", precision, t), unsupported("%s elements with %d bits of precision at bit offset %d (only whole bytes are read)", t, precision, offset)
+			return t, fmt.Sprintf("%d-bit %s", precision, t), unsupported("%s elements with %d bits of precision at bit offset %d are not supported (only whole bytes are)", t, precision, offset)
 		}
 		return t, t.String(), nil
 	}
 	// Floating point: only the IEEE 754 layouts.
 	if t.size == 1 || bits&0x40 != 0 {
-		return t, fmt.Sprintf("%d-byte float", size), unsupported("%d-byte floating-point elements in a non-IEEE layout", size)
+		return t, fmt.Sprintf("%d-byte float", size), unsupported("%d-byte floating-point elements in a non-IEEE layout are not supported", size)
 	}
 	if len(b) < 20 {
 		return t, "", corrupt("datatype message: truncated")
@@ -123,7 +123,7 @@ func datatype(b []byte) (t dtype, name string, err error) {
 	got := [5]int{int(b[12]), int(b[13]), int(b[14]), int(b[15]), int(uint32(b[16]) | uint32(b[17])<<8 | uint32(b[18])<<16 | uint32(b[19])<<24)}
 	sign := int(bits >> 8 & 0xff)
 	if offset != 0 || precision != 8*size || got != want || sign != 8*size-1 {
-		return t, fmt.Sprintf("%d-byte float", size), unsupported("%d-byte floating-point elements in a non-IEEE layout (exponent at bit %d, %d bits; mantissa at bit %d, %d bits; bias %d)", size, got[0], got[1], got[2], got[3], got[4])
+		return t, fmt.Sprintf("%d-byte float", size), unsupported("%d-byte floating-point elements in a non-IEEE layout are not supported (exponent at bit %d, %d bits; mantissa at bit %d, %d bits; bias %d)", size, got[0], got[1], got[2], got[3], got[4])
 	}
 	return t, t.String(), nil
 }
@@ -139,7 +139,7 @@ func (f *file) dataspace(b []byte) (dims, maxDims []uint64, err error) {
 		d.skip(5)
 	case 2:
 		if typ := d.u8(); typ == 2 {
-			return nil, nil, unsupported("null dataspace (no elements)")
+			return nil, nil, unsupported("the dataset has a null dataspace (no elements)")
 		}
 	default:
 		return nil, nil, corrupt("dataspace message version %d", version)
@@ -278,7 +278,7 @@ func (f *file) dataLayout(b []byte, rank int) (*layout, error) {
 			}
 			l.addr = d.addr()
 		case 3:
-			return nil, unsupported("virtual datasets (VDS)")
+			return nil, unsupported("virtual datasets (VDS) are not supported")
 		default:
 			return nil, corrupt("layout message: layout class %d", l.class)
 		}

@@ -221,7 +221,7 @@ func openFile(r io.ReaderAt, size int64) (*file, error) {
 	case 2, 3:
 		err = f.superblock23(head)
 	default:
-		err = unsupported("superblock version %d (versions 0 to 3 are read)", f.sbVer)
+		err = unsupported("superblock version %d is not supported (versions 0 to 3 are)", f.sbVer)
 	}
 	if err != nil {
 		return nil, err

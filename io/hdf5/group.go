@@ -130,7 +130,7 @@ func (f *file) linkMessage(b []byte) (link, error) {
 	case 64:
 		l.external = true
 	default:
-		return link{}, unsupported("link %q of type %d", l.name, typ)
+		return link{}, unsupported("link %q of type %d is not supported", l.name, typ)
 	}
 	return l, d.check()
 }
@@ -211,7 +211,7 @@ func (f *file) resolveFrom(addr uint64, dir, p string, hops int) (uint64, error)
 	names := splitPath(p)
 	for _, name := range names {
 		if name == ".." {
-			return 0, unsupported("%q: \"..\" in paths", p)
+			return 0, unsupported("%q: \"..\" in paths is not supported", p)
 		}
 		o, err := f.readObject(addr)
 		if err != nil {
@@ -240,7 +240,7 @@ func (f *file) resolveFrom(addr uint64, dir, p string, hops int) (uint64, error)
 				return 0, fmt.Errorf("soft link %s → %s: %w", path.Join(dir, name), l.soft, err)
 			}
 		default:
-			return 0, unsupported("%s is an external link", path.Join(dir, name))
+			return 0, unsupported("%s is an external link (to another file), which is not supported", path.Join(dir, name))
 		}
 		dir = path.Join(dir, name)
 	}

@@ -169,12 +169,12 @@ func (h *fheap) object(id []byte) ([]byte, error) {
 		}
 		return data[:n], nil
 	case 0x10:
-		return nil, unsupported("%s: \"huge\" heap objects are not read", what)
+		return nil, unsupported("%s: \"huge\" heap objects are not supported", what)
 	default:
 		return nil, corrupt("%s: heap ID type %d", what, id[0]>>4&3)
 	}
 	if h.filtered {
-		return nil, unsupported("%s: fractal heaps with I/O filters are not read", what)
+		return nil, unsupported("%s: fractal heaps with I/O filters are not supported", what)
 	}
 	d := h.f.dec(id, what+": heap ID")
 	d.skip(1)

@@ -433,7 +433,7 @@ func (x *earrayIndex) lookup(c []uint64) (chunkLoc, bool, error) {
 		}
 		dblk = x.dblks[k]
 		if si.dblkN > x.pageN {
-			return chunkLoc{}, false, unsupported("%s: paged data blocks in the index block", what)
+			return chunkLoc{}, false, unsupported("%s: paged data blocks in the index block are not supported", what)
 		}
 	} else {
 		saddr := x.sblks[s-x.iblkN]

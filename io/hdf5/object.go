@@ -249,7 +249,7 @@ func (f *file) sharedTarget(data []byte, what string) (uint64, error) {
 	case 2:
 	case 3:
 		if typ != 2 {
-			return 0, unsupported("%s is in the file's shared message heap (only committed datatypes are read)", what)
+			return 0, unsupported("%s is in the file's shared message heap, which is not supported (committed datatypes are)", what)
 		}
 	default:
 		return 0, corrupt("%s: shared message version %d", what, v)

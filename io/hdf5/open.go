@@ -276,7 +276,7 @@ func (f *file) parseDataset(name string, o *object, index bool) (*dataset, error
 	var err error
 	m := o.find(msgDataspace)
 	if m.flags&msgShared != 0 {
-		return nil, unsupported("shared dataspace messages")
+		return nil, unsupported("shared dataspace messages are not supported")
 	}
 	if ds.dims, ds.maxDims, err = f.dataspace(m.data); err != nil {
 		return nil, err
@@ -309,7 +309,7 @@ func (f *file) parseDataset(name string, o *object, index bool) (*dataset, error
 		return nil, err
 	}
 	if o.find(msgExternal) != nil {
-		return nil, unsupported("data in external files")
+		return nil, unsupported("data in external files is not supported")
 	}
 	if fm := o.find(msgFilters); fm != nil {
 		if ds.filters, err = f.pipeline(fm.data); err != nil {
@@ -360,11 +360,11 @@ func (ds *dataset) setShape() error {
 	}
 	switch {
 	case r < 2 || r > 5:
-		return unsupported("rank-%d dataset (2-D and 3-D datasets are read)", r)
+		return unsupported("rank-%d datasets are not supported (2-D and 3-D datasets are)", r)
 	case r == 2:
 		ds.axes = [3]int{-1, 0, 1}
 	case hi-lo > 3:
-		return unsupported("rank-%d dataset of dimensions %v: of rank 4 and 5 only datasets whose dimensions beyond three are 1 are read", r, ds.dims)
+		return unsupported("rank-%d dataset of dimensions %v is not supported: of rank 4 and 5, only datasets whose dimensions beyond three are 1 are", r, ds.dims)
 	default:
 		ds.axes = [3]int{lo, lo + 1, lo + 2}
 	}
@@ -421,14 +421,14 @@ func (ds *dataset) checkLayout() error {
 		for _, c := range l.chunk {
 			hi, lo := bits.Mul64(n, c)
 			if hi != 0 || lo > uint64(maxChunkBytes) {
-				return unsupported("chunks of %v elements of %s, more than the %s read per chunk", l.chunk, ds.dt, humanBytes(maxChunkBytes))
+				return unsupported("chunks of %v elements of %s are more than the %s supported per chunk", l.chunk, ds.dt, humanBytes(maxChunkBytes))
 			}
 			n = lo
 		}
 		ds.cbytes = int(n)
 		for _, c := range l.chunk[ds.axes[2]+1:] {
 			if c != 1 {
-				return unsupported("chunks of %v elements: dimensions of 1 after x must have chunks of 1", l.chunk)
+				return unsupported("chunks of %v elements are not supported: dimensions of 1 after x must have chunks of 1", l.chunk)
 			}
 		}
 		ds.chunkN = make([]uint64, len(ds.dims))
@@ -563,8 +563,9 @@ func voxelFrom(attrs []attribute, rank int, axes [3]int) volume.Voxel {
 // type and voxel size.
 func (d *Dataset) Meta() volume.Meta { return d.meta }
 
-// Notes says what the reader could not represent exactly: integer types
-// read as floating point. It is empty for most datasets.
+// Notes says where the values read differ from the type stored: 32- and
+// 64-bit integers read as floating point, BigDataViewer's int16 read as
+// uint16. It is empty for most datasets.
 func (d *Dataset) Notes() []string { return append([]string(nil), d.ds.notes...) }
 
 // Name returns the dataset's path inside the file: "/volumes/raw".
