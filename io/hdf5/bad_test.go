@@ -193,7 +193,7 @@ func TestLyingHeaders(t *testing.T) {
 		{"gzip1", msgLayout, func(d []byte) { binary.LittleEndian.PutUint64(d[3:], 1<<40) }, []string{"past the end"}},
 		{"gzip1", msgDatatype, func(d []byte) { d[0] = 0x16 }, []string{"compound elements"}},
 		{"gzip1", msgDatatype, func(d []byte) { d[4] = 3 }, []string{"3-byte integer"}},
-		{"gzip1", msgFilters, func(d []byte) { d[8] = 4 }, []string{"szip (filter 4)", "not supported"}},
+		{"gzip1", msgFilters, func(d []byte) { d[8] = 4 }, []string{"szip (id 4) filter", "not supported"}},
 		{"gzip1", msgFilters, func(d []byte) { d[1] = 200 }, []string{"200 filters"}},
 		{"plain", msgLayout, func(d []byte) { d[0] = 9 }, []string{"layout message version 9"}},
 		{"latest_fixed", msgLayout, func(d []byte) { d[0] = 9 }, []string{"checksum"}},

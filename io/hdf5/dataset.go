@@ -358,9 +358,9 @@ func (fl filter) String() string {
 		name = strings.TrimRight(fl.name, "\x00")
 	}
 	if name == "" {
-		return fmt.Sprintf("filter %d", fl.id)
+		return fmt.Sprintf("id %d", fl.id)
 	}
-	return fmt.Sprintf("%s (filter %d)", name, fl.id)
+	return fmt.Sprintf("%s (id %d)", name, fl.id)
 }
 
 // supported reports whether fl is a filter this package decodes.
