@@ -123,6 +123,8 @@ func TestCorruptChunk(t *testing.T) {
 		{"latest_fixed", []uint64{2, 1, 2}, []string{"chunk (2,1,2)", "deflate"}},
 		{"fletcher32", []uint64{1, 2, 0}, []string{"chunk (1,2,0)", "fletcher32: checksum"}},
 		{"lzf", []uint64{0, 1, 1}, []string{"chunk (0,1,1)", "lzf"}},
+		{"plugin_zstd", []uint64{2, 0, 0}, []string{"chunk (2,0,0)", "zstd"}},
+		{"plugin_blosc", []uint64{2, 0, 0}, []string{"chunk (2,0,0)", "blosc"}}, // in its header: Blosc has no checksum
 	} {
 		t.Run(c.fixture, func(t *testing.T) {
 			b, fx, _ := fixtureBytes(t, c.fixture)
@@ -136,6 +138,9 @@ func TestCorruptChunk(t *testing.T) {
 			}
 			bad := bytes.Clone(b)
 			at := d.ds.f.base + loc.addr + loc.size/2
+			if c.fixture == "plugin_blosc" {
+				at = d.ds.f.base + loc.addr + 4
+			}
 			for i := range min(16, loc.size/4) {
 				bad[at+i] ^= 0x5a
 			}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/niiv/niiv/io/codec"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -83,6 +84,9 @@ func fixtures(t testing.TB) (string, []fixture) {
 		if fixErr != nil {
 			return
 		}
+		if fixErr = writeCodecChunks(filepath.Join(fixDir, "codec")); fixErr != nil {
+			return
+		}
 		out, err := exec.Command(py, filepath.Join("testdata", "fixtures.py"), fixDir).CombinedOutput()
 		if err != nil {
 			fixErr = fmt.Errorf("fixtures.py: %v\n%s", err, out)
@@ -99,6 +103,42 @@ func fixtures(t testing.TB) (string, []fixture) {
 		t.Fatal(fixErr)
 	}
 	return fixDir, fixManifest
+}
+
+// writeCodecChunks writes what fixtures.py needs for datasets compressed
+// with hdf5plugin's Blosc and zstd filters, which h5py cannot write without
+// hdf5plugin: a 6×20×24 uint16 array (data.bin, little-endian) and its
+// chunks 0 and 2 of 2×20×24, compressed by package codec
+// (blosc_K.bin, zstd_K.bin).
+func writeCodecChunks(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	const n = 2 * 20 * 24
+	data := make([]byte, 3*n*2)
+	for i := range 3 * n {
+		binary.LittleEndian.PutUint16(data[2*i:], uint16(i*i%65521+i/7))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.bin"), data, 0o644); err != nil {
+		return err
+	}
+	for _, k := range []int{0, 2} {
+		chunk := data[k*n*2 : (k+1)*n*2]
+		bl, err := codec.BloscEncode(chunk, codec.BloscOptions{Compressor: "zstd", Level: 5, Shuffle: 1, TypeSize: 2})
+		if err != nil {
+			return err
+		}
+		zs, err := codec.ZstdEncode(chunk, 3)
+		if err != nil {
+			return err
+		}
+		for name, b := range map[string][]byte{"blosc": bl, "zstd": zs} {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s_%d.bin", name, k)), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // fixtureNamed returns the case called name.

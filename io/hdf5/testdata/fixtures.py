@@ -2,6 +2,10 @@
 
 Usage: fixtures.py OUTDIR
 
+OUTDIR/codec holds chunks the Go test compressed with Blosc and zstd,
+which h5py cannot compress without hdf5plugin; they are written as they
+are.
+
 Writes the files into OUTDIR and OUTDIR/manifest.json, a list of cases.
 Each case names a file and a dataset in it, what niiv should make of it
 (volume shape, element type, voxel size, whether it notes inexact types,
@@ -289,6 +293,24 @@ with h5py.File(p("more.h5"), "w") as f:
     for i in range(40):
         ds.attrs["attribute_%02d" % i] = np.arange(i + 1)
     add("continued_header", f.filename, "/continued", a[:2, :5, :5])
+
+# hdf5plugin's Blosc and zstd filters: chunks the test compressed with
+# package codec (OUTDIR/codec), written as they are; chunk 1 is left
+# unwritten. The filters are optional, so HDF5 accepts them unregistered.
+codec = os.path.join(out, "codec")
+with h5py.File(p("plugins.h5"), "w") as f:
+    data = np.fromfile(os.path.join(codec, "data.bin"), dtype="<u2").reshape(6, 20, 24)
+    for name, fid, cd in [("blosc", 32001, (2, 2, 2, 960, 5, 1, 4)), ("zstd", 32015, (3,))]:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((2, 20, 24))
+        dcpl.set_filter(fid, h5py.h5z.FLAG_OPTIONAL, cd)
+        dsid = h5py.h5d.create(f.id, name.encode(), h5py.h5t.py_create(data.dtype), h5py.h5s.create_simple(data.shape), dcpl=dcpl)
+        for k in (0, 2):
+            with open(os.path.join(codec, "%s_%d.bin" % (name, k)), "rb") as fh:
+                dsid.write_direct_chunk((2 * k, 0, 0), fh.read(), filter_mask=0)
+        exp = data.copy()
+        exp[2:4] = 0
+        add("plugin_" + name, f.filename, "/" + name, exp, index="v1 B-tree")
 
 # A file with one volume and a hard-link cycle between groups.
 with h5py.File(p("single.h5"), "w") as f:
