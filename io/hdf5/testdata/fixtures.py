@@ -229,6 +229,16 @@ with h5py.File(p("latest.h5"), "w", libver="latest") as f:
     for i in range(30):
         g.create_dataset("d%02d" % i, data=np.full((2, 3, 4), i, dtype="u1"))
     add("latest_dense_links", f.filename, "/dense/d17", np.full((2, 3, 4), 17, dtype="u1"))
+    # Creation order tracked: message headers with creation order fields,
+    # links and attributes with creation order indexes.
+    g = f.create_group("ordered", track_order=True)
+    ds = g.create_dataset("data", data=a[:3], track_order=True)
+    ds.attrs["zeta"] = 1
+    ds.attrs["resolution"] = np.array([8.0, 8.0, 8.0])
+    add("latest_track_order", f.filename, "/ordered/data", a[:3], voxel=[8, 8, 8])
+    for i in range(12):
+        g["link%02d" % i] = h5py.SoftLink("/ordered/data")
+    add("latest_track_order_dense", f.filename, "/ordered/link11", a[:3], voxel=[8, 8, 8])
     # A group of 600 links: a v2 B-tree of more than one level, a fractal
     # heap with indirect blocks.
     g = f.create_group("wide")
