@@ -424,8 +424,9 @@ func (x *earrayIndex) lookup(c []uint64) (chunkLoc, bool, error) {
 	si := x.sblk[s]
 	e := rel - si.start
 	var dblk uint64
-	var npages uint64
-	var pageInit func(p uint64) (bool, error)
+	var npages uint64   // pages of the data block; 0 when it is not paged
+	var pageInit []byte // their bitmap, a bit for each page of the super block's data blocks
+	var k uint64        // the data block in the super block
 	if s < x.iblkN {
 		k := si.startDblk + e/si.dblkN
 		if k >= uint64(len(x.dblks)) {
@@ -448,17 +449,13 @@ func (x *earrayIndex) lookup(c []uint64) (chunkLoc, bool, error) {
 		if !ok {
 			return chunkLoc{}, false, corrupt("%s: super block at %d is also another structure", what, saddr)
 		}
-		k := e / si.dblkN
+		k = e / si.dblkN
 		if k >= uint64(len(sb.dblks)) {
 			return chunkLoc{}, false, corrupt("%s: data block %d of %d in a super block", what, k, len(sb.dblks))
 		}
 		dblk = sb.dblks[k]
 		if si.dblkN > x.pageN {
-			npages = si.dblkN / x.pageN
-			pageInit = func(p uint64) (bool, error) {
-				bit := k*npages + p
-				return sb.pageInit[bit/8]&(0x80>>(bit%8)) != 0, nil
-			}
+			npages, pageInit = si.dblkN/x.pageN, sb.pageInit
 		}
 	}
 	if dblk == undef {
@@ -469,8 +466,8 @@ func (x *earrayIndex) lookup(c []uint64) (chunkLoc, bool, error) {
 	at := dblk + prefix + w*es
 	if npages > 0 {
 		p := w / x.pageN
-		if ok, _ := pageInit(p); !ok {
-			return chunkLoc{}, false, nil
+		if bit := k*npages + p; pageInit[bit/8]&(0x80>>(bit%8)) == 0 {
+			return chunkLoc{}, false, nil // a page never written
 		}
 		at = dblk + prefix + 4 + p*(x.pageN*es+4) + w%x.pageN*es
 	}
