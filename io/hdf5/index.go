@@ -167,7 +167,7 @@ func linear(c, down []uint64) uint64 {
 	return n
 }
 
-// element decodes a fixed or extensible array element: a chunk address,
+// elementFormat decodes a fixed or extensible array element: a chunk address,
 // and for filtered chunks its size and filter mask.
 type elementFormat struct {
 	size     int // bytes of an element

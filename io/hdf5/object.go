@@ -23,7 +23,8 @@ const (
 	msgAttrInfo     = 0x15
 )
 
-// Message flag: the message is stored elsewhere (a shared message).
+// msgShared is the message flag of a message stored elsewhere (a shared
+// message).
 const msgShared = 0x02
 
 // maxChunks bounds the header chunks (the first and its continuations) of
