@@ -191,7 +191,13 @@ func TestPipelineNewerCancelsOlder(t *testing.T) {
 	m.SetMode(Niiv)
 	first := m.Request(volume.XY, 1)
 	w.Submit(first)
-	time.Sleep(20 * time.Millisecond) // let the first niiv decode start
+	// Let the first niiv decode start (a fixed sleep is too short on a
+	// loaded machine under the race detector).
+	for start := time.Now(); nv.calls.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the first niiv decode never started")
+		}
+	}
 	m.Step(volume.XY, 1, false)
 	second := m.Request(volume.XY, 1)
 	w.Submit(second)

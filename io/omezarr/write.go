@@ -53,7 +53,8 @@ type Options struct {
 	// Threads compress chunks in parallel (0: all cores).
 	Threads int
 	// Progress, when set, is called after each chunk with the chunks
-	// written and the total, over all levels.
+	// written and the total, over all levels; calls never overlap and
+	// done only increases.
 	Progress func(done, total int)
 }
 
@@ -188,11 +189,16 @@ func write(ctx context.Context, dir string, src volume.Source, m volume.Meta, o 
 		g := grid(l.shape, chunkOf(o.Chunk, l.shape))
 		total += g[0] * g[1] * g[2]
 	}
-	var done atomic.Int64
-	progress := func() {
-		n := done.Add(1)
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	progress := func() { // one call at a time, counts in order
+		mu.Lock()
+		defer mu.Unlock()
+		done++
 		if o.Progress != nil {
-			o.Progress(int(n), total)
+			o.Progress(done, total)
 		}
 	}
 	var prev volume.Source = src
