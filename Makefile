@@ -60,7 +60,7 @@ soak: setup-test
 FUZZTIME ?= 60s
 FUZZERS := ./io:FuzzNPY ./io:FuzzTIFF ./io:FuzzNPZ ./io/codec:FuzzBloscDecode ./io/codec:FuzzZstdDecode \
 	./io/mrc:FuzzHeader ./io/zarr:FuzzZarrayJSON ./io/zarr:FuzzZarrJSON ./io/zarr:FuzzN5Attributes \
-	./io/zarr:FuzzOMEMultiscales ./io/zarr:FuzzN5Block
+	./io/zarr:FuzzOMEMultiscales ./io/zarr:FuzzN5Block ./io/hdf5:FuzzOpen ./io:FuzzTIFFSource
 fuzz: setup
 	@for f in $(FUZZERS); do pkg=$${f%%:*}; name=$${f##*:}; \
 		echo "fuzz $$pkg $$name"; \

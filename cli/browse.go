@@ -41,7 +41,6 @@ func init() {
 			size := fs.Int("size", 512, "view size in pixels (square)")
 			seed := fs.Uint64("seed", 1, "seed of the script")
 			xz := fs.Int("xz", 10, "then time this many niiv 512×512 xz frames of new planes whose chunks were read by a warm-up pass (0: skip)")
-			lazy := fs.String("lazy", "auto", "auto (lazily above a size), always or never: how a chunked or MRC file is opened")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := ef.check(); err != nil {
 					return err
@@ -53,28 +52,19 @@ func init() {
 				if *steps < 0 || *size < 16 || *size > 4096 {
 					return usageErrorf("--steps ≥ 0 and --size 16–4096")
 				}
-				var lz volio.Lazy
-				switch *lazy {
-				case "auto":
-				case "always":
-					lz = volio.LazyAlways
-				case "never":
-					lz = volio.LazyNever
-				default:
-					return usageErrorf("--lazy %q: want auto, always or never", *lazy)
+				if err := vf.check(); err != nil {
+					return err
 				}
-				return browse(ctx, env, args[0], &vf, lz, engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models}, m, *steps, *size, *seed, *xz)
+				return browse(ctx, env, args[0], &vf, engine.Options{Model: *model, Device: ef.device, Threads: ef.threads, Embedded: assets.Models}, m, *steps, *size, *seed, *xz)
 			}
 		},
 	})
 }
 
 // browse runs the benchmark.
-func browse(ctx context.Context, env *Env, path string, vf *voxelFlags, lz volio.Lazy, eo engine.Options, mode viewer.Mode, steps, size int, seed uint64, xz int) error {
+func browse(ctx context.Context, env *Env, path string, vf *voxelFlags, eo engine.Options, mode viewer.Mode, steps, size int, seed uint64, xz int) error {
 	t0 := time.Now()
-	opts := vf.openOptions()
-	opts.Lazy = lz
-	vol, err := volio.OpenWith(path, opts)
+	vol, err := volio.OpenWith(path, vf.openOptions())
 	if err != nil {
 		return err
 	}

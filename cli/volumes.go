@@ -16,21 +16,39 @@ import (
 // SampleName is the pseudo-file name that opens the bundled sample volume.
 const SampleName = "sample"
 
-// voxelFlags are the --voxel and --unit flags shared by commands that open
-// volumes.
+// voxelFlags are the --voxel, --unit and --lazy flags shared by commands
+// that open volumes.
 type voxelFlags struct {
 	voxel string
 	unit  string
+	lazy  string
 }
 
 func (v *voxelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.voxel, "voxel", "", "voxel size `z,y,x` (or z,xy) overriding the file's, e.g. 50,4,4")
 	fs.StringVar(&v.unit, "unit", "", "unit of --voxel: nm, µm (um), mm or px; default: the file's, else nm")
+	fs.StringVar(&v.lazy, "lazy", "auto", "how a Zarr, N5, HDF5, MRC or TIFF file is opened: auto (on disk, read by region, above "+volio.HumanBytes(volio.LazyAbove)+"), always or never (into memory)")
+}
+
+// lazyMode parses --lazy.
+func (v *voxelFlags) lazyMode() (volio.Lazy, error) {
+	switch v.lazy {
+	case "", "auto":
+		return volio.LazyAuto, nil
+	case "always":
+		return volio.LazyAlways, nil
+	case "never":
+		return volio.LazyNever, nil
+	}
+	return 0, usageErrorf("--lazy %q: want auto, always or never", v.lazy)
 }
 
 // check validates the flags without a volume, so that a wrong value is
 // reported before a file is read.
 func (v *voxelFlags) check() error {
+	if _, err := v.lazyMode(); err != nil {
+		return err
+	}
 	if v.voxel == "" {
 		if v.unit != "" {
 			return usageErrorf("--unit needs --voxel")
@@ -133,10 +151,14 @@ func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
 // openOptions makes a voxel-size sidecar that cannot be read a warning, not
 // an error, when --voxel gives the size.
 func (v *voxelFlags) openOptions() volio.Options {
-	if v == nil || v.voxel == "" {
+	if v == nil {
 		return volio.Options{}
 	}
-	return volio.Options{VoxelGiven: true, Warn: func(err error) {
+	lz, _ := v.lazyMode() // checked before
+	if v.voxel == "" {
+		return volio.Options{Lazy: lz}
+	}
+	return volio.Options{Lazy: lz, VoxelGiven: true, Warn: func(err error) {
 		fmt.Fprintf(os.Stderr, "niiv: warning: %v (ignored: --voxel %s given)\n", err, v.voxel)
 	}}
 }

@@ -2,6 +2,7 @@ package volio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/niiv/niiv/internal/sysmem"
+	"github.com/niiv/niiv/io/hdf5"
 	"github.com/niiv/niiv/io/mrc"
 	"github.com/niiv/niiv/io/zarr"
 	"github.com/niiv/niiv/volume"
@@ -23,10 +25,13 @@ const (
 	Zarr Format = "zarr"
 	// N5 is an N5 dataset or multiscale group (a folder).
 	N5 Format = "n5"
+	// HDF5 is a dataset of an HDF5 file (.h5, .hdf5, .hdf): "file.h5"
+	// for its only 3-D dataset, "file.h5:/group/dataset" for a chosen one.
+	HDF5 Format = "hdf5"
 )
 
-// Lazy says when OpenWith keeps a region-readable file (MRC, and the
-// chunked formats) on disk instead of reading it into memory.
+// Lazy says when OpenWith keeps a region-readable file (MRC, TIFF, HDF5
+// and the chunked formats) on disk instead of reading it into memory.
 type Lazy int
 
 const (
@@ -92,6 +97,26 @@ func openSource(path string, fm Format) (source, error) {
 			return nil, err
 		}
 		return im, nil
+	case TIFF:
+		s, err := openTIFFSource(path)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case HDF5:
+		file, name, ok := splitDataset(path)
+		if !ok {
+			file, name = path, ""
+		}
+		hdf5Budget()
+		d, err := hdf5.Open(file, name)
+		if err != nil {
+			if name == "" && errors.Is(err, hdf5.ErrNotFound) {
+				err = fmt.Errorf("%w; open one as %s:/PATH/TO/DATASET", err, file)
+			}
+			return nil, err
+		}
+		return d, nil
 	}
 	return nil, &Error{"open", path, fmt.Errorf("%w: %s is not read by region", ErrFormat, fm)}
 }
@@ -110,6 +135,8 @@ func inspectSource(path string, fm Format) (Info, error) {
 		info.Detail = f.Header().Summary()
 	case *zarr.Image:
 		info.Detail = describeImage(f)
+	case *hdf5.Dataset:
+		info.Detail = strings.Join(append([]string{"dataset " + f.Name()}, f.Notes()...), "; ")
 	}
 	return info, nil
 }
@@ -137,6 +164,9 @@ func readSource(path string, fm Format, o Options) (*volume.Volume, error) {
 		return v, nil
 	}
 	defer src.Close()
+	if fm == TIFF {
+		return readTIFF(path) // whole stacks: the stack reader is faster
+	}
 	if err := checkAlloc(m.Shape, m.DType); err != nil {
 		return nil, &Error{"read", path, fmt.Errorf("%w; open it lazily instead (the default above %s)", err, HumanBytes(LazyAbove))}
 	}
@@ -153,7 +183,34 @@ func sniffSource(head []byte) (Format, bool) {
 	if mrc.Sniff(head) {
 		return MRC, true
 	}
+	// HDF5 files start with their signature, or have it after a user
+	// block of 512 bytes (larger user blocks are found by the extension).
+	if hdf5.Sniff(head) || len(head) > 512 && hdf5.Sniff(head[512:]) {
+		return HDF5, true
+	}
 	return "", false
+}
+
+// hdf5Budget gives the HDF5 reader's decoded-chunk cache the budget of the
+// other chunked formats, once, before the first HDF5 file opens.
+var hdf5Budget = sync.OnceFunc(func() { hdf5.CacheBytes = ChunkCacheBytes })
+
+// splitDataset splits "file.h5:/group/dataset" (or "file.h5:dataset") into
+// the file and the dataset's path inside it, when the whole path is not a
+// file itself and the part before a colon is one.
+func splitDataset(path string) (file, name string, ok bool) {
+	if _, err := os.Stat(path); err == nil {
+		return "", "", false
+	}
+	for i := 1; i < len(path)-1; i++ {
+		if path[i] != ':' {
+			continue
+		}
+		if st, err := os.Stat(path[:i]); err == nil && st.Mode().IsRegular() {
+			return path[:i], path[i+1:], true
+		}
+	}
+	return "", "", false
 }
 
 // describeImage sums up a Zarr/N5 image for Info.Detail: its pyramid, and

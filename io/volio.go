@@ -1,7 +1,10 @@
 // Package volio reads and writes the volumes microscopists have: NumPy .npy
-// arrays, multi-page TIFF stacks (ImageJ and OME metadata) and folders of
-// 2-D slices, and reads one array of a NumPy .npz archive. Formats are
-// recognised by their content, not by extension.
+// arrays, multi-page TIFF stacks (ImageJ and OME metadata), folders of 2-D
+// slices and one array of a NumPy .npz archive; and, read region by region
+// so that volumes far larger than memory open at once, MRC files, HDF5
+// datasets, Zarr and OME-Zarr images and N5 datasets (large TIFF stacks are
+// read by region too). Formats are recognised by their content, not by
+// extension.
 //
 // Every error names the file and the problem. Sizes are checked from the
 // header before any voxel memory is allocated, and writers never leave a
@@ -160,10 +163,10 @@ func Detect(path string) (Format, error) {
 	if strings.ContainsAny(path, "*?[") {
 		return Folder, nil
 	}
-	if archive, _, ok := splitNPZMember(path); ok {
-		fm, err := Detect(archive)
-		if err == nil && fm != NPZ {
-			return "", &Error{"open", path, fmt.Errorf("%w: a :NAME suffix picks an array of a .npz archive, and %s is a .%s file", ErrFormat, archive, fm)}
+	if file, _, ok := splitDataset(path); ok {
+		fm, err := Detect(file)
+		if err == nil && fm != NPZ && fm != HDF5 {
+			return "", &Error{"open", path, fmt.Errorf("%w: a :NAME suffix picks an array of a .npz archive or a dataset of an HDF5 file, and %s is a .%s file", ErrFormat, file, fm)}
 		}
 		return fm, err
 	}
@@ -198,7 +201,11 @@ func Detect(path string) (Format, error) {
 		return "", &Error{"read", path, fmt.Errorf("%w: file is empty", ErrFormat)}
 	}
 	ext := strings.ToLower(filepath.Ext(path))
-	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy, TIFF or MRC file or a .npz archive (extension %q, first bytes % x)", ErrFormat, ext, head[:min(n, 8)])}
+	switch ext {
+	case ".h5", ".hdf5", ".hdf", ".he5":
+		return HDF5, nil // the superblock may follow a large user block
+	}
+	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy, TIFF, MRC or HDF5 file or a .npz archive (extension %q, first bytes % x)", ErrFormat, ext, head[:min(n, 8)])}
 }
 
 // Options adjust how OpenWith and InspectWith read a volume.
@@ -210,8 +217,9 @@ type Options struct {
 	VoxelGiven bool
 	// Warn receives problems that do not stop the read; nil drops them.
 	Warn func(error)
-	// Lazy says when a region-readable file (MRC) stays on disk, read
-	// region by region (LazyAuto: above LazyAbove bytes).
+	// Lazy says when a region-readable file (TIFF, MRC, HDF5, Zarr, N5)
+	// stays on disk, read region by region (LazyAuto: above LazyAbove
+	// bytes).
 	Lazy Lazy
 }
 
@@ -238,7 +246,7 @@ func InspectWith(path string, o Options) (Info, error) {
 		return inspectNPZ(path, o)
 	case TIFF:
 		return inspectTIFF(path)
-	case MRC, Zarr, N5:
+	case MRC, Zarr, N5, HDF5:
 		return inspectSource(path, fm)
 	default:
 		return inspectFolder(path)
@@ -263,9 +271,7 @@ func OpenWith(path string, o Options) (*volume.Volume, error) {
 		v, err = readNPY(path, o)
 	case NPZ:
 		v, err = readNPZ(path, o)
-	case TIFF:
-		v, err = readTIFF(path)
-	case MRC, Zarr, N5:
+	case TIFF, MRC, Zarr, N5, HDF5:
 		v, err = readSource(path, fm, o)
 	default:
 		v, err = readFolder(path)
