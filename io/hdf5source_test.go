@@ -35,7 +35,7 @@ func h5py(t *testing.T, script string, args ...string) {
 func TestOpenHDF5(t *testing.T) {
 	dir := t.TempDir()
 	two := filepath.Join(dir, "two.h5")
-	one := filepath.Join(dir, "sample_A.hdf") // CREMI's extension
+	one := filepath.Join(dir, "sample_A.hdf")   // CREMI's extension
 	ublock := filepath.Join(dir, "ublock.data") // a user block, no extension
 	h5py(t, `
 import sys, h5py, numpy as np
