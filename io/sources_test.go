@@ -1,6 +1,8 @@
 package volio
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,5 +115,44 @@ func TestZarrRoundTrip(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestZarrCorruptChunk: a corrupt chunk of a lazily opened Zarr image reads
+// as the fill value in a view (volume.WithDamage), which is told the chunk
+// and the error; elsewhere the read fails naming it.
+func TestZarrCorruptChunk(t *testing.T) {
+	s := volume.Shape{Z: 4, Y: 300, X: 300}
+	d := make([]uint8, s.Len())
+	for i := range d {
+		d[i] = uint8(1 + i%200)
+	}
+	want, _ := volume.New(s, d, volume.Voxel{})
+	path := filepath.Join(t.TempDir(), "c.zarr")
+	if err := Save(path, want); err != nil {
+		t.Fatal(err)
+	}
+	chunk := filepath.Join(path, "0", "0", "0", "0")
+	if err := os.WriteFile(chunk, []byte("not zstd at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := OpenWith(path, Options{Lazy: LazyAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.PlaneCtx(context.Background(), volume.XY, 1); err == nil || !strings.Contains(err.Error(), "chunk 0/0/0") {
+		t.Fatalf("corrupt chunk read without a view: %v", err)
+	}
+	var got []error
+	p, err := v.PlaneCtx(volume.WithDamage(context.Background(), func(err error) { got = append(got, err) }), volume.XY, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.Contains(got[0].Error(), "chunk 0/0/0") {
+		t.Errorf("reported %v, want chunk 0/0/0", got)
+	}
+	f := p.Float32(nil)
+	if f[0] != 0 || f[299] == 0 || f[299*300+299] == 0 {
+		t.Errorf("voxels %v %v %v: want the bad chunk 0 and the others read", f[0], f[299], f[299*300+299])
 	}
 }

@@ -136,7 +136,7 @@ func (p *planeSource) load(ctx context.Context, r0, r1, c0, c1 int) error {
 		b = volume.Box{Z0: r0, Z1: r1 + 1, Y0: c0, Y1: c1 + 1, X0: p.index, X1: p.index + 1}
 		p.index = 0
 	}
-	m, err := p.vol.Read(ctx, b)
+	m, err := volume.ReadAccepting(ctx, p.vol, b)
 	if err != nil {
 		return fmt.Errorf("reconstruct: %s: read %v: %w", p.vol.Name, b, err)
 	}

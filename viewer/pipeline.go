@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"strings"
 	"sync"
 	"time"
 
@@ -350,13 +351,19 @@ func (w *Worker) get(req Request, m Mode) *job {
 			// Zoomed out on a volume with a pyramid: a coarser level.
 			l := pyramidLevel(k.req)
 			r, note := levelRenderer(l, r, w.methods, m)
+			// A corrupt chunk is drawn as missing, and the label says which.
+			damage := volume.NewDamage()
+			dctx := volume.WithDamage(ctx, damage.Add)
 			t0 := time.Now()
 			if nr, ok := r.(NamingRenderer); ok {
-				j.img, j.name, j.err = nr.RenderNamed(ctx, l.Slice)
+				j.img, j.name, j.err = nr.RenderNamed(dctx, l.Slice)
 			} else {
-				j.img, j.err = r.Render(ctx, l.Slice)
+				j.img, j.err = r.Render(dctx, l.Slice)
 			}
 			j.elapsed = time.Since(t0)
+			if d := damage.Summary(); d != "" && j.err == nil {
+				note = strings.TrimPrefix(note+" · damaged: "+d, " · ")
+			}
 			if note != "" {
 				if j.name == "" {
 					j.name = r.Name()

@@ -63,7 +63,7 @@ func (v *Volume) PlaneCtx(ctx context.Context, axis Axis, index int) (Plane, err
 	default:
 		b.X0, b.X1 = index, index+1
 	}
-	m, err := v.src.Read(ctx, b)
+	m, err := ReadAccepting(ctx, v.src, b)
 	if err != nil {
 		return Plane{}, fmt.Errorf("volume: %s: read %v plane %d: %w", v.Name, axis, index, err)
 	}
@@ -191,7 +191,7 @@ func (v *Volume) PlaneRect(ctx context.Context, axis Axis, index, r0, r1, c0, c1
 		case YZ:
 			b = Box{r0, r1, c0, c1, index, index + 1}
 		}
-		m, err := v.src.Read(ctx, b)
+		m, err := ReadAccepting(ctx, v.src, b)
 		if err != nil {
 			return nil, fmt.Errorf("volume: %s: read %v: %w", v.Name, b, err)
 		}

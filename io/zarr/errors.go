@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/niiv/niiv/volume"
 )
 
 // ErrClosed is returned by reads of an Image after Close.
@@ -66,6 +68,10 @@ func (e *ChunkErrors) Unwrap() []error {
 	}
 	return errs
 }
+
+// Is reports that the read was partial (volume.ErrPartial): the volume
+// returned with the error is complete but for the bad chunks.
+func (e *ChunkErrors) Is(target error) bool { return target == volume.ErrPartial }
 
 // Keys returns the keys of the bad chunks, sorted.
 func (e *ChunkErrors) Keys() []string {
