@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +23,9 @@ func init() {
 		Short: "write the isotropic reconstruction of an anisotropic volume",
 		Args:  "IN OUT",
 		Summary: "Reconstruct an isotropic volume from an anisotropic one (coarse in z) and write it to OUT\n" +
-			"(.npy, or .tif/.tiff with the new voxel size). The output has round(Z × zscale) slices;\n" +
+			"(.npy, .tif/.tiff, .mrc or .zarr, with the new voxel size). The output has round(Z × zscale) slices;\n" +
+			"an OME-Zarr output (.zarr) is computed and written block by block, never holding the volume,\n" +
+			"so inputs of any size (read lazily) reconstruct in the memory of a few blocks.\n" +
 			"--zscale defaults to --factor, which defaults to the file's anisotropy (z / xy voxel size).\n" +
 			"niiv averages an xz and a yz pass. When the default model cannot be used (no ONNX Runtime),\n" +
 			"linear interpolation is used, saying why; a --method given by name must load.",
@@ -32,10 +35,13 @@ func init() {
 			vf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
+			var zf zarrFlags
+			zf.register(fs)
 			factor := fs.Float64("factor", 0, "anisotropy factor of IN, 1 to 64 (0: from its voxel size)")
 			zscale := fs.Float64("zscale", 0, "output z slices per input slice, any positive value up to 64 (0 or unset: --factor)")
 			method := fs.String("method", "niiv", "nearest, linear, cubic, niiv, niiv-NAME or a model folder")
 			axes := fs.String("axes", "xz,yz", "axial passes to average: xz, yz or xz,yz")
+			dtype := fs.String("dtype", "float32", "output type: float32, input (the input's integer type), uint8, uint16 or int16 (rounded, clamped)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := ef.check(); err != nil {
 					return err
@@ -63,9 +69,13 @@ func init() {
 				if err := vf.check(); err != nil {
 					return err
 				}
+				if _, err := zf.options(); err != nil {
+					return err
+				}
+				stream := isZarr(args[1])
 				// What the header says is enough to refuse an output too
 				// large for memory before the volume is read.
-				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName {
+				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName && !stream {
 					vox, _ := vf.voxelFor(in.Voxel)
 					if f, err := reconstructFactor(args[0], vox, *factor, *zscale); err == nil {
 						if err := checkReconstructSize(args[0], in.Shape, f, *zscale); err != nil {
@@ -76,6 +86,13 @@ func init() {
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
 					return err
+				}
+				dt, err := outputType(*dtype, vol.DType())
+				if err != nil {
+					return err
+				}
+				if stream {
+					limitMemory(vol) // before the model loads: the latent cache's budget
 				}
 				f, err := reconstructFactor(args[0], vol.Voxel, *factor, *zscale)
 				if err != nil {
@@ -88,8 +105,10 @@ func init() {
 				if s == 0 {
 					s = f
 				}
-				if err := checkReconstructSize(args[0], vol.Shape(), f, *zscale); err != nil {
-					return err
+				if !stream {
+					if err := checkReconstructSize(args[0], vol.Shape(), f, *zscale); err != nil {
+						return err
+					}
 				}
 				m, closeModels, err := reconstructMethod(&ef, *method, flagSet(fs, "method"), args[0], vol, env.Stderr)
 				if err != nil {
@@ -102,6 +121,9 @@ func init() {
 					}
 				}
 				opt := reconstruct.VolumeOptions{ZScale: s, Axes: ax}
+				if stream {
+					return reconstructStream(ctx, env, m, vol, opt, dt, args[1], &zf, flagSet(fs, "chunk"))
+				}
 				bar := newProgress(env.Stderr, "reconstruct "+m.Name())
 				opt.Progress = bar.update
 				t0 := time.Now()
@@ -111,7 +133,10 @@ func init() {
 					return err
 				}
 				el := time.Since(t0)
-				if err := volio.Save(args[1], out); err != nil {
+				if out, err = reconstruct.Convert(out, dt); err != nil {
+					return err
+				}
+				if err := save(ctx, env, args[1], out, &zf); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v (%s, %.2fs)\n", args[1], out.Shape(), out.DType(), out.Voxel, m.Name(), el.Seconds())
@@ -185,4 +210,65 @@ func reconstructMethod(ef *engineFlags, method string, named bool, path string, 
 		return nil, nil, err
 	}
 	return ms[0], closeModels, nil
+}
+
+// outputType parses --dtype for an input of type in.
+func outputType(s string, in volume.DType) (volume.DType, error) {
+	switch s {
+	case "float32":
+		return volume.Float32, nil
+	case "uint8":
+		return volume.Uint8, nil
+	case "uint16":
+		return volume.Uint16, nil
+	case "int16":
+		return volume.Int16, nil
+	case "input":
+		if in == volume.Float64 {
+			return volume.Float32, nil
+		}
+		return in, nil
+	}
+	return 0, usageErrorf("--dtype %q: want float32, input, uint8, uint16 or int16", s)
+}
+
+// isZarr reports whether path names an OME-Zarr output.
+func isZarr(path string) bool {
+	return strings.EqualFold(filepath.Ext(strings.TrimSuffix(path, "/")), ".zarr")
+}
+
+// streamChunkBytes bounds a block of a streamed reconstruction: blocks span
+// every output slice, so that each axial plane part is decoded once.
+const streamChunkBytes = 32 << 20
+
+// streamChunk returns the chunk shape of a streamed reconstruction of shape
+// s and type dt: all slices in z, and square in y, x, a multiple of 16 from
+// 32 to 256 as streamChunkBytes allows.
+func streamChunk(s volume.Shape, dt volume.DType) volume.Shape {
+	c := int(math.Sqrt(float64(streamChunkBytes) / float64(s.Z*dt.Size())))
+	c = min(256, max(32, c/16*16))
+	return volume.Shape{Z: s.Z, Y: min(c, s.Y), X: min(c, s.X)}
+}
+
+// reconstructStream computes the reconstruction block by block and writes
+// it as an OME-Zarr image at path.
+func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol *volume.Volume, opt reconstruct.VolumeOptions, dt volume.DType, path string, zf *zarrFlags, chunkGiven bool) error {
+	src, err := reconstruct.IsotropicSource(m, vol, opt, dt)
+	if err != nil {
+		return err
+	}
+	out, err := volume.NewLazy(src)
+	if err != nil {
+		return err
+	}
+	if !chunkGiven {
+		c := streamChunk(src.Meta().Shape, dt)
+		zf.chunk = fmt.Sprintf("%d,%d,%d", c.Z, c.Y, c.X)
+	}
+	t0 := time.Now()
+	if err := save(ctx, env, path, out, zf); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v, chunks %s (%s, %.2fs, block by block)\n", path, out.Shape(), out.DType(), out.Voxel, zf.chunk, m.Name(), time.Since(t0).Seconds())
+	return nil
 }
