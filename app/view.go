@@ -85,6 +85,11 @@ func (v *view) show(f viewer.Frame) {
 		return
 	}
 	v.frame = f
+	if f.Loading { // keep the picture; the label says what is awaited
+		v.status.Text = f.Label()
+		v.refreshText()
+		return
+	}
 	if f.Err == nil || f.Image != nil {
 		v.shown = viewer.Compose(f, "")
 	} // on an error, keep the last picture (e.g. the linear preview) under the message

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
@@ -95,5 +96,66 @@ func TestDamagedChunkShownAsMissing(t *testing.T) {
 	}
 	if _, err := vol.PlaneCtx(context.Background(), volume.XZ, 2); err == nil || !strings.Contains(err.Error(), "chunk 0/0/0") {
 		t.Errorf("a partial read outside a view: %v, want the error", err)
+	}
+}
+
+// slowSource serves zeros after a delay, as a cold disk would.
+type slowSource struct {
+	meta  volume.Meta
+	delay time.Duration
+}
+
+func (s slowSource) Meta() volume.Meta { return s.meta }
+func (s slowSource) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return volume.New(b.Shape(), make([]uint8, b.Shape().Len()), volume.Voxel{})
+}
+
+// TestPipelineSaysLoading: a view of a lazy volume whose chunks are slow to
+// read says "loading" (keeping its picture) before the frame arrives; a fast
+// one does not.
+func TestPipelineSaysLoading(t *testing.T) {
+	for _, tc := range []struct {
+		delay   time.Duration
+		loading bool
+	}{{3 * LoadingAfter, true}, {0, false}} {
+		vol, err := volume.NewLazy(slowSource{volume.Meta{Name: "slow.zarr", Shape: volume.Shape{Z: 8, Y: 16, X: 16}, DType: volume.Uint8}, tc.delay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		p := NewPipeline(Methods{Nearest: planeProbe{}, Linear: planeProbe{}}, rec.deliver, false)
+		g := Geometry{Axis: volume.XZ, Index: 3, R1: 8, C1: 16, W: 16, H: 8, Rows: 8, Cols: 16, Unit: "nm", Scale: 1, RowSize: 1, ColSize: 1}
+		p.Submit(Request{ID: 1, Vol: vol, Geometry: g, Mode: Linear, Style: render.Style{Min: 0, Max: 255, Gamma: 1}})
+		select {
+		case f := <-rec.final:
+			if f.Err != nil || f.Image == nil {
+				t.Fatalf("delay %v: final frame %v", tc.delay, f.Err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no frame")
+		}
+		time.Sleep(2 * LoadingAfter) // a late "loading" would show now
+		p.Close()
+		fs := rec.take()
+		var loading []int
+		for i, f := range fs {
+			if f.Loading {
+				loading = append(loading, i)
+				if f.Image != nil || !strings.Contains(f.Label(), "loading 16×8 px from slow.zarr") {
+					t.Errorf("loading frame: image %v, label %q", f.Image != nil, f.Label())
+				}
+			}
+		}
+		switch {
+		case tc.loading && (len(loading) != 1 || loading[0] != 0):
+			t.Errorf("delay %v: loading frames at %v of %d, want one, first", tc.delay, loading, len(fs))
+		case !tc.loading && len(loading) > 0:
+			t.Errorf("delay %v: a fast read said loading", tc.delay)
+		}
 	}
 }

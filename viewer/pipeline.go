@@ -146,7 +146,16 @@ type Frame struct {
 	Note string
 	// Err is set when decoding failed; Image is then nil.
 	Err error
+	// Loading marks a status-only frame, sent when the first picture of a
+	// request on a volume read from disk (volume.Lazy) takes longer than
+	// LoadingAfter: Image is nil, and the view keeps the picture it has
+	// under the label "loading…".
+	Loading bool
 }
+
+// LoadingAfter is how long a request on a lazy volume may go without a
+// picture before the view says it is loading.
+const LoadingAfter = 150 * time.Millisecond
 
 // Label returns the view's status line: "decoding 512×380 px · 2.1 nm/px ·
 // niiv-lite · 43 ms".
@@ -154,6 +163,9 @@ func (f Frame) Label() string {
 	r := f.Request
 	if f.Err != nil {
 		return "error: " + f.Err.Error()
+	}
+	if f.Loading {
+		return fmt.Sprintf("loading %d×%d px from %s…", r.W, r.H, r.Vol.Name)
 	}
 	if r.W == 0 {
 		return "nothing visible"
@@ -419,6 +431,27 @@ func (w *Worker) run(ctx context.Context, req Request) {
 		w.send(ctx, Frame{Request: req, Final: true})
 		return
 	}
+	first := func() {} // called before the first picture or error is sent
+	if !w.sync && req.Vol != nil && req.Vol.Lazy() {
+		// Chunks may have to be read from disk: if no picture comes soon,
+		// say so (the view keeps what it shows).
+		var mu sync.Mutex
+		shown := false
+		t := time.AfterFunc(LoadingAfter, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !shown {
+				w.send(ctx, Frame{Request: req, Loading: true})
+			}
+		})
+		first = func() {
+			mu.Lock()
+			shown = true
+			mu.Unlock()
+			t.Stop()
+		}
+		defer first() // no "loading" after run returns
+	}
 	finals := req.finalModes()
 	slow := false
 	for _, m := range finals {
@@ -434,6 +467,7 @@ func (w *Worker) run(ctx context.Context, req Request) {
 		was := w.cached(req, Linear)
 		j := w.get(req, Linear)
 		if err := wait(ctx, j); err != nil {
+			first()
 			w.fail(ctx, req, err)
 			return
 		}
@@ -443,6 +477,7 @@ func (w *Worker) run(ctx context.Context, req Request) {
 		}
 		f.Final = false
 		f.Total = time.Since(t0)
+		first()
 		if !w.send(ctx, f) {
 			return
 		}
@@ -458,6 +493,7 @@ func (w *Worker) run(ctx context.Context, req Request) {
 	}
 	for _, m := range finals {
 		if err := wait(ctx, jobs[m]); err != nil {
+			first()
 			w.fail(ctx, req, err)
 			return
 		}
@@ -470,6 +506,7 @@ func (w *Worker) run(ctx context.Context, req Request) {
 	}
 	f.Final, f.Cached = true, allCached
 	f.Total = time.Since(t0)
+	first()
 	w.send(ctx, f)
 }
 
