@@ -16,7 +16,7 @@ func init() {
 		Name:    "convert",
 		Short:   "convert a volume between formats (npy, TIFF, OME-Zarr, MRC), keeping the voxel size",
 		Args:    "IN OUT",
-		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff,\n.zarr for OME-Zarr 0.4 with a pyramid, .mrc). The voxel size is kept (TIFF output carries\nImageJ metadata that Fiji and tifffile read; TIFF stores float64 volumes as float32).\nA chunked or MRC input larger than memory streams into OME-Zarr chunk by chunk.",
+		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff,\n.zarr for OME-Zarr 0.4 with a pyramid, or 0.5 with --ome-zarr 0.5, .mrc). The voxel size\nis kept (TIFF output carries ImageJ metadata that Fiji and tifffile read; TIFF stores\nfloat64 volumes as float32).\nA chunked or MRC input larger than memory streams into OME-Zarr chunk by chunk.",
 		MinArgs: 2, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags

@@ -339,9 +339,9 @@ func Save(path string, v *volume.Volume) error {
 // saveFormats lists the extensions Save knows.
 const saveFormats = ".npy, .tif, .tiff, .zarr (OME-Zarr) or .mrc"
 
-// SaveZarr writes v as an OME-Zarr 0.4 image (a folder, by convention
-// ending in .zarr), streaming: a lazy volume is read chunk by chunk, never
-// whole. The image appears only when complete.
+// SaveZarr writes v as an OME-Zarr image (a folder, by convention ending
+// in .zarr; 0.4, or 0.5 as o.Version says), streaming: a lazy volume is
+// read chunk by chunk, never whole. The image appears only when complete.
 func SaveZarr(ctx context.Context, path string, v *volume.Volume, o omezarr.Options) error {
 	if err := omezarr.Write(ctx, path, v, o); err != nil {
 		if ctx.Err() != nil {

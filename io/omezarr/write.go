@@ -1,7 +1,9 @@
-// Package omezarr writes volumes as OME-Zarr 0.4 images: a Zarr v2 group
-// with one array per pyramid level, chunked and compressed, and the
-// `multiscales` metadata (axes with types and units, one scale per level)
-// that napari, neuroglancer, Fiji's MoBIE/BigDataViewer and ome-zarr-py read.
+// Package omezarr writes volumes as OME-Zarr images: a Zarr group with one
+// array per pyramid level, chunked and compressed, and the `multiscales`
+// metadata (axes with types and units, one scale per level) that napari,
+// neuroglancer, Fiji's MoBIE/BigDataViewer and ome-zarr-py read. It writes
+// OME-Zarr 0.4 (Zarr v2) by default, and OME-Zarr 0.5 (Zarr v3, optionally
+// sharded with the sharding_indexed codec) when asked.
 //
 // Write streams: it reads its source one chunk at a time and builds each
 // pyramid level from the level written before it, so a volume far larger
@@ -34,10 +36,22 @@ import (
 )
 
 // Options configure Write. The zero value writes 128³ chunks (clipped to
-// the volume), zstd level 3, and pyramid levels down to 256 pixels in x/y.
+// the volume), zstd level 3, and pyramid levels down to 256 pixels in x/y,
+// as OME-Zarr 0.4.
 type Options struct {
+	// Version is the OME-Zarr version written: "0.4" (default; Zarr v2) or
+	// "0.5" (Zarr v3).
+	Version string
 	// Chunk is the chunk shape (zero axes: 128, clipped to the volume).
+	// With Shard, it is the shape of the inner chunks of each shard.
 	Chunk volume.Shape
+	// Shard, when not zero, is the shard shape of OME-Zarr 0.5 output: each
+	// stored file holds a shard of inner chunks (Chunk) and an index at its
+	// end (the sharding_indexed codec). Every axis must be a multiple of
+	// Chunk's (after Chunk's defaults, before clipping to the volume);
+	// shards are clipped to each level. Inner chunks of only zeros (the
+	// fill value) are not stored. OME-Zarr 0.4 cannot be sharded.
+	Shard volume.Shape
 	// Compressor is "zstd" (default), "blosc-zstd" (Blosc with zstd and
 	// byte shuffle, which Zarr readers without a zstd codec of their own
 	// still read), "gzip" or "none".
@@ -59,8 +73,8 @@ type Options struct {
 }
 
 // Write writes src to path (a folder, by convention ending in .zarr) as an
-// OME-Zarr 0.4 image. An existing image at path is replaced only once the
-// new one is complete. It returns ctx's error when cancelled.
+// OME-Zarr image of o.Version. An existing image at path is replaced only
+// once the new one is complete. It returns ctx's error when cancelled.
 func Write(ctx context.Context, path string, src volume.Source, o Options) error {
 	m := src.Meta()
 	if !m.Shape.Valid() {
@@ -114,6 +128,18 @@ func (o Options) fill(path string, s volume.Shape) (Options, error) {
 			v = 128
 		}
 		return min(v, n)
+	}
+	switch o.Version {
+	case "", "0.4":
+		o.Version = "0.4"
+	case "0.5":
+	default:
+		return o, fmt.Errorf("OME-Zarr version %q: want 0.4 or 0.5", o.Version)
+	}
+	if o.Shard != (volume.Shape{}) {
+		if err := checkShard(o.Shard, o.Chunk, o.Version); err != nil {
+			return o, err
+		}
 	}
 	o.Chunk = volume.Shape{Z: def(o.Chunk.Z, s.Z), Y: def(o.Chunk.Y, s.Y), X: def(o.Chunk.X, s.X)}
 	if int64(o.Chunk.Len()) > 1<<28 {
@@ -205,7 +231,8 @@ func write(ctx context.Context, dir string, src volume.Source, m volume.Meta, o 
 	for i, l := range levels {
 		ldir := filepath.Join(dir, strconv.Itoa(i))
 		c := chunkOf(o.Chunk, l.shape)
-		a := &array{dir: ldir, shape: l.shape, chunk: c, dtype: m.DType, compressor: o.Compressor, level: o.Level}
+		a := &array{dir: ldir, shape: l.shape, chunk: c, shard: shardOf(o.Shard, c, l.shape), v3: o.Version == "0.5",
+			dtype: m.DType, compressor: o.Compressor, level: o.Level}
 		if err := os.Mkdir(ldir, 0o755); err != nil {
 			return err
 		}
@@ -239,16 +266,25 @@ func chunkOf(c, s volume.Shape) volume.Shape {
 type array struct {
 	dir        string
 	shape      volume.Shape
-	chunk      volume.Shape
+	chunk      volume.Shape // the (inner) chunk shape
+	shard      volume.Shape // zero: not sharded
+	v3         bool         // Zarr v3 (OME-Zarr 0.5), else v2
 	dtype      volume.DType
 	compressor string
 	level      int
 }
 
+// sharded reports whether the array's chunks are stored in shards.
+func (a *array) sharded() bool { return a.shard != (volume.Shape{}) }
+
 // writeChunks reads every chunk's box with read and writes it, on threads
-// workers.
+// workers; a sharded array is written a shard at a time per worker.
 func (a *array) writeChunks(ctx context.Context, read func(context.Context, volume.Box) (*volume.Volume, error), threads int, progress func()) error {
-	g := grid(a.shape, a.chunk)
+	unit := a.chunk
+	if a.sharded() {
+		unit = a.shard
+	}
+	g := grid(a.shape, unit)
 	n := g[0] * g[1] * g[2]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -267,6 +303,13 @@ func (a *array) writeChunks(ctx context.Context, read func(context.Context, volu
 					return
 				}
 				cz, cy, cx := i/(g[1]*g[2]), i/g[2]%g[1], i%g[2]
+				if a.sharded() {
+					if err := a.writeShard(ctx, cz, cy, cx, read, progress); err != nil {
+						fail(err)
+						return
+					}
+					continue
+				}
 				b := volume.Box{Z0: cz * a.chunk.Z, Y0: cy * a.chunk.Y, X0: cx * a.chunk.X}
 				b.Z1, b.Y1, b.X1 = min(b.Z0+a.chunk.Z, a.shape.Z), min(b.Y0+a.chunk.Y, a.shape.Y), min(b.X0+a.chunk.X, a.shape.X)
 				v, err := read(ctx, b)
@@ -289,20 +332,24 @@ func (a *array) writeChunks(ctx context.Context, read func(context.Context, volu
 	return ctx.Err()
 }
 
-// key returns a chunk's file, with "/" as the dimension separator (as
-// OME-Zarr 0.4 requires).
+// key returns the file of a chunk (of a shard, when sharded), with "/" as
+// the dimension separator (as OME-Zarr 0.4 requires), under "c/" in Zarr
+// v3 (the default chunk key encoding).
 func (a *array) key(cz, cy, cx int) string {
+	if a.v3 {
+		return filepath.Join(a.dir, "c", strconv.Itoa(cz), strconv.Itoa(cy), strconv.Itoa(cx))
+	}
 	return filepath.Join(a.dir, strconv.Itoa(cz), strconv.Itoa(cy), strconv.Itoa(cx))
 }
 
-// writeChunk encodes v (the chunk's box, smaller than the chunk at the
-// volume's far edges) padded to the full chunk with zeros, as Zarr v2
-// stores edge chunks, and writes it under a temporary name, then renames it.
-func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
+// padded returns v (the chunk's box, smaller than the chunk at the
+// volume's far edges) as the little-endian bytes of the full chunk, padded
+// with zeros, as Zarr stores edge chunks.
+func (a *array) padded(cz, cy, cx int, v *volume.Volume) ([]byte, error) {
 	raw := make([]byte, a.chunk.Len()*a.dtype.Size())
 	vs := v.Shape()
 	if vs.Z > a.chunk.Z || vs.Y > a.chunk.Y || vs.X > a.chunk.X || v.DType() != a.dtype {
-		return fmt.Errorf("chunk %d/%d/%d: source gave %v %v", cz, cy, cx, vs, v.DType())
+		return nil, fmt.Errorf("chunk %d/%d/%d: source gave %v %v", cz, cy, cx, vs, v.DType())
 	}
 	es := a.dtype.Size()
 	src := rawBytes(v)
@@ -314,7 +361,17 @@ func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
 			copy(raw[d:d+row], src[s:s+row])
 		}
 	}
-	enc, err := encode(raw, a.compressor, a.level, es)
+	return raw, nil
+}
+
+// writeChunk encodes v padded to the full chunk and writes it under a
+// temporary name, then renames it.
+func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
+	raw, err := a.padded(cz, cy, cx, v)
+	if err != nil {
+		return err
+	}
+	enc, err := encode(raw, a.compressor, a.level, a.dtype.Size())
 	if err != nil {
 		return fmt.Errorf("chunk %d/%d/%d: %w", cz, cy, cx, err)
 	}
@@ -379,15 +436,28 @@ func (a *array) Read(ctx context.Context, b volume.Box) (*volume.Volume, error) 
 	bs := b.Shape()
 	es := a.dtype.Size()
 	out := make([]byte, bs.Len()*es)
+	var shards map[[3]int][]uint64 // the indexes of the shards read
+	if a.sharded() {
+		shards = map[[3]int][]uint64{}
+	}
 	for cz := b.Z0 / a.chunk.Z; cz*a.chunk.Z < b.Z1; cz++ {
 		for cy := b.Y0 / a.chunk.Y; cy*a.chunk.Y < b.Y1; cy++ {
 			for cx := b.X0 / a.chunk.X; cx*a.chunk.X < b.X1; cx++ {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				data, err := os.ReadFile(a.key(cz, cy, cx))
+				var data []byte
+				var err error
+				if a.sharded() {
+					data, err = a.readInner(cz, cy, cx, shards)
+				} else {
+					data, err = os.ReadFile(a.key(cz, cy, cx))
+				}
 				if err != nil {
 					return nil, err
+				}
+				if data == nil { // an empty inner chunk: zeros
+					continue
 				}
 				raw, err := decode(data, a.compressor, a.chunk.Len()*es)
 				if err != nil {
@@ -562,8 +632,11 @@ func dtypeCode(dt volume.DType) (string, error) {
 	return "", fmt.Errorf("element type %v cannot be written", dt)
 }
 
-// writeMeta writes the level's .zarray.
+// writeMeta writes the level's .zarray (zarr.json in Zarr v3).
 func (a *array) writeMeta() error {
+	if a.v3 {
+		return a.writeMetaV3()
+	}
 	dt, _ := dtypeCode(a.dtype)
 	var comp any
 	switch a.compressor {
@@ -607,7 +680,8 @@ func ngffUnit(u string) string {
 	return ""
 }
 
-// writeGroup writes .zgroup and the .zattrs with the multiscales metadata.
+// writeGroup writes .zgroup and the .zattrs with the multiscales metadata
+// (for OME-Zarr 0.5, zarr.json with them under "ome").
 func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec) error {
 	unit := ""
 	if m.Voxel.Known {
@@ -627,11 +701,16 @@ func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec) error 
 			"coordinateTransformations": []map[string]any{{"type": "scale", "scale": l.voxel[:]}},
 		})
 	}
-	attrs := map[string]any{"multiscales": []map[string]any{{
-		"version": "0.4", "name": o.Name, "axes": axes, "datasets": datasets,
+	ms := map[string]any{
+		"name": o.Name, "axes": axes, "datasets": datasets,
 		"type":     "mean",
 		"metadata": map[string]any{"description": "mean of 2x2 blocks in x/y (2x2x2 once x/y voxels reach the z voxel)", "writer": "niiv"},
-	}}}
+	}
+	if o.Version == "0.5" {
+		return writeGroupV3(dir, ms)
+	}
+	ms["version"] = "0.4"
+	attrs := map[string]any{"multiscales": []map[string]any{ms}}
 	if err := writeJSON(filepath.Join(dir, ".zgroup"), map[string]any{"zarr_format": 2}); err != nil {
 		return err
 	}
