@@ -94,6 +94,17 @@ func init() {
 				if stream {
 					limitMemory(vol) // before the model loads: the latent cache's budget
 				}
+				if vol.Lazy() {
+					// The model's normalisation from every voxel, not a
+					// sample: the result is the same as from the volume
+					// in memory.
+					bar := newProgress(env.Stderr, "statistics of "+args[0])
+					err := vol.ScanStats(ctx, bar.update)
+					bar.finish()
+					if err != nil {
+						return err
+					}
+				}
 				f, err := reconstructFactor(args[0], vol.Voxel, *factor, *zscale)
 				if err != nil {
 					return err

@@ -177,3 +177,82 @@ func TestPlaneRect(t *testing.T) {
 		t.Error("rectangle beyond the plane: no error")
 	}
 }
+
+// TestScanStats: the statistics of a lazy volume scanned slab by slab are
+// those of the same voxels in memory (percentiles exactly), for every type.
+func TestScanStats(t *testing.T) {
+	s := Shape{Z: 9, Y: 300, X: 250}
+	defer func(b int64) { scanSlabBytes = b }(scanSlabBytes)
+	scanSlabBytes = 2 * 300 * 250 // slabs of 2 planes (1 of the wide types), the last shorter
+	for _, dt := range []DType{Uint8, Uint16, Int16, Float32, Float64} {
+		mem := randomVolume(t, s, dt)
+		lz, err := NewLazy(mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		if err := lz.ScanStats(context.Background(), func(done, total int) { calls++ }); err != nil {
+			t.Fatal(err)
+		}
+		a, b := lz.Stats(), mem.Stats()
+		if a.Estimated != "" || calls < 10 {
+			t.Errorf("%v: estimated %q, %d progress calls", dt, a.Estimated, calls)
+		}
+		for _, p := range []float64{0, 0.35, 1, 50, 99, 99.65, 100} {
+			if x, y := a.Percentile(p), b.Percentile(p); x != y {
+				t.Errorf("%v: percentile %v: scanned %v, in memory %v", dt, p, x, y)
+			}
+		}
+		if a.Min != b.Min || a.Max != b.Max || math.Abs(a.Mean-b.Mean) > 1e-9*math.Abs(b.Mean)+1e-12 {
+			t.Errorf("%v: min/max/mean %v %v %v, in memory %v %v %v", dt, a.Min, a.Max, a.Mean, b.Min, b.Max, b.Mean)
+		}
+		if err := lz.ScanStats(context.Background(), nil); err == nil {
+			t.Errorf("%v: a second ScanStats after Stats was accepted", dt)
+		}
+	}
+}
+
+// randomVolume is a volume of type dt with pseudo-random values spanning
+// more than the histogram's bins for the wide types.
+func randomVolume(t *testing.T, s Shape, dt DType) *Volume {
+	t.Helper()
+	n := s.Len()
+	var data any
+	switch dt {
+	case Uint8:
+		d := make([]uint8, n)
+		for i := range d {
+			d[i] = uint8(i * 7919 % 251)
+		}
+		data = d
+	case Uint16:
+		d := make([]uint16, n)
+		for i := range d {
+			d[i] = uint16(i * 7919 % 65521)
+		}
+		data = d
+	case Int16:
+		d := make([]int16, n)
+		for i := range d {
+			d[i] = int16(i*7919%60000 - 30000)
+		}
+		data = d
+	case Float32:
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(math.Sin(float64(i)*0.37)) * 1e3
+		}
+		data = d
+	case Float64:
+		d := make([]float64, n)
+		for i := range d {
+			d[i] = math.Cos(float64(i)*0.11) * 1e-3
+		}
+		data = d
+	}
+	v, err := New(s, data, Voxel{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

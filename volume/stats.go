@@ -1,6 +1,8 @@
 package volume
 
 import (
+	"context"
+	"fmt"
 	"math"
 )
 
@@ -37,27 +39,25 @@ func computeStats(v *Volume) Stats {
 	var sum, sum2 float64
 	n := v.shape.Len()
 	// Pass 1: min, max, moments.
-	switch d := v.data.(type) {
-	case []uint8:
-		sum, sum2 = moments(d, &s)
-	case []uint16:
-		sum, sum2 = moments(d, &s)
-	case []int16:
-		sum, sum2 = moments(d, &s)
-	case []float32:
-		sum, sum2 = moments(d, &s)
-	case []float64:
-		sum, sum2 = moments(d, &s)
-	}
+	sum, sum2 = momentsOf(v, &s)
 	if s.Min > s.Max { // all non-finite
 		s.Min, s.Max = 0, 0
 	}
 	s.Mean = sum / float64(n)
 	s.Std = math.Sqrt(math.Max(0, sum2/float64(n)-s.Mean*s.Mean))
 	// Pass 2: histogram.
+	initHist(&s, v.dtype)
+	addHist(&s, v)
+	return s
+}
+
+// initHist sizes the histogram of s, whose Min and Max are known: one bin
+// per integer value for integer data of fewer than floatBins levels, else
+// floatBins bins over [Min, Max].
+func initHist(s *Stats, dt DType) {
 	s.lo = s.Min
 	span := s.Max - s.Min
-	if !v.dtype.IsFloat() && span < floatBins {
+	if !dt.IsFloat() && span < floatBins {
 		s.integerBin = true
 		s.binW = 1
 		s.hist = make([]int64, int(span)+1)
@@ -68,6 +68,10 @@ func computeStats(v *Volume) Stats {
 		}
 		s.hist = make([]int64, floatBins+1)
 	}
+}
+
+// addHist counts v's finite voxels into the histogram of s.
+func addHist(s *Stats, v *Volume) {
 	switch d := v.data.(type) {
 	case []uint8:
 		for _, x := range d {
@@ -78,7 +82,7 @@ func computeStats(v *Volume) Stats {
 			s.hist[int(x)-int(s.lo)]++
 		}
 	default:
-		for i := 0; i < n; i++ {
+		for i := range v.shape.Len() {
 			f := v.atFlat(i)
 			if f != f || math.IsInf(f, 0) {
 				continue
@@ -90,7 +94,100 @@ func computeStats(v *Volume) Stats {
 			s.hist[b]++
 		}
 	}
-	return s
+}
+
+// momentsOf accumulates v's min, max, sum and sum of squares into s.
+func momentsOf(v *Volume, s *Stats) (sum, sum2 float64) {
+	switch d := v.data.(type) {
+	case []uint8:
+		return moments(d, s)
+	case []uint16:
+		return moments(d, s)
+	case []int16:
+		return moments(d, s)
+	case []float32:
+		return moments(d, s)
+	case []float64:
+		return moments(d, s)
+	}
+	return 0, 0
+}
+
+// ScanStats computes the statistics of a lazy volume over every voxel,
+// reading it in slabs of xy planes (two passes; the memory of one slab of
+// at most 64 MiB), where Stats would estimate them from a sample: the
+// contrast, histogram and model normalisation are then exactly those of the
+// same volume in memory. progress, when set, gets the slabs read and their
+// total. Call it before anything uses Stats; a volume in memory just
+// computes Stats.
+func (v *Volume) ScanStats(ctx context.Context, progress func(done, total int)) error {
+	if v.src == nil {
+		v.Stats()
+		return nil
+	}
+	ran := false
+	var err error
+	v.statsOnce.Do(func() {
+		ran = true
+		var s Stats
+		if s, err = scanStats(ctx, v, progress); err == nil {
+			v.stats = s
+		} else {
+			v.stats = sampleStats(v)
+		}
+	})
+	if !ran {
+		return fmt.Errorf("volume: %s: statistics were computed before ScanStats", v.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("volume: %s: statistics: %w", v.Name, err)
+	}
+	return nil
+}
+
+// scanSlabBytes bounds the slab ScanStats reads at once.
+var scanSlabBytes int64 = 64 << 20
+
+// scanStats is ScanStats' two passes.
+func scanStats(ctx context.Context, v *Volume, progress func(done, total int)) (Stats, error) {
+	sh := v.shape
+	per := int64(sh.Y) * int64(sh.X) * int64(v.dtype.Size())
+	k := int(max(1, min(int64(sh.Z), scanSlabBytes/per)))
+	slabs := (sh.Z + k - 1) / k
+	s := Stats{Min: math.Inf(1), Max: math.Inf(-1), n: int64(sh.Len())}
+	var sum, sum2 float64
+	each := func(pass int, f func(*Volume)) error {
+		for i := range slabs {
+			b := Whole(sh)
+			b.Z0, b.Z1 = i*k, min(sh.Z, (i+1)*k)
+			m, err := v.src.Read(ctx, b)
+			if err != nil {
+				return fmt.Errorf("read %v: %w", b, err)
+			}
+			f(m)
+			if progress != nil {
+				progress(pass*slabs+i+1, 2*slabs)
+			}
+		}
+		return nil
+	}
+	if err := each(0, func(m *Volume) {
+		a, b := momentsOf(m, &s)
+		sum, sum2 = sum+a, sum2+b
+	}); err != nil {
+		return Stats{}, err
+	}
+	if s.Min > s.Max {
+		s.Min, s.Max = 0, 0
+	}
+	n := float64(sh.Len())
+	s.Mean = sum / n
+	s.Std = math.Sqrt(math.Max(0, sum2/n-s.Mean*s.Mean))
+	initHist(&s, v.dtype)
+	if err := each(1, func(m *Volume) { addHist(&s, m) }); err != nil {
+		return Stats{}, err
+	}
+	return s, nil
 }
 
 // Percentile returns the value below which p percent (0–100) of the voxels
