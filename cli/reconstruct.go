@@ -274,6 +274,15 @@ func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol 
 	}
 	if !chunkGiven {
 		c := streamChunk(src.Meta().Shape, dt)
+		if sh, err := parseInts(zf.shard, 3); err == nil {
+			// Blocks (chunks) that divide the shards; shards, like the
+			// blocks, span every slice.
+			c.Y, c.X = divisorAtMost(sh[1], c.Y), divisorAtMost(sh[2], c.X)
+			if sh[0] != c.Z {
+				fmt.Fprintf(env.Stderr, "niiv reconstruct: note: shards span all %d output slices, as the blocks do (--shard %d,%d,%d)\n", c.Z, c.Z, sh[1], sh[2])
+			}
+			zf.shard = fmt.Sprintf("%d,%d,%d", c.Z, sh[1], sh[2])
+		}
 		zf.chunk = fmt.Sprintf("%d,%d,%d", c.Z, c.Y, c.X)
 	}
 	t0 := time.Now()
@@ -282,4 +291,14 @@ func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol 
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v, chunks %s (%s, %.2fs, block by block)\n", path, out.Shape(), out.DType(), out.Voxel, zf.chunk, m.Name(), time.Since(t0).Seconds())
 	return nil
+}
+
+// divisorAtMost returns the largest divisor of n that is at most m.
+func divisorAtMost(n, m int) int {
+	for d := min(n, m); d > 1; d-- {
+		if n%d == 0 {
+			return d
+		}
+	}
+	return 1
 }
