@@ -285,6 +285,9 @@ func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol 
 		}
 		zf.chunk = fmt.Sprintf("%d,%d,%d", c.Z, c.Y, c.X)
 	}
+	if reconstruct.Parallel(m) {
+		zf.threads = 1 // one block at a time, computed on every core
+	}
 	t0 := time.Now()
 	if err := save(ctx, env, path, out, zf); err != nil {
 		return err

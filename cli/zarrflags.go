@@ -20,6 +20,7 @@ type zarrFlags struct {
 	levels     int
 	version    string
 	shard      string
+	threads    int // chunks compressed in parallel (0: all cores); not a flag
 }
 
 func (z *zarrFlags) register(fs *flag.FlagSet) {
@@ -70,7 +71,7 @@ func (z *zarrFlags) options() (omezarr.Options, error) {
 		}
 		o.Shard = volume.Shape{Z: s[0], Y: s[1], X: s[2]}
 	}
-	o.Compressor, o.Levels, o.Version = z.compressor, z.levels, z.version
+	o.Compressor, o.Levels, o.Version, o.Threads = z.compressor, z.levels, z.version, z.threads
 	return o, nil
 }
 

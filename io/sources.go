@@ -60,13 +60,13 @@ func lazyAbove() int64 {
 
 // ChunkCacheBytes is the budget of the decoded-chunk cache that every
 // chunked volume opened by this package shares: a sixteenth of memory, at
-// most 384 MiB (enough for the chunks behind three 512×512 views at full
-// resolution, with 128³ chunks of 8-bit voxels). Set it before the first
-// open.
+// most 256 MiB (the chunks behind three 512×512 views at full resolution
+// take about 100 MiB with 128³ chunks of 8-bit voxels, 200 MiB of 16-bit
+// ones). Set it before the first open.
 var ChunkCacheBytes = chunkCacheBytes()
 
 func chunkCacheBytes() int64 {
-	const cap = 384 << 20
+	const cap = 256 << 20
 	if t := sysmem.Total(); t > 0 && t/16 < cap {
 		return t / 16
 	}

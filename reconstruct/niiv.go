@@ -427,9 +427,23 @@ func (n *Niiv) parallel(count int, fn func(k int) error) error {
 // worker per CPU encodes (single-threaded) and decodes its own planes, so
 // encoding and decoding overlap and no thread waits at a barrier.
 func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, h int, emit func(index int, img []float32)) error {
-	rows, cols := planeSize(vol.Shape(), axis)
+	_, cols := planeSize(vol.Shape(), axis)
+	return n.renderAxialCols(ctx, vol, axis, idx, 0, cols, h, emit)
+}
+
+// renderAxialCols is renderAxial over columns [c0, c1) of each plane (the
+// images emitted are h × (c1−c0)): the same pixels as the whole planes'
+// (exactly: only the columns' part of each plane, grown by the encoder's
+// receptive field, is encoded).
+func (n *Niiv) renderAxialCols(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, c0, c1, h int, emit func(index int, img []float32)) error {
+	rows, width := planeSize(vol.Shape(), axis)
 	rc := gridCoords(0, float64(rows), h, rows)
-	cc := gridCoords(0, float64(cols), cols, cols)
+	cc := gridCoords(float64(c0), float64(c1), c1-c0, width)
+	cols := c1 - c0
+	var need *rect
+	if c0 > 0 || c1 < width {
+		need = &rect{0, rows - 1, c0, c1 - 1}
+	}
 	lo, hi := n.NormRange(vol)
 	if !n.model.parallelEncoders() {
 		// One multi-threaded (or GPU) encoder: batches in turn.
@@ -440,7 +454,7 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 		}
 		for b0 := 0; b0 < len(idx); b0 += batch {
 			b1 := min(len(idx), b0+batch)
-			ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, false, nil)
+			ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, false, need)
 			if err != nil {
 				return err
 			}
@@ -490,7 +504,7 @@ func (n *Niiv) renderAxial(ctx context.Context, vol *volume.Volume, axis volume.
 	}
 	return n.parallel((len(idx)+batch-1)/batch, func(k int) error {
 		b0, b1 := k*batch, min(len(idx), (k+1)*batch)
-		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, true, nil)
+		ps, err := n.planes(ctx, vol, axis, idx[b0:b1], false, true, need)
 		if err != nil {
 			return err
 		}

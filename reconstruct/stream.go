@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/niiv/niiv/volume"
@@ -66,6 +67,12 @@ type isoSource struct {
 	last atomic.Pointer[column] // the last column computed
 }
 
+// axialColsRenderer is implemented by methods with a batched path for
+// column ranges of whole axial planes (the niiv method).
+type axialColsRenderer interface {
+	renderAxialCols(ctx context.Context, vol *volume.Volume, axis volume.Axis, idx []int, c0, c1, h int, emit func(index int, img []float32)) error
+}
+
 // column is every output slice over a y and x range.
 type column struct {
 	y0, y1, x0, x1 int
@@ -124,6 +131,36 @@ func (s *isoSource) column(ctx context.Context, y0, y1, x0, x1 int) (*column, er
 		if a == volume.YZ {
 			n0, n1, c0, c1 = x0, x1, y0, y1
 		}
+		var mu sync.Mutex // emit may be called from parallel workers
+		emit := func(k int, img []float32) {
+			mu.Lock()
+			defer mu.Unlock()
+			if a == volume.XZ { // img [z][x] at y = k
+				for z := range zOut {
+					dst := out[(z*ny+k-y0)*nx : (z*ny+k-y0+1)*nx]
+					for x, v := range img[z*nx : (z+1)*nx] {
+						dst[x] += w * v
+					}
+				}
+			} else { // img [z][y] at x = k
+				for z := range zOut {
+					for y, v := range img[z*ny : (z+1)*ny] {
+						out[(z*ny+y)*nx+k-x0] += w * v
+					}
+				}
+			}
+		}
+		if ar, ok := s.m.(axialColsRenderer); ok {
+			// Batched: the planes' parts encoded a few at a time.
+			idx := make([]int, 0, n1-n0)
+			for k := n0; k < n1; k++ {
+				idx = append(idx, k)
+			}
+			if err := ar.renderAxialCols(ctx, s.vol, a, idx, c0, c1, zOut, emit); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		for k := n0; k < n1; k++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -132,20 +169,7 @@ func (s *isoSource) column(ctx context.Context, y0, y1, x0, x1 int) (*column, er
 			if err != nil {
 				return nil, err
 			}
-			if a == volume.XZ { // img [z][x] at y = k
-				for z := range zOut {
-					dst := out[(z*ny+k-y0)*nx : (z*ny+k-y0+1)*nx]
-					for x, v := range img.Pix[z*nx : (z+1)*nx] {
-						dst[x] += w * v
-					}
-				}
-			} else { // img [z][y] at x = k
-				for z := range zOut {
-					for y, v := range img.Pix[z*ny : (z+1)*ny] {
-						out[(z*ny+y)*nx+k-x0] += w * v
-					}
-				}
-			}
+			emit(k, img.Pix)
 		}
 	}
 	return &column{y0, y1, x0, x1, out}, nil
@@ -178,4 +202,12 @@ func Convert(v *volume.Volume, dt volume.DType) (*volume.Volume, error) {
 	}
 	out.Name = v.Name
 	return out, nil
+}
+
+// Parallel reports whether m computes a block of IsotropicSource on every
+// core by itself (the niiv method), so that blocks are best read one at a
+// time; blocks of the other methods are best read in parallel.
+func Parallel(m Method) bool {
+	_, ok := m.(axialColsRenderer)
+	return ok
 }
