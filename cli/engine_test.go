@@ -216,3 +216,50 @@ func TestReconstructRefusesFromHeader(t *testing.T) {
 		t.Errorf("exit %d, stderr %s; want 1 and NaN", code, e)
 	}
 }
+
+// TestReconstructStreamed: a .zarr output is computed block by block (here
+// from an input read lazily, in blocks smaller than the volume) and holds
+// the same voxels as the whole-volume reconstruction written as .npy;
+// --dtype input keeps the input's type.
+func TestReconstructStreamed(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.zarr")
+	if code, o, e := run("sample", in, "--size", "64", "--factor", "4", "--dtype", "uint8"); code != 0 {
+		t.Fatalf("sample: exit %d\n%s%s", code, o, e)
+	}
+	for _, method := range []string{"linear", "cubic"} {
+		whole := filepath.Join(dir, method+".npy")
+		if code, o, e := run("reconstruct", in, whole, "--method", method, "--lazy", "never"); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, o, e)
+		}
+		blocks := filepath.Join(dir, method+".zarr")
+		code, o, e := run("reconstruct", in, blocks, "--method", method, "--lazy", "always", "--chunk", "64,24,40")
+		if code != 0 || !strings.Contains(o, "block by block") {
+			t.Fatalf("exit %d\n%s%s", code, o, e)
+		}
+		a, err := volio.Open(whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := volio.OpenWith(blocks, volio.Options{Lazy: volio.LazyNever})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Shape() != b.Shape() || a.DType() != b.DType() || a.Voxel.Z != b.Voxel.Z {
+			t.Fatalf("%s: .npy %v %v %v, .zarr %v %v %v", method, a.Shape(), a.DType(), a.Voxel, b.Shape(), b.DType(), b.Voxel)
+		}
+		x, y := a.Data().([]float32), b.Data().([]float32)
+		for i := range x {
+			if x[i] != y[i] {
+				t.Fatalf("%s: voxel %d: whole %v, blocks %v", method, i, x[i], y[i])
+			}
+		}
+	}
+	out := filepath.Join(dir, "u8.zarr")
+	if code, o, e := run("reconstruct", in, out, "--method", "linear", "--dtype", "input"); code != 0 || !strings.Contains(o, "uint8") {
+		t.Fatalf("--dtype input: exit %d\n%s%s", code, o, e)
+	}
+	if code, _, e := run("reconstruct", in, out, "--dtype", "int64"); code != 2 || !strings.Contains(e, "--dtype") {
+		t.Errorf("--dtype int64: exit %d %s", code, e)
+	}
+}
