@@ -13,6 +13,9 @@ type level struct {
 	n     int     // 0: full resolution
 	xy    float64 // the level's xy downsampling factor
 	aniso float64 // the level's anisotropy (z voxel / xy voxel), 0 when unknown
+	// zoomedOut is the lateral voxels per screen pixel of a view on a lazy
+	// volume without a coarser level to read (0 otherwise).
+	zoomedOut float64
 }
 
 // pyramidLevel returns s read from the level of its volume's pyramid whose
@@ -27,11 +30,14 @@ func pyramidLevel(s Slice) level {
 	if s.Vol == nil || s.W <= 0 {
 		return base
 	}
+	perPixel := (s.C1 - s.C0) / float64(s.W) // columns are x or y: lateral
 	levels := s.Vol.Levels()
 	if len(levels) < 2 {
+		if s.Vol.Lazy() && perPixel >= 2 {
+			base.zoomedOut = perPixel
+		}
 		return base
 	}
-	perPixel := (s.C1 - s.C0) / float64(s.W) // columns are x or y: lateral
 	if perPixel <= 1 {
 		return base
 	}
@@ -97,6 +103,17 @@ type factorRanger interface {
 // volume is less anisotropic) gives way to linear, and the label says why.
 // It returns the renderer and the note for the frame's label.
 func levelRenderer(l level, r Renderer, ms Methods, m Mode) (Renderer, string) {
+	if l.n == 0 && l.zoomedOut > 0 && m == Niiv && r != nil && ms.Linear != nil && l.aniso > 0 {
+		// No coarser level to read: a screen pixel still spans many
+		// voxels, which make the view as little anisotropic as a level
+		// would (and an XY view would encode every xz plane it crosses).
+		if fr, ok := r.(factorRanger); ok {
+			if lo, hi := fr.FactorRange(); lo > 0 && l.aniso/l.zoomedOut < float64(lo)-1e-6 {
+				return ms.Linear, fmt.Sprintf("linear: zoomed out, a screen pixel spans %.3g voxels, so the view is %.2g× anisotropic, below %s's %d–%d×", l.zoomedOut, l.aniso/l.zoomedOut, r.Name(), lo, hi)
+			}
+		}
+		return r, ""
+	}
 	if l.n == 0 {
 		return r, ""
 	}

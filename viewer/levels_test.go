@@ -164,3 +164,37 @@ func (l levelProbe) Render(ctx context.Context, s Slice) (*volume.Image, error) 
 type rangedProbe struct{ levelProbe }
 
 func (rangedProbe) FactorRange() (int, int) { return 4, 12 }
+
+// TestZoomedOutWithoutPyramid: zoomed out on a lazy volume with no coarser
+// level (a large TIFF stack), niiv gives way to linear where a screen pixel
+// spans so many voxels that the view is below the model's anisotropy; close
+// up, niiv draws.
+func TestZoomedOutWithoutPyramid(t *testing.T) {
+	vol, err := volume.NewLazy(newPyramid(t).levels[0]) // 8× anisotropic, no levels
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := Methods{Nearest: levelProbe{name: "nearest"}, Linear: levelProbe{name: "linear", value: 100}, Niiv: rangedProbe{levelProbe{name: "niiv-test", value: 200}}}
+	for _, tc := range []struct {
+		w     int
+		value float32
+		name  string
+	}{
+		{256, 200, "niiv-test"}, // one voxel per pixel
+		{128, 200, "niiv-test"}, // 2 voxels per pixel: 4×, in range
+		{64, 100, "linear: zoomed out, a screen pixel spans 4 voxels, so the view is 2× anisotropic, below niiv-test's 4–12×"},
+	} {
+		rec := newRecorder()
+		p := NewPipeline(ms, rec.deliver, true)
+		g := Geometry{Axis: volume.XZ, Index: 40, R1: 8, C1: 256, W: tc.w, H: 32, Rows: 8, Cols: 256, Unit: "nm", Scale: 1, RowSize: 8, ColSize: 1}
+		p.Submit(Request{ID: 1, Vol: vol, Geometry: g, Mode: Niiv, Style: render.Style{Min: 0, Max: 255, Gamma: 1}})
+		f := <-rec.final
+		p.Close()
+		if f.Err != nil {
+			t.Fatal(f.Err)
+		}
+		if got := f.Image.Pix[0]; math.Abs(float64(got)-float64(tc.value)) > 1 || !strings.Contains(f.Method, tc.name) {
+			t.Errorf("w=%d: grey %d, method %q; want %v, %q", tc.w, got, f.Method, tc.value, tc.name)
+		}
+	}
+}
