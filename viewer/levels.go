@@ -109,7 +109,7 @@ func levelRenderer(l level, r Renderer, ms Methods, m Mode) (Renderer, string) {
 		// would (and an XY view would encode every xz plane it crosses).
 		if fr, ok := r.(factorRanger); ok {
 			if lo, hi := fr.FactorRange(); lo > 0 && l.aniso/l.zoomedOut < float64(lo)-1e-6 {
-				return ms.Linear, fmt.Sprintf("linear: zoomed out, a screen pixel spans %.3g voxels, so the view is %.2g× anisotropic, below %s's %d–%d×", l.zoomedOut, l.aniso/l.zoomedOut, r.Name(), lo, hi)
+				return ms.Linear, fmt.Sprintf("zoomed out: a screen pixel spans %.3g voxels, so the view is %.2g× anisotropic, below %s's %d–%d×", l.zoomedOut, l.aniso/l.zoomedOut, r.Name(), lo, hi)
 			}
 		}
 		return r, ""

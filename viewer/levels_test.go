@@ -182,7 +182,7 @@ func TestZoomedOutWithoutPyramid(t *testing.T) {
 	}{
 		{256, 200, "niiv-test"}, // one voxel per pixel
 		{128, 200, "niiv-test"}, // 2 voxels per pixel: 4×, in range
-		{64, 100, "linear: zoomed out, a screen pixel spans 4 voxels, so the view is 2× anisotropic, below niiv-test's 4–12×"},
+		{64, 100, "linear · zoomed out: a screen pixel spans 4 voxels, so the view is 2× anisotropic, below niiv-test's 4–12×"},
 	} {
 		rec := newRecorder()
 		p := NewPipeline(ms, rec.deliver, true)
