@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -210,40 +211,59 @@ func grid(s, c volume.Shape) [3]int {
 // write writes every level into dir, then the group's metadata.
 func write(ctx context.Context, dir string, src volume.Source, m volume.Meta, o Options) error {
 	levels := pyramid(m, o.Levels)
+	progress := counter(levels, o.Chunk, o.Progress)
+	a := o.array(filepath.Join(dir, "0"), levels[0].shape, m.DType)
+	if err := os.Mkdir(a.dir, 0o755); err != nil {
+		return err
+	}
+	if err := a.writeChunks(ctx, src.Read, o.Threads, progress); err != nil {
+		return fmt.Errorf("level 0: %w", err)
+	}
+	if err := a.writeMeta(); err != nil {
+		return err
+	}
+	if err := writeLevels(ctx, dir, a, levels, o, progress); err != nil {
+		return err
+	}
+	return writeGroup(dir, m, o, levels, nil)
+}
+
+// counter returns the progress callback of writing the given levels: each
+// call counts one chunk written and reports it to report (may be nil), one
+// call at a time, counts in order.
+func counter(levels []levelSpec, chunk volume.Shape, report func(done, total int)) func() {
 	total := 0
 	for _, l := range levels {
-		g := grid(l.shape, chunkOf(o.Chunk, l.shape))
+		g := grid(l.shape, chunkOf(chunk, l.shape))
 		total += g[0] * g[1] * g[2]
 	}
 	var (
 		mu   sync.Mutex
 		done int
 	)
-	progress := func() { // one call at a time, counts in order
+	return func() {
 		mu.Lock()
 		defer mu.Unlock()
 		done++
-		if o.Progress != nil {
-			o.Progress(done, total)
+		if report != nil {
+			report(done, total)
 		}
 	}
-	var prev volume.Source = src
-	for i, l := range levels {
-		ldir := filepath.Join(dir, strconv.Itoa(i))
-		c := chunkOf(o.Chunk, l.shape)
-		a := &array{dir: ldir, shape: l.shape, chunk: c, shard: shardOf(o.Shard, c, l.shape), v3: o.Version == "0.5",
-			dtype: m.DType, compressor: o.Compressor, level: o.Level}
-		if err := os.Mkdir(ldir, 0o755); err != nil {
+}
+
+// writeLevels writes pyramid levels 1.. of levels into dir/1, dir/2...,
+// each downsampled from the one before it, level 1 from level0 (written).
+func writeLevels(ctx context.Context, dir string, level0 *array, levels []levelSpec, o Options, progress func()) error {
+	prev := level0
+	for i := 1; i < len(levels); i++ {
+		l := levels[i]
+		a := o.array(filepath.Join(dir, strconv.Itoa(i)), l.shape, level0.dtype)
+		if err := os.Mkdir(a.dir, 0o755); err != nil {
 			return err
 		}
-		var read func(ctx context.Context, b volume.Box) (*volume.Volume, error)
-		if i == 0 {
-			read = prev.Read
-		} else {
-			from := prev
-			read = func(ctx context.Context, b volume.Box) (*volume.Volume, error) {
-				return downsample(ctx, from, b, l.fz, l.fy, l.fx)
-			}
+		from := prev
+		read := func(ctx context.Context, b volume.Box) (*volume.Volume, error) {
+			return downsample(ctx, from, b, l.fz, l.fy, l.fx)
 		}
 		if err := a.writeChunks(ctx, read, o.Threads, progress); err != nil {
 			return fmt.Errorf("level %d: %w", i, err)
@@ -253,7 +273,15 @@ func write(ctx context.Context, dir string, src volume.Source, m volume.Meta, o 
 		}
 		prev = a // the next level reads this one back
 	}
-	return writeGroup(dir, m, o, levels)
+	return nil
+}
+
+// array returns the array of a level of shape s stored in dir, chunked,
+// sharded and compressed as o says.
+func (o Options) array(dir string, s volume.Shape, dt volume.DType) *array {
+	c := chunkOf(o.Chunk, s)
+	return &array{dir: dir, shape: s, chunk: c, shard: shardOf(o.Shard, c, s), v3: o.Version == "0.5",
+		dtype: dt, compressor: o.Compressor, level: o.Level}
 }
 
 // chunkOf clips the chunk shape to a level's shape.
@@ -317,7 +345,7 @@ func (a *array) writeChunks(ctx context.Context, read func(context.Context, volu
 					fail(fmt.Errorf("read %v: %w", b, err))
 					return
 				}
-				if err := a.writeChunk(cz, cy, cx, v); err != nil {
+				if _, err := a.writeChunk(cz, cy, cx, v); err != nil {
 					fail(err)
 					return
 				}
@@ -364,28 +392,48 @@ func (a *array) padded(cz, cy, cx int, v *volume.Volume) ([]byte, error) {
 	return raw, nil
 }
 
-// writeChunk encodes v padded to the full chunk and writes it under a
-// temporary name, then renames it.
-func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) error {
+// writeChunk encodes v padded to the full chunk and writes it (through a
+// temporary file, renamed); it returns the bytes written.
+func (a *array) writeChunk(cz, cy, cx int, v *volume.Volume) ([]byte, error) {
 	raw, err := a.padded(cz, cy, cx, v)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	enc, err := encode(raw, a.compressor, a.level, a.dtype.Size())
 	if err != nil {
-		return fmt.Errorf("chunk %d/%d/%d: %w", cz, cy, cx, err)
+		return nil, fmt.Errorf("chunk %d/%d/%d: %w", cz, cy, cx, err)
 	}
 	path := a.key(cz, cy, cx)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, enc, 0o644); err != nil {
+	return enc, writeFile(path, enc)
+}
+
+// writeFile writes data to a temporary file in path's folder, named
+// path.tmp-PID-RANDOM (unique among processes, on every host sharing the
+// folder), and renames it to path: readers and writers of path never see
+// a partial file, and concurrent writers of the same bytes do not clash.
+func writeFile(path string, data []byte) error {
+	tmp := tempName(path)
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
+
+// tempName returns the unique temporary name writeFile writes path under.
+func tempName(path string) string {
+	return fmt.Sprintf("%s%s%d-%016x", path, tempMark, os.Getpid(), rand.Uint64())
+}
+
+// tempMark is in the names of temporary files, and of no stored file.
+const tempMark = ".tmp-"
 
 // encode compresses one chunk.
 func encode(raw []byte, compressor string, level, typeSize int) ([]byte, error) {
@@ -681,8 +729,9 @@ func ngffUnit(u string) string {
 }
 
 // writeGroup writes .zgroup and the .zattrs with the multiscales metadata
-// (for OME-Zarr 0.5, zarr.json with them under "ome").
-func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec) error {
+// and the attributes of extra (for OME-Zarr 0.5, zarr.json with the
+// multiscales under "ome"; extra must be nil).
+func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec, extra map[string]any) error {
 	unit := ""
 	if m.Voxel.Known {
 		unit = ngffUnit(m.Voxel.Unit)
@@ -711,6 +760,9 @@ func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec) error 
 	}
 	ms["version"] = "0.4"
 	attrs := map[string]any{"multiscales": []map[string]any{ms}}
+	for k, v := range extra {
+		attrs[k] = v
+	}
 	if err := writeJSON(filepath.Join(dir, ".zgroup"), map[string]any{"zarr_format": 2}); err != nil {
 		return err
 	}
@@ -718,7 +770,7 @@ func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec) error 
 }
 
 // writeJSON writes v as indented JSON in ASCII, other characters escaped
-// (Zarr readers in a C locale decode metadata as ASCII).
+// (Zarr readers in a C locale decode metadata as ASCII), with writeFile.
 func writeJSON(path string, v any) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -739,7 +791,7 @@ func writeJSON(path string, v any) error {
 			fmt.Fprintf(&out, "\\u%04x\\u%04x", r1, r2)
 		}
 	}
-	return os.WriteFile(path, []byte(out.String()), 0o644)
+	return writeFile(path, []byte(out.String()))
 }
 
 // isImage reports whether an existing path is a Zarr group or array this
