@@ -13,6 +13,7 @@ import (
 
 	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/reconstruct/blockwise"
 	"github.com/niiv/niiv/viewer/engine"
 	"github.com/niiv/niiv/volume"
 )
@@ -21,15 +22,19 @@ func init() {
 	register(&Command{
 		Name:  "reconstruct",
 		Short: "write the isotropic reconstruction of an anisotropic volume",
-		Args:  "IN OUT",
+		Args:  "IN OUT, or --finish|--status OUT.zarr",
 		Summary: "Reconstruct an isotropic volume from an anisotropic one (coarse in z) and write it to OUT\n" +
 			"(.npy, .tif/.tiff, .mrc or .zarr, with the new voxel size). The output has round(Z × zscale) slices;\n" +
 			"an OME-Zarr output (.zarr) is computed and written block by block, never holding the volume,\n" +
 			"so inputs of any size (read lazily) reconstruct in the memory of a few blocks.\n" +
 			"--zscale defaults to --factor, which defaults to the file's anisotropy (z / xy voxel size).\n" +
 			"niiv averages an xz and a yz pass. When the default model cannot be used (no ONNX Runtime),\n" +
-			"linear interpolation is used, saying why; a --method given by name must load.",
-		MinArgs: 2, MaxArgs: 2,
+			"linear interpolation is used, saying why; a --method given by name must load.\n" +
+			"On a cluster, each task of a Slurm job array (or a Kubernetes Indexed Job, with --shards)\n" +
+			"computes its share of OUT.zarr's blocks, recording each finished one: a rerun redoes only\n" +
+			"unfinished blocks. Then --finish OUT.zarr checks every block and builds the pyramid;\n" +
+			"--status OUT.zarr shows the progress, --plan the blocks, halo and memory.",
+		MinArgs: 1, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
@@ -42,7 +47,28 @@ func init() {
 			method := fs.String("method", "niiv", "nearest, linear, cubic, niiv, niiv-NAME or a model folder")
 			axes := fs.String("axes", "xz,yz", "axial passes to average: xz, yz or xz,yz")
 			dtype := fs.String("dtype", "float32", "output type: float32, input (the input's integer type), uint8, uint16 or int16 (rounded, clamped)")
+			var cf clusterFlags
+			cf.register(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
+				shard, err := cf.check()
+				if err != nil {
+					return err
+				}
+				if cf.finish || cf.status {
+					if len(args) != 1 || !isZarr(args[0]) || cf.finish && cf.status {
+						return usageErrorf("--finish or --status takes one argument: the OME-Zarr output (OUT.zarr)")
+					}
+					if cf.status {
+						return statusOutput(env, args[0])
+					}
+					return finishOutput(ctx, env, args[0])
+				}
+				if len(args) != 2 {
+					return usageErrorf("reconstruct takes 2 arguments: IN OUT (or --finish|--status OUT.zarr)")
+				}
+				if (shard.N > 0 || cf.plan) && !isZarr(args[1]) {
+					return usageErrorf("--shard, --plan and cluster runs write an OME-Zarr output: OUT must end in .zarr")
+				}
 				if err := ef.check(); err != nil {
 					return err
 				}
@@ -133,7 +159,8 @@ func init() {
 				}
 				opt := reconstruct.VolumeOptions{ZScale: s, Axes: ax}
 				if stream {
-					return reconstructStream(ctx, env, m, vol, opt, dt, args[1], &zf, flagSet(fs, "chunk"))
+					run := streamRun{shard: shard, assign: blockwise.Assignment(cf.assign), plan: cf.plan, shards: cf.shards, axes: *axes}
+					return reconstructStream(ctx, env, m, vol, opt, dt, args[1], &zf, flagSet(fs, "chunk"), run)
 				}
 				bar := newProgress(env.Stderr, "reconstruct "+m.Name())
 				opt.Progress = bar.update
@@ -263,7 +290,17 @@ func streamChunk(s volume.Shape, dt volume.DType) volume.Shape {
 
 // reconstructStream computes the reconstruction block by block and writes
 // it as an OME-Zarr image at path.
-func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol *volume.Volume, opt reconstruct.VolumeOptions, dt volume.DType, path string, zf *zarrFlags, chunkGiven bool) error {
+// streamRun says how a streamed reconstruction runs: one shard of a
+// cluster job, or only its plan.
+type streamRun struct {
+	shard  blockwise.Shard // N = 0: one process, the image written whole
+	assign blockwise.Assignment
+	plan   bool
+	shards int
+	axes   string
+}
+
+func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol *volume.Volume, opt reconstruct.VolumeOptions, dt volume.DType, path string, zf *zarrFlags, chunkGiven bool, run streamRun) error {
 	src, err := reconstruct.IsotropicSource(m, vol, opt, dt)
 	if err != nil {
 		return err
@@ -279,7 +316,7 @@ func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol 
 			// blocks, span every slice.
 			c.Y, c.X = divisorAtMost(sh[1], c.Y), divisorAtMost(sh[2], c.X)
 			if sh[0] != c.Z {
-				fmt.Fprintf(env.Stderr, "niiv reconstruct: note: shards span all %d output slices, as the blocks do (--shard %d,%d,%d)\n", c.Z, c.Z, sh[1], sh[2])
+				fmt.Fprintf(env.Stderr, "niiv reconstruct: note: shards span all %d output slices, as the blocks do (--zarr-shard %d,%d,%d)\n", c.Z, c.Z, sh[1], sh[2])
 			}
 			zf.shard = fmt.Sprintf("%d,%d,%d", c.Z, sh[1], sh[2])
 		}
@@ -287,6 +324,29 @@ func reconstructStream(ctx context.Context, env *Env, m reconstruct.Method, vol 
 	}
 	if reconstruct.Parallel(m) {
 		zf.threads = 1 // one block at a time, computed on every core
+	}
+	o, err := zf.options()
+	if err != nil {
+		return err
+	}
+	if run.plan {
+		n := run.shards
+		if run.shard.N > 0 {
+			n = run.shard.N
+		}
+		printPlan(env, m, vol, src.Meta(), o.Chunk, n, run.assign, len(strings.Split(run.axes, ",")))
+		return nil
+	}
+	if run.shard.N > 0 {
+		sm := src.Meta()
+		job := blockwise.Job{
+			Input:  fmt.Sprintf("%v %v", vol.Shape(), vol.DType()),
+			Method: m.Name(),
+			Output: fmt.Sprintf("%v %v, chunks %s", sm.Shape, sm.DType, zf.chunk),
+			ZScale: float64(sm.Shape.Z) / float64(vol.Shape().Z),
+			Axes:   run.axes,
+		}
+		return runSharded(ctx, env, src, m, path, o, job, run.shard, run.assign)
 	}
 	t0 := time.Now()
 	if err := save(ctx, env, path, out, zf); err != nil {

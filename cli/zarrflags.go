@@ -28,7 +28,7 @@ func (z *zarrFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&z.compressor, "compressor", "zstd", "OME-Zarr output: zstd, blosc-zstd (read by the most Zarr libraries), gzip or none")
 	fs.IntVar(&z.levels, "levels", 0, "OME-Zarr output: pyramid levels, full resolution included (0: halve x/y until 256 px)")
 	fs.StringVar(&z.version, "ome-zarr", "0.4", "OME-Zarr output: version 0.4 (Zarr v2) or 0.5 (Zarr v3)")
-	fs.StringVar(&z.shard, "shard", "", "OME-Zarr 0.5 output: shard shape `z,y,x`, a multiple of --chunk (default: no sharding)")
+	fs.StringVar(&z.shard, "zarr-shard", "", "OME-Zarr 0.5 output: shard shape `z,y,x`, a multiple of --chunk (default: no sharding)")
 }
 
 // options checks the flags and returns the writer's options.
@@ -57,17 +57,17 @@ func (z *zarrFlags) options() (omezarr.Options, error) {
 	}
 	if z.shard != "" {
 		if z.version != "0.5" {
-			return o, usageErrorf("--shard needs --ome-zarr 0.5 (OME-Zarr 0.4 has no shards)")
+			return o, usageErrorf("--zarr-shard needs --ome-zarr 0.5 (OME-Zarr 0.4 has no shards)")
 		}
 		s, err := parseInts(z.shard, 3)
 		if err != nil {
-			return o, usageErrorf("--shard %q: %v", z.shard, err)
+			return o, usageErrorf("--zarr-shard %q: %v", z.shard, err)
 		}
 		if s[0]%c[0] != 0 || s[1]%c[1] != 0 || s[2]%c[2] != 0 {
-			return o, usageErrorf("--shard %q: not a multiple of --chunk %q along every axis", z.shard, z.chunk)
+			return o, usageErrorf("--zarr-shard %q: not a multiple of --chunk %q along every axis", z.shard, z.chunk)
 		}
 		if float64(s[0]/c[0])*float64(s[1]/c[1])*float64(s[2]/c[2]) > 1<<20 {
-			return o, usageErrorf("--shard %q: more than 2^20 chunks of --chunk %q per shard", z.shard, z.chunk)
+			return o, usageErrorf("--zarr-shard %q: more than 2^20 chunks of --chunk %q per shard", z.shard, z.chunk)
 		}
 		o.Shard = volume.Shape{Z: s[0], Y: s[1], X: s[2]}
 	}

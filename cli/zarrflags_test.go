@@ -11,7 +11,7 @@ import (
 	"github.com/niiv/niiv/volume"
 )
 
-// TestZarrFlagsVersion: --ome-zarr and --shard are checked before any work,
+// TestZarrFlagsVersion: --ome-zarr and --zarr-shard are checked before any work,
 // and a convert with them writes a sharded OME-Zarr 0.5 image that reads
 // back as written.
 func TestZarrFlagsVersion(t *testing.T) {
@@ -24,9 +24,9 @@ func TestZarrFlagsVersion(t *testing.T) {
 		want string
 	}{
 		{"unknown version", []string{"--ome-zarr", "0.6"}, `--ome-zarr "0.6": want 0.4 or 0.5`},
-		{"shard in 0.4", []string{"--shard", "128,256,256"}, "--shard needs --ome-zarr 0.5"},
-		{"shard not a multiple", []string{"--ome-zarr", "0.5", "--chunk", "2,4,4", "--shard", "4,6,4"}, "not a multiple of --chunk"},
-		{"shard of two numbers", []string{"--ome-zarr", "0.5", "--shard", "4,4"}, "--shard"},
+		{"shard in 0.4", []string{"--zarr-shard", "128,256,256"}, "--zarr-shard needs --ome-zarr 0.5"},
+		{"shard not a multiple", []string{"--ome-zarr", "0.5", "--chunk", "2,4,4", "--zarr-shard", "4,6,4"}, "not a multiple of --chunk"},
+		{"shard of two numbers", []string{"--ome-zarr", "0.5", "--zarr-shard", "4,4"}, "--zarr-shard"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(dir, "bad.zarr")
@@ -40,7 +40,7 @@ func TestZarrFlagsVersion(t *testing.T) {
 		})
 	}
 	out := filepath.Join(dir, "out.zarr")
-	if code, o, e := run("convert", in, out, "--ome-zarr", "0.5", "--chunk", "2,4,4", "--shard", "4,4,4", "--levels", "1"); code != 0 {
+	if code, o, e := run("convert", in, out, "--ome-zarr", "0.5", "--chunk", "2,4,4", "--zarr-shard", "4,4,4", "--levels", "1"); code != 0 {
 		t.Fatalf("convert: exit %d\n%s%s", code, o, e)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "0", "zarr.json"))

@@ -447,6 +447,10 @@ func (m *Model) receptiveField() int {
 	return 0
 }
 
+// ReceptiveField returns how many pixels beyond a region the encoder's
+// latents there depend on (0 when the card does not say).
+func (m *Model) ReceptiveField() int { return m.receptiveField() }
+
 // Feats returns the number of latent channels.
 func (m *Model) Feats() int { return m.feats }
 
