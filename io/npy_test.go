@@ -173,7 +173,7 @@ func TestNPYBadInput(t *testing.T) {
 		{"huge", huge, "too large"},
 		{"zero axis", npyBytes("|u1", false, "(0, 3, 4)", nil), "empty axis"},
 		{"nan", npyBytes("<f4", false, "(2, 2, 2)", nan.Bytes()), "NaN"},
-		{"bad magic", []byte("\x93NUMPZ\x01\x00\x10\x00{}"), "not a .npy, TIFF or MRC file"},
+		{"bad magic", []byte("\x93NUMPZ\x01\x00\x10\x00{}"), "not a .npy, TIFF, MRC or HDF5 file"},
 		{"header too long", []byte("\x93NUMPY\x01\x00\xff\xff{'descr'"), "past the end"},
 		{"no newline", []byte("\x93NUMPY\x01\x00\x04\x00{}  "), "malformed"},
 		{"garbage dict", append([]byte("\x93NUMPY\x01\x00\x08\x00{'a': 1\n"), ok...), "malformed"},
