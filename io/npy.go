@@ -438,6 +438,9 @@ func readFortran(r io.Reader, data any, h npyHeader) error {
 // WriteNPY writes v as a C-order .npy file (format 1.0, or 2.0 when the
 // header needs it). The file appears only when complete.
 func WriteNPY(path string, v *volume.Volume) error {
+	if err := refuseURL(path); err != nil {
+		return err
+	}
 	v, err := inMemory(v)
 	if err != nil {
 		return &Error{"write", path, err}

@@ -143,7 +143,7 @@ func inspectSource(path string, fm Format) (Info, error) {
 
 // readSource opens a region-readable file: lazily (volume.NewLazy, the file
 // kept open for the life of the process) or whole, as o.Lazy and the
-// volume's size say.
+// volume's size say. A URL is read lazily unless o.Lazy is LazyNever.
 func readSource(path string, fm Format, o Options) (*volume.Volume, error) {
 	src, err := openSource(path, fm)
 	if err != nil {
@@ -151,7 +151,7 @@ func readSource(path string, fm Format, o Options) (*volume.Volume, error) {
 	}
 	m := src.Meta()
 	bytes := int64(m.Shape.Len()) * int64(m.DType.Size())
-	lazy := o.Lazy == LazyAlways || o.Lazy == LazyAuto && bytes > LazyAbove
+	lazy := o.Lazy == LazyAlways || o.Lazy == LazyAuto && (bytes > LazyAbove || zarr.IsURL(path))
 	if lazy {
 		v, err := volume.NewLazy(src)
 		if err != nil {

@@ -1583,6 +1583,9 @@ func (p *packBits) Read(dst []byte) (int, error) {
 // Bio-Formats). float64 volumes are stored as 32-bit float, int16 with
 // SampleFormat=2. Pages are streamed; the file appears only when complete.
 func WriteTIFF(path string, v *volume.Volume) error {
+	if err := refuseURL(path); err != nil {
+		return err
+	}
 	if v == nil {
 		return &Error{"write", path, errors.New("no volume")}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/io/mrc"
 	"github.com/niiv/niiv/io/omezarr"
+	"github.com/niiv/niiv/io/zarr"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -158,8 +159,14 @@ func sniff(head []byte) (Format, bool) {
 
 // Detect returns the format of path: a directory or glob pattern is a folder
 // of slices; a file is recognised by its magic bytes; "x.npz:NAME", where
-// x.npz exists and the whole path does not, is an array of an archive.
+// x.npz exists and the whole path does not, is an array of an archive. An
+// http:// or https:// URL is a Zarr or N5 folder served over HTTP,
+// recognised by the metadata files the server has; nothing else is read
+// from URLs.
 func Detect(path string) (Format, error) {
+	if zarr.IsURL(path) {
+		return detectURL(path)
+	}
 	if strings.ContainsAny(path, "*?[") {
 		return Folder, nil
 	}
@@ -208,6 +215,31 @@ func Detect(path string) (Format, error) {
 	return "", &Error{"read", path, fmt.Errorf("%w: not a .npy, TIFF, MRC or HDF5 file or a .npz archive (extension %q, first bytes % x)", ErrFormat, ext, head[:min(n, 8)])}
 }
 
+// detectURL recognises a Zarr or N5 folder served at the URL path.
+func detectURL(path string) (Format, error) {
+	kind, err := zarr.Kind(path)
+	switch {
+	case err != nil:
+		return "", &Error{"open", path, err}
+	case kind == "zarr":
+		return Zarr, nil
+	case kind == "n5":
+		return N5, nil
+	}
+	return "", &Error{"open", path, fmt.Errorf("%w: no .zattrs, .zgroup, .zarray, zarr.json or attributes.json at this URL (the server answered 404 or 403): over HTTP niiv reads Zarr, OME-Zarr and N5 only", ErrFormat)}
+}
+
+// errURLWrite is returned for an output path that is a URL.
+var errURLWrite = errors.New("cannot write to a URL: give a local path")
+
+// refuseURL refuses to write to path when it is an http(s) URL.
+func refuseURL(path string) error {
+	if zarr.IsURL(path) {
+		return &Error{"write", path, errURLWrite}
+	}
+	return nil
+}
+
 // Options adjust how OpenWith and InspectWith read a volume.
 type Options struct {
 	// VoxelGiven says that the caller sets the voxel size itself, as niiv's
@@ -219,7 +251,7 @@ type Options struct {
 	Warn func(error)
 	// Lazy says when a region-readable file (TIFF, MRC, HDF5, Zarr, N5)
 	// stays on disk, read region by region (LazyAuto: above LazyAbove
-	// bytes).
+	// bytes; a URL is read by region unless LazyNever).
 	Lazy Lazy
 }
 
@@ -319,6 +351,9 @@ func Save(path string, v *volume.Volume) error {
 	if path == "" {
 		return &Error{"write", path, atomicfile.ErrEmptyPath}
 	}
+	if err := refuseURL(path); err != nil {
+		return err
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
 		return WriteNPY(path, v)
@@ -343,6 +378,9 @@ const saveFormats = ".npy, .tif, .tiff, .zarr (OME-Zarr) or .mrc"
 // in .zarr; 0.4, or 0.5 as o.Version says), streaming: a lazy volume is
 // read chunk by chunk, never whole. The image appears only when complete.
 func SaveZarr(ctx context.Context, path string, v *volume.Volume, o omezarr.Options) error {
+	if err := refuseURL(path); err != nil {
+		return err
+	}
 	if err := omezarr.Write(ctx, path, v, o); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -356,6 +394,9 @@ func SaveZarr(ctx context.Context, path string, v *volume.Volume, o omezarr.Opti
 // .npy, .tif or .tiff name whose folder exists and takes new files, and
 // which is not a folder.
 func CheckSave(path string) error {
+	if err := refuseURL(path); err != nil {
+		return err
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy", ".tif", ".tiff", ".mrc", ".mrcs", ".rec", ".map", ".st":
 	case ".zarr":

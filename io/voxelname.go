@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/niiv/niiv/internal/atomicfile"
+	"github.com/niiv/niiv/io/zarr"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -24,9 +27,17 @@ var (
 )
 
 // voxelFromName reads a voxel size written into a file name, such as
-// "stack-4x4x50nm.npy" (x, y, z) or "cells-10nm-iso.npy".
+// "stack-4x4x50nm.npy" (x, y, z) or "cells-10nm-iso.npy"; for a URL, the
+// last element of its path.
 func voxelFromName(path string) (volume.Voxel, bool) {
 	base := filepath.Base(path)
+	if zarr.IsURL(path) {
+		u, err := url.Parse(path)
+		if err != nil {
+			return volume.Voxel{}, false
+		}
+		base = pathpkg.Base(u.Path)
+	}
 	unit := func(u string) string {
 		if strings.EqualFold(u, "nm") {
 			return "nm"
@@ -83,8 +94,11 @@ func voxelForNPY(path string, o Options) (volume.Voxel, error) {
 }
 
 // readSidecar reads the voxel size in a sidecar; a missing sidecar gives an
-// unknown size and no error.
+// unknown size and no error, and so does a URL: sidecars are local files.
 func readSidecar(p string) (volume.Voxel, error) {
+	if zarr.IsURL(p) {
+		return volume.Voxel{}, nil
+	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return volume.Voxel{}, nil
@@ -129,6 +143,9 @@ func writeSidecar(npyPath string, vox volume.Voxel) error {
 // size there is nothing to write (t is nil), and commitSidecar removes a
 // stale sidecar.
 func startSidecar(npyPath string, vox volume.Voxel) (p string, t *atomicfile.File, err error) {
+	if err := refuseURL(npyPath); err != nil {
+		return "", nil, err
+	}
 	if dest, err := atomicfile.Resolve(npyPath); err == nil {
 		npyPath = dest
 	}

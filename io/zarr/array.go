@@ -18,6 +18,9 @@ import (
 // allocates: metadata asking for more is refused when the array is opened.
 const maxChunkBytes = 2 << 30
 
+// remoteWorkers is the least number of chunks read at once over HTTP.
+const remoteWorkers = 16
+
 // maxElems bounds the element count of a whole array, so that products of
 // its extents cannot overflow.
 const maxElems = 1 << 62
@@ -144,7 +147,11 @@ func (a *array) read(ctx context.Context, cache *Cache, lo, hi []int) (any, []Ch
 	}
 	out := newFilled(a.elem.out(), prod(ext), a.fill)
 
-	workers := min(runtime.GOMAXPROCS(0), total)
+	workers := runtime.GOMAXPROCS(0)
+	if IsURL(a.dir) {
+		workers = max(workers, remoteWorkers) // waiting on the network, not the cores
+	}
+	workers = min(workers, total)
 	var (
 		next    atomic.Int64
 		mu      sync.Mutex

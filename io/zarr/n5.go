@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/niiv/niiv/io/codec"
@@ -146,7 +145,7 @@ type n5Store struct {
 func (s *n5Store) key(idx []int) string { return joinInts(reversed(idx), "/") }
 
 func (s *n5Store) load(_ *Cache, _ string, idx []int) (*chunk, error) {
-	raw, err := readChunk(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
+	raw, err := readChunk(keyPath(s.dir, s.key(idx)))
 	if raw == nil || err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -151,7 +150,7 @@ type v2Store struct {
 func (s *v2Store) key(idx []int) string { return joinInts(idx, s.sep) }
 
 func (s *v2Store) load(_ *Cache, _ string, idx []int) (*chunk, error) {
-	raw, err := readChunk(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
+	raw, err := readChunk(keyPath(s.dir, s.key(idx)))
 	if raw == nil || err != nil {
 		return nil, err
 	}
@@ -198,25 +197,15 @@ func openV2(dir string) (*array, error) {
 const maxMetaBytes = 64 << 20
 
 // readMeta reads a metadata file of dir and returns it with a cache
-// identity: the absolute folder, the file's size and modification time.
+// identity: for a local file its absolute path, size and modification
+// time; for a URL the URL, its ETag or Last-Modified and a hash.
 func readMeta(dir, name string) ([]byte, string, error) {
-	p := filepath.Join(dir, name)
-	st, err := os.Stat(p)
+	st := storeFor(dir)
+	data, stamp, err := st.readMeta(st.join(dir, name))
 	if err != nil {
 		return nil, "", pathErr(name, err)
 	}
-	if st.Size() > maxMetaBytes {
-		return nil, "", fmt.Errorf("%s: %d bytes is too large for metadata", name, st.Size())
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, "", pathErr(name, err)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		abs = dir
-	}
-	return data, fmt.Sprintf("%s\x00%d\x00%d", abs, st.Size(), st.ModTime().UnixNano()), nil
+	return data, stamp, nil
 }
 
 // pathErr strips the path from an *fs.PathError so that messages name the
@@ -232,22 +221,14 @@ func pathErr(name string, err error) error {
 // readJSON reads an optional JSON metadata file of dir into v; it reports
 // false without error when the file does not exist.
 func readJSON(dir, name string, v any) (bool, error) {
-	p := filepath.Join(dir, name)
-	st, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	st := storeFor(dir)
+	data, _, err := st.readMeta(st.join(dir, name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
-	}
-	if err != nil {
-		return false, pathErr(name, err)
-	}
-	if st.IsDir() {
+	case errors.Is(err, errIsFolder):
 		return false, fmt.Errorf("%s is a folder", name)
-	}
-	if st.Size() > maxMetaBytes {
-		return false, fmt.Errorf("%s: %d bytes is too large for metadata", name, st.Size())
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
+	case err != nil:
 		return false, pathErr(name, err)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
@@ -256,11 +237,26 @@ func readJSON(dir, name string, v any) (bool, error) {
 	return true, nil
 }
 
-// exists reports whether dir holds a file called name.
+// exists reports whether dir holds a file called name; an error (a server
+// that does not answer) counts as no.
 func exists(dir, name string) bool {
-	st, err := os.Stat(filepath.Join(dir, name))
-	return err == nil && !st.IsDir()
+	ok, _ := has(dir, name)
+	return ok
 }
+
+// has reports whether dir holds a file called name, with the error of a
+// store that could not tell (never for the local file system).
+func has(dir, name string) (bool, error) {
+	st := storeFor(dir)
+	ok, err := st.isFile(st.join(dir, name))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", name, err)
+	}
+	return ok, nil
+}
+
+// keyPath is the location of the chunk key (slash-separated) in dir.
+func keyPath(dir, key string) string { return storeFor(dir).join(dir, key) }
 
 // cleanKey rejects chunk or level paths that leave their folder.
 func cleanKey(p string) (string, error) {
@@ -272,9 +268,9 @@ func cleanKey(p string) (string, error) {
 }
 
 // readChunk reads a chunk file: nil and no error when it does not exist,
-// errors without the path (the chunk's key names it).
+// errors without a local path (the chunk's key names it; a URL is named).
 func readChunk(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := storeFor(path).readFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/niiv/niiv/io/codec"
@@ -565,7 +564,7 @@ type v3Store struct {
 func (s *v3Store) key(idx []int) string { return s.enc.key(idx) }
 
 func (s *v3Store) load(_ *Cache, _ string, idx []int) (*chunk, error) {
-	raw, err := readChunk(filepath.Join(s.dir, filepath.FromSlash(s.key(idx))))
+	raw, err := readChunk(keyPath(s.dir, s.key(idx)))
 	if raw == nil || err != nil {
 		return nil, err
 	}
@@ -606,7 +605,7 @@ func (s *shardStore) key(idx []int) string {
 func (s *shardStore) load(c *Cache, id string, idx []int) (*chunk, error) {
 	shard, inner := s.split(idx)
 	skey := s.enc.key(shard)
-	path := filepath.Join(s.dir, filepath.FromSlash(skey))
+	path := keyPath(s.dir, skey)
 	v, err := c.get(id+"\x00"+skey+"\x00index", func() (any, int64, error) {
 		ix, err := s.readIndex(path)
 		if err != nil || ix == nil {
@@ -635,14 +634,14 @@ func (s *shardStore) load(c *Cache, id string, idx []int) (*chunk, error) {
 	if nb > maxChunkBytes+1<<20 {
 		return nil, fmt.Errorf("shard index: inner chunk of %d bytes is absurd", nb)
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	raw, _, err := storeFor(path).readAt(path, int64(off), int64(nb))
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	defer f.Close()
-	raw := make([]byte, nb)
-	if _, err := f.ReadAt(raw, int64(off)); err != nil {
-		return nil, fmt.Errorf("reading %d bytes at %d: %w", nb, off, err)
+	case raw == nil:
+		return nil, fmt.Errorf("reading %d bytes at %d: %w", nb, off, fs.ErrNotExist)
+	case uint64(len(raw)) < nb:
+		return nil, fmt.Errorf("reading %d bytes at %d: %w", nb, off, io.ErrUnexpectedEOF)
 	}
 	return s.spec.chain.decode(raw, s.spec.inner, s.elem)
 }
@@ -650,30 +649,23 @@ func (s *shardStore) load(c *Cache, id string, idx []int) (*chunk, error) {
 // readIndex reads the index of the shard at path; nil when the shard is
 // not stored.
 func (s *shardStore) readIndex(path string) (*shardIndex, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
 	n := int64(s.spec.idxBytes)
-	if size < n {
-		return nil, fmt.Errorf("shard index: the shard has %d bytes, too few for its %d-byte index (truncated?)", size, n)
-	}
-	at := size - n
+	at := int64(-1) // the last n bytes
 	if s.spec.atStart {
 		at = 0
 	}
-	raw := make([]byte, n)
-	if _, err := f.ReadAt(raw, at); err != nil {
-		return nil, fmt.Errorf("shard index: %w", err)
+	raw, size, err := storeFor(path).readAt(path, at, n)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("shard index: the size of the shard is unknown")
+	}
+	if size < n || int64(len(raw)) < n {
+		return nil, fmt.Errorf("shard index: the shard has %d bytes, too few for its %d-byte index (truncated?)", size, n)
 	}
 	count := s.spec.count
 	raw, err = s.spec.index.decodeBytes(raw, 16*count)

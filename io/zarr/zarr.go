@@ -2,8 +2,9 @@
 // (sharded or not), OME-Zarr 0.4 and 0.5 multiscale images and N5 datasets
 // and multiscale groups, by region, for files far larger than memory.
 //
-// Open recognises the format from a folder's content and returns an Image,
-// a volume.Multiscale whose levels read the chunks a box overlaps, decoding
+// Open recognises the format from a folder's content (a local folder, or
+// one served over HTTP(S) as static files) and returns an Image, a
+// volume.Multiscale whose levels read the chunks a box overlaps, decoding
 // each once through a Cache of decoded chunks shared by every Image that
 // uses it. Metadata that cannot be read or contradicts itself fails Open; a
 // chunk that fails to decode leaves its voxels at the fill value and Read
@@ -191,19 +192,35 @@ type plan struct {
 // Zarr v3 array or group (zarr.json, OME-Zarr 0.5), an N5 dataset or group
 // (attributes.json). path may name an array inside a container, as in
 // "a.zarr/0" or "b.n5/setup0/timepoint0/s0".
+//
+// path may also be an http:// or https:// URL of such a folder served as
+// static files ("https://host/data/img.zarr", "…/img.zarr/0"), read with
+// GET and Range requests and without listing folders; a key the server
+// answers with 404 or 403 does not exist. Requests failing with a server
+// error or a broken connection are retried a few times before a chunk
+// counts as unreadable.
 func Open(path string, o Options) (*Image, error) {
-	dir := filepath.Clean(path)
 	fail := func(err error) (*Image, error) { return nil, fmt.Errorf("zarr: open %s: %w", path, err) }
-	st, err := os.Stat(dir)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is in the message already
+	var dir string
+	if IsURL(path) {
+		u, err := cleanURL(path)
+		if err != nil {
+			return fail(err)
 		}
-		return fail(err)
-	}
-	if !st.IsDir() {
-		return fail(errors.New("not a folder: Zarr arrays and groups and N5 datasets are folders"))
+		dir = u
+	} else {
+		dir = filepath.Clean(path)
+		st, err := os.Stat(dir)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is in the message already
+			}
+			return fail(err)
+		}
+		if !st.IsDir() {
+			return fail(errors.New("not a folder: Zarr arrays and groups and N5 datasets are folders"))
+		}
 	}
 	p, err := discover(dir)
 	if err != nil {
@@ -216,16 +233,60 @@ func Open(path string, o Options) (*Image, error) {
 	return im, nil
 }
 
+// Kind reports which chunked format the folder or URL path holds, from its
+// metadata files as Open finds them: "zarr" (.zarray, .zgroup, .zattrs or
+// zarr.json), "n5" (attributes.json) or "" for neither. The error is that
+// of a server that could not be asked, naming the URL.
+func Kind(path string) (string, error) {
+	dir := path
+	if IsURL(path) {
+		u, err := cleanURL(path)
+		if err != nil {
+			return "", fmt.Errorf("zarr: %s: %w", path, err)
+		}
+		dir = u
+	}
+	for _, f := range []string{".zarray", ".zgroup", ".zattrs", "zarr.json", "attributes.json"} {
+		ok, err := has(dir, f)
+		if err != nil {
+			return "", err // names the file and the URL
+		}
+		if ok && f == "attributes.json" {
+			return "n5", nil
+		}
+		if ok {
+			return "zarr", nil
+		}
+	}
+	return "", nil
+}
+
 // discover reads the metadata of dir.
 func discover(dir string) (*plan, error) {
+	var found [4]bool // .zarray, zarr.json, .zgroup or .zattrs, attributes.json
+	for i, names := range [][]string{{".zarray"}, {"zarr.json"}, {".zgroup", ".zattrs"}, {"attributes.json"}} {
+		for _, name := range names {
+			ok, err := has(dir, name)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				found[i] = true
+				break
+			}
+		}
+		if found[i] {
+			break
+		}
+	}
 	switch {
-	case exists(dir, ".zarray"):
+	case found[0]:
 		a, err := openV2(dir)
 		if err != nil {
 			return nil, err
 		}
 		return arrayPlan(dir, a)
-	case exists(dir, "zarr.json"):
+	case found[1]:
 		data, stamp, err := readMeta(dir, "zarr.json")
 		if err != nil {
 			return nil, err
@@ -242,14 +303,17 @@ func discover(dir string) (*plan, error) {
 			return arrayPlan(dir, a)
 		}
 		return groupPlan(dir, m.Attributes, "zarr.json", 0)
-	case exists(dir, ".zgroup"), exists(dir, ".zattrs"):
+	case found[2]:
 		var attrs map[string]json.RawMessage
 		if _, err := readJSON(dir, ".zattrs", &attrs); err != nil {
 			return nil, err
 		}
 		return groupPlan(dir, attrs, ".zattrs", 0)
-	case exists(dir, "attributes.json"):
+	case found[3]:
 		return n5Plan(dir)
+	}
+	if IsURL(dir) {
+		return nil, errors.New("no .zarray, .zgroup, .zattrs, zarr.json or attributes.json at this URL (the server answered 404 or 403): not a Zarr array or group or an N5 dataset")
 	}
 	return nil, errors.New("no .zarray, .zgroup, zarr.json or attributes.json: not a Zarr array or group or an N5 dataset")
 }
@@ -272,7 +336,7 @@ func arrayPlan(dir string, a *array) (*plan, error) {
 		}
 		ls, err := ms.datasetScale(d, len(a.shape))
 		if err != nil {
-			return nil, fmt.Errorf("multiscales of %s: %w", filepath.Base(g), err)
+			return nil, fmt.Errorf("multiscales of %s: %w", storeFor(g).base(g), err)
 		}
 		p.levels[0].scale = ls
 		p.source = "OME-Zarr multiscales"
@@ -285,9 +349,10 @@ func arrayPlan(dir string, a *array) (*plan, error) {
 // container) whose multiscales list dir, returning the group folder, the
 // multiscale and dir's path relative to it.
 func enclosingMultiscale(dir string) (string, *Multiscale, string) {
+	st := storeFor(dir)
 	g := dir
 	for range 8 {
-		parent := filepath.Dir(g)
+		parent := st.dir(g)
 		if parent == g {
 			break
 		}
@@ -300,11 +365,11 @@ func enclosingMultiscale(dir string) (string, *Multiscale, string) {
 		if err != nil || len(ms) == 0 {
 			continue
 		}
-		rel, err := filepath.Rel(g, dir)
+		rel, err := st.rel(g, dir)
 		if err != nil {
 			break
 		}
-		return g, &ms[0], filepath.ToSlash(rel)
+		return g, &ms[0], rel
 	}
 	return "", nil, ""
 }
@@ -354,7 +419,7 @@ func groupPlan(dir string, attrs map[string]json.RawMessage, file string, depth 
 				}
 			}
 		}
-		sub := filepath.Join(dir, "0")
+		sub := storeFor(dir).join(dir, "0")
 		if b2r && depth == 0 {
 			if top, ok := groupAttrs(sub); ok {
 				p, err := groupPlan(sub, top, "0/"+file, depth+1)
@@ -389,7 +454,7 @@ func multiscalePlan(dir string, ms []Multiscale, open func(string) (*array, erro
 	for i := range m.Datasets {
 		d := &m.Datasets[i]
 		rel, _ := cleanKey(d.Path)
-		sub := filepath.Join(dir, filepath.FromSlash(rel))
+		sub := storeFor(dir).join(dir, rel)
 		a, err := open(sub)
 		if err != nil {
 			return nil, fmt.Errorf("level %d (%s): %w", i, rel, err)
@@ -470,10 +535,11 @@ func n5Plan(dir string) (*plan, error) {
 		// The group above may hold the resolution and the level's factors.
 		var group *N5Attributes
 		i := -1
-		if gd, _, err := readMeta(filepath.Dir(dir), "attributes.json"); err == nil {
+		st := storeFor(dir)
+		if gd, _, err := readMeta(st.dir(dir), "attributes.json"); err == nil {
 			if g, err := ParseN5Attributes(gd); err == nil && !g.IsDataset() {
 				group = g
-				if m := scaleLevel.FindStringSubmatch(filepath.Base(dir)); m != nil {
+				if m := scaleLevel.FindStringSubmatch(st.base(dir)); m != nil {
 					i, _ = strconv.Atoi(m[1])
 				}
 			}
@@ -521,7 +587,7 @@ func n5Plan(dir string) (*plan, error) {
 	// BigDataViewer's setupN/timepointN layout has them) or the datasets.
 	var levels []string
 	for i := range maxLevels {
-		sub := filepath.Join(dir, "s"+strconv.Itoa(i))
+		sub := storeFor(dir).join(dir, "s"+strconv.Itoa(i))
 		if !exists(sub, "attributes.json") {
 			break
 		}
@@ -532,7 +598,7 @@ func n5Plan(dir string) (*plan, error) {
 	}
 	group := attrs
 	if len(attrs.Scales) == 0 && len(attrs.DownsamplingFactors) == 0 {
-		if gd, _, err := readMeta(filepath.Dir(dir), "attributes.json"); err == nil {
+		if gd, _, err := readMeta(storeFor(dir).dir(dir), "attributes.json"); err == nil {
 			if g, err := ParseN5Attributes(gd); err == nil && !g.IsDataset() && (len(g.Scales) > 0 || len(g.DownsamplingFactors) > 0) {
 				merged := *attrs
 				merged.Scales, merged.DownsamplingFactors = g.Scales, g.DownsamplingFactors
@@ -563,20 +629,22 @@ func n5Plan(dir string) (*plan, error) {
 	return p, nil
 }
 
-// childList names up to 8 arrays or groups in dir, for error messages.
+// childList names up to 8 arrays or groups in dir, for error messages;
+// where folders cannot be listed (over HTTP) it says so.
 func childList(dir string) string {
-	ents, err := os.ReadDir(dir)
+	st := storeFor(dir)
+	ents, err := st.subfolders(dir)
+	if errors.Is(err, errNoListing) {
+		return " by its URL, as " + st.join(dir, "0") + " (" + err.Error() + ")"
+	}
 	if err != nil {
 		return ""
 	}
 	var names []string
 	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		sub := filepath.Join(dir, e.Name())
+		sub := st.join(dir, e)
 		if exists(sub, ".zarray") || exists(sub, ".zgroup") || exists(sub, "zarr.json") || exists(sub, "attributes.json") {
-			names = append(names, e.Name())
+			names = append(names, e)
 		}
 	}
 	switch {
@@ -676,13 +744,11 @@ func build(dir string, p *plan, o Options) (*Image, error) {
 // attributes.json, so in an N5 hierarchy the root is rather the nearest
 // folder above whose attributes.json has the "n5" version key.
 func containerRoot(dir string) string {
-	root := dir
-	if abs, err := filepath.Abs(dir); err == nil {
-		root = abs
-	}
+	st := storeFor(dir)
+	root := st.abs(dir)
 	n5 := exists(root, "attributes.json")
 	for range 64 {
-		parent := filepath.Dir(root)
+		parent := st.dir(root)
 		if parent == root {
 			break
 		}
@@ -694,7 +760,7 @@ func containerRoot(dir string) string {
 	if n5 && !isN5Root(root) {
 		p := root
 		for range 8 {
-			parent := filepath.Dir(p)
+			parent := st.dir(p)
 			if parent == p {
 				break
 			}
@@ -719,13 +785,11 @@ func isN5Root(dir string) bool {
 // displayName is the container's base name plus the path of dir in it:
 // "a.zarr/0".
 func displayName(root, dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return filepath.Base(dir)
-	}
-	rel, err := filepath.Rel(root, abs)
+	st := storeFor(dir)
+	abs := st.abs(dir)
+	rel, err := st.rel(root, abs)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-		return filepath.Base(abs)
+		return st.base(abs)
 	}
-	return filepath.Base(root) + "/" + filepath.ToSlash(rel)
+	return st.base(root) + "/" + rel
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -279,11 +281,16 @@ func isAdapted(dir string) bool {
 // default: the folder "<file>.adapted-<model>" beside the volume when the
 // volume is a file or folder on disk whose folder can be written, else one
 // in the user cache (<cache>/niiv/adapted/<file>-<hash of its absolute
-// path>-<model>) — also for the bundled sample, which has no file.
+// path>-<model>) — also for the bundled sample, which has no file, and for
+// a volume read from an http(s) URL, beside which nothing is written (the
+// hash is then the URL's; without a user cache the folder is made in the
+// working folder).
 func DefaultDir(volumePath, model string) string {
 	beside, cached := candidateDirs(volumePath, model)
-	if _, err := os.Stat(volumePath); err == nil && writable(filepath.Dir(beside)) {
-		return beside
+	if beside != "" {
+		if _, err := os.Stat(volumePath); err == nil && writable(filepath.Dir(beside)) {
+			return beside
+		}
 	}
 	if cached == "" {
 		return beside
@@ -292,19 +299,54 @@ func DefaultDir(volumePath, model string) string {
 }
 
 // candidateDirs returns the two places DefaultDir chooses between; cached
-// is empty when the system has no user cache folder.
+// is empty when the system has no user cache folder, beside when the
+// volume is a URL (cached is then never empty).
 func candidateDirs(volumePath, model string) (beside, cached string) {
-	model = strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(reconstruct.ModelName(model))
-	abs, err := filepath.Abs(volumePath)
-	if err != nil {
-		abs = volumePath
+	safe := strings.NewReplacer("/", "_", "\\", "_", ":", "_")
+	model = safe.Replace(reconstruct.ModelName(model))
+	var abs, base string
+	if isURL(volumePath) {
+		abs, base = volumePath, safe.Replace(urlBase(volumePath))
+	} else {
+		var err error
+		if abs, err = filepath.Abs(volumePath); err != nil {
+			abs = volumePath
+		}
+		base = filepath.Base(abs)
+		beside = filepath.Join(filepath.Dir(abs), base+".adapted-"+model)
 	}
-	base := filepath.Base(abs)
-	beside = filepath.Join(filepath.Dir(abs), base+".adapted-"+model)
 	if cache, err := os.UserCacheDir(); err == nil {
 		cached = filepath.Join(cache, "niiv", "adapted", base+"-"+sha([]byte(abs))[:12]+"-"+model)
+	} else if beside == "" {
+		cached = base + "-" + sha([]byte(abs))[:12] + ".adapted-" + model
 	}
 	return beside, cached
+}
+
+// isURL reports whether a volume path is an http:// or https:// URL, which
+// niiv reads over HTTP and never writes beside.
+func isURL(p string) bool {
+	for _, prefix := range []string{"http://", "https://"} {
+		if len(p) >= len(prefix) && strings.EqualFold(p[:len(prefix)], prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// urlBase is the last element of a URL's path ("img.zarr"), or its host.
+func urlBase(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "volume"
+	}
+	if b := path.Base(u.Path); b != "/" && b != "." && b != "" {
+		return b
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return "volume"
 }
 
 // writable reports whether a file can be created in dir.
