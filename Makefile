@@ -7,7 +7,7 @@ export PYTHON
 CONFIG  ?= lite
 export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 
-.PHONY: run build test test-go test-race test-py test-gui test-soak soak fuzz train bundle setup setup-test clean
+.PHONY: run build test test-go test-race test-py test-gui test-soak test-slurm soak fuzz train bundle setup setup-test clean
 
 ## run: build niiv and open the viewer on the bundled sample volume
 run: build
@@ -27,7 +27,7 @@ setup-test:
 test: setup-test
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: files above need formatting"; exit 1; }
-	$(MAKE) test-go test-race test-py test-gui test-soak
+	$(MAKE) test-go test-race test-py test-gui test-soak test-slurm
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -49,6 +49,12 @@ test-gui:
 ## leak (a short run cannot measure a slow one: see `make soak`)
 test-soak:
 	bash scripts/soak.sh --short --leak-limit 50
+
+## test-slurm: sharded reconstruction on a one-node Slurm cluster started in a
+## temp dir (installs slurm and munge; needs root or sudo; about 1 minute):
+## job arrays, --finish, scancel and resume, all equal to one process
+test-slurm: build
+	bash scripts/slurm-test.sh --bin ./niiv
 
 ## soak: the long soak (SOAK_ARGS, default 600 actions on the ISBI stack when
 ## ../shared/data has it, else on the bundled sample; scripts/soak.sh --help)
