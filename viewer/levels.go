@@ -127,7 +127,7 @@ func levelRenderer(l level, r Renderer, ms Methods, m Mode) (Renderer, string) {
 	}
 	lo, hi := fr.FactorRange()
 	if lo > 0 && l.aniso > 0 && l.aniso < float64(lo)-1e-6 {
-		return ms.Linear, fmt.Sprintf("%s: linear, the level is %.2g× anisotropic, below %s's %d–%d×", note, l.aniso, r.Name(), lo, hi)
+		return ms.Linear, fmt.Sprintf("%s, %.2g× anisotropic: below %s's %d–%d×", note, l.aniso, r.Name(), lo, hi)
 	}
 	return r, note
 }
