@@ -33,17 +33,7 @@ func TestLazyVolumeRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	lz.Stats() // niiv's normalisation: a one-time sample, not counted below
-	methods := []Method{Nearest, Linear, Cubic}
-	if _, err := FindLibrary(); err == nil {
-		m, err := LoadModel(filepath.Join("..", "assets", "models", "lite"), ModelOptions{Device: "cpu", Threads: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		methods = append(methods, NewNiiv(m, NewCache(256<<20)))
-	} else {
-		t.Logf("niiv not checked: %v", err)
-	}
+	methods := allMethods(t, 256<<20)
 	s := mem.Shape()
 	reqs := []struct {
 		name    string
@@ -80,4 +70,22 @@ func TestLazyVolumeRenders(t *testing.T) {
 			})
 		}
 	}
+}
+
+// allMethods returns nearest, linear, cubic and, when ONNX Runtime loads,
+// niiv with the shipped lite model and a latent cache of cache bytes
+// (closed when the test ends).
+func allMethods(t *testing.T, cache int64) []Method {
+	t.Helper()
+	methods := []Method{Nearest, Linear, Cubic}
+	if _, err := FindLibrary(); err != nil {
+		t.Logf("niiv not checked: %v", err)
+		return methods
+	}
+	m, err := LoadModel(filepath.Join("..", "assets", "models", "lite"), ModelOptions{Device: "cpu", Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return append(methods, NewNiiv(m, NewCache(cache)))
 }

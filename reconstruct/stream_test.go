@@ -3,7 +3,6 @@ package reconstruct
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"testing"
 
 	"github.com/niiv/niiv/volume"
@@ -20,17 +19,7 @@ func TestIsotropicSourceMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	methods := []Method{Nearest, Linear, Cubic}
-	if _, err := FindLibrary(); err == nil {
-		m, err := LoadModel(filepath.Join("..", "assets", "models", "lite"), ModelOptions{Device: "cpu", Threads: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		methods = append(methods, NewNiiv(m, NewCache(64<<20)))
-	} else {
-		t.Logf("niiv not checked: %v", err)
-	}
+	methods := allMethods(t, 64<<20)
 	opt := VolumeOptions{ZScale: 4}
 	for _, m := range methods {
 		want, err := Isotropic(context.Background(), m, mem, opt)
