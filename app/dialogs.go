@@ -65,12 +65,35 @@ func (u *ui) openDialog() {
 		}
 		path := r.URI().Path()
 		r.Close()
-		u.open(path)
+		u.open(chunkedImage(path))
 	}, u.win)
-	d.SetFilter(storage.NewExtensionFileFilter([]string{".npy", ".npz", ".tif", ".tiff", ".NPY", ".NPZ", ".TIF", ".TIFF"}))
+	d.SetFilter(storage.NewExtensionFileFilter(openExtensions))
 	u.startIn(d)
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
+}
+
+// openExtensions are the files Open… lists: the volumes niiv reads, and the
+// metadata files of Zarr and N5 images (folders, which a file dialog cannot
+// pick: choosing one opens its image).
+var openExtensions = func() []string {
+	ext := []string{".npy", ".npz", ".tif", ".tiff", ".mrc", ".mrcs", ".rec", ".map", ".st",
+		".h5", ".hdf5", ".hdf", ".he5", ".zattrs", ".zgroup", ".zarray", ".json"}
+	for _, e := range ext[:len(ext)-4] {
+		ext = append(ext, strings.ToUpper(e))
+	}
+	return ext
+}()
+
+// chunkedImage returns the folder of a Zarr or N5 image when path is one of
+// its metadata files (.zattrs, .zgroup, .zarray, zarr.json,
+// attributes.json), else path.
+func chunkedImage(path string) string {
+	switch filepath.Base(path) {
+	case ".zattrs", ".zgroup", ".zarray", "zarr.json", "attributes.json":
+		return filepath.Dir(path)
+	}
+	return path
 }
 
 // startIn opens a file dialog in the folder of the open file (else the
