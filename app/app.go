@@ -469,7 +469,7 @@ func (u *ui) bindWindow() {
 	}
 	u.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
 		if len(uris) > 0 {
-			u.open(uris[0].Path())
+			u.open(chunkedImage(uris[0].Path()))
 		}
 	})
 }
