@@ -31,21 +31,11 @@ func init() {
 			var vf voxelFlags
 			vf.register(fs)
 			var o figureOptions
-			o.ef.register(fs)
+			o.register(fs, "1600x1200")
 			fs.StringVar(&o.view, "view", "xz", "xy, xz, yz or layout")
 			fs.StringVar(&o.slice, "slice", "", "plane index (z for xy, fractional allowed; y for xz; x for yz); default: the middle")
-			fs.StringVar(&o.at, "at", "", "voxel `z,y,x` to centre the view(s) on (and the slices through it); --slice still wins")
-			fs.StringVar(&o.modes, "mode", "niiv", "mode, or comma-separated modes for a montage: nearest, linear, niiv, difference, split")
 			fs.Float64Var(&o.zoom, "zoom", 1, "magnification relative to fitting the plane in the panel")
-			fs.StringVar(&o.size, "size", "1600x1200", "output size `WxH` in pixels (a montage splits the width)")
 			fs.StringVar(&o.out, "out", "figure.png", "output PNG")
-			fs.StringVar(&o.colormap, "colormap", "gray", "gray, magma, viridis or inferno")
-			fs.Float64Var(&o.gamma, "gamma", 1, "display gamma")
-			fs.BoolVar(&o.invert, "invert", false, "invert the colormap")
-			fs.StringVar(&o.window, "window", "", "contrast window `MIN,MAX` (default: automatic, 0.35% saturated)")
-			fs.StringVar(&o.caption, "caption", "auto", "caption stamped on each panel: auto, none, or a text")
-			fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
-			fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				o.modelSet = flagSet(fs, "model")
 				return figure(ctx, env, args[0], &vf, o)
@@ -65,6 +55,23 @@ type figureOptions struct {
 	ef                                                                  engineFlags
 }
 
+// register registers the flags that figure and movie share: the modes, the
+// output size (default defSize), the display style, caption, crosshair,
+// point and model.
+func (o *figureOptions) register(fs *flag.FlagSet, defSize string) {
+	o.ef.register(fs)
+	fs.StringVar(&o.at, "at", "", "voxel `z,y,x` to centre the view(s) on (and the slices through it); --slice still wins")
+	fs.StringVar(&o.modes, "mode", "niiv", "mode, or comma-separated modes for a montage: nearest, linear, niiv, difference, split")
+	fs.StringVar(&o.size, "size", defSize, "output size `WxH` in pixels (a montage splits the width)")
+	fs.StringVar(&o.colormap, "colormap", "gray", "gray, magma, viridis or inferno")
+	fs.Float64Var(&o.gamma, "gamma", 1, "display gamma")
+	fs.BoolVar(&o.invert, "invert", false, "invert the colormap")
+	fs.StringVar(&o.window, "window", "", "contrast window `MIN,MAX` (default: automatic, 0.35% saturated)")
+	fs.StringVar(&o.caption, "caption", "auto", "caption stamped on each panel: auto, none, or a text")
+	fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
+	fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
+}
+
 // parseSize parses "1600x1200".
 func parseSize(s string) (image.Point, error) {
 	a, b, ok := strings.Cut(strings.ToLower(s), "x")
@@ -76,60 +83,76 @@ func parseSize(s string) (image.Point, error) {
 	return image.Pt(w, h), nil
 }
 
-func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figureOptions) error {
-	if err := o.ef.check(); err != nil {
-		return err
-	}
-	size, err := parseSize(o.size)
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
+// scene is what figure and movie render from: the volume, a model set up
+// with the display flags, the output size and the panels' modes.
+type scene struct {
+	cmd   string // "figure" or "movie", for messages
+	path  string
+	vol   *volume.Volume
+	mdl   *viewer.Model
+	size  image.Point
+	modes []viewer.Mode // one panel each
+	o     figureOptions
+
+	methods    viewer.Methods
+	closeModel func()
+}
+
+// parseModes parses --mode's comma-separated list.
+func parseModes(s string) ([]viewer.Mode, error) {
 	var modes []viewer.Mode
-	for _, s := range strings.Split(o.modes, ",") {
-		m, err := viewer.ParseMode(s)
+	for _, f := range strings.Split(s, ",") {
+		m, err := viewer.ParseMode(f)
 		if err != nil {
-			return usageErrorf("--mode: %v", err)
+			return nil, usageErrorf("--mode: %v", err)
 		}
 		modes = append(modes, m)
 	}
-	if !(o.zoom > 0) || math.IsInf(o.zoom, 0) {
-		return usageErrorf("--zoom %v must be positive", o.zoom)
+	return modes, nil
+}
+
+// checkShared checks the shared flags that need no volume and returns the
+// output size.
+func (o *figureOptions) checkShared() (image.Point, error) {
+	if err := o.ef.check(); err != nil {
+		return image.Point{}, err
+	}
+	size, err := parseSize(o.size)
+	if err != nil {
+		return image.Point{}, usageErrorf("%v", err)
 	}
 	if !(o.gamma > 0) || math.IsInf(o.gamma, 0) {
-		return usageErrorf("--gamma %v must be positive (1: linear)", o.gamma)
-	}
-	if ext := strings.ToLower(filepath.Ext(o.out)); ext != ".png" {
-		return usageErrorf("--out %q: figures are written as PNG; give a .png name", o.out)
+		return image.Point{}, usageErrorf("--gamma %v must be positive (1: linear)", o.gamma)
 	}
 	if _, err := render.ColormapNamed(o.colormap); err != nil {
-		return usageErrorf("--colormap: %v", err)
+		return image.Point{}, usageErrorf("--colormap: %v", err)
 	}
-	layout := o.view == "layout"
-	if layout && len(modes) > 1 {
-		return usageErrorf("--view layout shows one mode; --mode %q asks for %d (a montage needs --view xy, xz or yz)", o.modes, len(modes))
+	return size, nil
+}
+
+// checkPanels checks that n panels fit the width.
+func (sc *scene) checkPanels() error {
+	if n := len(sc.modes); (sc.size.X-montageGap*(n-1))/n < 16 {
+		return usageErrorf("--size %s is too narrow for %d panels", sc.o.size, n)
 	}
-	if n := len(modes); (size.X-montageGap*(n-1))/n < 16 {
-		return usageErrorf("--size %s is too narrow for %d panels", o.size, n)
-	}
-	if err := atomicfile.Check(o.out); err != nil {
-		return fmt.Errorf("--out %s: %w", o.out, err)
-	}
-	var axis volume.Axis
-	if !layout {
-		if axis, err = volume.ParseAxis(o.view); err != nil {
-			return usageErrorf("--view: %v (or layout)", err)
-		}
-	}
-	vol, err := openVolume(path, vf)
+	return nil
+}
+
+// open opens the volume and sets up the model from the display flags and
+// --at.
+func (sc *scene) open(env *Env, vf *voxelFlags) error {
+	o := sc.o
+	vol, err := openVolume(sc.path, vf)
 	if err != nil {
 		return err
 	}
 	if vol.Name == "" {
-		vol.Name = path
+		vol.Name = sc.path
 	}
 	if !vol.Voxel.Known {
-		fmt.Fprintf(env.Stderr, "niiv figure: %s has no voxel size; assuming 1×1×1 (give --voxel z,y,x)\n", path)
+		fmt.Fprintf(env.Stderr, "niiv %s: %s has no voxel size; assuming 1×1×1 (give --voxel z,y,x)\n", sc.cmd, sc.path)
 	}
+	sc.vol = vol
 	mdl := viewer.New(vol)
 	c := mdl.Contrast()
 	c.Colormap, c.Gamma, c.Invert = o.colormap, o.gamma, o.invert
@@ -151,6 +174,151 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		}
 		mdl.SetCrosshair(p)
 	}
+	sc.mdl = mdl
+	return nil
+}
+
+// load loads the renderers the modes need: the model adapted to the file
+// when there is one and --model is not given (as in the viewer), and fails
+// when a mode needs niiv and its model does not load. Call close after.
+func (sc *scene) load(ctx context.Context, env *Env) error {
+	o := sc.o
+	needNiiv := false
+	for _, m := range sc.modes {
+		needNiiv = needNiiv || m == viewer.Niiv || m == viewer.Difference || m == viewer.Split
+	}
+	eo := engine.Options{Model: o.model, Device: o.ef.device, Threads: o.ef.threads, Embedded: assets.Models}
+	lo := eo
+	adapted := ""
+	if !o.modelSet {
+		adapted, _ = engine.Remembered(eo, sc.path, sc.vol)
+	}
+	if adapted != "" && needNiiv {
+		lo.Model = adapted
+	}
+	methods, closeModel, info := engine.Load(ctx, lo)
+	if lo.Model != eo.Model && methods.Niiv == nil {
+		fmt.Fprintf(env.Stderr, "niiv %s: the model adapted to %s does not load (%v), using %s\n", sc.cmd, sc.path, methods.NiivError, engine.ParentName(eo))
+		closeModel()
+		lo = eo
+		methods, closeModel, info = engine.Load(ctx, eo)
+	}
+	sc.methods, sc.closeModel = methods, closeModel
+	if needNiiv && methods.Niiv == nil {
+		return fmt.Errorf("--mode %s needs niiv, and its model did not load: %v (--mode linear makes a %s without it)", o.modes, methods.NiivError, sc.cmd)
+	}
+	if methods.Niiv != nil && needNiiv {
+		fmt.Fprintf(env.Stderr, "niiv %s: %s\n", sc.cmd, info)
+		if lo.Model != eo.Model {
+			fmt.Fprintf(env.Stderr, "niiv %s: using the model adapted to this volume: %s\n", sc.cmd, adapted)
+		}
+	}
+	return nil
+}
+
+// close releases the renderers.
+func (sc *scene) close() {
+	if sc.closeModel != nil {
+		sc.closeModel()
+	}
+}
+
+// montage is the frozen order for one montage image: a request per panel
+// and the view's title. Build it on the model's goroutine, render it
+// anywhere with render.
+type montage struct {
+	reqs  []viewer.Request
+	title string
+}
+
+// montage builds the requests of the view axis's panels, one per mode, as
+// the model stands (size, zoom, slice, split).
+func (sc *scene) montage(axis volume.Axis) montage {
+	mt := montage{title: sc.mdl.Title(axis)}
+	for _, m := range sc.modes {
+		sc.mdl.SetMode(m)
+		sc.mdl.SetCaption("")
+		mt.reqs = append(mt.reqs, sc.mdl.Request(axis, 1))
+	}
+	return mt
+}
+
+// render renders a montage through frames (panels share decoded images):
+// the panels captioned, side by side, padded to exactly --size. It also
+// returns a line per panel describing it.
+func (sc *scene) render(ctx context.Context, frames *viewer.Frames, mt montage) (*image.RGBA, []string, error) {
+	n := len(mt.reqs)
+	panels := make([]*image.RGBA, n)
+	var summary []string
+	for i, req := range mt.reqs {
+		f, err := frames.Render(ctx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		name := sc.vol
+		if n > 1 {
+			name = nil // a montage's panels are narrow: plane and method only
+		}
+		if cap := caption(sc.o.caption, name, mt.title, f.Method); cap != "" {
+			if err := render.Caption(f.Image, cap); err != nil {
+				return nil, nil, err
+			}
+		}
+		panels[i] = viewer.Compose(f, "")
+		took := fmt.Sprintf("in %.1f ms", f.Decode.Seconds()*1e3)
+		if f.Cached {
+			took = "from the panels before"
+		}
+		summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px %s", f.Method, req.W, req.H,
+			render.FormatLength(req.PerPixel(), req.Unit), took))
+	}
+	// Panels of equal width (one scale); the columns left over
+	// pad the right edge, so that the image is exactly --size.
+	return viewer.Pad(viewer.Grid(panels, n, montageGap), sc.size), summary, nil
+}
+
+// setPanelSize sizes the view axis for one panel of the montage.
+func (sc *scene) setPanelSize(axis volume.Axis) {
+	n := len(sc.modes)
+	sc.mdl.SetSize(axis, image.Pt((sc.size.X-montageGap*(n-1))/n, sc.size.Y))
+}
+
+func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figureOptions) error {
+	size, err := o.checkShared()
+	if err != nil {
+		return err
+	}
+	modes, err := parseModes(o.modes)
+	if err != nil {
+		return err
+	}
+	if !(o.zoom > 0) || math.IsInf(o.zoom, 0) {
+		return usageErrorf("--zoom %v must be positive", o.zoom)
+	}
+	if ext := strings.ToLower(filepath.Ext(o.out)); ext != ".png" {
+		return usageErrorf("--out %q: figures are written as PNG; give a .png name", o.out)
+	}
+	layout := o.view == "layout"
+	if layout && len(modes) > 1 {
+		return usageErrorf("--view layout shows one mode; --mode %q asks for %d (a montage needs --view xy, xz or yz)", o.modes, len(modes))
+	}
+	sc := &scene{cmd: "figure", path: path, size: size, modes: modes, o: o}
+	if err := sc.checkPanels(); err != nil {
+		return err
+	}
+	if err := atomicfile.Check(o.out); err != nil {
+		return fmt.Errorf("--out %s: %w", o.out, err)
+	}
+	var axis volume.Axis
+	if !layout {
+		if axis, err = volume.ParseAxis(o.view); err != nil {
+			return usageErrorf("--view: %v (or layout)", err)
+		}
+	}
+	if err := sc.open(env, vf); err != nil {
+		return err
+	}
+	vol, mdl := sc.vol, sc.mdl
 	if o.slice != "" {
 		v, err := strconv.ParseFloat(o.slice, 64)
 		n := vol.Count(axis)
@@ -162,37 +330,9 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		}
 		mdl.SetIndex(axis, v)
 	}
-
-	needNiiv := false
-	for _, m := range modes {
-		needNiiv = needNiiv || m == viewer.Niiv || m == viewer.Difference || m == viewer.Split
-	}
-	eo := engine.Options{Model: o.model, Device: o.ef.device, Threads: o.ef.threads, Embedded: assets.Models}
-	lo := eo
-	// As in the viewer, a model adapted to this file earlier is used.
-	adapted := ""
-	if !o.modelSet {
-		adapted, _ = engine.Remembered(eo, path, vol)
-	}
-	if adapted != "" && needNiiv {
-		lo.Model = adapted
-	}
-	methods, closeModel, info := engine.Load(ctx, lo)
-	if lo.Model != eo.Model && methods.Niiv == nil {
-		fmt.Fprintf(env.Stderr, "niiv figure: the model adapted to %s does not load (%v), using %s\n", path, methods.NiivError, engine.ParentName(eo))
-		closeModel()
-		lo = eo
-		methods, closeModel, info = engine.Load(ctx, eo)
-	}
-	defer func() { closeModel() }()
-	if needNiiv && methods.Niiv == nil {
-		return fmt.Errorf("--mode %s needs niiv, and its model did not load: %v (--mode linear makes a figure without it)", o.modes, methods.NiivError)
-	}
-	if methods.Niiv != nil && needNiiv {
-		fmt.Fprintf(env.Stderr, "niiv figure: %s\n", info)
-		if lo.Model != eo.Model {
-			fmt.Fprintf(env.Stderr, "niiv figure: using the model adapted to this volume: %s\n", adapted)
-		}
+	defer sc.close()
+	if err := sc.load(ctx, env); err != nil {
+		return err
 	}
 
 	var img *image.RGBA
@@ -208,50 +348,21 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		mdl.SetMode(modes[0])
 		mdl.SetCaption(caption(o.caption, vol, "", ""))
 		mdl.ShowCrosshair(o.crosshair)
-		img, err = mdl.Snapshot(1).Render(ctx, methods)
+		img, err = mdl.Snapshot(1).Render(ctx, sc.methods)
 		if err != nil {
 			return err
 		}
 		summary = append(summary, "layout, mode "+modes[0].String())
 	} else {
-		const gap = montageGap
-		n := len(modes)
-		pw := (size.X - gap*(n-1)) / n
-		mdl.SetSize(axis, image.Pt(pw, size.Y))
+		sc.setPanelSize(axis)
 		mdl.SetZoom(axis, o.zoom)
 		if o.at != "" {
 			mdl.CenterOnCrosshair(axis)
 		}
-		panels := make([]*image.RGBA, n)
-		frames := viewer.NewFrames(methods) // panels share decoded images
-		for i, m := range modes {
-			mdl.SetMode(m)
-			mdl.SetCaption("")
-			req := mdl.Request(axis, 1)
-			f, err := frames.Render(ctx, req)
-			if err != nil {
-				return err
-			}
-			name := vol
-			if n > 1 {
-				name = nil // a montage's panels are narrow: plane and method only
-			}
-			if cap := caption(o.caption, name, mdl.Title(axis), f.Method); cap != "" {
-				if err := render.Caption(f.Image, cap); err != nil {
-					return err
-				}
-			}
-			panels[i] = viewer.Compose(f, "")
-			took := fmt.Sprintf("in %.1f ms", f.Decode.Seconds()*1e3)
-			if f.Cached {
-				took = "from the panels before"
-			}
-			summary = append(summary, fmt.Sprintf("%s %d×%d px at %s/px %s", f.Method, req.W, req.H,
-				render.FormatLength(req.PerPixel(), req.Unit), took))
+		img, summary, err = sc.render(ctx, viewer.NewFrames(sc.methods), sc.montage(axis))
+		if err != nil {
+			return err
 		}
-		// Panels of equal width (one scale); the columns left over
-		// pad the right edge, so that the figure is exactly --size.
-		img = viewer.Pad(viewer.Grid(panels, n, gap), size)
 	}
 	if err := writeFigure(o.out, img); err != nil {
 		return err
