@@ -277,6 +277,23 @@ func (sc *scene) render(ctx context.Context, frames *viewer.Frames, mt montage) 
 	return viewer.Pad(viewer.Grid(panels, n, montageGap), sc.size), summary, nil
 }
 
+// setSlice sets the view axis's slice from --slice, when given.
+func (sc *scene) setSlice(axis volume.Axis) error {
+	if sc.o.slice == "" {
+		return nil
+	}
+	v, err := strconv.ParseFloat(sc.o.slice, 64)
+	n := sc.vol.Count(axis)
+	if err != nil || v < 0 || v > float64(n-1) {
+		return usageErrorf("--slice %q: want a plane index in [0, %d]", sc.o.slice, n-1)
+	}
+	if v != math.Round(v) && axis != volume.XY {
+		return usageErrorf("--slice %q: only xy planes may be fractional", sc.o.slice)
+	}
+	sc.mdl.SetIndex(axis, v)
+	return nil
+}
+
 // setPanelSize sizes the view axis for one panel of the montage.
 func (sc *scene) setPanelSize(axis volume.Axis) {
 	n := len(sc.modes)
@@ -319,16 +336,8 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 		return err
 	}
 	vol, mdl := sc.vol, sc.mdl
-	if o.slice != "" {
-		v, err := strconv.ParseFloat(o.slice, 64)
-		n := vol.Count(axis)
-		if err != nil || v < 0 || v > float64(n-1) {
-			return usageErrorf("--slice %q: want a plane index in [0, %d]", o.slice, n-1)
-		}
-		if v != math.Round(v) && axis != volume.XY {
-			return usageErrorf("--slice %q: only xy planes may be fractional", o.slice)
-		}
-		mdl.SetIndex(axis, v)
+	if err := sc.setSlice(axis); err != nil {
+		return err
 	}
 	defer sc.close()
 	if err := sc.load(ctx, env); err != nil {

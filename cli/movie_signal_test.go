@@ -1,0 +1,42 @@
+//go:build unix
+
+package cli
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestMovieCancelled interrupts movies (Ctrl-C) after their second frame:
+// nothing may be left behind.
+func TestMovieCancelled(t *testing.T) {
+	guard := make(chan os.Signal, 4)
+	signal.Notify(guard, syscall.SIGINT)
+	defer signal.Stop(guard)
+	defer func() { movieFrameDone = nil }()
+	for _, out := range []string{"m.gif", "frames" + string(filepath.Separator)} {
+		t.Run(out, func(t *testing.T) {
+			dir := t.TempDir()
+			sent := false
+			movieFrameDone = func(k int) {
+				if k == 1 && !sent {
+					sent = true
+					if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			code, _, stderr := run("movie", SampleName, "--mode", "linear", "--sweep", "xz:y=0..127", "--frames", "60",
+				"--size", "160x90", "--out", dir+string(filepath.Separator)+out)
+			if code != 130 {
+				t.Fatalf("exit %d, want 130; stderr %s", code, stderr)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a cancelled movie left %s", entries[0].Name())
+			}
+		})
+	}
+}
