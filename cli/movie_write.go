@@ -35,6 +35,7 @@ func newPNGFrames(out string) (*pngFrames, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--out %s: %w", out, err)
 	}
+	os.Chmod(tmp, 0o755) // a plain folder once in place, not MkdirTemp's 0700
 	return &pngFrames{out: out, tmp: tmp}, nil
 }
 
@@ -249,6 +250,7 @@ func newMP4Writer(ctx context.Context, out string, size image.Point, fps int) (*
 	if err != nil {
 		return nil, fmt.Errorf("--out %s: %w", out, err)
 	}
+	f.Chmod(0o644) // a plain file once in place, not CreateTemp's 0600
 	f.Close()
 	w := &mp4Writer{out: out, tmp: f.Name(), size: size}
 	w.cmd = exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
