@@ -305,6 +305,9 @@ func renderMovie(ctx context.Context, env *Env, sc *scene, mts []montage, w fram
 			return fmt.Errorf("frame %d: %w", k, r.err)
 		}
 		if err := w.add(r.img); err != nil {
+			if ctx.Err() != nil { // ffmpeg stopped because niiv was cancelled
+				return ctx.Err()
+			}
 			return err
 		}
 		<-ahead

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -17,7 +18,11 @@ func TestMovieCancelled(t *testing.T) {
 	signal.Notify(guard, syscall.SIGINT)
 	defer signal.Stop(guard)
 	defer func() { movieFrameDone = nil }()
-	for _, out := range []string{"m.gif", "frames" + string(filepath.Separator)} {
+	outs := []string{"m.gif", "frames" + string(filepath.Separator)}
+	if _, err := exec.LookPath("ffmpeg"); err == nil {
+		outs = append(outs, "m.mp4")
+	}
+	for _, out := range outs {
 		t.Run(out, func(t *testing.T) {
 			dir := t.TempDir()
 			sent := false

@@ -257,6 +257,7 @@ func newMP4Writer(ctx context.Context, out string, size image.Point, fps int) (*
 		"-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", size.X, size.Y), "-r", strconv.Itoa(fps), "-i", "-",
 		"-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", w.tmp)
 	w.cmd.Stderr = &w.stderr
+	ownProcessGroup(w.cmd)
 	stdin, err := w.cmd.StdinPipe()
 	if err != nil {
 		os.Remove(w.tmp)
