@@ -278,6 +278,10 @@ func (w *mp4Writer) add(img *image.RGBA) error {
 	}
 	for y := 0; y < b.Dy(); y++ {
 		if _, err := w.stdin.Write(img.Pix[y*img.Stride : y*img.Stride+4*b.Dx()]); err != nil {
+			// ffmpeg stopped: its stderr is complete (and no longer written
+			// by exec's copying goroutine) once Wait returns.
+			w.stdin.Close()
+			w.cmd.Wait()
 			return fmt.Errorf("ffmpeg: %w: %s", err, strings.TrimSpace(w.stderr.String()))
 		}
 	}

@@ -94,12 +94,15 @@ func face(px float64) (font.Face, error) {
 }
 
 // MeasureText returns the width and height (ascent + descent) in pixels of
-// s at size px.
+// s at size px. Faces are shared (and cache glyphs), so calls are
+// serialised, as Text's are.
 func MeasureText(s string, px float64) (w, h int, err error) {
 	f, err := face(px)
 	if err != nil {
 		return 0, 0, err
 	}
+	facesMu.Lock()
+	defer facesMu.Unlock()
 	m := f.Metrics()
 	return font.MeasureString(f, s).Ceil(), (m.Ascent + m.Descent).Ceil(), nil
 }
