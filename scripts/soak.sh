@@ -295,9 +295,9 @@ open_other() {
   xdotool mousemove $((PX + 35)) $((PY + 20)) click 1
   wait_modal on || { say "  no Open dialog"; skipped=$((skipped + 1)); return; }
   sleep 1 # the listing
-  # Fyne lists (Parent), then folders and matching files by lower-case name.
+  # Fyne lists (Parent), then folders and the files Open… lists (app.openExtensions) by lower-case name.
   names=$(ls -A "$data" | grep -v '^\.' | while read -r n; do
-    if [ -d "$data/$n" ] || echo "$n" | grep -qiE '\.(npy|npz|tif|tiff)$'; then echo "$n"; fi
+    if [ -d "$data/$n" ] || echo "$n" | grep -qiE '\.(npy|npz|tif|tiff|mrc|mrcs|rec|map|st|h5|hdf5|hdf|he5|zattrs|zgroup|zarray|json)$'; then echo "$n"; fi
   done | awk '{ print tolower($0) "\t" $0 }' | LC_ALL=C sort | cut -f2)
   slot=0 i=0
   while read -r n; do
