@@ -125,11 +125,18 @@ func TestPipelineCloseBound(t *testing.T) {
 	ms, _, nv := fakeMethods()
 	block := make(chan struct{})
 	nv.delay = time.Hour
-	ms.Niiv = blocking{nv, block}
+	entered := make(chan struct{}, 1)
+	ms.Niiv = blocking{nv, block, entered}
 	p := NewPipeline(ms, func(Frame) {}, false)
 	m.SetMode(Niiv)
 	p.Submit(m.Request(volume.XY, 1))
-	time.Sleep(20 * time.Millisecond)
+	// Wait until the decode runs (a fixed sleep is too short under -race
+	// on a loaded machine).
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the niiv decode never started")
+	}
 	t0 := time.Now()
 	err := p.Close()
 	if err == nil {
@@ -144,10 +151,15 @@ func TestPipelineCloseBound(t *testing.T) {
 // blocking ignores cancellation until block is closed.
 type blocking struct {
 	*fake
-	block chan struct{}
+	block   chan struct{}
+	entered chan struct{} // receives once Render runs
 }
 
 func (b blocking) Render(ctx context.Context, s Slice) (*volume.Image, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
 	<-b.block
 	return volume.NewImage(s.W, s.H), nil
 }
