@@ -2,17 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
-	"os"
-	"os/exec"
+	"image/color"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/movie"
@@ -65,33 +61,6 @@ type movieOptions struct {
 
 // movieFrameDone, when set (by tests), is called after frame k is written.
 var movieFrameDone func(k int)
-
-// movieKind is how a movie is written.
-type movieKind int
-
-const (
-	moviePNG movieKind = iota
-	movieGIF
-	movieMP4
-)
-
-// movieOutput returns how out is to be written: a name ending in / (or an
-// existing folder) is a folder of PNG frames.
-func movieOutput(out string) (movieKind, error) {
-	if strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) {
-		return moviePNG, nil
-	}
-	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		return moviePNG, nil
-	}
-	switch strings.ToLower(filepath.Ext(out)) {
-	case ".gif":
-		return movieGIF, nil
-	case ".mp4":
-		return movieMP4, nil
-	}
-	return 0, usageErrorf("--out %q: give NAME.mp4, NAME.gif or a folder DIR/ for PNG frames", out)
-}
 
 func makeMovie(ctx context.Context, env *Env, path string, vf *voxelFlags, o movieOptions) error {
 	size, err := o.checkShared()
@@ -155,20 +124,20 @@ func makeMovie(ctx context.Context, env *Env, path string, vf *voxelFlags, o mov
 			return usageErrorf("--wipe: --mode %q must name the two modes left and right of the divider (nearest, linear or niiv), e.g. linear,niiv", o.modes)
 		}
 	}
-	kind, err := movieOutput(o.out)
+	kind, err := movie.OutputKind(o.out)
 	if err != nil {
-		return err
+		return usageErrorf("--out %v", err)
 	}
-	if kind == movieMP4 && (size.X%2 != 0 || size.Y%2 != 0) {
+	if kind == movie.MP4 && (size.X%2 != 0 || size.Y%2 != 0) {
 		return usageErrorf("--size %s: H.264 needs an even width and height", o.size)
 	}
 	out := o.out
-	if kind == movieMP4 {
-		if _, err := exec.LookPath("ffmpeg"); err != nil {
+	if kind == movie.MP4 {
+		if !movie.HaveFFmpeg() {
 			if o.noFallback {
 				return fmt.Errorf("--out %s: writing MP4 needs ffmpeg, which is not on PATH (install it, or write a .gif or a folder of PNG frames)", out)
 			}
-			kind, out = movieGIF, strings.TrimSuffix(out, filepath.Ext(out))+".gif"
+			kind, out = movie.GIF, strings.TrimSuffix(out, filepath.Ext(out))+".gif"
 			fmt.Fprintf(env.Stderr, "niiv movie: ffmpeg is not on PATH, so no MP4: writing the GIF %s instead (install ffmpeg for MP4; --no-fallback fails instead)\n", out)
 		}
 	}
@@ -207,125 +176,67 @@ func makeMovie(ctx context.Context, env *Env, path string, vf *voxelFlags, o mov
 		mts[k] = sc.montage(p.Axis)
 	}
 
-	var w frameWriter
+	var w movie.Writer
 	switch kind {
-	case moviePNG:
-		w, err = newPNGFrames(out)
-	case movieGIF:
-		pal := grayPalette
+	case movie.PNGFrames:
+		w, err = movie.NewPNGFrames(out)
+	case movie.GIF:
+		pal := movie.GrayPalette
 		if o.colormap != "gray" {
 			pal, err = sampledPalette(ctx, sc, mts)
 		}
 		if err == nil {
-			w, err = newGIFWriter(out, pal, o.colormap == "gray", o.fps)
+			w, err = movie.NewGIF(out, pal, o.colormap == "gray", o.fps)
 		}
-	case movieMP4:
-		w, err = newMP4Writer(ctx, out, size, o.fps)
+	case movie.MP4:
+		w, err = movie.NewMP4(ctx, out, size, o.fps)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("--out %w", err)
 	}
 	if err := renderMovie(ctx, env, sc, mts, w); err != nil {
-		w.abort()
+		w.Abort()
 		return err
 	}
-	if err := w.finish(); err != nil {
-		w.abort()
+	if err := w.Finish(); err != nil {
+		w.Abort()
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %d frames of %d×%d at %d fps (%.2f s)\n", out, n, size.X, size.Y, o.fps, float64(n)/float64(o.fps))
 	return nil
 }
 
-// movieWorkers is the number of frames rendered at once, each by its own
-// renderer.
-func movieWorkers() int { return max(1, min(4, runtime.GOMAXPROCS(0))) }
-
 // renderMovie renders the frames with a small pool of renderers, a few
 // frames ahead of the writer, and writes them in order.
-func renderMovie(ctx context.Context, env *Env, sc *scene, mts []montage, w frameWriter) error {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { // no renderer outlives the command
-		cancel()
-		wg.Wait()
-	}()
-	type result struct {
-		img *image.RGBA
-		err error
-	}
-	workers := movieWorkers()
-	results := make([]chan result, len(mts))
-	for k := range results {
-		results[k] = make(chan result, 1)
-	}
-	jobs := make(chan int)
-	ahead := make(chan struct{}, 2*workers) // frames rendered and not yet written
-	wg.Add(1)
-	go func() { // hands out frames in order: each renderer's requests come in order
-		defer wg.Done()
-		defer close(jobs)
-		for k := range mts {
-			select {
-			case ahead <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- k:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			frames := viewer.NewFrames(sc.methods)
-			for k := range jobs {
-				img, _, err := sc.render(ctx, frames, mts[k])
-				results[k] <- result{img, err}
-			}
-		}()
-	}
+func renderMovie(ctx context.Context, env *Env, sc *scene, mts []montage, w movie.Writer) error {
 	bar := newProgress(env.Stderr, "niiv movie")
 	defer bar.finish()
-	for k := range mts {
-		var r result
-		select {
-		case r = <-results[k]:
-		case <-ctx.Done():
-			return ctx.Err()
+	newRenderer := func() movie.FrameFunc {
+		frames := viewer.NewFrames(sc.methods)
+		return func(ctx context.Context, k int) (*image.RGBA, error) {
+			img, _, err := sc.render(ctx, frames, mts[k])
+			return img, err
 		}
-		if r.err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("frame %d: %w", k, r.err)
-		}
-		if err := w.add(r.img); err != nil {
-			if ctx.Err() != nil { // ffmpeg stopped because niiv was cancelled
-				return ctx.Err()
-			}
-			return err
-		}
-		<-ahead
+	}
+	return movie.Render(ctx, len(mts), movie.Workers(), newRenderer, w, func(k int) {
 		bar.update(k+1, len(mts))
 		if movieFrameDone != nil {
 			movieFrameDone(k)
 		}
+	})
+}
+
+// sampledPalette builds a movie's palette from its first, middle and last
+// frames (movie.Palette).
+func sampledPalette(ctx context.Context, sc *scene, mts []montage) (color.Palette, error) {
+	frames := viewer.NewFrames(sc.methods)
+	var samples []*image.RGBA
+	for _, k := range movie.SampleFrames(len(mts)) {
+		img, _, err := sc.render(ctx, frames, mts[k])
+		if err != nil {
+			return nil, fmt.Errorf("palette from frame %d: %w", k, err)
+		}
+		samples = append(samples, img)
 	}
-	return ctx.Err()
+	return movie.Palette(samples), nil
 }
-
-// frameWriter writes a movie's frames, in order, to a temporary output that
-// finish puts in place and abort removes.
-type frameWriter interface {
-	add(img *image.RGBA) error
-	finish() error
-	abort()
-}
-
-// errNotFrames is returned for an --out folder that holds other files.
-var errNotFrames = errors.New("holds files other than frame_*.png; give a new or empty folder")

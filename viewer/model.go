@@ -134,6 +134,14 @@ func New(vol *volume.Volume) *Model {
 	return m
 }
 
+// Clone returns a copy of m's state with no listeners: a model to move
+// through a recording's frames while the window's model stays put.
+func (m *Model) Clone() *Model {
+	c := *m
+	c.listeners = nil
+	return &c
+}
+
 // OnChange registers f to be called after every change, with what changed.
 func (m *Model) OnChange(f func(Change)) { m.listeners = append(m.listeners, f) }
 

@@ -1,8 +1,9 @@
-package cli
+package movie
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -19,6 +20,54 @@ import (
 	"github.com/niiv/niiv/viewer"
 )
 
+// Kind is how a movie is written.
+type Kind int
+
+const (
+	// PNGFrames is a folder of frame_00000.png, frame_00001.png, ….
+	PNGFrames Kind = iota
+	// GIF is an animated GIF looping forever.
+	GIF
+	// MP4 is H.264 in MP4, encoded by ffmpeg.
+	MP4
+)
+
+// OutputKind returns how out is to be written: a name ending in / (or an
+// existing folder) is a folder of PNG frames, else .gif or .mp4.
+func OutputKind(out string) (Kind, error) {
+	if strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) {
+		return PNGFrames, nil
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return PNGFrames, nil
+	}
+	switch strings.ToLower(filepath.Ext(out)) {
+	case ".gif":
+		return GIF, nil
+	case ".mp4":
+		return MP4, nil
+	}
+	return 0, fmt.Errorf("%q: give NAME.mp4, NAME.gif or a folder DIR/ for PNG frames", out)
+}
+
+// HaveFFmpeg reports whether ffmpeg, which writes MP4, is on PATH.
+func HaveFFmpeg() bool {
+	_, err := exec.LookPath("ffmpeg")
+	return err == nil
+}
+
+// Writer writes a movie's frames, in order, to a temporary output that
+// Finish puts in place and Abort removes: a cancelled or failed movie
+// leaves nothing behind.
+type Writer interface {
+	Add(img *image.RGBA) error
+	Finish() error
+	Abort()
+}
+
+// ErrNotFrames is returned for a frames folder that holds other files.
+var ErrNotFrames = errors.New("holds files other than frame_*.png; give a new or empty folder")
+
 // pngFrames writes frame_00000.png, … into a hidden temporary folder beside
 // the output folder and renames it into place at the end.
 type pngFrames struct {
@@ -26,38 +75,41 @@ type pngFrames struct {
 	n        int
 }
 
-func newPNGFrames(out string) (*pngFrames, error) {
+// NewPNGFrames returns a writer of a folder of PNG frames. An existing
+// folder of frames (an earlier movie) is replaced; one holding other files
+// is refused.
+func NewPNGFrames(out string) (Writer, error) {
 	out = filepath.Clean(out)
 	if err := checkFramesFolder(out); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
 	if err != nil {
-		return nil, fmt.Errorf("--out %s: %w", out, err)
+		return nil, fmt.Errorf("%s: %w", out, err)
 	}
 	os.Chmod(tmp, 0o755) // a plain folder once in place, not MkdirTemp's 0700
 	return &pngFrames{out: out, tmp: tmp}, nil
 }
 
 // checkFramesFolder accepts a folder that does not exist or holds only
-// frames (an earlier movie, which is replaced).
+// frames.
 func checkFramesFolder(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", dir, err)
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), "frame_") || filepath.Ext(e.Name()) != ".png" {
-			return fmt.Errorf("--out %s %w", dir, errNotFrames)
+			return fmt.Errorf("%s %w", dir, ErrNotFrames)
 		}
 	}
 	return nil
 }
 
-func (w *pngFrames) add(img *image.RGBA) error {
+func (w *pngFrames) Add(img *image.RGBA) error {
 	name := filepath.Join(w.tmp, fmt.Sprintf("frame_%05d.png", w.n))
 	f, err := os.Create(name)
 	if err != nil {
@@ -75,7 +127,7 @@ func (w *pngFrames) add(img *image.RGBA) error {
 	return nil
 }
 
-func (w *pngFrames) finish() error {
+func (w *pngFrames) Finish() error {
 	if err := checkFramesFolder(w.out); err != nil {
 		return err
 	}
@@ -83,14 +135,14 @@ func (w *pngFrames) finish() error {
 	if _, err := os.Stat(w.out); err == nil {
 		old = w.tmp + "-old"
 		if err := os.Rename(w.out, old); err != nil {
-			return fmt.Errorf("--out %s: move the earlier frames aside: %w", w.out, err)
+			return fmt.Errorf("%s: move the earlier frames aside: %w", w.out, err)
 		}
 	}
 	if err := os.Rename(w.tmp, w.out); err != nil {
 		if old != "" {
 			os.Rename(old, w.out)
 		}
-		return fmt.Errorf("--out %s: %w", w.out, err)
+		return fmt.Errorf("%s: %w", w.out, err)
 	}
 	w.tmp = ""
 	if old != "" {
@@ -99,15 +151,15 @@ func (w *pngFrames) finish() error {
 	return nil
 }
 
-func (w *pngFrames) abort() {
+func (w *pngFrames) Abort() {
 	if w.tmp != "" {
 		os.RemoveAll(w.tmp)
 		w.tmp = ""
 	}
 }
 
-// grayPalette is the 256 grays, the palette of a movie in the gray colormap.
-var grayPalette = func() color.Palette {
+// GrayPalette is the 256 grays, the palette of a movie in the gray colormap.
+var GrayPalette = func() color.Palette {
 	p := make(color.Palette, 256)
 	for i := range p {
 		p[i] = color.RGBA{uint8(i), uint8(i), uint8(i), 255}
@@ -127,13 +179,13 @@ type gifWriter struct {
 	frames []*image.Paletted
 }
 
-// newGIFWriter returns a GIF writer with the palette pal; gray says that
-// pal is grayPalette and the frames are gray.
-func newGIFWriter(out string, pal color.Palette, gray bool, fps int) (*gifWriter, error) {
+// NewGIF returns a GIF writer with the palette pal; gray says that pal is
+// GrayPalette and the frames are gray.
+func NewGIF(out string, pal color.Palette, gray bool, fps int) (Writer, error) {
 	if err := atomicfile.Check(out); err != nil {
-		return nil, fmt.Errorf("--out %s: %w", out, err)
+		return nil, fmt.Errorf("%s: %w", out, err)
 	}
-	w := &gifWriter{out: out, pal: pal, gray: gray, delay: max(1, int(100/float64(fps)+0.5))}
+	w := &gifWriter{out: out, pal: pal, gray: gray, delay: max(1, int(100/float64(max(1, fps))+0.5))}
 	if !w.gray {
 		w.lut = make([]uint8, 1<<15)
 		for c := range w.lut {
@@ -144,11 +196,11 @@ func newGIFWriter(out string, pal color.Palette, gray bool, fps int) (*gifWriter
 	return w, nil
 }
 
-func (w *gifWriter) add(img *image.RGBA) error {
+func (w *gifWriter) Add(img *image.RGBA) error {
 	b := img.Bounds()
 	p := image.NewPaletted(image.Rect(0, 0, b.Dx(), b.Dy()), w.pal)
 	for y := 0; y < b.Dy(); y++ {
-		src := img.Pix[(y)*img.Stride : (y)*img.Stride+4*b.Dx()]
+		src := img.Pix[y*img.Stride : y*img.Stride+4*b.Dx()]
 		dst := p.Pix[y*p.Stride : y*p.Stride+b.Dx()]
 		for x := range dst {
 			r, g, bl := int(src[4*x]), int(src[4*x+1]), int(src[4*x+2])
@@ -163,7 +215,7 @@ func (w *gifWriter) add(img *image.RGBA) error {
 	return nil
 }
 
-func (w *gifWriter) finish() error {
+func (w *gifWriter) Finish() error {
 	delays := make([]int, len(w.frames))
 	for i := range delays {
 		delays[i] = w.delay
@@ -176,20 +228,15 @@ func (w *gifWriter) finish() error {
 	return nil
 }
 
-func (w *gifWriter) abort() { w.frames = nil }
+func (w *gifWriter) Abort() { w.frames = nil }
 
-// sampledPalette builds a movie's palette from its first, middle and last
-// frames: the 256 most frequent colours (at 5 bits a channel), always with
-// white (text) and the view background.
-func sampledPalette(ctx context.Context, sc *scene, mts []montage) (color.Palette, error) {
+// Palette builds a movie's palette from sample frames (SampleFrames): the
+// 256 most frequent colours (at 5 bits a channel), always with white
+// (text) and the view background.
+func Palette(samples []*image.RGBA) color.Palette {
 	count := make([]int, 1<<15)
-	var sum [1 << 15][3]int
-	frames := viewer.NewFrames(sc.methods)
-	for _, k := range sampleFrames(len(mts)) {
-		img, _, err := sc.render(ctx, frames, mts[k])
-		if err != nil {
-			return nil, fmt.Errorf("palette from frame %d: %w", k, err)
-		}
+	sum := make([][3]int, 1<<15)
+	for _, img := range samples {
 		for i := 0; i+3 < len(img.Pix); i += 4 {
 			r, g, b := int(img.Pix[i]), int(img.Pix[i+1]), int(img.Pix[i+2])
 			c := (r>>3)<<10 | (g>>3)<<5 | b>>3
@@ -214,11 +261,12 @@ func sampledPalette(ctx context.Context, sc *scene, mts []montage) (color.Palett
 		n := count[c]
 		pal = append(pal, color.RGBA{uint8(sum[c][0] / n), uint8(sum[c][1] / n), uint8(sum[c][2] / n), 255})
 	}
-	return pal, nil
+	return pal
 }
 
-// sampleFrames returns the first, middle and last frame of n.
-func sampleFrames(n int) []int {
+// SampleFrames returns the frames a palette is built from: the first,
+// middle and last of n.
+func SampleFrames(n int) []int {
 	ks := []int{0}
 	if n > 2 {
 		ks = append(ks, n/2)
@@ -242,13 +290,18 @@ type mp4Writer struct {
 	size   image.Point
 }
 
-func newMP4Writer(ctx context.Context, out string, size image.Point, fps int) (*mp4Writer, error) {
+// NewMP4 starts ffmpeg writing an H.264 MP4 of frames of size (even width
+// and height) at fps. Cancelling ctx stops ffmpeg.
+func NewMP4(ctx context.Context, out string, size image.Point, fps int) (Writer, error) {
+	if size.X%2 != 0 || size.Y%2 != 0 || size.X <= 0 || size.Y <= 0 {
+		return nil, fmt.Errorf("%s: H.264 needs an even width and height, not %dx%d", out, size.X, size.Y)
+	}
 	if err := atomicfile.Check(out); err != nil {
-		return nil, fmt.Errorf("--out %s: %w", out, err)
+		return nil, fmt.Errorf("%s: %w", out, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*.mp4")
 	if err != nil {
-		return nil, fmt.Errorf("--out %s: %w", out, err)
+		return nil, fmt.Errorf("%s: %w", out, err)
 	}
 	f.Chmod(0o644) // a plain file once in place, not CreateTemp's 0600
 	f.Close()
@@ -271,7 +324,7 @@ func newMP4Writer(ctx context.Context, out string, size image.Point, fps int) (*
 	return w, nil
 }
 
-func (w *mp4Writer) add(img *image.RGBA) error {
+func (w *mp4Writer) Add(img *image.RGBA) error {
 	b := img.Bounds()
 	if b.Dx() != w.size.X || b.Dy() != w.size.Y {
 		return fmt.Errorf("frame of %v, want %v", b.Size(), w.size)
@@ -288,19 +341,19 @@ func (w *mp4Writer) add(img *image.RGBA) error {
 	return nil
 }
 
-func (w *mp4Writer) finish() error {
+func (w *mp4Writer) Finish() error {
 	w.stdin.Close()
 	if err := w.cmd.Wait(); err != nil {
 		return fmt.Errorf("ffmpeg: %w: %s", err, strings.TrimSpace(w.stderr.String()))
 	}
 	if err := os.Rename(w.tmp, w.out); err != nil {
-		return fmt.Errorf("--out %s: %w", w.out, err)
+		return fmt.Errorf("%s: %w", w.out, err)
 	}
 	w.tmp = ""
 	return nil
 }
 
-func (w *mp4Writer) abort() {
+func (w *mp4Writer) Abort() {
 	if w.cmd.ProcessState == nil {
 		w.stdin.Close()
 		w.cmd.Process.Kill()
