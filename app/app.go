@@ -325,6 +325,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 
 	open := widget.NewButton("Open…", u.openDialog)
 	shot := widget.NewButton("Screenshot…", u.screenshotDialog)
+	record := widget.NewButton("Record…", u.recordDialog)
 	help := widget.NewButton("?", u.showHelp)
 	export := widget.NewButton("Export isotropic…", u.exportDialog)
 	u.adaptBtn = widget.NewButton("Adapt to this volume", u.adaptModel)
@@ -350,7 +351,7 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 	}
 	return container.NewScroll(container.NewVBox(
 		// Rows narrow enough for half of a laptop screen.
-		container.NewHBox(open, shot, export, help),
+		container.NewHBox(open, shot, record, export, help),
 		container.NewBorder(nil, nil, container.NewVBox(u.adaptBtn), nil, u.message), // the button keeps its height
 		u.info,
 		container.NewGridWithColumns(2, u.position, u.cursor),

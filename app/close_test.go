@@ -18,6 +18,7 @@ import (
 	"github.com/niiv/niiv/reconstruct/adapt"
 	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/viewer/engine"
+	"github.com/niiv/niiv/viewer/movie"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -153,6 +154,21 @@ func TestCloseDuringWork(t *testing.T) {
 			return func() {
 				if _, err := os.Stat(out); !os.IsNotExist(err) {
 					t.Errorf("export cancelled by closing left %s (%v)", out, err)
+				}
+			}
+		}},
+		{"close while recording a movie", func(t *testing.T, u *ui, mu *sync.Mutex, dir string) func() {
+			out := filepath.Join(dir, "sweep.gif")
+			mu.Lock()
+			u.record(movie.RecordShot(u.model, volume.XZ, movie.ShotSweep, 200, 2), 25, out)
+			mu.Unlock()
+			time.Sleep(300 * time.Millisecond)
+			return func() {
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					if strings.Contains(e.Name(), "sweep") {
+						t.Errorf("a movie cancelled by closing left %s", e.Name())
+					}
 				}
 			}
 		}},

@@ -318,7 +318,7 @@ open_other() {
 }
 exports=0
 export_start() {
-  xdotool mousemove $((PX + 250)) $((PY + 20)) click 1
+  xdotool mousemove $((PX + 330)) $((PY + 20)) click 1 # Export isotropic… (after Open…, Screenshot…, Record…)
   wait_modal on || { say "  no save dialog"; skipped=$((skipped + 1)); return 1; }
   sleep 0.6
   exports=$((exports + 1))
