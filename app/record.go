@@ -110,9 +110,16 @@ func (u *ui) recordDialog() {
 			name += ext
 		}
 		u.saveDialog(name, func(path string) {
-			if ext == "/" {
+			switch e := strings.ToLower(filepath.Ext(path)); {
+			case e == ".gif" || e == ".mp4":
+				// A name typed with a movie's extension chooses the format.
+				if e == ".mp4" && !movie.HaveFFmpeg() {
+					dialog.ShowError(fmt.Errorf("%s: MP4 needs ffmpeg, which is not installed: save a .gif or PNG frames", filepath.Base(path)), u.win)
+					return
+				}
+			case ext == "/":
 				path = strings.TrimSuffix(path, string(filepath.Separator)) + string(filepath.Separator)
-			} else if !strings.EqualFold(filepath.Ext(path), ext) {
+			default:
 				path += ext
 			}
 			u.record(rec, s.fps, path)

@@ -28,6 +28,7 @@ log=$out/niiv.log
 fail() { echo "gui-smoke: FAIL: $*" >&2; tail -n 20 "$log" >&2 || true; exit 1; }
 
 export LANG=en_US.UTF-8 # Fyne logs an error for the C locale
+cd "$out" # the save dialogs open in the current folder
 "$out/niiv" view --screenshots "$out" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
@@ -92,6 +93,28 @@ shot=$(ls "$out"/niiv-*.png 2>/dev/null | head -n 1 || true)
 ssd=$(convert "$shot" -colorspace Gray -format '%[fx:standard_deviation]' info:)
 echo "gui-smoke: S screenshot $(basename "$shot") $(identify -format '%wx%h' "$shot"), stddev $ssd"
 awk -v s="$ssd" 'BEGIN { exit !(s > 0.03) }' || fail "the S screenshot is blank"
+
+# Record…: the dialog (a 4 s sweep of the XY view by default), its Save…
+# button (the dialog's one blue button, found on the screen), the save
+# dialog, then the movie rendered in the background.
+xdotool mousemove $((X + WIDTH / 2 + 215)) $((Y + HEIGHT / 2 + 20)) click 1; sleep 1.5
+import -window root "$out/record-dialog.png"
+box=$(convert "$out/record-dialog.png" -fuzz 8% -fill black +opaque "srgb(41,111,246)" -fill white -opaque "srgb(41,111,246)" -format '%@' info:)
+[[ "$box" =~ ^([0-9]+)x([0-9]+)\+([0-9]+)\+([0-9]+)$ ]] || fail "Record… showed no dialog with a Save… button ($box)"
+bw=${BASH_REMATCH[1]} bh=${BASH_REMATCH[2]} bx=${BASH_REMATCH[3]} by=${BASH_REMATCH[4]}
+[ "$bw" -lt 200 ] && [ "$bh" -lt 60 ] || fail "the blue area $box is not a button"
+xdotool mousemove $((bx + bw / 2)) $((by + bh / 2)) click 1; sleep 1.5
+xdotool key ctrl+a; xdotool type --delay 10 "sweep.gif"; xdotool key Return
+for _ in $(seq 1 360); do
+  [ -s "$out/sweep.gif" ] && break
+  kill -0 "$pid" 2>/dev/null || fail "niiv died while recording"
+  sleep 0.5
+done
+[ -s "$out/sweep.gif" ] || fail "Record… wrote no movie within 3 minutes"
+frames=$(identify -format '%n\n' "$out/sweep.gif" | head -n 1)
+echo "gui-smoke: Record… wrote sweep.gif: $frames frames of $(identify -format '%wx%h\n' "$out/sweep.gif" | head -n 1)"
+[ "$frames" -eq 100 ] || fail "the recorded sweep has $frames frames, want 100 (4 s at 25 frames/s)"
+ls -A "$out" | grep -q '^\.sweep' && fail "recording left a temporary file"
 
 # SIGTERM (a session ending, a scheduler) closes the window cleanly.
 kill -TERM "$pid"
