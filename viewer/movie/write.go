@@ -308,7 +308,7 @@ func NewMP4(ctx context.Context, out string, size image.Point, fps int) (Writer,
 	w := &mp4Writer{out: out, tmp: f.Name(), size: size}
 	w.cmd = exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
 		"-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", size.X, size.Y), "-r", strconv.Itoa(fps), "-i", "-",
-		"-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", w.tmp)
+		"-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", w.tmp)
 	w.cmd.Stderr = &w.stderr
 	ownProcessGroup(w.cmd)
 	stdin, err := w.cmd.StdinPipe()
