@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	stop := debugstats.StartFromEnv(os.Stderr) // NIIV_DEBUG_STATS=FILE: memory and goroutines over time
+	stop := debugstats.StartFromEnv(os.Stderr)   // NIIV_DEBUG_STATS=FILE: memory and goroutines over time
 	prof := debugstats.ProfileFromEnv(os.Stderr) // NIIV_CPUPROFILE=FILE: a CPU profile for go tool pprof
 	code := cli.Main(os.Args[1:], os.Stdout, os.Stderr)
 	prof()
