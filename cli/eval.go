@@ -36,7 +36,12 @@ func init() {
 			"resolution, and compare with the original slices. Prints PSNR, SSIM and clipped-Fourier PSNR\n" +
 			"at r = 10, 24, 44, 90 (dB), averaged over slices, then over volumes. Intensities are scaled to\n" +
 			"[0, 1] by 0–255 for 8-bit volumes, by the volume's min–max otherwise. VOLUME \"sample\" is the\n" +
-			"bundled isotropic sample.",
+			"bundled isotropic sample.\n\n" +
+			"--lateral estimates quality on an anisotropic VOLUME without ground truth, from the volume\n" +
+			"itself: crops (up to 128×128) of its xy planes are average-pooled along y by the factor (the\n" +
+			"volume's own anisotropy unless --factor is given), reconstructed, and compared with the\n" +
+			"originals. It measures how well a method restores in-plane texture pooled the way z was,\n" +
+			"not the z resolution itself: use it to rank methods on your data.",
 		MinArgs: 1, MaxArgs: -1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
@@ -46,11 +51,19 @@ func init() {
 			factor := fs.Int("factor", 8, "z pooling factor (≥ 2)")
 			methods := fs.String("methods", "nearest,linear,niiv-lite", "comma-separated methods: nearest, linear, cubic, niiv-NAME (an embedded model) or a model folder")
 			yz := fs.Bool("yz", false, "also compare yz slices")
+			lateral := fs.Bool("lateral", false, "estimate quality on an anisotropic volume from its own xy planes (no ground truth needed)")
+			crops := fs.Int("crops", 64, "with --lateral: at most this many 128×128 crops of xy planes")
 			csvPath := fs.String("csv", "", "write the table as CSV to `FILE`")
 			plotPath := fs.String("plot", "", "write the CF-PSNR sweep over r = 2…90 as a PNG to `FILE`")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if *factor < 2 {
 					return usageErrorf("--factor %d: must be at least 2", *factor)
+				}
+				if *lateral && *yz {
+					return usageErrorf("--lateral compares xy planes: --yz does not apply")
+				}
+				if *crops < 1 || *crops > 100000 {
+					return usageErrorf("--crops %d: want 1 to 100000", *crops)
 				}
 				if err := ef.check(); err != nil {
 					return err
@@ -103,6 +116,26 @@ func init() {
 					if vol.Name == "" {
 						vol.Name = filepath.Base(path)
 					}
+					if *lateral {
+						f, err := lateralFactor(path, vol, *factor, flagSet(fs, "factor"))
+						if err != nil {
+							return err
+						}
+						bar := newProgress(env.Stderr, "eval --lateral "+filepath.Base(path))
+						sc, c, err := reconstruct.Lateral(ctx, vol, ms, reconstruct.LateralOptions{Factor: f, MaxCrops: *crops, Progress: bar.update})
+						bar.finish()
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "%s: lateral check, %d crops of %d×%d from its xy planes pooled along y by %d", filepath.Base(path), c.N, c.H, c.W, f)
+						if c.RadiusScale != 1 {
+							fmt.Fprintf(env.Stdout, " (radii scaled by %.3f to the crop size)", c.RadiusScale)
+						}
+						fmt.Fprintln(env.Stdout)
+						*factor = f
+						all = append(all, sc)
+						continue
+					}
 					if err := evalVolumeCheck(env.Stderr, path, vol, *factor); err != nil {
 						return err
 					}
@@ -116,6 +149,9 @@ func init() {
 				}
 				mean := meanScores(all)
 				writeTable(env.Stdout, mean, radii, len(args), *factor)
+				if *lateral {
+					fmt.Fprintln(env.Stdout, "lateral check: in-plane texture restored from y pooling, not the z resolution itself (it ranks methods on this data)")
+				}
 				if len(mean) > 0 && math.IsNaN(mean[0].SSIM) {
 					fmt.Fprintln(env.Stderr, "niiv eval: SSIM is n/a: it needs slices of at least 11×11 pixels (its Gaussian window)")
 				}
@@ -135,6 +171,23 @@ func init() {
 			}
 		},
 	})
+}
+
+// lateralFactor is the factor of a lateral check of vol: --factor when
+// given, else the volume's own anisotropy rounded.
+func lateralFactor(path string, vol *volume.Volume, factor int, given bool) (int, error) {
+	if given {
+		return factor, nil
+	}
+	v := vol.Voxel
+	if !v.Known {
+		return 0, usageErrorf("%s has no voxel size: give its anisotropy with --factor (z step ÷ xy pixel)", path)
+	}
+	a := int(math.Round(v.Anisotropy()))
+	if a < 2 {
+		return 0, usageErrorf("%s is %.3g× anisotropic (voxel %v): give the factor to imitate with --factor", path, v.Anisotropy(), v)
+	}
+	return a, nil
 }
 
 // meanScores averages per-volume scores (each already a mean over slices).
