@@ -25,8 +25,9 @@ type onnxNode struct {
 }
 
 type onnxAttr struct {
-	i int64
-	s string
+	i    int64
+	s    string
+	ints []int64
 }
 
 type onnxTensor struct {
@@ -164,6 +165,17 @@ func parseNode(b []byte) (onnxNode, error) {
 					a.i = int64(v)
 				case num == 4 && typ == 2:
 					a.s = string(data)
+				case num == 8 && typ == 0: // ints, one by one
+					a.ints = append(a.ints, int64(v))
+				case num == 8 && typ == 2: // ints, packed
+					for len(data) > 0 {
+						x, k := binary.Uvarint(data)
+						if k <= 0 {
+							return errProto
+						}
+						a.ints = append(a.ints, int64(x))
+						data = data[k:]
+					}
 				}
 				return nil
 			})
