@@ -116,6 +116,26 @@ func newExample(latent, low []float32, feats, h, w int, target []float32) *examp
 	return e
 }
 
+// newExampleCL builds an example from a channels-last latent grid
+// [h·w][ld] (the encoder trainer's layout) and its input [h][w].
+func newExampleCL(latent []float32, ld int, low []float32, feats, h, w int, target []float32) *example {
+	hw := h * w
+	e := &example{h: h, w: w, hwPad: roundUp(hw, reconstruct.DenseRows), low: low, target: target}
+	k := feats + 1
+	e.ax = make([]float32, e.hwPad*k)
+	e.axT = make([]float32, roundUp(k, reconstruct.DenseRows)*e.hwPad)
+	for i := 0; i < hw; i++ {
+		row := latent[i*ld : i*ld+feats]
+		copy(e.ax[i*k:], row)
+		e.ax[i*k+feats] = low[i]
+		for f, v := range row {
+			e.axT[f*e.hwPad+i] = v
+		}
+	}
+	copy(e.axT[feats*e.hwPad:], low)
+	return e
+}
+
 // tap is GridSample's interpolation along one axis.
 type tap struct {
 	i0, i1 int
@@ -170,6 +190,7 @@ type point struct {
 // the positional-encoding terms of layer 0 for a geometry.
 type packed struct {
 	proj    reconstruct.Dense   // layer 0, latent and v rows
+	projT   reconstruct.Dense   // its transpose, for the latent's gradient
 	fwd     []reconstruct.Dense // layers 1…: forward (index i)
 	bwd     []reconstruct.Dense // layers 1…L−2: transposed, for δ·Wᵀ
 	wout    []float32           // last layer's weights, padded
@@ -185,6 +206,7 @@ func (n *net) pack(geo *geometry, pk *packed) *packed {
 	f, d0, dp0 := n.feats, n.layers[0].out, n.dp[0]
 	w0 := n.w(0)
 	pk.proj.Pack(w0[:(f+1)*d0], f+1, d0, nil, f+1)
+	pk.projT.PackTransposed(w0[:(f+1)*d0], f+1, d0, dp0)
 	if len(pk.fwd) != L {
 		pk.fwd = make([]reconstruct.Dense, L)
 		pk.bwd = make([]reconstruct.Dense, L)
@@ -233,6 +255,12 @@ type work struct {
 	tmp    []float32 // [maxKp][maxdp]
 	sR, sC []float32 // δ0 summed per geometry row / column
 	gout   []float32 // [dp[L−2]]: last layer's weight gradient
+	// glat, when wantLat is set, receives the gradient with respect to
+	// layer 0's inputs per low-resolution pixel: [hwPad][latLd], the
+	// latent's F channels first (whole-network training).
+	wantLat bool
+	glat    []float32
+	latLd   int
 }
 
 func (n *net) newWork() *work {
@@ -437,6 +465,11 @@ func (n *net) run(pk *packed, geo *geometry, e *example, pts []point, invN float
 		gw[d] += w.gout[d]
 	}
 	g[last.offB] += gbOut
+	if w.wantLat {
+		w.latLd = pk.projT.Cols()
+		w.glat = grow(w.glat, e.hwPad*w.latLd)
+		pk.projT.Mul(w.dp, e.hwPad, w.glat, w.latLd, false)
+	}
 	// Layer 0: latent and v rows from the projection's gradient.
 	l0 := n.layers[0]
 	f, d0 := n.feats, l0.out

@@ -53,6 +53,7 @@ func TestTorchStep(t *testing.T) {
 	}{
 		{"residual border, lite shape", "residual", true, 3, 64, 2, 1e-3, 32, 8},
 		{"sigmoid zeros", "sigmoid", false, 2, 24, 3, 1e-2, 5, 4},
+		{"residual zeros", "residual", false, 2, 24, 3, 1e-2, 5, 4},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,91 @@
+package adapt
+
+import (
+	"context"
+	"sync"
+)
+
+// wholeWork is one worker's scratch memory for whole-network training.
+type wholeWork struct {
+	dec  *work
+	enc  *encWork
+	dlat []float32
+}
+
+func newWholeWork(n *net, enc *encNet) *wholeWork {
+	w := &wholeWork{dec: n.newWork(), enc: enc.newWork()}
+	w.dec.wantLat = true
+	return w
+}
+
+// encodeExample encodes an h×w input with the Go encoder into an example
+// for the decoder (keeping the encoder's activations in wk).
+func encodeExample(enc *encNet, epk *encPacked, low []float32, h, w int, target []float32, wk *encWork) *example {
+	enc.forward(epk, low, h, w, wk)
+	return newExampleCL(wk.latent, enc.ld(), low, enc.feats, h, w, target)
+}
+
+// runWhole pushes pts of one crop (input low [h][w]) through encoder and
+// decoder and returns Σ|out − t|. With g not nil it adds the gradient of
+// invN·Σ|out − t| with respect to [decoder theta | encoder theta] to g.
+func runWhole(n *net, enc *encNet, pk *packed, epk *encPacked, geo *geometry, low []float32, h, w int, pts []point, invN float32, g []float32, ww *wholeWork) float64 {
+	e := encodeExample(enc, epk, low, h, w, nil, ww.enc)
+	if g == nil {
+		return n.run(pk, geo, e, pts, invN, nil, nil, ww.dec)
+	}
+	nd := len(n.theta)
+	loss := n.run(pk, geo, e, pts, invN, g[:nd], nil, ww.dec)
+	// The latent's gradient (first F of layer 0's inputs) to the encoder.
+	ld, hwp := enc.ld(), ww.enc.hwp
+	ww.dlat = grow(ww.dlat, hwp*ld)
+	clear(ww.dlat)
+	gl, lld := ww.dec.glat, ww.dec.latLd
+	for p := 0; p < h*w; p++ {
+		copy(ww.dlat[p*ld:p*ld+enc.feats], gl[p*lld:p*lld+enc.feats])
+	}
+	enc.backward(epk, ww.dlat, g[nd:], ww.enc)
+	return loss
+}
+
+// wholeBatchGrad is batchGrad for the whole network: the mean L1 loss of
+// crops lows (each h×w) at pts, and its gradient [decoder | encoder] into
+// g, summed in example order (the result does not depend on threads).
+func wholeBatchGrad(ctx context.Context, n *net, enc *encNet, pk *packed, epk *encPacked, geo *geometry, lows [][]float32, h, w int, pts [][]point, threads int, works []*wholeWork, grads [][]float32, g []float32) (float64, error) {
+	total := 0
+	for _, p := range pts {
+		total += len(p)
+	}
+	invN := float32(1) / float32(total)
+	losses := make([]float64, len(lows))
+	var wg sync.WaitGroup
+	next := make(chan int, len(lows))
+	for i := range lows {
+		next <- i
+	}
+	close(next)
+	for k := 0; k < max(1, min(threads, len(lows))); k++ {
+		wk := works[k]
+		wg.Go(func() {
+			for i := range next {
+				if ctx.Err() != nil {
+					return
+				}
+				clear(grads[i])
+				losses[i] = runWhole(n, enc, pk, epk, geo, lows[i], h, w, pts[i], invN, grads[i], wk)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	clear(g)
+	var loss float64
+	for i := range lows {
+		for j, x := range grads[i] {
+			g[j] += x
+		}
+		loss += losses[i]
+	}
+	return loss / float64(total), nil
+}
