@@ -25,7 +25,9 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/niiv/niiv/reconstruct"
@@ -67,12 +69,41 @@ type Options struct {
 	Seed uint64
 	// Threads is the number of training workers (0: GOMAXPROCS).
 	Threads int
+	// Train says what is trained: TrainDecoder, TrainWhole, TrainScratch,
+	// or "" (TrainAuto) for DefaultTrain.
+	Train string
+	// HoldOut is the number of xy planes held out of training for the
+	// lateral check (CF-PSNR on their crops, which decides early stopping
+	// and the checkpoint kept). 0: a tenth of the planes, at least 1 and
+	// at most 8, when the volume has 4 planes or more (else none); -1: none.
+	HoldOut int
+	// Patience is the number of lateral checks without improvement after
+	// which training stops early (0: DefaultPatience; -1: never).
+	Patience int
 	// Progress, when set, is called after each step.
 	Progress func(Progress)
 }
 
-// DefaultLR is the default learning rate of Adam.
-const DefaultLR = 1e-4
+// What Options.Train may say.
+const (
+	TrainAuto    = ""
+	TrainDecoder = "decoder"
+	TrainWhole   = "whole"
+	TrainScratch = "scratch"
+)
+
+// DefaultTrain is what TrainAuto trains.
+const DefaultTrain = TrainWhole
+
+// DefaultPatience is the default Options.Patience.
+const DefaultPatience = 4
+
+// DefaultLR is the default learning rate of Adam when fine-tuning;
+// ScratchLR when training from random weights.
+const (
+	DefaultLR = 1e-4
+	ScratchLR = 1e-3
+)
 
 // Progress reports a finished step.
 type Progress struct {
@@ -80,11 +111,36 @@ type Progress struct {
 	Loss    float64 // the step's mean L1 loss (normalised intensities)
 	Elapsed time.Duration
 	Budget  time.Duration // the time limit, 0 when none
+	// Lateral is the latest lateral check (CF-PSNR at r = 24, dB) and
+	// Checked whether this step made one.
+	Lateral float64
+	Checked bool
 }
 
-// Result is an adapted decoder and how it was made.
+// Result is an adapted decoder (and encoder) and how it was made.
 type Result struct {
 	Decoder *reconstruct.DecoderMLP
+	// Encoder is the trained encoder; nil when the encoder was not trained
+	// (or the parent's was kept).
+	Encoder *reconstruct.EncoderEDSR
+	// Train is what was trained (TrainDecoder, TrainWhole, TrainScratch).
+	Train string
+	// HeldOut are the xy planes held out of training; ValCrops the number
+	// of crops of them the lateral check compares.
+	HeldOut  []int
+	ValCrops int
+	// LateralParent and Lateral are the lateral check of the parent and
+	// of the model returned: mean CF-PSNR at r = 24 (scaled to the crop
+	// size) of the held-out crops, in dB with intensities scaled as
+	// `niiv eval` scales them; NaN without held-out planes.
+	LateralParent, Lateral float64
+	// BestStep is the step of the checkpoint returned (0: the parent's
+	// weights, which no step beat: KeptParent).
+	BestStep   int
+	KeptParent bool
+	// StoppedEarly says the lateral check stopped improving before the
+	// budget ran out.
+	StoppedEarly bool
 	// Options are the options used, defaults filled in.
 	Options Options
 	Steps   int
@@ -217,6 +273,15 @@ func (o Options) check() error {
 		return fmt.Errorf("steps %d: want at least 0 (0: no limit)", o.Steps)
 	case o.Threads < 0:
 		return fmt.Errorf("threads %d: want at least 1 (0: GOMAXPROCS)", o.Threads)
+	case o.HoldOut < -1:
+		return fmt.Errorf("hold-out %d: want -1 (none), 0 (a tenth of the planes) or a number of planes", o.HoldOut)
+	case o.Patience < -1:
+		return fmt.Errorf("patience %d: want -1 (never stop early), 0 (the default) or a number of checks", o.Patience)
+	}
+	switch o.Train {
+	case TrainAuto, "auto", TrainDecoder, TrainWhole, TrainScratch:
+	default:
+		return fmt.Errorf("train %q: want %s, %s, %s or auto", o.Train, TrainDecoder, TrainWhole, TrainScratch)
 	}
 	return nil
 }
@@ -259,8 +324,25 @@ func (o Options) fill(s volume.Shape, m *reconstruct.Model, d *reconstruct.Decod
 		o.Pool = 128
 	}
 	o.Pool = max(o.Pool, o.Batch)
+	if o.Train == TrainAuto || o.Train == "auto" {
+		o.Train = DefaultTrain
+	}
 	if o.LR == 0 {
 		o.LR = DefaultLR
+		if o.Train == TrainScratch {
+			o.LR = ScratchLR
+		}
+	}
+	if o.Patience == 0 {
+		o.Patience = DefaultPatience
+	}
+	switch {
+	case o.HoldOut == 0 && s.Z >= 4:
+		o.HoldOut = min(8, max(1, s.Z/10))
+	case o.HoldOut < 0 || o.HoldOut == 0:
+		o.HoldOut = 0
+	case o.HoldOut >= s.Z:
+		return o, fmt.Errorf("hold-out %d: the volume has %d xy planes, and at least one must be left to train on", o.HoldOut, s.Z)
 	}
 	if o.Seconds == 0 {
 		o.Seconds = 60
@@ -296,20 +378,32 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Options: opt, Volume: info}
+	res := &Result{Options: opt, Volume: info, Train: opt.Train}
 	res.NormLow, res.NormHigh = reconstruct.NewNiiv(p.Model, nil).NormRange(vol)
 	n, err := newNet(p.Decoder)
 	if err != nil {
 		return nil, fmt.Errorf("adapt: %w", err)
 	}
+	var enc *encNet
+	var encTemplate *reconstruct.EncoderEDSR
+	if opt.Train != TrainDecoder {
+		if encTemplate, err = reconstruct.ReadEncoderEDSR(p.Files["encoder.onnx"]); err != nil {
+			return nil, fmt.Errorf("adapt: training the %s network: %w", opt.Train, err)
+		}
+		enc = newEncNet(encTemplate)
+	}
+	res.HeldOut = heldOutPlanes(src.Shape().Z, opt.HoldOut)
+	trainPlanes := otherPlanes(src.Shape().Z, res.HeldOut)
 	smp, err := newSampler(src, opt.Factor, opt.Crop, res.NormLow, res.NormHigh, opt.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("adapt: %w", err)
 	}
 	evalSmp, _ := newSampler(src, opt.Factor, opt.Crop, res.NormLow, res.NormHigh, opt.Seed^0x5eed5eed5eed5eed)
+	smp.planes, evalSmp.planes = trainPlanes, trainPlanes
 	S, h := opt.Crop, opt.Crop/opt.Factor
 	geo := newGeometry(pixelCentres(S), pixelCentres(S), h, S, n.border)
-	encode := func(cs []*crop) ([]*example, error) {
+	// encodeORT encodes crops with the parent's encoder (ONNX Runtime).
+	encodeORT := func(cs []*crop) ([]*example, error) {
 		low := make([]float32, 0, len(cs)*h*S)
 		for _, c := range cs {
 			low = append(low, c.low...)
@@ -325,14 +419,14 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 		}
 		return out, nil
 	}
-	allPoints := func(e *example) []point {
+	allPoints := func(target []float32) []point {
 		pts := make([]point, S*S)
 		for i := range pts {
-			pts[i] = point{r: int32(i / S), c: int32(i % S), t: e.target[i]}
+			pts[i] = point{r: int32(i / S), c: int32(i % S), t: target[i]}
 		}
 		return pts
 	}
-	// The fixed evaluation set.
+	// The fixed evaluation set (training planes) and the held-out crops.
 	var evalCs []*crop
 	for i := 0; i < EvalCrops; i++ {
 		c, err := evalSmp.next()
@@ -341,38 +435,148 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 		}
 		evalCs = append(evalCs, c)
 	}
-	evalEx, err := encode(evalCs)
+	valCs, err := validationCrops(src, res.HeldOut, opt, res.NormLow, res.NormHigh)
 	if err != nil {
-		return nil, fmt.Errorf("adapt: encode: %w", err)
+		return nil, fmt.Errorf("adapt: %w", err)
+	}
+	res.ValCrops = len(valCs)
+	var evalEx, valEx []*example // decoder training: latents of the parent's encoder
+	if enc == nil {
+		if evalEx, err = encodeORT(evalCs); err != nil {
+			return nil, fmt.Errorf("adapt: encode: %w", err)
+		}
+		if len(valCs) > 0 {
+			if valEx, err = encodeORT(valCs); err != nil {
+				return nil, fmt.Errorf("adapt: encode: %w", err)
+			}
+		}
 	}
 	works := make([]*work, opt.Threads)
+	wworks := make([]*wholeWork, opt.Threads)
 	for i := range works {
 		works[i] = n.newWork()
-	}
-	// evalLoss stops between examples when ctx is cancelled.
-	evalLoss := func() (float64, error) {
-		pk := n.pack(geo, nil)
-		var sum float64
-		for _, e := range evalEx {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-			sum += n.run(pk, geo, e, allPoints(e), 0, nil, nil, works[0])
+		if enc != nil {
+			wworks[i] = newWholeWork(n, enc)
 		}
-		return sum / float64(len(evalEx)*S*S), nil
+	}
+	var epk *encPacked
+	// decodeCrops decodes every pixel of each crop with the current
+	// weights into outs (in parallel, crop by crop) and returns Σ|out − t|.
+	decodeCrops := func(cs []*crop, exs []*example, outs [][]float32) (float64, error) {
+		pk := n.pack(geo, nil)
+		if enc != nil {
+			epk = enc.pack(epk)
+		}
+		sums := make([]float64, len(cs))
+		var wg sync.WaitGroup
+		next := make(chan int, len(cs))
+		for i := range cs {
+			next <- i
+		}
+		close(next)
+		for k := 0; k < max(1, min(opt.Threads, len(cs))); k++ {
+			wg.Go(func() {
+				for i := range next {
+					if ctx.Err() != nil {
+						return
+					}
+					e := (*example)(nil)
+					if enc != nil {
+						e = encodeExample(enc, epk, cs[i].low, h, S, nil, wworks[k].enc)
+					} else {
+						e = exs[i]
+					}
+					var out []float32
+					if outs != nil {
+						out = outs[i]
+					}
+					sums[i] = n.run(pk, geo, e, allPoints(cs[i].target), 0, nil, out, works[k])
+				}
+			})
+		}
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		var sum float64
+		for _, v := range sums {
+			sum += v
+		}
+		return sum, nil
+	}
+	evalLoss := func() (float64, error) {
+		sum, err := decodeCrops(evalCs, evalEx, nil)
+		return sum / float64(len(evalCs)*S*S), err
+	}
+	// lateral is the lateral check: mean CF-PSNR at r = 24 of the
+	// held-out crops, intensities scaled as `niiv eval` scales them.
+	elo, ehi := reconstruct.IntensityRange(vol)
+	cfShift := 20 * math.Log10((res.NormHigh-res.NormLow)/(ehi-elo))
+	radius := 24 * float64(S) / reconstruct.LateralCrop
+	valOut := make([][]float32, len(valCs))
+	for i := range valOut {
+		valOut[i] = make([]float32, S*S)
+	}
+	lateral := func() (float64, error) {
+		if len(valCs) == 0 {
+			return math.NaN(), nil
+		}
+		if _, err := decodeCrops(valCs, valEx, valOut); err != nil {
+			return 0, err
+		}
+		var sum float64
+		for i, c := range valCs {
+			sum += reconstruct.CFPSNR(&volume.Image{W: S, H: S, Pix: valOut[i]}, &volume.Image{W: S, H: S, Pix: c.target}, radius) + cfShift
+		}
+		return sum / float64(len(valCs)), nil
 	}
 	if res.ParentLoss, err = evalLoss(); err != nil {
 		return nil, err
 	}
+	if res.LateralParent, err = lateral(); err != nil {
+		return nil, err
+	}
+	if opt.Train == TrainScratch {
+		rng := rand.New(rand.NewPCG(opt.Seed, 0x73637261)) // "scra"
+		n.randomInit(rng)
+		enc.randomInit(rng)
+	}
+	best := res.LateralParent
+	bestDec := slices.Clone(n.theta)
+	var bestEnc []float32
+	if enc != nil {
+		bestEnc = slices.Clone(enc.theta)
+	}
+	if opt.Train == TrainScratch { // random weights are no checkpoint
+		bestDec, bestEnc = nil, nil
+		best = math.Inf(-1)
+	}
+	sinceBest := 0
+	keep := func(step int, score float64) {
+		best, res.BestStep, sinceBest = score, step, 0
+		bestDec = append(bestDec[:0], n.theta...)
+		if enc != nil {
+			bestEnc = append(bestEnc[:0], enc.theta...)
+		}
+	}
 
 	pick := rand.New(rand.NewPCG(opt.Seed, 0x7069636b)) // "pick"
-	var pool []*example
+	var pool []*example // decoder training: encoded crops
+	var cpool []*crop   // whole network: crops, encoded at every step
+	nd, ne := len(n.theta), 0
+	if enc != nil {
+		ne = len(enc.theta)
+	}
 	grads := make([][]float32, opt.Batch)
 	for i := range grads {
-		grads[i] = make([]float32, len(n.theta))
+		grads[i] = make([]float32, nd+ne)
 	}
-	g := make([]float32, len(n.theta))
-	opto := newAdam(opt.LR, len(n.theta))
+	g := make([]float32, nd+ne)
+	optDec := newAdam(opt.LR, nd)
+	var optEnc *adam
+	if enc != nil {
+		optEnc = newAdam(opt.LR, ne)
+	}
 	var pk *packed
 	perm := make([]int32, S*S)
 	for i := range perm {
@@ -383,6 +587,10 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	if opt.Seconds < 0 {
 		budget = 0
 	}
+	// The lateral check runs every checkEvery of the budget (at least every
+	// 2 s), or every 25 steps without a time budget, and at the end.
+	checkEvery := max(2*time.Second, budget/15)
+	lastCheck := time.Now()
 	for step := 0; ; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -391,10 +599,10 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 			break
 		}
 		// The batch: fresh crops while the pool fills, then pool picks.
-		batch := make([]*example, opt.Batch)
+		npool := len(pool) + len(cpool)
 		var fresh []*crop
-		for range batch {
-			if len(pool)+len(fresh) < opt.Pool {
+		for range opt.Batch {
+			if npool+len(fresh) < opt.Pool {
 				c, err := smp.next()
 				if err != nil {
 					return nil, fmt.Errorf("adapt: %w", err)
@@ -402,27 +610,41 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 				fresh = append(fresh, c)
 			}
 		}
-		if len(fresh) > 0 {
-			ex, err := encode(fresh)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
+		idx := make([]int, opt.Batch) // pool indices of the batch
+		if enc == nil {
+			if len(fresh) > 0 {
+				ex, err := encodeORT(fresh)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					return nil, fmt.Errorf("adapt: encode: %w", err)
 				}
-				return nil, fmt.Errorf("adapt: encode: %w", err)
+				pool = append(pool, ex...)
 			}
-			pool = append(pool, ex...)
+		} else {
+			cpool = append(cpool, fresh...)
 		}
-		for j := range batch {
+		size := len(pool) + len(cpool)
+		for j := range idx {
 			if j < len(fresh) {
-				batch[j] = pool[len(pool)-len(fresh)+j]
+				idx[j] = size - len(fresh) + j
 			} else {
-				batch[j] = pool[pick.IntN(len(pool))]
+				idx[j] = pick.IntN(size)
 			}
 		}
-		pts := make([][]point, len(batch))
-		for j, e := range batch {
+		targets := make([][]float32, opt.Batch)
+		for j, i := range idx {
+			if enc == nil {
+				targets[j] = pool[i].target
+			} else {
+				targets[j] = cpool[i].target
+			}
+		}
+		pts := make([][]point, opt.Batch)
+		for j, tg := range targets {
 			if opt.Points == S*S {
-				pts[j] = allPoints(e)
+				pts[j] = allPoints(tg)
 				continue
 			}
 			pts[j] = make([]point, opt.Points)
@@ -430,25 +652,61 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 				r := k + pick.IntN(len(perm)-k)
 				perm[k], perm[r] = perm[r], perm[k]
 				i := int(perm[k])
-				pts[j][k] = point{r: int32(i / S), c: int32(i % S), t: e.target[i]}
+				pts[j][k] = point{r: int32(i / S), c: int32(i % S), t: tg[i]}
 			}
 		}
 		pk = n.pack(geo, pk)
-		loss, err := n.batchGrad(ctx, pk, geo, batch, pts, opt.Threads, works, grads, g)
+		var loss float64
+		if enc == nil {
+			batch := make([]*example, opt.Batch)
+			for j, i := range idx {
+				batch[j] = pool[i]
+			}
+			loss, err = n.batchGrad(ctx, pk, geo, batch, pts, opt.Threads, works, grads, g)
+		} else {
+			lows := make([][]float32, opt.Batch)
+			for j, i := range idx {
+				lows[j] = cpool[i].low
+			}
+			epk = enc.pack(epk)
+			loss, err = wholeBatchGrad(ctx, n, enc, pk, epk, geo, lows, h, S, pts, opt.Threads, wworks, grads, g)
+		}
 		if err != nil {
 			return nil, err
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return nil, fmt.Errorf("adapt: loss is %v at step %d", loss, step+1)
 		}
-		opto.step(n.theta, g)
+		optDec.step(n.theta, g[:nd])
+		if enc != nil {
+			optEnc.step(enc.theta, g[nd:])
+		}
 		res.Steps = step + 1
 		recent = append(recent, loss)
 		if len(recent) > 10 {
 			recent = recent[1:]
 		}
+		pr := Progress{Step: res.Steps, Loss: loss, Elapsed: time.Since(start), Budget: budget, Lateral: best}
+		due := len(valCs) > 0 && ((budget > 0 && time.Since(lastCheck) >= checkEvery) || (budget == 0 && res.Steps%25 == 0))
+		if due {
+			score, err := lateral()
+			if err != nil {
+				return nil, err
+			}
+			lastCheck = time.Now()
+			pr.Lateral, pr.Checked = score, true
+			if score > best+1e-3 {
+				keep(res.Steps, score)
+			} else {
+				sinceBest++
+			}
+		}
 		if opt.Progress != nil {
-			opt.Progress(Progress{Step: res.Steps, Loss: loss, Elapsed: time.Since(start), Budget: budget})
+			opt.Progress(pr)
+		}
+		if opt.Patience > 0 && sinceBest >= opt.Patience {
+			res.StoppedEarly = true
+			break
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -457,10 +715,121 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	for _, l := range recent {
 		res.LastLoss += l / float64(len(recent))
 	}
+	// The checkpoint returned: the last weights without held-out planes,
+	// else the best of the lateral checks (the end included).
+	if len(valCs) > 0 && res.BestStep != res.Steps {
+		score, err := lateral()
+		if err != nil {
+			return nil, err
+		}
+		if score > best+1e-3 || bestDec == nil {
+			keep(res.Steps, score)
+		}
+		copy(n.theta, bestDec)
+		if enc != nil {
+			copy(enc.theta, bestEnc)
+		}
+	} else if len(valCs) == 0 {
+		res.BestStep = res.Steps
+	}
+	res.KeptParent = res.BestStep == 0 && opt.Train != TrainScratch
+	res.Lateral = best
+	if len(valCs) == 0 {
+		res.Lateral = math.NaN()
+	}
 	if res.Loss, err = evalLoss(); err != nil {
 		return nil, err
 	}
-	res.Decoder = n.decoder(p.Decoder)
+	if res.KeptParent {
+		res.Decoder = p.Decoder.Clone()
+	} else {
+		res.Decoder = n.decoder(p.Decoder)
+		if enc != nil {
+			res.Encoder = enc.encoder(encTemplate)
+		}
+	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// heldOutPlanes returns k xy planes of z spread evenly (the middle of k
+// equal parts), none when k is 0.
+func heldOutPlanes(z, k int) []int {
+	var out []int
+	for i := range k {
+		out = append(out, (2*i+1)*z/(2*k))
+	}
+	return out
+}
+
+// otherPlanes returns the planes of 0…z−1 not in held; nil when none is
+// held out (every plane).
+func otherPlanes(z int, held []int) []int {
+	if len(held) == 0 {
+		return nil
+	}
+	var out []int
+	for i := range z {
+		if !slices.Contains(held, i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// ValCrops is the most crops of held-out planes the lateral check compares.
+const ValCrops = 16
+
+// validationCrops reads the lateral check's crops: square crops of the
+// held-out planes, spread over planes and positions, neither turned nor
+// flipped, normalised, rows average-pooled by the factor.
+func validationCrops(src XYReader, planes []int, opt Options, lo, hi float64) ([]*crop, error) {
+	if len(planes) == 0 {
+		return nil, nil
+	}
+	s := src.Shape()
+	n := opt.Crop
+	ty, tx := s.Y/n, s.X/n
+	tiles := spreadOrder(ty * tx)
+	count := min(ValCrops, len(planes)*len(tiles))
+	buf := make([]float32, n*n)
+	scale := float32(1 / (hi - lo))
+	var out []*crop
+	for k := range count {
+		z := planes[k%len(planes)]
+		t := tiles[(k/len(planes))%len(tiles)]
+		c := &crop{z: z, y0: (t/tx)*n + (s.Y-ty*n)/2, x0: (t%tx)*n + (s.X-tx*n)/2}
+		if err := src.ReadXY(c.z, c.y0, c.x0, n, buf); err != nil {
+			return nil, fmt.Errorf("read held-out xy plane %d: %w", c.z, err)
+		}
+		c.target = make([]float32, n*n)
+		for i, v := range buf {
+			c.target[i] = (v - float32(lo)) * scale
+		}
+		c.low = poolRows(c.target, n, n, opt.Factor)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// spreadOrder returns 0…n-1 in an order that spreads the first few over
+// the range (the bit-reversal order of the next power of two).
+func spreadOrder(n int) []int {
+	bits := 0
+	for 1<<bits < n {
+		bits++
+	}
+	out := make([]int, 0, n)
+	for i := range 1 << bits {
+		r := 0
+		for b := range bits {
+			if i>>b&1 != 0 {
+				r |= 1 << (bits - 1 - b)
+			}
+		}
+		if r < n {
+			out = append(out, r)
+		}
+	}
+	return out
 }

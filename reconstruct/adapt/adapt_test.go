@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,8 +158,19 @@ func TestAdaptReadsOnlyXY(t *testing.T) {
 	if res.Steps != 3 {
 		t.Errorf("%d steps, want 3", res.Steps)
 	}
-	if want := EvalCrops + 6; len(rec.reads) != want {
-		t.Errorf("%d xy reads, want %d (the evaluation crops and the pool)", len(rec.reads), want)
+	if len(res.HeldOut) != 1 || res.ValCrops < 1 {
+		t.Fatalf("held out %v (%d crops), want one plane of the 8", res.HeldOut, res.ValCrops)
+	}
+	if want := EvalCrops + res.ValCrops + 6; len(rec.reads) != want {
+		t.Fatalf("%d xy reads, want %d (the evaluation crops, the held-out crops and the pool)", len(rec.reads), want)
+	}
+	// Training and its evaluation never read a held-out plane; the
+	// lateral check reads nothing else.
+	for i, z := range rec.reads {
+		held := slices.Contains(res.HeldOut, z)
+		if inVal := i >= EvalCrops && i < EvalCrops+res.ValCrops; held != inVal {
+			t.Errorf("read %d of plane %d: held out %v, lateral check %v", i, z, held, inVal)
+		}
 	}
 	for _, z := range rec.reads {
 		if z < 0 || z >= vol.Shape().Z {
@@ -173,7 +185,7 @@ func TestAdaptDeterministic(t *testing.T) {
 	vol := testVolume(t, 4)
 	run := func(threads int, seed uint64) *Result {
 		p := openTiny(t, reconstruct.ModelOptions{Threads: threads})
-		res, err := Adapt(context.Background(), p, vol, Options{Steps: 4, Seconds: -1, Batch: 3, Points: 100, Threads: threads, Seed: seed, LR: 1e-2})
+		res, err := Adapt(context.Background(), p, vol, Options{Steps: 4, Seconds: -1, Batch: 3, Points: 100, Threads: threads, Seed: seed, LR: 1e-2, HoldOut: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,11 +222,20 @@ func equal(a, b []float32) bool {
 // reproduces the Go forward pass to 1e-5, the encoder is unchanged and the
 // card records the adaptation.
 func TestSaveRoundTrip(t *testing.T) {
+	for _, train := range []string{TrainDecoder, TrainWhole} {
+		t.Run(train, func(t *testing.T) { testSaveRoundTrip(t, train) })
+	}
+}
+
+func testSaveRoundTrip(t *testing.T, train string) {
 	p := openTiny(t, reconstruct.ModelOptions{Threads: 2})
 	vol := testVolume(t, 4)
-	res, err := Adapt(context.Background(), p, vol, Options{Steps: 5, Seconds: -1, Batch: 4, LR: 1e-2, Seed: 2})
+	res, err := Adapt(context.Background(), p, vol, Options{Steps: 5, Seconds: -1, Batch: 4, LR: 1e-2, Seed: 2, Train: train, HoldOut: -1})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if (res.Encoder != nil) != (train == TrainWhole) {
+		t.Fatalf("trained %s: encoder returned %v", train, res.Encoder != nil)
 	}
 	out := filepath.Join(t.TempDir(), "adapted")
 	if err := Save(context.Background(), out, p, res); err != nil {
@@ -260,8 +281,39 @@ func TestSaveRoundTrip(t *testing.T) {
 		}
 	}
 	enc, _ := os.ReadFile(filepath.Join(out, "encoder.onnx"))
-	if string(enc) != string(p.Files["encoder.onnx"]) {
+	if train == TrainDecoder && string(enc) != string(p.Files["encoder.onnx"]) {
 		t.Error("encoder.onnx changed")
+	}
+	if train == TrainWhole {
+		// ONNX Runtime on the written encoder.onnx against the Go forward
+		// pass of the trained encoder.
+		m, err := reconstruct.LoadModel(out, reconstruct.ModelOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		rng := rand.New(rand.NewPCG(7, 7))
+		const h, w = 6, 11
+		low := randomSlice(rng, h*w, 0.5)
+		got, err := m.Encode(context.Background(), low, 1, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := newEncNet(res.Encoder)
+		wk := n.newWork()
+		n.forward(n.pack(nil), low, h, w, wk)
+		var worst float64
+		for f := 0; f < n.feats; f++ {
+			for i := 0; i < h*w; i++ {
+				worst = max(worst, math.Abs(float64(got[f*h*w+i]-wk.latent[i*n.ld()+f])))
+			}
+		}
+		if worst > 1e-5 {
+			t.Errorf("ONNX Runtime on the written encoder and the Go forward pass differ by %g", worst)
+		}
+		if string(enc) == string(p.Files["encoder.onnx"]) {
+			t.Error("whole-network training left encoder.onnx as it was")
+		}
 	}
 	var card struct {
 		Name       string `json:"name"`

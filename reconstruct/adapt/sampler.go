@@ -57,6 +57,9 @@ type sampler struct {
 	lo, scale    float32
 	rng          *rand.Rand
 	buf          []float32
+	// planes, when not nil, are the xy planes drawn from (the others are
+	// held out).
+	planes []int
 }
 
 func newSampler(src XYReader, factor, size int, lo, hi float64, seed uint64) (*sampler, error) {
@@ -79,8 +82,14 @@ func newSampler(src XYReader, factor, size int, lo, hi float64, seed uint64) (*s
 func (s *sampler) next() (*crop, error) {
 	sh := s.src.Shape()
 	n := s.size
+	var z int
+	if s.planes != nil {
+		z = s.planes[s.rng.IntN(len(s.planes))]
+	} else {
+		z = s.rng.IntN(sh.Z)
+	}
 	c := &crop{
-		z:  s.rng.IntN(sh.Z),
+		z:  z,
 		y0: s.rng.IntN(sh.Y - n + 1),
 		x0: s.rng.IntN(sh.X - n + 1),
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path"
@@ -59,6 +60,13 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 		return nil, err
 	}
 	files["decoder.onnx"] = dec
+	if res.Encoder != nil {
+		enc, err := reconstruct.WriteEncoderEDSR(p.Files["encoder.onnx"], res.Encoder)
+		if err != nil {
+			return nil, err
+		}
+		files["encoder.onnx"] = enc
+	}
 	var card reconstruct.Card
 	raw := map[string]any{}
 	if err := json.Unmarshal(p.Files["card.json"], &card); err != nil {
@@ -68,6 +76,13 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 		return nil, fmt.Errorf("parent card.json: %w", err)
 	}
 	if tt := card.TestTensors; tt != nil {
+		if res.Encoder != nil {
+			lat, err := testLatent(files[tt.Lowres], res.Encoder)
+			if err != nil {
+				return nil, fmt.Errorf("test tensors: %s: %w", tt.Lowres, err)
+			}
+			files[tt.Latent] = lat
+		}
 		vals, err := testValues(files, tt.Lowres, tt.Latent, tt.Coords, res.Decoder)
 		if err != nil {
 			return nil, fmt.Errorf("test tensors: %w", err)
@@ -76,7 +91,7 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 	}
 	notes := []string{"fields other than name, adaptation, test_tensors and files describe the parent model"}
 	if b, ok := files["weights.npz"]; ok {
-		nb, err := updateNPZ(b, res.Decoder)
+		nb, err := updateNPZ(b, res.Decoder, res.Encoder)
 		if err != nil {
 			delete(files, "weights.npz")
 			notes = append(notes, "weights.npz dropped: "+err.Error())
@@ -98,9 +113,31 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 	for _, name := range []string{"card.json", "encoder.onnx", "decoder.onnx"} {
 		parentFiles[name] = sha(p.Files[name])
 	}
+	what := map[string]string{
+		TrainDecoder: "self-supervised fine-tuning of the decoder MLP (encoder frozen)",
+		TrainWhole:   "self-supervised fine-tuning of the whole network (encoder and decoder)",
+		TrainScratch: "self-supervised training of the whole network from random weights",
+	}[res.Train]
+	if res.KeptParent {
+		what += " (no checkpoint beat the parent on the held-out planes: the parent's weights are kept)"
+	}
+	lateralCheck := map[string]any{
+		"held_out_planes": res.HeldOut,
+		"crops":           res.ValCrops,
+		"metric":          fmt.Sprintf("mean clipped-Fourier PSNR at r = %g (24 for 128 px) of %d×%d crops of the held-out xy planes, rows average-pooled by the factor and reconstructed; intensities scaled as niiv eval does", 24*float64(o.Crop)/128, o.Crop, o.Crop),
+		"best_step":       res.BestStep,
+		"stopped_early":   res.StoppedEarly,
+		"kept_parent":     res.KeptParent,
+	}
+	if !math.IsNaN(res.Lateral) {
+		lateralCheck["parent_db"] = round(res.LateralParent, 3)
+		lateralCheck["adapted_db"] = round(res.Lateral, 3)
+	}
 	raw["adaptation"] = map[string]any{
-		"method": "self-supervised fine-tuning of the decoder MLP (encoder frozen) on lateral pairs from the volume's own xy planes: " +
+		"method": what + " on lateral pairs from the volume's own xy planes: " +
 			"random crops, 8 dihedral symmetries, rows average-pooled by the factor; L1 loss, Adam; niiv adapt (Go)",
+		"trained":       res.Train,
+		"lateral_check": lateralCheck,
 		"parent": map[string]any{
 			"name":   parentName,
 			"source": p.Model.Source,
@@ -183,10 +220,34 @@ func testValues(files map[string][]byte, lowName, latName, coordName string, d *
 	return tensor.EncodeNPY(v, 1, len(v)), nil
 }
 
+// testLatent encodes the model's test input with the trained encoder (the
+// Go forward pass) and returns it as test_latent.npy ([1, F, H, W]).
+func testLatent(lowNPY []byte, e *reconstruct.EncoderEDSR) ([]byte, error) {
+	low, ls, err := tensor.DecodeNPY(lowNPY)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) != 4 || ls[0] != 1 || ls[1] != 1 {
+		return nil, fmt.Errorf("shape %v, want [1,1,H,W]", ls)
+	}
+	h, w := ls[2], ls[3]
+	n := newEncNet(e)
+	wk := n.newWork()
+	n.forward(n.pack(nil), low, h, w, wk)
+	ld := n.ld()
+	lat := make([]float32, e.Feats*h*w)
+	for p := 0; p < h*w; p++ {
+		for f := 0; f < e.Feats; f++ {
+			lat[f*h*w+p] = wk.latent[p*ld+f]
+		}
+	}
+	return tensor.EncodeNPY(lat, 1, e.Feats, h, w), nil
+}
+
 // updateNPZ replaces the decoder MLP's arrays (decoder.mlp.K.weight as
 // [out][in], decoder.mlp.K.bias) in a weights.npz written by
 // reconstruct/train/export.py.
-func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
+func updateNPZ(b []byte, d *reconstruct.DecoderMLP, e *reconstruct.EncoderEDSR) ([]byte, error) {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, err
@@ -203,6 +264,17 @@ func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
 		key := fmt.Sprintf("decoder.mlp.%d.", 2*i)
 		repl[key+"weight.npy"], shapes[key+"weight.npy"] = wt, []int{l.Out, l.In}
 		repl[key+"bias.npy"], shapes[key+"bias.npy"] = l.B, []int{l.Out}
+	}
+	if e != nil {
+		names := []string{"encoder.head."}
+		for b := range e.Blocks {
+			names = append(names, fmt.Sprintf("encoder.body.%d.conv1.", b), fmt.Sprintf("encoder.body.%d.conv2.", b))
+		}
+		names = append(names, "encoder.tail.")
+		for i, c := range e.Convs() {
+			repl[names[i]+"weight.npy"], shapes[names[i]+"weight.npy"] = c.W, []int{c.Out, c.In, 3, 3}
+			repl[names[i]+"bias.npy"], shapes[names[i]+"bias.npy"] = c.B, []int{c.Out}
+		}
 	}
 	var out bytes.Buffer
 	zw := zip.NewWriter(&out)
@@ -241,7 +313,7 @@ func updateNPZ(b []byte, d *reconstruct.DecoderMLP) ([]byte, error) {
 		found++
 	}
 	if found != len(repl) {
-		return nil, fmt.Errorf("weights.npz holds %d of the decoder's %d arrays", found, len(repl))
+		return nil, fmt.Errorf("weights.npz holds %d of the trained network's %d arrays", found, len(repl))
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err

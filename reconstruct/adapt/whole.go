@@ -2,6 +2,8 @@ package adapt
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"sync"
 )
 
@@ -88,4 +90,36 @@ func wholeBatchGrad(ctx context.Context, n *net, enc *encNet, pk *packed, epk *e
 		loss += losses[i]
 	}
 	return loss / float64(total), nil
+}
+
+// uniform fills v with draws from U(−b, b).
+func uniform(rng *rand.Rand, v []float32, b float64) {
+	for i := range v {
+		v[i] = float32((2*rng.Float64() - 1) * b)
+	}
+}
+
+// randomInit draws fresh weights as PyTorch initialises nn.Linear
+// (U(±1/√in) for weights and biases), with the residual head's last layer
+// zero (the decoder starts as bilinear interpolation), as
+// reconstruct/train/model.py does.
+func (n *net) randomInit(rng *rand.Rand) {
+	for i, l := range n.layers {
+		b := 1 / math.Sqrt(float64(l.in))
+		if i == len(n.layers)-1 && n.head == "residual" {
+			b = 0
+		}
+		uniform(rng, n.w(i), b)
+		uniform(rng, n.b(i), b)
+	}
+}
+
+// randomInit draws fresh weights as PyTorch initialises nn.Conv2d
+// (U(±1/√(9·in)) for weights and biases).
+func (n *encNet) randomInit(rng *rand.Rand) {
+	for i, s := range n.convs {
+		b := 1 / math.Sqrt(float64(9*s.in))
+		uniform(rng, n.w(i), b)
+		uniform(rng, n.b(i), b)
+	}
 }
