@@ -561,8 +561,8 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	}
 
 	pick := rand.New(rand.NewPCG(opt.Seed, 0x7069636b)) // "pick"
-	var pool []*example // decoder training: encoded crops
-	var cpool []*crop   // whole network: crops, encoded at every step
+	var pool []*example                                 // decoder training: encoded crops
+	var cpool []*crop                                   // whole network: crops, encoded at every step
 	nd, ne := len(n.theta), 0
 	if enc != nil {
 		ne = len(enc.theta)
