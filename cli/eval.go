@@ -44,7 +44,7 @@ func init() {
 			var ef engineFlags
 			ef.register(fs)
 			factor := fs.Int("factor", 8, "z pooling factor (≥ 2)")
-			methods := fs.String("methods", "nearest,linear,niiv-lite", "comma-separated methods: nearest, linear, cubic, niiv-NAME (an embedded model) or a model folder")
+			methods := fs.String("methods", "nearest,linear,niiv-lite", "comma-separated methods: nearest, linear, cubic, niiv-NAME (an embedded model), a model folder or a bioimage.io package niiv exported (.zip)")
 			yz := fs.Bool("yz", false, "also compare yz slices")
 			csvPath := fs.String("csv", "", "write the table as CSV to `FILE`")
 			plotPath := fs.String("plot", "", "write the CF-PSNR sweep over r = 2…90 as a PNG to `FILE`")

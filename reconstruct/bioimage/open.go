@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -151,7 +152,8 @@ var niivFiles = []string{"card.json", "encoder.onnx", "decoder.onnx"}
 
 // openModel is the reconstruct.ModelFormat of packages: a package niiv
 // exported (its niiv model attached) opens as that model once its test
-// input reproduces its test output.
+// input reproduces its test output. The model's files are the package's
+// attachments.
 func openModel(ref string, opt reconstruct.ModelOptions) (fs.FS, string, bool, error) {
 	if !IsPackage(ref) {
 		return nil, "", false, nil
@@ -160,16 +162,27 @@ func openModel(ref string, opt reconstruct.ModelOptions) (fs.FS, string, bool, e
 	if err != nil {
 		return nil, "", true, err
 	}
+	// The niiv model is the package's attachments (checked by Validate).
+	att := memFS{}
+	l, _ := pk.RDF["attachments"].([]any)
+	for _, a := range l {
+		if m, ok := a.(map[string]any); ok {
+			if src, ok := m["source"].(string); ok {
+				name := path.Clean(strings.TrimPrefix(src, "./"))
+				att[name] = pk.Files[name]
+			}
+		}
+	}
 	for _, f := range niivFiles {
-		if _, ok := pk.Files[f]; !ok {
-			return nil, "", true, fmt.Errorf("bioimage: package %s passes its test but holds no niiv model (%s missing; niiv needs %s): run it with a bioimage.io consumer instead", ref, f, strings.Join(niivFiles, ", "))
+		if _, ok := att[f]; !ok {
+			return nil, "", true, fmt.Errorf("bioimage: package %s passes its test but holds no niiv model (%s is not attached; niiv needs %s): run it with a bioimage.io consumer instead", ref, f, strings.Join(niivFiles, ", "))
 		}
 	}
 	name := strings.TrimSuffix(filepath.Base(filepath.Clean(ref)), filepath.Ext(ref))
 	if !strings.EqualFold(filepath.Ext(ref), ".zip") {
 		name = filepath.Base(filepath.Clean(ref))
 	}
-	return memFS(pk.Files), name, true, nil
+	return att, name, true, nil
 }
 
 // memFS is a read-only file system of files held in memory (flat or with
@@ -190,6 +203,21 @@ func (m memFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return &memFile{name: path.Base(name), Reader: bytes.NewReader(b), size: int64(len(b))}, nil
+}
+
+// ReadDir lists the files at the top of the package.
+func (m memFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if name != "." {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	}
+	var out []fs.DirEntry
+	for n, b := range m {
+		if !strings.Contains(n, "/") {
+			out = append(out, fs.FileInfoToDirEntry(memInfo{n, int64(len(b))}))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
 }
 
 type memFile struct {
@@ -213,4 +241,7 @@ func (i memInfo) ModTime() time.Time { return time.Time{} }
 func (i memInfo) IsDir() bool        { return false }
 func (i memInfo) Sys() any           { return nil }
 
-var _ fs.ReadFileFS = memFS(nil)
+var (
+	_ fs.ReadFileFS = memFS(nil)
+	_ fs.ReadDirFS  = memFS(nil)
+)
