@@ -1,6 +1,7 @@
 package bioimage
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"os"
@@ -172,6 +173,7 @@ func TestValidateRejects(t *testing.T) {
 	}{
 		{"no licence", mutate(t, files, func(r map[string]any) { delete(r, "license") }), "license is missing"},
 		{"name not a string", mutate(t, files, func(r map[string]any) { r["name"] = 5 }), "name is int"},
+		{"name with a dot", mutate(t, files, func(r map[string]any) { r["name"] = "my.model" }), "want 5 to 128 letters"},
 		{"old format", mutate(t, files, func(r map[string]any) { r["format_version"] = "0.4.10" }), "want 0.5.x"},
 		{"no authors", mutate(t, files, func(r map[string]any) { r["authors"] = []any{} }), "authors is empty"},
 		{"author without name", mutate(t, files, func(r map[string]any) { r["authors"] = []any{map[string]any{"affiliation": "x"}} }), "authors[0].name is missing"},
@@ -261,6 +263,17 @@ func TestCheckCatchesWrongOutput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "holds no niiv model") {
 		t.Errorf("LoadModel of a package without a niiv model: %v", err)
 	}
+	// A zip whose names leave the package.
+	evil := filepath.Join(dir, "evil.zip")
+	f, _ := os.Create(evil)
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("../rdf.yaml")
+	w.Write([]byte("type: model"))
+	zw.Close()
+	f.Close()
+	if _, err := Read(evil); err == nil || !strings.Contains(err.Error(), "leaves the package") {
+		t.Errorf("zip with ../: %v", err)
+	}
 	// Not a zip.
 	junk := filepath.Join(dir, "junk.zip")
 	os.WriteFile(junk, []byte("PK not really"), 0o644)
@@ -274,7 +287,7 @@ func TestCheckCatchesWrongOutput(t *testing.T) {
 // normalisation range.
 func TestExportAdapted(t *testing.T) {
 	needRuntime(t)
-	dir := filepath.Join(t.TempDir(), "adapted")
+	dir := filepath.Join(t.TempDir(), "fly-brain.tif.adapted-tiny")
 	os.Mkdir(dir, 0o755)
 	ents, _ := os.ReadDir(tinyModel)
 	for _, e := range ents {
@@ -307,6 +320,9 @@ func TestExportAdapted(t *testing.T) {
 	}
 	if a := at(r, "config", "niiv", "adaptation"); !strings.Contains(a.([]any)[0].(string), "fly-brain.tif") {
 		t.Errorf("config.niiv.adaptation %v", a)
+	}
+	if r["name"] != "niiv fly-brain-tif-adapted-tiny isotropic reconstruction x4" {
+		t.Errorf("name %q", r["name"])
 	}
 	if a := at(r, "authors", 0, "name"); a != "A. Person" || r["license"] != "MIT" {
 		t.Errorf("authors %v, license %v", a, r["license"])

@@ -467,6 +467,21 @@ type rdf struct {
 	Config        map[string]any   `yaml:"config"`
 }
 
+// packageName is the package's name: letters, digits, spaces and _+-()
+// only, as the spec asks (a model folder's name may hold others).
+func packageName(model string, f int) string {
+	clean := strings.Map(func(r rune) rune {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+- ()", r)) {
+			return r
+		}
+		return '-'
+	}, model)
+	if len(clean) > 64 {
+		clean = clean[:64]
+	}
+	return fmt.Sprintf("niiv %s isotropic reconstruction x%d", clean, f)
+}
+
 func fileRef(files map[string][]byte, name string) map[string]any {
 	return map[string]any{"source": name, "sha256": sha(files[name])}
 }
@@ -506,7 +521,7 @@ func describe(m *reconstruct.Model, card map[string]any, rep *Report, f int, lic
 	r := rdf{
 		Type:          "model",
 		FormatVersion: SpecVersion,
-		Name:          fmt.Sprintf("niiv %s isotropic reconstruction x%d", m.Name, f),
+		Name:          packageName(m.Name, f),
 		Description:   desc,
 		Version:       "1.0.0",
 		Timestamp:     now.UTC().Format(time.RFC3339),

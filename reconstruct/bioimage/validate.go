@@ -21,7 +21,8 @@ import (
 // (bioimageio.core, deepImageJ, ilastik) relies on before it runs a model:
 //
 //   - required fields and their types: type "model"; format_version
-//     "0.5.x"; name, description, license (strings, not empty); authors
+//     "0.5.x"; name (5 to 128 letters, digits, spaces or _+-()),
+//     description, license (strings, not empty); authors
 //     (a non-empty list, each with a name); cite (a non-empty list, each
 //     with a text and a doi or url); documentation (a file); inputs and
 //     outputs (non-empty lists of tensors); weights (a map with at least
@@ -110,6 +111,7 @@ var (
 	tensorID  = regexp.MustCompile(`^[a-z0-9_][a-z0-9_.-]*$`)
 	sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 	versionRe = regexp.MustCompile(`^0\.5\.[0-9]+$`)
+	nameRe    = regexp.MustCompile(`^[A-Za-z0-9_+\- ()]{5,128}$`)
 )
 
 // knownSteps are the pre- and postprocessing ids of RDF 0.5.
@@ -181,6 +183,9 @@ func (pk *Package) Validate() (*Description, error) {
 		bad.add("format_version is %q, want 0.5.x", d.FormatVersion)
 	}
 	d.Name = str(r, "name", "", true)
+	if d.Name != "" && !nameRe.MatchString(d.Name) {
+		bad.add("name %q: want 5 to 128 letters, digits, spaces or _+-()", d.Name)
+	}
 	str(r, "description", "", true)
 	str(r, "license", "", true)
 	for i, a := range list(r, "authors", "", true, &bad) {
