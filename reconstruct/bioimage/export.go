@@ -46,7 +46,8 @@ type ExportOptions struct {
 	// the normalisation range (niiv's percentiles of the whole volume).
 	Volume *volume.Volume
 	// Size, when not zero, crops the test slice to Size[0] rows (z) ×
-	// Size[1] columns (x), from its centre.
+	// Size[1] columns (x), from its centre (default: at most
+	// DefaultTestRows × DefaultTestCols).
 	Size [2]int
 	// Lo and Hi, when Hi > Lo, are the normalisation range (intensities
 	// that map to 0 and 1), overriding the volume's and the card's.
@@ -82,6 +83,14 @@ type Report struct {
 	// model that was not adapted).
 	Adapted string
 }
+
+// DefaultTestRows and DefaultTestCols bound the test slice when no size
+// is given: the test output is the slice at F times its rows, and the
+// graph decodes every output pixel at once.
+const (
+	DefaultTestRows = 32
+	DefaultTestCols = 256
+)
 
 // Citation is the niiv paper.
 const (
@@ -147,18 +156,36 @@ func Build(ctx context.Context, opt ExportOptions) (map[string][]byte, *Report, 
 		return fail(fmt.Errorf("normalisation range [%g, %g] is empty", rep.Lo, rep.Hi))
 	}
 
-	// Test slice, in the volume's units.
+	// Test slice, in the volume's units: the size asked, else the whole
+	// slice up to DefaultTestRows × DefaultTestCols, from its centre.
 	var slice []float32
 	var h, w int
+	crop := func(full [2]int) (r0, c0, sh, sw int, err error) {
+		sh, sw = opt.Size[0], opt.Size[1]
+		if sh == 0 && sw == 0 {
+			sh, sw = min(full[0], DefaultTestRows), min(full[1], DefaultTestCols)
+		}
+		if sh < 1 || sw < 1 || sh > full[0] || sw > full[1] {
+			return 0, 0, 0, 0, fmt.Errorf("size %d×%d does not fit the %d×%d test slice", sh, sw, full[0], full[1])
+		}
+		return (full[0] - sh) / 2, (full[1] - sw) / 2, sh, sw, nil
+	}
 	if v := opt.Volume; v != nil {
 		s := v.Shape()
 		y := s.Y / 2
-		h, w = s.Z, s.X
-		slice, err = v.PlaneRect(ctx, volume.XZ, y, 0, h, 0, w, nil)
+		r0, c0, sh, sw, err := crop([2]int{s.Z, s.X})
+		if err != nil {
+			return fail(fmt.Errorf("%w (xz plane of %s)", err, volumeLabel(v)))
+		}
+		h, w = sh, sw
+		slice, err = v.PlaneRect(ctx, volume.XZ, y, r0, r0+h, c0, c0+w, nil)
 		if err != nil {
 			return fail(err)
 		}
 		rep.SliceSource = fmt.Sprintf("xz plane y = %d of %s", y, volumeLabel(v))
+		if h < s.Z || w < s.X {
+			rep.SliceSource += fmt.Sprintf(", rows %d–%d, columns %d–%d", r0, r0+h-1, c0, c0+w-1)
+		}
 	} else {
 		tt := m.Card.TestTensors
 		if tt == nil {
@@ -172,24 +199,21 @@ func Build(ctx context.Context, opt ExportOptions) (map[string][]byte, *Report, 
 		if err != nil || len(shape) != 4 || shape[0] != 1 || shape[1] != 1 {
 			return fail(fmt.Errorf("test tensor %s: shape %v, %v", tt.Lowres, shape, err))
 		}
-		h, w = shape[2], shape[3]
-		slice = make([]float32, len(low))
-		for i, v := range low {
-			slice[i] = float32(float64(v)*(rep.Hi-rep.Lo) + rep.Lo)
+		r0, c0, sh, sw, err := crop([2]int{shape[2], shape[3]})
+		if err != nil {
+			return fail(fmt.Errorf("%w (the model's test slice %s)", err, tt.Lowres))
+		}
+		h, w = sh, sw
+		slice = make([]float32, 0, h*w)
+		for r := r0; r < r0+h; r++ {
+			for _, v := range low[r*shape[3]+c0 : r*shape[3]+c0+w] {
+				slice = append(slice, float32(float64(v)*(rep.Hi-rep.Lo)+rep.Lo))
+			}
 		}
 		rep.SliceSource = fmt.Sprintf("the model's test slice %s, mapped from [0, 1] to the normalisation range", tt.Lowres)
-	}
-	if sh, sw := opt.Size[0], opt.Size[1]; sh > 0 || sw > 0 {
-		if sh < 1 || sw < 1 || sh > h || sw > w {
-			return fail(fmt.Errorf("size %d×%d does not fit the %d×%d test slice (%s)", sh, sw, h, w, rep.SliceSource))
+		if h < shape[2] || w < shape[3] {
+			rep.SliceSource += fmt.Sprintf(", rows %d–%d, columns %d–%d", r0, r0+h-1, c0, c0+w-1)
 		}
-		r0, c0 := (h-sh)/2, (w-sw)/2
-		crop := make([]float32, 0, sh*sw)
-		for r := r0; r < r0+sh; r++ {
-			crop = append(crop, slice[r*w+c0:r*w+c0+sw]...)
-		}
-		slice, h, w = crop, sh, sw
-		rep.SliceSource += fmt.Sprintf(", rows %d–%d, columns %d–%d", r0, r0+sh-1, c0, c0+sw-1)
 	}
 	rep.TestShape = [2]int{h, w}
 	want, err := n.Plane(ctx, slice, h, w, h*f, rep.Lo, rep.Hi)

@@ -54,6 +54,10 @@ const SpecVersion = "0.5.4"
 // larger one is refused rather than read.
 const MaxFileBytes = 1 << 30
 
+// MaxTestElements bounds a test tensor that Check runs (a package is
+// checked whenever niiv opens it).
+const MaxTestElements = 1 << 22
+
 // Package is a bioimage.io model package read into memory: its files by
 // name (rdf.yaml among them) and the parsed description.
 type Package struct {
@@ -446,6 +450,8 @@ func (pk *Package) tensors(r map[string]any, key string, bad *problems) []Tensor
 				data, shape, err := tensor.DecodeNPY(b)
 				if err != nil {
 					bad.add("%s.test_tensor %s: %v", where, src, err)
+				} else if len(data) > MaxTestElements {
+					bad.add("%s.test_tensor %s has %d elements; niiv checks test tensors of at most %d", where, src, len(data), MaxTestElements)
 				}
 				t.Test, t.TestShape, t.TestData = src, shape, data
 			}
