@@ -409,3 +409,36 @@ func valueInfo(name string, dims []any) []byte {
 	b = appendBytesField(b, 2, typ)
 	return b
 }
+
+// Opset returns the default-domain (ai.onnx) opset a serialized ONNX model
+// imports.
+func Opset(model []byte) (int, error) {
+	opset := -1
+	err := protoFields(model, func(num, typ int, _ uint64, data []byte) error {
+		if num != 8 || typ != 2 {
+			return nil
+		}
+		var domain string
+		var version uint64
+		err := protoFields(data, func(num, typ int, v uint64, data []byte) error {
+			switch {
+			case num == 1 && typ == 2:
+				domain = string(data)
+			case num == 2 && typ == 0:
+				version = v
+			}
+			return nil
+		})
+		if err == nil && (domain == "" || domain == "ai.onnx") {
+			opset = int(min(version, 1<<20))
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reconstruct: opset: %w", err)
+	}
+	if opset < 0 {
+		return 0, errors.New("reconstruct: opset: the model imports no default-domain opset")
+	}
+	return opset, nil
+}

@@ -263,6 +263,15 @@ func TestCheckCatchesWrongOutput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "holds no niiv model") {
 		t.Errorf("LoadModel of a package without a niiv model: %v", err)
 	}
+	// An opset_version that is not the graph's.
+	wrongOpset := mutate(t, files, func(r map[string]any) { at(r, "weights", "onnx").(map[string]any)["opset_version"] = 17 })
+	if pk, err := Parse(wrongOpset); err != nil {
+		t.Fatal(err)
+	} else if d, err := pk.Validate(); err != nil {
+		t.Fatal(err)
+	} else if _, err := Check(context.Background(), pk, d, ""); err == nil || !strings.Contains(err.Error(), "imports opset 16; rdf.yaml's weights.onnx.opset_version says 17") {
+		t.Errorf("wrong opset_version: %v", err)
+	}
 	// A zip whose names leave the package.
 	evil := filepath.Join(dir, "evil.zip")
 	f, _ := os.Create(evil)

@@ -31,6 +31,11 @@ func Run(ctx context.Context, pk *Package, d *Description, library string) (map[
 		return nil, nil, err
 	}
 	model := pk.Files[d.ONNX]
+	if op, err := reconstruct.Opset(model); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", d.ONNX, err)
+	} else if op != d.Opset {
+		return nil, nil, fmt.Errorf("%s imports opset %d; rdf.yaml's weights.onnx.opset_version says %d", d.ONNX, op, d.Opset)
+	}
 	gi, gout, err := ort.GetInputOutputInfoWithONNXData(model)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s is not a readable ONNX model: %v", d.ONNX, err)

@@ -234,11 +234,8 @@ func Build(ctx context.Context, opt ExportOptions) (map[string][]byte, *Report, 
 	if err != nil {
 		return fail(err)
 	}
-	rep.Opset = 16
-	if c, ok := card["onnx"].(map[string]any); ok {
-		if o, ok := c["opset"].(float64); ok {
-			rep.Opset = int(o)
-		}
+	if rep.Opset, err = reconstruct.Opset(graph); err != nil {
+		return fail(err)
 	}
 	if a, ok := card["adaptation"].(map[string]any); ok {
 		if v, ok := a["volume"].(map[string]any); ok {
