@@ -34,7 +34,7 @@ func init() {
 			var vf voxelFlags
 			vf.register(fs)
 			factor := fs.Int("factor", 0, "the package's fixed anisotropy factor F (0: the model's own)")
-			size := fs.String("size", "", "crop the test slice to `H,W` (z rows, x columns) from its centre")
+			size := fs.String("size", "", "crop the test slice to `H,W` (z rows, x columns) from its centre (default: the whole slice, at most 32,256)")
 			volPath := fs.String("volume", "", "a `VOLUME` whose middle xz plane is the test slice and whose percentiles fix the normalisation (default: the card's test slice and range)")
 			norm := fs.String("norm", "", "normalisation range `LO,HI` (intensities mapped to 0 and 1), overriding the volume's and the card's")
 			license := fs.String("license", "", "SPDX licence id of the package, e.g. CC-BY-4.0 (default: the model card's)")
