@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -318,7 +319,7 @@ func Build(ctx context.Context, opt ExportOptions) (map[string][]byte, *Report, 
 // Write writes a package's files to out: a zip archive when out ends in
 // .zip, else a folder. Either appears complete or not at all.
 func Write(ctx context.Context, out string, files map[string][]byte, now time.Time) error {
-	if !strings.EqualFold(pathExt(out), ".zip") {
+	if !strings.EqualFold(filepath.Ext(out), ".zip") {
 		if st, err := os.Stat(out); err == nil {
 			if !st.IsDir() || !IsPackage(out) {
 				return fmt.Errorf("bioimage: write %s: exists and is not a package folder", out)
@@ -362,14 +363,6 @@ func Write(ctx context.Context, out string, files map[string][]byte, now time.Ti
 		return fmt.Errorf("bioimage: write %s: %w", out, err)
 	}
 	return nil
-}
-
-func pathExt(p string) string {
-	i := strings.LastIndexByte(p, '.')
-	if i < 0 || strings.ContainsAny(p[i:], `/\`) {
-		return ""
-	}
-	return p[i:]
 }
 
 func volumeLabel(v *volume.Volume) string {
