@@ -389,3 +389,60 @@ print(max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), [i.
 		t.Errorf("checker printed %q", got)
 	}
 }
+
+// TestPackageInNumPy checks a package the way a Python consumer would,
+// independently of the Go code: PyYAML reads rdf.yaml, hashlib checks the
+// files' sha256, the declared scale_linear steps are applied with NumPy,
+// and the ONNX graph runs in reconstruct/train's NumPy interpreter of the
+// ONNX operators (written from the operator specification, float64); the
+// result must match the test output within the declared tolerance, with
+// the output's z size given by the input's z size times the scales.
+func TestPackageInNumPy(t *testing.T) {
+	needRuntime(t)
+	py := "/usr/bin/python3"
+	if exec.Command(py, "-c", "import onnx, numpy, yaml").Run() != nil {
+		t.Skip("skipping: /usr/bin/python3 with onnx, numpy and yaml not found")
+	}
+	files, _ := buildTiny(t)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	if err := Write(context.Background(), dir, files, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	train, _ := filepath.Abs(filepath.Join("..", "train"))
+	out, err := exec.Command(py, "-c", `import sys, os, hashlib, numpy as np, yaml
+sys.path.insert(0, sys.argv[2])
+import onnx_numpy
+d = sys.argv[1]
+r = yaml.safe_load(open(os.path.join(d, "rdf.yaml")))
+assert r["type"] == "model" and r["format_version"].startswith("0.5."), r["format_version"]
+def check(ref):
+    b = open(os.path.join(d, ref["source"]), "rb").read()
+    assert hashlib.sha256(b).hexdigest() == ref["sha256"], ref["source"]
+for ref in [r["weights"]["onnx"]] + r["attachments"] + [t["test_tensor"] for t in r["inputs"] + r["outputs"]]:
+    check(ref)
+(i,), (o,) = r["inputs"], r["outputs"]
+x = np.load(os.path.join(d, i["test_tensor"]["source"])).astype(np.float64)
+for s in i["preprocessing"]:
+    if s["id"] == "scale_linear":
+        x = x * s["kwargs"]["gain"] + s["kwargs"]["offset"]
+    else:
+        assert s["id"] == "ensure_dtype" and s["kwargs"]["dtype"] == "float32", s
+y = onnx_numpy.run(os.path.join(d, r["weights"]["onnx"]["source"]), {i["id"]: x.astype(np.float32)})[o["id"]].astype(np.float64)
+for s in o["postprocessing"]:
+    assert s["id"] == "scale_linear", s
+    y = y * s["kwargs"]["gain"] + s["kwargs"]["offset"]
+want = np.load(os.path.join(d, o["test_tensor"]["source"]))
+zi = [a for a in i["axes"] if a.get("id") == "z"][0]
+zo = [a for a in o["axes"] if a.get("id") == "z"][0]
+assert zo["size"]["tensor_id"] == i["id"] and zo["size"]["axis_id"] == "z"
+assert y.shape == want.shape == (1, 1, x.shape[2] * zi["scale"] // zo["scale"], x.shape[3]), (y.shape, want.shape)
+tol = r["config"]["bioimageio"]["reproducibility_tolerance"][0]
+diff = np.abs(y - want).max()
+assert diff <= tol["absolute_tolerance"], (diff, tol)
+print("ok %.3g" % diff)
+`, dir, train).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python consumer: %v\n%s", err, out)
+	}
+	t.Logf("NumPy consumer: %s", strings.TrimSpace(string(out)))
+}
