@@ -69,7 +69,7 @@ func (o *figureOptions) register(fs *flag.FlagSet, defSize string) {
 	fs.StringVar(&o.window, "window", "", "contrast window `MIN,MAX` (default: automatic, 0.35% saturated)")
 	fs.StringVar(&o.caption, "caption", "auto", "caption stamped on each panel: auto, none, or a text")
 	fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
-	fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
+	fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
 }
 
 // parseSize parses "1600x1200".

@@ -11,6 +11,7 @@ import (
 
 	"github.com/niiv/niiv/assets"
 	"github.com/niiv/niiv/reconstruct"
+	"github.com/niiv/niiv/reconstruct/bioimage"
 	glrender "github.com/niiv/niiv/render/gl"
 )
 
@@ -46,9 +47,9 @@ const maxThreads = 1024
 const defaultModel = "lite"
 
 // isNiiv reports whether a method name asks for a learned model: "niiv",
-// "niiv-NAME", "niiv:DIR" or a model folder.
+// "niiv-NAME", "niiv:DIR", a model folder or a bioimage.io package.
 func isNiiv(name string) bool {
-	if name == "niiv" || strings.HasPrefix(name, "niiv-") || strings.HasPrefix(name, "niiv:") {
+	if name == "niiv" || strings.HasPrefix(name, "niiv-") || strings.HasPrefix(name, "niiv:") || bioimage.IsPackage(name) {
 		return true
 	}
 	st, err := os.Stat(name)
@@ -86,7 +87,7 @@ func (f *engineFlags) openMethods(list string, stderr io.Writer, fallback string
 			m, err := reconstruct.Classical(name)
 			if err != nil {
 				closeAll()
-				return nil, nil, usageErrorf("unknown method %q: want nearest, linear, cubic, niiv, niiv-NAME (a shipped model), niiv:DIR or a model folder", name)
+				return nil, nil, usageErrorf("unknown method %q: want nearest, linear, cubic, niiv, niiv-NAME (a shipped model), niiv:DIR, a model folder or a bioimage.io package (.zip)", name)
 			}
 			methods = append(methods, m)
 			continue

@@ -44,7 +44,7 @@ func init() {
 			zf.register(fs)
 			factor := fs.Float64("factor", 0, "anisotropy factor of IN, 1 to 64 (0: from its voxel size)")
 			zscale := fs.Float64("zscale", 0, "output z slices per input slice, any positive value up to 64 (0 or unset: --factor)")
-			method := fs.String("method", "niiv", "nearest, linear, cubic, niiv, niiv-NAME or a model folder")
+			method := fs.String("method", "niiv", "nearest, linear, cubic, niiv, niiv-NAME, a model folder or a bioimage.io package niiv exported (.zip)")
 			axes := fs.String("axes", "xz,yz", "axial passes to average: xz, yz or xz,yz")
 			dtype := fs.String("dtype", "float32", "output type: float32, input (the input's integer type), uint8, uint16 or int16 (rounded, clamped)")
 			var cf clusterFlags

@@ -25,7 +25,7 @@ func init() {
 			vf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
-			model := fs.String("model", "", "niiv model: a shipped name (lite, paper) or a model folder (default lite)")
+			model := fs.String("model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
 			mode := fs.String("mode", "niiv", "initial mode: nearest, linear, niiv, difference or split")
 			shots := fs.String("screenshots", "", "folder where the S key saves screenshots (default: current folder)")
 			return func(ctx context.Context, env *Env, args []string) error {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/niiv/niiv/internal/tensor"
 	ort "github.com/yalue/onnxruntime_go"
@@ -117,9 +118,35 @@ type Model struct {
 	// For accelerators: the model files (EncoderGraph, DecoderMLP) and the
 	// accelerator itself (nil: CPU; see SetAccelerator).
 	encONNX, decONNX []byte
+	files            fs.FS // the folder the model was loaded from
 	accel            Accelerator
 	cpuDesc          [3]string // Provider, Decoder and Note without an accelerator
 }
+
+// ModelFormat opens a model stored in another form than a niiv model
+// folder (a bioimage.io package): ok reports whether ref is one of its
+// kind; when it is, the opener checks it and returns the niiv model files
+// it holds (card.json, encoder.onnx, decoder.onnx and the card's test
+// tensors) and the model's short name, or the reason it cannot be used.
+type ModelFormat func(ref string, opt ModelOptions) (files fs.FS, name string, ok bool, err error)
+
+var formats struct {
+	sync.RWMutex
+	list []ModelFormat
+}
+
+// RegisterModelFormat makes LoadModel try open on every model reference
+// before folders and embedded names, as image.RegisterFormat does for
+// image formats. Packages that implement a format register it in init.
+func RegisterModelFormat(open ModelFormat) {
+	formats.Lock()
+	defer formats.Unlock()
+	formats.list = append(formats.list, open)
+}
+
+// Files returns the files the model was loaded from (its folder, embedded
+// folder or package).
+func (m *Model) Files() fs.FS { return m.files }
 
 // ModelName returns the short model name of a method or model reference:
 // "niiv-lite" → "lite".
@@ -164,10 +191,27 @@ func LoadModel(ref string, opt ModelOptions) (*Model, error) {
 func loadModel(ref string, opt ModelOptions) (*Model, error) {
 	var fsys fs.FS
 	var m Model
-	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+	formats.RLock()
+	opens := formats.list
+	formats.RUnlock()
+	for _, f := range opens {
+		pkg, name, ok, err := f(ref, opt)
+		if !ok {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		fsys, m.Source, m.Name = pkg, ref, name
+		break
+	}
+	st, statErr := os.Stat(ref)
+	switch {
+	case fsys != nil: // a model package, checked by its opener
+	case statErr == nil && st.IsDir():
 		fsys, m.Source = os.DirFS(ref), ref
 		m.Name = path.Base(strings.TrimRight(strings.ReplaceAll(ref, "\\", "/"), "/"))
-	} else if opt.Embedded != nil && fs.ValidPath(ModelName(ref)) {
+	case opt.Embedded != nil && fs.ValidPath(ModelName(ref)):
 		name := ModelName(ref)
 		if _, err := fs.Stat(opt.Embedded, path.Join(name, "card.json")); err == nil {
 			fsys, _ = fs.Sub(opt.Embedded, name)
@@ -211,6 +255,7 @@ func loadModel(ref string, opt ModelOptions) (*Model, error) {
 		return nil, err
 	}
 	m.encONNX, m.decONNX = encData, decData
+	m.files = fsys
 	m.lowP, m.hiP = 0.5, 99.5
 	if n := m.Card.Normalisation; n != nil && n.HighPercentile > n.LowPercentile {
 		m.lowP, m.hiP = n.LowPercentile, n.HighPercentile

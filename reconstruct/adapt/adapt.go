@@ -194,6 +194,9 @@ func OpenParent(ref string, opt reconstruct.ModelOptions) (*Parent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adapt: %w", err)
 	}
+	if fsys == nil {
+		fsys = m.Files() // a model package
+	}
 	p := &Parent{Model: m, Ref: ref, Files: map[string][]byte{}}
 	fail := func(err error) (*Parent, error) {
 		m.Close()

@@ -142,7 +142,33 @@ def run(model_path, feeds):
             r = np.squeeze(ins[0], axis=tuple(int(v) for v in ins[1])) if len(ins) > 1 else np.squeeze(ins[0])
         elif op == "Slice":
             r = _slice(ins[0], ins[1], ins[2], ins[3] if len(ins) > 3 else None, ins[4] if len(ins) > 4 else None)
+        elif op == "Identity":
+            r = ins[0]
+        elif op == "Shape":
+            r = np.array(ins[0].shape, np.int64)
+        elif op == "Gather":
+            r = np.take(ins[0], ins[1].astype(np.int64), axis=a.get("axis", 0))
+        elif op == "Range":
+            r = np.arange(ins[0], ins[1], ins[2]).astype(ins[0].dtype)
+        elif op == "Cast":
+            to = a["to"]
+            if to == 1:  # float32, kept as float64 values like every float here
+                r = ins[0].astype(np.float32).astype(np.float64)
+            elif to == 11:
+                r = ins[0].astype(np.float64)
+            elif to == 7:
+                r = ins[0].astype(np.int64)
+            else:
+                raise NotImplementedError("Cast to type %d" % to)
+        elif op == "Expand":
+            shape = np.broadcast_shapes(ins[0].shape, tuple(int(v) for v in ins[1]))
+            r = np.broadcast_to(ins[0], shape).copy()
+        elif op == "Reshape":
+            if a.get("allowzero", 0):
+                raise NotImplementedError("Reshape with allowzero")
+            shape = [int(ins[0].shape[i]) if int(v) == 0 else int(v) for i, v in enumerate(ins[1])]
+            r = ins[0].reshape(shape)
         else:
             raise NotImplementedError("operator " + op)
-        env[node.output[0]] = r
+        env[node.output[0]] = np.asarray(r)
     return {o.name: env[o.name].astype(np.float32) for o in m.graph.output}
