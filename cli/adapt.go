@@ -18,12 +18,16 @@ func init() {
 		Name:  "adapt",
 		Short: "fine-tune a model's decoder on a volume's own xy planes (self-supervised)",
 		Args:  "VOLUME",
-		Summary: "Adapt a niiv model to an anisotropic VOLUME (coarse in z): fine-tune its decoder, self-supervised,\n" +
-			"on the volume's own xy planes (random crops, flips, 90° turns, rows average-pooled by the\n" +
-			"factor; never its xz/yz slices) for --seconds, and write the adapted model folder (encoder\n" +
-			"unchanged, new decoder, a card recording the parent model and the run). Use it with --model DIR\n" +
-			"in view, figure, reconstruct and bench, or as niiv:DIR in `niiv eval --methods`. Deterministic\n" +
-			"for a --seed and a number of --steps; Ctrl-C cancels and writes nothing.",
+		Summary: "Adapt a niiv model to an anisotropic VOLUME (coarse in z): train it, self-supervised, on the\n" +
+			"volume's own xy planes (random crops, flips, 90° turns, rows average-pooled by the factor; never\n" +
+			"its xz/yz slices) for --seconds, and write the adapted model folder (a card recording the parent\n" +
+			"model and the run). --train says what is trained: the whole network (encoder and decoder, the\n" +
+			"default), the decoder alone, or the whole network from scratch. Some xy planes are held out\n" +
+			"(--hold-out): the lateral check on them (CF-PSNR r = 24 of their crops, as niiv eval --lateral)\n" +
+			"stops training when it stops improving (--patience) and picks the checkpoint kept — never one\n" +
+			"worse than the parent. Use the result with --model DIR in view, figure, reconstruct and bench, or\n" +
+			"as niiv:DIR in `niiv eval --methods`. Deterministic for a --seed and a number of --steps (with\n" +
+			"--hold-out -1); Ctrl-C cancels and writes nothing.",
 		MinArgs: 1, MaxArgs: 1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
@@ -36,7 +40,10 @@ func init() {
 			steps := fs.Int("steps", 0, "stop after this many steps (0: no limit)")
 			seed := fs.Uint64("seed", 1, "random seed")
 			out := fs.String("out", "", "output model `folder` (default: VOLUME.adapted-MODEL beside the volume, else in the user cache)")
-			lr := fs.Float64("lr", adapt.DefaultLR, "Adam learning rate (> 0)")
+			lr := fs.Float64("lr", 0, fmt.Sprintf("Adam learning rate (0: %g when fine-tuning, %g from scratch)", adapt.DefaultLR, adapt.ScratchLR))
+			train := fs.String("train", "auto", "what is trained: whole (encoder and decoder), decoder (encoder frozen), scratch (whole network from random weights) or auto (= "+adapt.DefaultTrain+")")
+			holdOut := fs.Int("hold-out", 0, "xy planes held out for the lateral check (0: a tenth, 1 to 8, of volumes with 4 planes or more; -1: none, no early stopping)")
+			patience := fs.Int("patience", 0, fmt.Sprintf("lateral checks without improvement before stopping (0: %d; -1: never stop early)", adapt.DefaultPatience))
 			batch := fs.Int("batch", 8, "crops per step (≥ 1)")
 			points := fs.Int("points", 0, "query points per crop and step (-1: every pixel; 0: every pixel for lite-sized decoders, a random 2048 of 128² for paper)")
 			crop := fs.Int("crop", 128, "side of the square xy crops, from twice the factor to the planes' smaller side (rounded down to a multiple of the factor; the default shrinks to fit small planes)")
@@ -47,6 +54,17 @@ func init() {
 				}
 				if err := checkAdaptFlags(*factor, *seconds, *steps, *lr, *batch, *points, *pool); err != nil {
 					return err
+				}
+				switch *train {
+				case "auto", adapt.TrainWhole, adapt.TrainDecoder, adapt.TrainScratch:
+				default:
+					return usageErrorf("--train %q: want whole, decoder, scratch or auto", *train)
+				}
+				if *holdOut < -1 {
+					return usageErrorf("--hold-out %d: want -1 (none), 0 (a tenth of the planes) or a number of planes", *holdOut)
+				}
+				if *patience < -1 {
+					return usageErrorf("--patience %d: want -1 (never stop early), 0 (%d) or a number of checks", *patience, adapt.DefaultPatience)
 				}
 				if *seconds <= 0 && *steps <= 0 {
 					return usageErrorf("give a positive --seconds or --steps")
@@ -102,6 +120,10 @@ func init() {
 				opt := adapt.Options{
 					Factor: f, Seconds: *seconds, Steps: *steps, Seed: *seed, LR: *lr,
 					Batch: *batch, Points: *points, Crop: c, Pool: *pool, Threads: ef.threads,
+					Train: *train, HoldOut: *holdOut, Patience: *patience,
+				}
+				if *train == "auto" {
+					opt.Train = adapt.TrainAuto
 				}
 				if *seconds <= 0 {
 					opt.Seconds = -1
@@ -109,6 +131,9 @@ func init() {
 				bar := newProgress(env.Stderr, "adapt")
 				opt.Progress = func(pr adapt.Progress) {
 					bar.label = fmt.Sprintf("adapt step %d loss %.4f", pr.Step, pr.Loss)
+					if !math.IsNaN(pr.Lateral) && !math.IsInf(pr.Lateral, 0) {
+						bar.label += fmt.Sprintf(" lateral %.2f dB", pr.Lateral)
+					}
 					if pr.Budget > 0 {
 						bar.update(int(min(pr.Elapsed, pr.Budget)/(100*time.Millisecond)), int(pr.Budget/(100*time.Millisecond)))
 					} else {
@@ -126,7 +151,18 @@ func init() {
 				o := res.Options
 				fmt.Fprintf(env.Stdout, "adapted %s to %s: %s in %.1fs (%.2f steps/s; factor %d, %s of %d² per step, %s each, lr %g, seed %d)\n",
 					p.Name(), vol.Name, plural(res.Steps, "step"), res.Seconds, float64(res.Steps)/res.Seconds, o.Factor, plural(o.Batch, "crop"), o.Crop, plural(o.Points, "point"), o.LR, o.Seed)
+				fmt.Fprintf(env.Stdout, "trained: %s\n", map[string]string{adapt.TrainWhole: "the whole network (encoder and decoder)", adapt.TrainDecoder: "the decoder (encoder frozen)", adapt.TrainScratch: "the whole network from random weights"}[res.Train])
 				fmt.Fprintf(env.Stdout, "L1 on %d fixed xy crops: parent %.5f, adapted %.5f\n", adapt.EvalCrops, res.ParentLoss, res.Loss)
+				if len(res.HeldOut) > 0 {
+					fmt.Fprintf(env.Stdout, "lateral check on %s held out (%d crops, CF-PSNR r=24): parent %.2f dB, adapted %.2f dB (%+.2f; checkpoint of step %d%s)\n",
+						plural(len(res.HeldOut), "xy plane"), res.ValCrops, res.LateralParent, res.Lateral, res.Lateral-res.LateralParent, res.BestStep,
+						map[bool]string{true: ", stopped early", false: ""}[res.StoppedEarly])
+					if res.KeptParent {
+						fmt.Fprintf(env.Stdout, "no step beat the parent on the held-out planes: the adapted model keeps the parent's weights\n")
+					}
+				} else {
+					fmt.Fprintf(env.Stdout, "no xy plane held out: no lateral check, the last step's weights are kept\n")
+				}
 				fmt.Fprintf(env.Stdout, "wrote %s (use --model %s, or niiv eval --methods niiv:%s)\n", dir, dir, dir)
 				return nil
 			}
@@ -144,8 +180,8 @@ func checkAdaptFlags(factor int, seconds float64, steps int, lr float64, batch, 
 		return usageErrorf("--seconds %v: must be a finite number up to %g (≤ 0: only --steps)", seconds, float64(adapt.MaxSeconds))
 	case steps < 0:
 		return usageErrorf("--steps %d: must be at least 0 (0: no limit)", steps)
-	case math.IsNaN(lr) || math.IsInf(lr, 0) || lr <= 0:
-		return usageErrorf("--lr %v: must be a positive finite number", lr)
+	case math.IsNaN(lr) || math.IsInf(lr, 0) || lr < 0:
+		return usageErrorf("--lr %v: must be a positive finite number (0: by what is trained)", lr)
 	case batch < 1:
 		return usageErrorf("--batch %d: must be at least 1", batch)
 	case points < -1:
