@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -423,7 +424,7 @@ func (u *ui) adaptModel() {
 	}
 	vol, path, eo := u.model.Volume(), u.opts.Path, u.opts.Engine
 	opt := u.opts.Adapt
-	t := u.startTask("Adapt to this volume", fmt.Sprintf("Fine-tuning the decoder of %s on the xy planes of %s…",
+	t := u.startTask("Adapt to this volume", fmt.Sprintf("Training %s on the xy planes of %s; some planes are held out to check it…",
 		engine.ParentName(eo), filepath.Base(path)))
 	opt.Progress = func(p adapt.Progress) {
 		f := 0.0
@@ -433,6 +434,9 @@ func (u *ui) adaptModel() {
 			f = min(1, float64(p.Step)/float64(opt.Steps))
 		}
 		status := fmt.Sprintf("step %d · loss %.4f · %.0f s", p.Step, p.Loss, p.Elapsed.Seconds())
+		if !math.IsNaN(p.Lateral) && !math.IsInf(p.Lateral, 0) {
+			status += fmt.Sprintf(" · held-out planes %.2f dB", p.Lateral)
+		}
 		if f > 0.02 && f < 1 {
 			status += fmt.Sprintf(" · about %.0f s left", p.Elapsed.Seconds()*(1-f)/f)
 		}
@@ -441,7 +445,7 @@ func (u *ui) adaptModel() {
 	u.say("adapting %s to %s…", engine.ParentName(eo), filepath.Base(path))
 	started := u.bg.Go(func(context.Context) {
 		defer t.cancel()
-		dir, err := engine.AdaptModel(t.ctx, eo, path, vol, opt)
+		dir, res, err := engine.AdaptModel(t.ctx, eo, path, vol, opt)
 		var ms viewer.Methods
 		closeModel := func() {}
 		if err == nil {
@@ -470,9 +474,10 @@ func (u *ui) adaptModel() {
 				dialog.ShowError(err, u.win)
 			case u.model.Volume() != vol: // another volume was opened meanwhile
 				closeModel()
-				u.say("adapted model saved in %s", filepath.Base(dir))
+				u.say("adapted model saved in %s: %s", filepath.Base(dir), res.Summary())
 			default:
 				u.setMethods(ms, dir)
+				u.say("%s · %s", u.message.Text, res.Summary())
 			}
 		})
 	})

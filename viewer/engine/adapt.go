@@ -14,17 +14,17 @@ import (
 // AdaptModel fine-tunes the decoder of the model o names (DefaultModel when
 // empty) on the xy planes of vol, read from path, and saves the adapted
 // model to adapt.DefaultDir, where Remembered finds it again; it returns
-// that folder. opt.Factor defaults to the voxel anisotropy (else the
+// that folder and the adaptation's result. opt.Factor defaults to the voxel anisotropy (else the
 // model's factor). The encoder runs on the CPU when o.Device is "gl". A
 // cancelled run returns ctx's error and writes nothing.
-func AdaptModel(ctx context.Context, o Options, path string, vol *volume.Volume, opt adapt.Options) (string, error) {
+func AdaptModel(ctx context.Context, o Options, path string, vol *volume.Volume, opt adapt.Options) (string, *adapt.Result, error) {
 	dev := o.Device
 	if dev == "" || dev == "gl" { // the trainer runs on the CPU, the encoder through ONNX Runtime
 		dev = "cpu"
 	}
 	p, err := adapt.OpenParent(modelRef(o), reconstruct.ModelOptions{Device: dev, Threads: o.Threads, Embedded: o.Embedded})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer p.Close()
 	if opt.Factor == 0 && vol.Voxel.Known && vol.Voxel.Anisotropy() > 1.01 {
@@ -32,13 +32,13 @@ func AdaptModel(ctx context.Context, o Options, path string, vol *volume.Volume,
 	}
 	res, err := adapt.Adapt(ctx, p, vol, opt)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	dir := adapt.DefaultDir(path, p.Name())
 	if err := adapt.Save(ctx, dir, p, res); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return dir, nil
+	return dir, res, nil
 }
 
 // Remembered returns the folder of the model adapted from the model o

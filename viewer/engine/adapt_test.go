@@ -45,7 +45,7 @@ func TestAdaptModelRemembered(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := AdaptModel(ctx, o, path, vol, adapt.Options{Steps: 2, Seconds: -1, Batch: 2}); !errors.Is(err, context.Canceled) {
+	if _, _, err := AdaptModel(ctx, o, path, vol, adapt.Options{Steps: 2, Seconds: -1, Batch: 2}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled AdaptModel returned %v", err)
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
@@ -54,7 +54,7 @@ func TestAdaptModelRemembered(t *testing.T) {
 	if _, ok := Remembered(o, path, vol); ok {
 		t.Fatal("remembered a model never made")
 	}
-	dir, err := AdaptModel(context.Background(), o, path, vol, adapt.Options{Steps: 2, Seconds: -1, Batch: 2})
+	dir, _, err := AdaptModel(context.Background(), o, path, vol, adapt.Options{Steps: 2, Seconds: -1, Batch: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
