@@ -253,6 +253,11 @@ type Options struct {
 	// stays on disk, read region by region (LazyAuto: above LazyAbove
 	// bytes; a URL is read by region unless LazyNever).
 	Lazy Lazy
+	// Axes names the dimensions of a .npy or .npz array for
+	// OpenHyperstack, e.g. "czyx" or "tczyx" (letters t, c, z, y, x; z, y
+	// and x required). Arrays of more than three dimensions are never
+	// guessed; other formats name their own axes and refuse it.
+	Axes string
 }
 
 func (o Options) warn(err error) {

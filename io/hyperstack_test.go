@@ -1,0 +1,273 @@
+package volio
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/niiv/niiv/volume"
+)
+
+// hyperValue is the voxel every fixture holds at (t, c, z, y, x), so that a
+// voxel read from the wrong place is caught.
+func hyperValue(t, c, z, y, x int) float64 {
+	return float64(t*10000 + c*1000 + z*100 + y*10 + x)
+}
+
+// hyperScript writes, with tifffile, one file per case: sys.argv[1] is the
+// folder; each case is name, writer (imagej or ome), axes and sizes.
+const hyperScript = `
+import sys, os, tifffile, numpy as np
+d = sys.argv[1]
+cases = [
+    ("ij_tzcyx", "imagej", "TZCYX"), ("ij_zcyx", "imagej", "ZCYX"),
+    ("ij_tzyx", "imagej", "TZYX"), ("ij_tcyx", "imagej", "TCYX"), ("ij_cyx", "imagej", "CYX"),
+    ("ome_tczyx", "ome", "TCZYX"), ("ome_czyx", "ome", "CZYX"), ("ome_zcyx", "ome", "ZCYX"),
+    ("ome_tzcyx", "ome", "TZCYX"), ("ome_ctzyx", "ome", "CTZYX"),
+]
+size = dict(T=2, C=3, Z=4, Y=5, X=6)
+mult = dict(T=10000, C=1000, Z=100, Y=10, X=1)
+for name, kind, axes in cases:
+    shape = [size[a] for a in axes]
+    a = np.zeros(shape, np.uint16)
+    for i, ax in enumerate(axes):
+        r = [1] * len(axes); r[i] = shape[i]
+        a += (np.arange(shape[i]) * mult[ax]).astype(np.uint16).reshape(r)
+    p = os.path.join(d, name + ".tif")
+    if kind == "imagej":
+        md = {"axes": axes}
+        if "C" in axes:
+            luts = []
+            for col in [(0, 1, 0), (1, 0, 1), (0, 1, 1)]:
+                l = np.zeros((3, 256), np.uint8)
+                for k in range(3):
+                    l[k] = np.arange(256) * col[k]
+                luts.append(l)
+            md["LUTs"] = luts
+            md["Ranges"] = (0.0, 10.0, 1.0, 20.0, 2.0, 30.0)
+        tifffile.imwrite(p, a, imagej=True, resolution=(10, 10), metadata=dict(md, spacing=0.3, unit="um"))
+    else:
+        md = {"axes": axes, "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.1, "PhysicalSizeZ": 0.3}
+        if "C" in axes:
+            md["Channel"] = {"Name": ["DAPI", "GFP", "RFP"]}
+        tifffile.imwrite(p, a, ome=True, photometric="minisblack", metadata=md)
+`
+
+func TestOpenHyperstackTifffile(t *testing.T) {
+	py := tifffilePython(t)
+	dir := t.TempDir()
+	if out, err := exec.Command(py, "-c", hyperScript, dir).CombinedOutput(); err != nil {
+		t.Fatalf("tifffile: %v\n%s", err, out)
+	}
+	cases := []struct {
+		name  string
+		t, c  int
+		names []string
+	}{
+		{"ij_tzcyx", 2, 3, nil}, {"ij_zcyx", 1, 3, nil}, {"ij_tzyx", 2, 1, nil},
+		{"ij_tcyx", 2, 3, nil}, {"ij_cyx", 1, 3, nil},
+		{"ome_tczyx", 2, 3, []string{"DAPI", "GFP", "RFP"}}, {"ome_czyx", 1, 3, []string{"DAPI", "GFP", "RFP"}},
+		{"ome_zcyx", 1, 3, []string{"DAPI", "GFP", "RFP"}}, {"ome_tzcyx", 2, 3, []string{"DAPI", "GFP", "RFP"}},
+		{"ome_ctzyx", 2, 3, []string{"DAPI", "GFP", "RFP"}},
+	}
+	for _, c := range cases {
+		for _, lazy := range []Lazy{LazyNever, LazyAlways} {
+			t.Run(c.name+map[Lazy]string{LazyNever: "/memory", LazyAlways: "/lazy"}[lazy], func(t *testing.T) {
+				path := filepath.Join(dir, c.name+".tif")
+				h, err := OpenHyperstack(path, Options{Lazy: lazy})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.Times() != c.t || h.Channels() != c.c {
+					t.Fatalf("%d time points × %d channels, want %d × %d", h.Times(), h.Channels(), c.t, c.c)
+				}
+				nz := 4
+				if strings.Contains(c.name, "cyx") && !strings.Contains(c.name, "z") {
+					nz = 1
+				}
+				if s := h.Shape(); s != (volume.Shape{Z: nz, Y: 5, X: 6}) {
+					t.Fatalf("shape %v", s)
+				}
+				if vx := h.Voxel(); nz > 1 && (!vx.Known || vx.Z != 0.3 || vx.X != 0.1) {
+					t.Errorf("voxel %v, want 0.3 × 0.1 × 0.1 µm", vx)
+				}
+				for ti := range c.t {
+					for ci := range c.c {
+						v := h.At(ti, ci)
+						if v.Lazy() != (lazy == LazyAlways) {
+							t.Fatalf("lazy = %v", v.Lazy())
+						}
+						for z := range nz {
+							for y := range 5 {
+								for x := range 6 {
+									if got, want := v.At(z, y, x), hyperValue(ti, ci, z, y, x); got != want {
+										t.Fatalf("(t %d, c %d, z %d, y %d, x %d) = %v, want %v", ti, ci, z, y, x, got, want)
+									}
+								}
+							}
+						}
+					}
+				}
+				for i, n := range c.names {
+					if got := h.Channel(i).Name; got != n {
+						t.Errorf("channel %d name %q, want %q", i, got, n)
+					}
+				}
+				if strings.HasPrefix(c.name, "ij_") && c.c == 3 {
+					want := []volume.Color{volume.Green, volume.Magenta, volume.Cyan}
+					for i := range 3 {
+						ch := h.Channel(i)
+						if !ch.ColorKnown || ch.Color != want[i] {
+							t.Errorf("channel %d colour %v (known %v), want %v from the LUT", i, ch.Color, ch.ColorKnown, want[i])
+						}
+						if !ch.HasRange || ch.Min != float64(i) || ch.Max != float64(10*(i+1)) {
+							t.Errorf("channel %d range %v..%v (%v), want %d..%d", i, ch.Min, ch.Max, ch.HasRange, i, 10*(i+1))
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestOpenHyperstackSingle(t *testing.T) {
+	dir := t.TempDir()
+	v, _ := volume.New(volume.Shape{Z: 2, Y: 3, X: 4}, make([]uint8, 24), volume.Unknown())
+	path := filepath.Join(dir, "one.tif")
+	if err := WriteTIFF(path, v); err != nil {
+		t.Fatal(err)
+	}
+	h, err := OpenHyperstack(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Times() != 1 || h.Channels() != 1 || h.Shape() != v.Shape() || h.Channel(0).Color != volume.White {
+		t.Fatalf("got %v, colour %v", h, h.Channel(0).Color)
+	}
+}
+
+func TestOpenHyperstackNPYAxes(t *testing.T) {
+	dir := t.TempDir()
+	// A (c=2, z=3, t=2, y=4, x=5) array: an unusual order on purpose.
+	dims := []int{2, 3, 2, 4, 5}
+	n := 2 * 3 * 2 * 4 * 5
+	data := make([]float32, n)
+	i := 0
+	for c := range 2 {
+		for z := range 3 {
+			for tt := range 2 {
+				for y := range 4 {
+					for x := range 5 {
+						data[i] = float32(hyperValue(tt, c, z, y, x))
+						i++
+					}
+				}
+			}
+		}
+	}
+	path := filepath.Join(dir, "a.npy")
+	writeRawNPY(t, path, "<f4", dims, data)
+	h, err := OpenHyperstack(path, Options{Axes: "CZTYX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Times() != 2 || h.Channels() != 2 || h.Shape() != (volume.Shape{Z: 3, Y: 4, X: 5}) {
+		t.Fatalf("got %v", h)
+	}
+	for tt := range 2 {
+		for c := range 2 {
+			for z := range 3 {
+				for y := range 4 {
+					for x := range 5 {
+						if got, want := h.At(tt, c).At(z, y, x), hyperValue(tt, c, z, y, x); got != want {
+							t.Fatalf("(t %d, c %d, z %d, y %d, x %d) = %v, want %v", tt, c, z, y, x, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestOpenHyperstackBadInput(t *testing.T) {
+	dir := t.TempDir()
+	npy4 := filepath.Join(dir, "four.npy")
+	writeRawNPY(t, npy4, "<f4", []int{2, 3, 4, 5}, make([]float32, 120))
+	tif := filepath.Join(dir, "one.tif")
+	v, _ := volume.New(volume.Shape{Z: 2, Y: 3, X: 4}, make([]uint8, 24), volume.Unknown())
+	if err := WriteTIFF(tif, v); err != nil {
+		t.Fatal(err)
+	}
+	// An ImageJ description whose channels × slices disagree with images=.
+	lying := filepath.Join(dir, "lying.tif")
+	writeHyperTIFFDesc(t, lying, "ImageJ=1.11a\nimages=6\nchannels=4\nslices=2\nhyperstack=true\n", 6)
+	short := filepath.Join(dir, "short.tif")
+	writeHyperTIFFDesc(t, short, "ImageJ=1.11a\nimages=8\nchannels=4\nslices=2\nhyperstack=true\n", 6)
+	order := filepath.Join(dir, "order.tif")
+	writeHyperTIFFDesc(t, order, "ImageJ=1.11a\nimages=6\nchannels=3\nslices=2\norder=xyqzt\n", 6)
+	cases := []struct {
+		name, path string
+		o          Options
+		want       string
+	}{
+		{"4-D npy without axes", npy4, Options{}, "--axes czyx"},
+		{"unknown axis letter", npy4, Options{Axes: "qzyx"}, `unknown axis letter 'q'`},
+		{"axes count", npy4, Options{Axes: "zyx"}, "name 3 dimensions, the array has 4"},
+		{"axis twice", npy4, Options{Axes: "zzyx"}, "named twice"},
+		{"no z", npy4, Options{Axes: "tcyx"}, "z, y and x are required"},
+		{"axes on TIFF", tif, Options{Axes: "czyx"}, "names its own axes"},
+		{"images disagree", lying, Options{}, "channel count disagrees"},
+		{"pages missing", short, Options{}, "channel count disagrees"},
+		{"unknown order", order, Options{}, `order="xyqzt"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := OpenHyperstack(c.path, c.o)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Base(c.path)) {
+				t.Fatalf("err = %v, want one naming the file and containing %q", err, c.want)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Errorf("%T is not a *volio.Error", err)
+			}
+		})
+	}
+}
+
+// writeHyperTIFFDesc writes pages 2×3 uint8 pages with the ImageJ
+// description desc.
+func writeHyperTIFFDesc(t *testing.T, path, desc string, pages int) {
+	t.Helper()
+	v, _ := volume.New(volume.Shape{Z: pages, Y: 2, X: 3}, make([]uint8, pages*6), volume.Unknown())
+	l := layoutFor(v)
+	l.desc = desc
+	var b strings.Builder
+	if err := writeTIFFPages(&b, &l, pagesOf(v), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeRawNPY writes a little-endian float32 .npy of the given dimensions.
+func writeRawNPY(t *testing.T, path, descr string, dims []int, data []float32) {
+	t.Helper()
+	b := make([]byte, 0, 4*len(data))
+	for _, f := range data {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	shape := make([]string, len(dims))
+	for i, d := range dims {
+		shape[i] = strconv.Itoa(d)
+	}
+	if err := os.WriteFile(path, npyBytes(descr, false, "("+strings.Join(shape, ", ")+")", b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
