@@ -1,8 +1,12 @@
 package volio
 
 import (
+	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"github.com/niiv/niiv/io/omezarr"
 	"math"
 	"os"
 	"os/exec"
@@ -269,5 +273,191 @@ func writeRawNPY(t *testing.T, path, descr string, dims []int, data []float32) {
 	}
 	if err := os.WriteFile(path, npyBytes(descr, false, "("+strings.Join(shape, ", ")+")", b), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testHyper returns a T×C hyperstack of uint16 volumes holding
+// hyperValue, with named, coloured channels.
+func testHyper(t *testing.T, nt, nc int) *volume.Hyperstack {
+	t.Helper()
+	s := volume.Shape{Z: 4, Y: 5, X: 6}
+	vox := volume.Voxel{Z: 0.3, Y: 0.1, X: 0.1, Unit: "µm", Known: true}
+	vols := make([][]*volume.Volume, nt)
+	for ti := range nt {
+		vols[ti] = make([]*volume.Volume, nc)
+		for c := range nc {
+			d := make([]uint16, s.Len())
+			i := 0
+			for z := range s.Z {
+				for y := range s.Y {
+					for x := range s.X {
+						d[i] = uint16(hyperValue(ti, c, z, y, x))
+						i++
+					}
+				}
+			}
+			v, err := volume.New(s, d, vox)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vols[ti][c] = v
+		}
+	}
+	cols := []volume.Color{{R: 0, G: 255, B: 0}, {R: 255, G: 0, B: 255}, {R: 255, G: 128, B: 0}}
+	chs := make([]volume.Channel, nc)
+	for c := range chs {
+		chs[c] = volume.Channel{Name: []string{"DAPI", "GFP", "RFP"}[c%3], Color: cols[c%3], ColorKnown: true, Min: float64(c), Max: float64(1000 * (c + 1)), HasRange: true}
+	}
+	h, err := volume.NewHyperstack("test", vols, chs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.TimeStep, h.TimeUnit = 30, "s"
+	return h
+}
+
+// checkHyper compares every voxel and the channel colours of got and want.
+func checkHyper(t *testing.T, got, want *volume.Hyperstack, names bool) {
+	t.Helper()
+	if got.Times() != want.Times() || got.Channels() != want.Channels() || got.Shape() != want.Shape() {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	s := want.Shape()
+	for ti := range want.Times() {
+		for c := range want.Channels() {
+			for z := range s.Z {
+				for y := range s.Y {
+					for x := range s.X {
+						if g, w := got.At(ti, c).At(z, y, x), want.At(ti, c).At(z, y, x); g != w {
+							t.Fatalf("(t %d, c %d, z %d, y %d, x %d) = %v, want %v", ti, c, z, y, x, g, w)
+						}
+					}
+				}
+			}
+		}
+	}
+	for c := range want.Channels() {
+		g, w := got.Channel(c), want.Channel(c)
+		if g.Color != w.Color || !g.ColorKnown || g.Min != w.Min || g.Max != w.Max || !g.HasRange {
+			t.Errorf("channel %d: %+v, want %+v", c, g, w)
+		}
+		if names && g.Name != w.Name {
+			t.Errorf("channel %d name %q, want %q", c, g.Name, w.Name)
+		}
+	}
+}
+
+func TestHyperstackRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		ext    string
+		nt, nc int
+		ver    string
+		shard  volume.Shape
+	}{{".tif", 3, 2, "", volume.Shape{}}, {".tif", 1, 3, "", volume.Shape{}}, {".tif", 2, 1, "", volume.Shape{}},
+		{".zarr", 3, 2, "", volume.Shape{}}, {".zarr", 1, 3, "", volume.Shape{}},
+		{".zarr", 2, 2, "0.5", volume.Shape{}}, {".zarr", 2, 3, "0.5", volume.Shape{Z: 4, Y: 6, X: 8}}} {
+		t.Run(fmt.Sprintf("%s%s/t%d_c%d", c.ext, c.ver, c.nt, c.nc), func(t *testing.T) {
+			h := testHyper(t, c.nt, c.nc)
+			path := filepath.Join(t.TempDir(), "h"+c.ext)
+			o := omezarr.Options{Chunk: volume.Shape{Z: 2, Y: 3, X: 4}, Version: c.ver, Shard: c.shard}
+			if err := SaveHyperstack(context.Background(), path, h, o); err != nil {
+				t.Fatal(err)
+			}
+			for _, lazy := range []Lazy{LazyNever, LazyAlways} {
+				got, err := OpenHyperstack(path, Options{Lazy: lazy})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkHyper(t, got, h, c.ext == ".zarr")
+				vx := got.Voxel()
+				if vx.Unit == "nm" { // the OME-Zarr reader gives nm
+					vx.Z, vx.X, vx.Unit = vx.Z/1000, vx.X/1000, "µm"
+				}
+				if !vx.Known || math.Abs(vx.Z-0.3) > 1e-9 || math.Abs(vx.X-0.1) > 1e-9 || vx.Unit != "µm" {
+					t.Errorf("voxel %v", vx)
+				}
+				if c.nt > 1 && (got.TimeStep != 30 || got.TimeUnit == "") && c.ext == ".tif" {
+					t.Errorf("time step %v %s, want 30 s", got.TimeStep, got.TimeUnit)
+				}
+			}
+		})
+	}
+}
+
+// TestHyperstackReference reads niiv's hyperstack TIFF with tifffile and
+// its OME-Zarr with zarr-python: axes, voxels and channel colours.
+func TestHyperstackReference(t *testing.T) {
+	py := tifffilePython(t)
+	dir := t.TempDir()
+	h := testHyper(t, 2, 3)
+	tif, zp := filepath.Join(dir, "h.tif"), filepath.Join(dir, "h.zarr")
+	for _, p := range []string{tif, zp} {
+		if err := SaveHyperstack(context.Background(), p, h, omezarr.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const script = `
+import sys, json, tifffile, numpy as np
+out = {}
+with tifffile.TiffFile(sys.argv[1]) as tf:
+    s = tf.series[0]
+    a = s.asarray()
+    md = tf.imagej_metadata
+    out["tif"] = dict(axes=s.axes, shape=list(a.shape), v=int(a[1, 3, 2, 4, 5]),
+        colors=[[int(l[k][255]) for k in range(3)] for l in md["LUTs"]], ranges=list(md["Ranges"]),
+        mode=md.get("mode"))
+try:
+    import zarr
+except ImportError:
+    zarr = None
+if zarr is not None:
+    g = zarr.open_group(sys.argv[2], mode="r")
+    a = g["0"][:]
+    at = g.attrs.asdict()
+    out["zarr"] = dict(shape=list(a.shape), v=int(a[1, 2, 3, 4, 5]),
+        axes=[x["name"] for x in at["multiscales"][0]["axes"]],
+        colors=[c["color"] for c in at["omero"]["channels"]], labels=[c["label"] for c in at["omero"]["channels"]])
+print(json.dumps(out))
+`
+	out, err := exec.Command(py, "-c", script, tif, zp).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	var got struct {
+		Tif struct {
+			Axes   string
+			Shape  []int
+			V      int
+			Colors [][3]int
+			Ranges []float64
+			Mode   string
+		}
+		Zarr *struct {
+			Shape  []int
+			V      int
+			Axes   []string
+			Colors []string
+			Labels []string
+		}
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.Tif.Axes != "TZCYX" || fmt.Sprint(got.Tif.Shape) != "[2 4 3 5 6]" || got.Tif.V != int(hyperValue(1, 2, 3, 4, 5)) {
+		t.Errorf("tifffile reads %+v", got.Tif)
+	}
+	if fmt.Sprint(got.Tif.Colors) != "[[0 255 0] [255 0 255] [255 128 0]]" || fmt.Sprint(got.Tif.Ranges) != "[0 1000 1 2000 2 3000]" || got.Tif.Mode != "composite" {
+		t.Errorf("tifffile reads LUT colours %v, ranges %v, mode %q", got.Tif.Colors, got.Tif.Ranges, got.Tif.Mode)
+	}
+	if got.Zarr == nil {
+		t.Log("no zarr module: OME-Zarr not checked against zarr-python")
+		return
+	}
+	z := got.Zarr
+	if fmt.Sprint(z.Shape) != "[2 3 4 5 6]" || z.V != int(hyperValue(1, 2, 3, 4, 5)) || fmt.Sprint(z.Axes) != "[t c z y x]" {
+		t.Errorf("zarr-python reads %+v", z)
+	}
+	if fmt.Sprint(z.Colors) != "[00FF00 FF00FF FF8000]" || fmt.Sprint(z.Labels) != "[DAPI GFP RFP]" {
+		t.Errorf("zarr-python reads omero colours %v, labels %v", z.Colors, z.Labels)
 	}
 }

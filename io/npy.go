@@ -146,7 +146,7 @@ func (h *npyHeader) setShape(dims []int) error {
 	case 2:
 		return fmt.Errorf("%w: 2-D array %d×%d is a single image; niiv needs a 3-D volume (z, y, x)", ErrFormat, dims[0], dims[1])
 	case 4, 5:
-		return fmt.Errorf("%w: %d-D array %v: name its axes (niiv: --axes %s; letters t, c, z, y, x), nothing is guessed", ErrFormat, len(dims), dims, "tczyx"[5-len(dims):])
+		return fmt.Errorf("%w: %d-D array %v; niiv needs a 3-D volume (z, y, x), or the axes named to read channels and time points (niiv: --axes %s; letters t, c, z, y, x): they are never guessed", ErrFormat, len(dims), dims, "tczyx"[5-len(dims):])
 	default:
 		return fmt.Errorf("%w: %d-D array %v; niiv needs a 3-D volume (z, y, x)", ErrFormat, len(dims), dims)
 	}
