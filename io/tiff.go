@@ -1225,12 +1225,31 @@ func tiffVoxel(ij imagejMeta, isIJ bool, ome omeMeta, isOME bool, xres, yres flo
 // inspectTIFF reads only the directories of a TIFF file and reports its
 // shape, type, voxel size and layout.
 func inspectTIFF(path string) (Info, error) {
+	times := 0
+	if f, err := os.Open(path); err == nil {
+		st, err := f.Stat()
+		if err == nil {
+			s, err := parseTIFFPages(f, st.Size(), false, false, true, nil)
+			if err == nil && s.hyper != nil && s.hyper.c == 1 {
+				times = s.hyper.t // the single-volume read below says which it reads
+			}
+			if err == nil && s.hyper != nil && s.hyper.c > 1 {
+				f.Close()
+				h := s.hyper
+				shape := s.shape
+				shape.Z = h.z
+				detail := fmt.Sprintf("%s × %s; %s", plural(h.c, "channel"), plural(h.t, "time point"), s.detail)
+				return Info{Path: path, Format: TIFF, Shape: shape, DType: s.dtype, Voxel: s.voxel, Detail: detail, Channels: h.c, Times: h.t}, nil
+			}
+		}
+		f.Close()
+	}
 	s, f, err := openTIFF(path, false, false)
 	if err != nil {
 		return Info{}, &Error{"read", path, err}
 	}
 	f.Close()
-	return Info{Path: path, Format: TIFF, Shape: s.shape, DType: s.dtype, Voxel: s.voxel, Detail: s.detail}, nil
+	return Info{Path: path, Format: TIFF, Shape: s.shape, DType: s.dtype, Voxel: s.voxel, Detail: s.detail, Times: times}, nil
 }
 
 // readTIFF reads a multi-page grayscale TIFF stack; each page is one z

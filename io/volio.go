@@ -54,6 +54,10 @@ type Info struct {
 	Voxel  volume.Voxel
 	// Detail is a format-specific note, e.g. "C order" or "LZW, 3 strips".
 	Detail string
+	// Channels and Times count the channels and time points of a
+	// hyperstack (OpenHyperstack); 0 or 1 for one. Shape is then the shape
+	// of one channel at one time point.
+	Channels, Times int
 }
 
 // Bytes returns the size of the voxel data in bytes.
