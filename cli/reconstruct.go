@@ -36,8 +36,10 @@ func init() {
 			"--status OUT.zarr shows the progress, --plan the blocks, halo and memory.",
 		MinArgs: 1, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
-			var vf voxelFlags
+			vf := voxelFlags{axesFlag: "in-axes"} // --axes names the passes
 			vf.register(fs)
+			var sf selectFlags
+			sf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
 			var zf zarrFlags

@@ -317,7 +317,9 @@ func testHyper(t *testing.T, nt, nc int) *volume.Hyperstack {
 }
 
 // checkHyper compares every voxel and the channel colours of got and want.
-func checkHyper(t *testing.T, got, want *volume.Hyperstack, names bool) {
+// names and ranges say whether the format keeps channel names and display
+// ranges.
+func checkHyper(t *testing.T, got, want *volume.Hyperstack, names, ranges bool) {
 	t.Helper()
 	if got.Times() != want.Times() || got.Channels() != want.Channels() || got.Shape() != want.Shape() {
 		t.Fatalf("got %v, want %v", got, want)
@@ -338,7 +340,7 @@ func checkHyper(t *testing.T, got, want *volume.Hyperstack, names bool) {
 	}
 	for c := range want.Channels() {
 		g, w := got.Channel(c), want.Channel(c)
-		if g.Color != w.Color || !g.ColorKnown || g.Min != w.Min || g.Max != w.Max || !g.HasRange {
+		if g.Color != w.Color || !g.ColorKnown || ranges && (g.Min != w.Min || g.Max != w.Max || !g.HasRange) {
 			t.Errorf("channel %d: %+v, want %+v", c, g, w)
 		}
 		if names && g.Name != w.Name {
@@ -354,6 +356,7 @@ func TestHyperstackRoundTrip(t *testing.T) {
 		ver    string
 		shard  volume.Shape
 	}{{".tif", 3, 2, "", volume.Shape{}}, {".tif", 1, 3, "", volume.Shape{}}, {".tif", 2, 1, "", volume.Shape{}},
+		{".ome.tif", 3, 2, "", volume.Shape{}}, {".ome.tif", 1, 3, "", volume.Shape{}},
 		{".zarr", 3, 2, "", volume.Shape{}}, {".zarr", 1, 3, "", volume.Shape{}},
 		{".zarr", 2, 2, "0.5", volume.Shape{}}, {".zarr", 2, 3, "0.5", volume.Shape{Z: 4, Y: 6, X: 8}}} {
 		t.Run(fmt.Sprintf("%s%s/t%d_c%d", c.ext, c.ver, c.nt, c.nc), func(t *testing.T) {
@@ -368,7 +371,7 @@ func TestHyperstackRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkHyper(t, got, h, c.ext == ".zarr")
+				checkHyper(t, got, h, c.ext != ".tif", c.ext != ".ome.tif")
 				vx := got.Voxel()
 				if vx.Unit == "nm" { // the OME-Zarr reader gives nm
 					vx.Z, vx.X, vx.Unit = vx.Z/1000, vx.X/1000, "µm"
@@ -376,7 +379,7 @@ func TestHyperstackRoundTrip(t *testing.T) {
 				if !vx.Known || math.Abs(vx.Z-0.3) > 1e-9 || math.Abs(vx.X-0.1) > 1e-9 || vx.Unit != "µm" {
 					t.Errorf("voxel %v", vx)
 				}
-				if c.nt > 1 && (got.TimeStep != 30 || got.TimeUnit == "") && c.ext == ".tif" {
+				if c.nt > 1 && (got.TimeStep != 30 || got.TimeUnit == "") && c.ext != ".zarr" {
 					t.Errorf("time step %v %s, want 30 s", got.TimeStep, got.TimeUnit)
 				}
 			}
@@ -390,8 +393,8 @@ func TestHyperstackReference(t *testing.T) {
 	py := tifffilePython(t)
 	dir := t.TempDir()
 	h := testHyper(t, 2, 3)
-	tif, zp := filepath.Join(dir, "h.tif"), filepath.Join(dir, "h.zarr")
-	for _, p := range []string{tif, zp} {
+	tif, zp, ome := filepath.Join(dir, "h.tif"), filepath.Join(dir, "h.zarr"), filepath.Join(dir, "h.ome.tif")
+	for _, p := range []string{tif, zp, ome} {
 		if err := SaveHyperstack(context.Background(), p, h, omezarr.Options{}); err != nil {
 			t.Fatal(err)
 		}
@@ -406,6 +409,12 @@ with tifffile.TiffFile(sys.argv[1]) as tf:
     out["tif"] = dict(axes=s.axes, shape=list(a.shape), v=int(a[1, 3, 2, 4, 5]),
         colors=[[int(l[k][255]) for k in range(3)] for l in md["LUTs"]], ranges=list(md["Ranges"]),
         mode=md.get("mode"))
+with tifffile.TiffFile(sys.argv[3]) as tf:
+    s = tf.series[0]
+    a = s.asarray()
+    import re
+    out["ome"] = dict(is_ome=tf.is_ome, axes=s.axes, shape=list(a.shape), v=int(a[1, 3, 2, 4, 5]),
+        names=re.findall(r'Channel ID="[^"]*" Name="([^"]*)"', tf.ome_metadata))
 try:
     import zarr
 except ImportError:
@@ -419,7 +428,7 @@ if zarr is not None:
         colors=[c["color"] for c in at["omero"]["channels"]], labels=[c["label"] for c in at["omero"]["channels"]])
 print(json.dumps(out))
 `
-	out, err := exec.Command(py, "-c", script, tif, zp).CombinedOutput()
+	out, err := exec.Command(py, "-c", script, tif, zp, ome).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python: %v\n%s", err, out)
 	}
@@ -431,6 +440,13 @@ print(json.dumps(out))
 			Colors [][3]int
 			Ranges []float64
 			Mode   string
+		}
+		OME struct {
+			IsOME bool `json:"is_ome"`
+			Axes  string
+			Shape []int
+			V     int
+			Names []string
 		}
 		Zarr *struct {
 			Shape  []int
@@ -448,6 +464,9 @@ print(json.dumps(out))
 	}
 	if fmt.Sprint(got.Tif.Colors) != "[[0 255 0] [255 0 255] [255 128 0]]" || fmt.Sprint(got.Tif.Ranges) != "[0 1000 1 2000 2 3000]" || got.Tif.Mode != "composite" {
 		t.Errorf("tifffile reads LUT colours %v, ranges %v, mode %q", got.Tif.Colors, got.Tif.Ranges, got.Tif.Mode)
+	}
+	if o := got.OME; !o.IsOME || o.Axes != "TZCYX" || fmt.Sprint(o.Shape) != "[2 4 3 5 6]" || o.V != int(hyperValue(1, 2, 3, 4, 5)) || fmt.Sprint(o.Names) != "[DAPI GFP RFP]" {
+		t.Errorf("tifffile reads the OME-TIFF as %+v", o)
 	}
 	if got.Zarr == nil {
 		t.Log("no zarr module: OME-Zarr not checked against zarr-python")

@@ -3,6 +3,7 @@ package volio
 import (
 	"context"
 	"encoding/binary"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"math"
@@ -15,7 +16,8 @@ import (
 )
 
 // SaveHyperstack writes every channel and time point of h to path: a .tif
-// or .tiff as an ImageJ hyperstack (WriteHyperstackTIFF), a .zarr as an
+// or .tiff as an ImageJ hyperstack (WriteHyperstackTIFF), a .ome.tif or
+// .ome.tiff as an OME-TIFF (WriteOMETIFF), a .zarr as an
 // OME-Zarr image with c and t axes (omezarr.WriteHyperstack, options o).
 // A hyperstack of one channel and one time point is written as Save (or
 // SaveZarr) writes its volume; other formats hold one volume only and are
@@ -28,6 +30,9 @@ func SaveHyperstack(ctx context.Context, path string, h *volume.Hyperstack, o om
 	if h.Times()*h.Channels() == 1 {
 		switch ext {
 		case ".tif", ".tiff":
+			if isOMETIFF(path) {
+				return WriteOMETIFF(path, h)
+			}
 			if h.Channel(0).ColorKnown || h.Channel(0).HasRange {
 				return WriteHyperstackTIFF(path, h)
 			}
@@ -38,6 +43,9 @@ func SaveHyperstack(ctx context.Context, path string, h *volume.Hyperstack, o om
 	}
 	switch ext {
 	case ".tif", ".tiff":
+		if isOMETIFF(path) {
+			return WriteOMETIFF(path, h)
+		}
 		return WriteHyperstackTIFF(path, h)
 	case ".zarr":
 		if err := omezarr.WriteHyperstack(ctx, path, h, o); err != nil {
@@ -188,4 +196,96 @@ func seconds(step float64, unit string) float64 {
 		return step * 3600
 	}
 	return 0
+}
+
+// WriteOMETIFF writes h as an uncompressed single-file OME-TIFF: the pages
+// of WriteHyperstackTIFF (DimensionOrder XYCZT), described by OME-XML with
+// the sizes, the physical voxel size, the time increment and one Channel
+// element per channel (Name, Color), as Bio-Formats, Fiji and tifffile
+// read it. The file appears only when complete.
+func WriteOMETIFF(path string, h *volume.Hyperstack) error {
+	if err := refuseURL(path); err != nil {
+		return err
+	}
+	if h == nil {
+		return &Error{"write", path, errors.New("no hyperstack")}
+	}
+	nt, nc := h.Times(), h.Channels()
+	total := h.Shape()
+	total.Z *= nt * nc
+	if err := checkAlloc(total, h.DType()); err != nil {
+		return &Error{"write", path, fmt.Errorf("%s is too large to write as one TIFF: %w", h.Name, err)}
+	}
+	s := h.Shape()
+	var pages []tiffPlane
+	vols := make([][]*volume.Volume, nt)
+	for t := range nt {
+		vols[t] = make([]*volume.Volume, nc)
+		for c := range nc {
+			v, err := inMemory(h.At(t, c))
+			if err != nil {
+				return &Error{"write", path, err}
+			}
+			vols[t][c] = v
+		}
+		for z := range s.Z {
+			for c := range nc {
+				pages = append(pages, tiffPlane{vols[t][c], z})
+			}
+		}
+	}
+	l := layoutFor(vols[0][0])
+	l.desc, l.extra = omeXML(h, l.bps, l.format), nil
+	return writeTIFFFile(path, &l, pages)
+}
+
+// omeXML returns the OME-XML of WriteOMETIFF's file.
+func omeXML(h *volume.Hyperstack, bps, format int) string {
+	typ := map[[2]int]string{{8, fmtUint}: "uint8", {16, fmtUint}: "uint16", {16, fmtInt}: "int16", {32, fmtFloat}: "float"}[[2]int{bps, format}]
+	s := h.Shape()
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	b.WriteString(`<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openmicroscopy.org/Schemas/OME/2016-06 http://www.openmicroscopy.org/Schemas/OME/2016-06/ome.xsd" Creator="niiv">`)
+	fmt.Fprintf(&b, `<Image ID="Image:0" Name="%s">`, xmlEscape(h.Name))
+	fmt.Fprintf(&b, `<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="%s" SizeX="%d" SizeY="%d" SizeZ="%d" SizeC="%d" SizeT="%d" BigEndian="false" Interleaved="false"`,
+		typ, s.X, s.Y, s.Z, h.Channels(), h.Times())
+	if vox := h.Voxel(); vox.Known && vox.Validate() == nil {
+		u := vox.Unit
+		if u == "um" {
+			u = "µm"
+		}
+		for _, a := range []struct {
+			n string
+			v float64
+		}{{"X", vox.X}, {"Y", vox.Y}, {"Z", vox.Z}} {
+			fmt.Fprintf(&b, ` PhysicalSize%s="%s" PhysicalSize%sUnit="%s"`, a.n, strconv.FormatFloat(a.v, 'g', -1, 64), a.n, xmlEscape(u))
+		}
+	}
+	if sec := seconds(h.TimeStep, h.TimeUnit); sec > 0 {
+		fmt.Fprintf(&b, ` TimeIncrement="%s" TimeIncrementUnit="s"`, strconv.FormatFloat(sec, 'g', -1, 64))
+	}
+	b.WriteString(">")
+	for c := range h.Channels() {
+		ch := h.Channel(c)
+		rgba := int32(uint32(ch.Color.R)<<24 | uint32(ch.Color.G)<<16 | uint32(ch.Color.B)<<8 | 255)
+		fmt.Fprintf(&b, `<Channel ID="Channel:0:%d" Name="%s" Color="%d" SamplesPerPixel="1"/>`, c, xmlEscape(ch.Label(c)), rgba)
+	}
+	fmt.Fprintf(&b, `<TiffData IFD="0" PlaneCount="%d"/>`, s.Z*h.Channels()*h.Times())
+	b.WriteString("</Pixels></Image></OME>")
+	return b.String()
+}
+
+// xmlEscape escapes s for an XML attribute.
+func xmlEscape(s string) string {
+	var b strings.Builder
+	if err := xml.EscapeText(&b, []byte(s)); err != nil {
+		return ""
+	}
+	return strings.ReplaceAll(b.String(), `"`, "&#34;")
+}
+
+// isOMETIFF reports whether path ends in .ome.tif or .ome.tiff.
+func isOMETIFF(path string) bool {
+	p := strings.ToLower(path)
+	return strings.HasSuffix(p, ".ome.tif") || strings.HasSuffix(p, ".ome.tiff")
 }
