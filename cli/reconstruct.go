@@ -100,10 +100,25 @@ func init() {
 				if _, err := zf.options(); err != nil {
 					return err
 				}
+				var vol *volume.Volume
+				if isMulti(args[0], &vf, &sf) {
+					h, err := openHyper(args[0], &vf, &sf)
+					if err != nil {
+						return err
+					}
+					if h.Times()*h.Channels() > 1 {
+						if shard.N > 0 || cf.plan {
+							return usageErrorf("%s has %s: cluster runs (--shard, --plan) reconstruct one channel and time point; choose them with --channels N --time T", args[0], hyperSummary(h))
+						}
+						return reconstructHyper(ctx, env, &ef, &zf, h, hyperRun{in: args[0], out: args[1], method: *method, named: flagSet(fs, "method"),
+							factor: *factor, zscale: *zscale, axes: ax, dtype: *dtype, chunkGiven: flagSet(fs, "chunk")})
+					}
+					vol = h.At(0, 0)
+				}
 				stream := isZarr(args[1])
 				// What the header says is enough to refuse an output too
 				// large for memory before the volume is read.
-				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName && !stream {
+				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName && !stream && vol == nil {
 					vox, _ := vf.voxelFor(in.Voxel)
 					if f, err := reconstructFactor(args[0], vox, *factor, *zscale); err == nil {
 						if err := checkReconstructSize(args[0], in.Shape, f, *zscale); err != nil {
@@ -111,9 +126,10 @@ func init() {
 						}
 					}
 				}
-				vol, err := openVolume(args[0], &vf)
-				if err != nil {
-					return err
+				if vol == nil {
+					if vol, err = openVolume(args[0], &vf); err != nil {
+						return err
+					}
 				}
 				dt, err := outputType(*dtype, vol.DType())
 				if err != nil {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/niiv/niiv/io/zarr"
 	"github.com/niiv/niiv/volume"
@@ -240,8 +241,13 @@ func (s *tiffStack) setHyper(firstTags map[uint16]ifdEntry, ij imagejMeta, isIJ 
 			s.pages = s.pages[:need]
 		}
 		h.channels = make([]volume.Channel, h.c)
-		ranges, luts := s.t.imagejExtra(firstTags)
+		ranges, luts, labels := s.t.imagejExtra(firstTags)
 		for i := range h.channels {
+			// ImageJ keeps slice labels, one per image; niiv writes the
+			// channel's name as the label of each of its planes.
+			if len(labels) == need {
+				h.channels[i].Name = strings.TrimSpace(labels[h.planes(0, i)[0]])
+			}
 			if len(ranges) == 2*h.c && ranges[2*i] < ranges[2*i+1] {
 				h.channels[i].Min, h.channels[i].Max, h.channels[i].HasRange = ranges[2*i], ranges[2*i+1], true
 			}
@@ -276,6 +282,7 @@ const (
 	ijMagic         = 0x494a494a // "IJIJ"
 	ijRanges        = 0x72616e67 // "rang"
 	ijLUTs          = 0x6c757473 // "luts"
+	ijLabels        = 0x6c61626c // "labl"
 	maxIJMeta       = 16 << 20
 )
 
@@ -283,23 +290,23 @@ const (
 // lookup tables (256 red, 256 green, 256 blue values per channel) of
 // ImageJ's private metadata tags; nil for what is absent or malformed
 // (these are display hints, never worth failing a read).
-func (t *tiffReader) imagejExtra(tags map[uint16]ifdEntry) (ranges []float64, luts [][]byte) {
+func (t *tiffReader) imagejExtra(tags map[uint16]ifdEntry) (ranges []float64, luts [][]byte, labels []string) {
 	ce, ok1 := tags[tagIJMetaCounts]
 	de, ok2 := tags[tagIJMeta]
 	if !ok1 || !ok2 || ce.count < 1 || ce.count > 1<<16 || de.count > maxIJMeta {
-		return nil, nil
+		return nil, nil, nil
 	}
 	counts, err := t.uints(tagIJMetaCounts, ce, ce.count)
 	if err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	data, err := t.valueBytes(tagIJMeta, de, maxIJMeta)
 	if err != nil || len(data) < 4 || counts[0] < 4 || counts[0] > uint64(len(data)) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	head := data[:counts[0]]
 	if t.order.Uint32(head) != ijMagic {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pos := counts[0]
 	entry := 1
@@ -307,7 +314,7 @@ func (t *tiffReader) imagejExtra(tags map[uint16]ifdEntry) (ranges []float64, lu
 		typ, n := t.order.Uint32(head[i:]), int(t.order.Uint32(head[i+4:]))
 		for k := 0; k < n; k++ {
 			if entry >= len(counts) || counts[entry] > uint64(len(data))-pos {
-				return ranges, luts
+				return ranges, luts, labels
 			}
 			b := data[pos : pos+counts[entry]]
 			switch typ {
@@ -319,12 +326,18 @@ func (t *tiffReader) imagejExtra(tags map[uint16]ifdEntry) (ranges []float64, lu
 				if len(b) == 768 {
 					luts = append(luts, b)
 				}
+			case ijLabels:
+				u := make([]uint16, len(b)/2)
+				for j := range u {
+					u[j] = t.order.Uint16(b[2*j:])
+				}
+				labels = append(labels, string(utf16.Decode(u)))
 			}
 			pos += counts[entry]
 			entry++
 		}
 	}
-	return ranges, luts
+	return ranges, luts, labels
 }
 
 // openTIFFHyper reads the channels and time points of a TIFF file.

@@ -371,7 +371,7 @@ func TestHyperstackRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkHyper(t, got, h, c.ext != ".tif", c.ext != ".ome.tif")
+				checkHyper(t, got, h, true, c.ext != ".ome.tif")
 				vx := got.Voxel()
 				if vx.Unit == "nm" { // the OME-Zarr reader gives nm
 					vx.Z, vx.X, vx.Unit = vx.Z/1000, vx.X/1000, "µm"
@@ -408,7 +408,7 @@ with tifffile.TiffFile(sys.argv[1]) as tf:
     md = tf.imagej_metadata
     out["tif"] = dict(axes=s.axes, shape=list(a.shape), v=int(a[1, 3, 2, 4, 5]),
         colors=[[int(l[k][255]) for k in range(3)] for l in md["LUTs"]], ranges=list(md["Ranges"]),
-        mode=md.get("mode"))
+        mode=md.get("mode"), labels=list(md.get("Labels", []))[:4])
 with tifffile.TiffFile(sys.argv[3]) as tf:
     s = tf.series[0]
     a = s.asarray()
@@ -440,6 +440,7 @@ print(json.dumps(out))
 			Colors [][3]int
 			Ranges []float64
 			Mode   string
+			Labels []string
 		}
 		OME struct {
 			IsOME bool `json:"is_ome"`
@@ -464,6 +465,9 @@ print(json.dumps(out))
 	}
 	if fmt.Sprint(got.Tif.Colors) != "[[0 255 0] [255 0 255] [255 128 0]]" || fmt.Sprint(got.Tif.Ranges) != "[0 1000 1 2000 2 3000]" || got.Tif.Mode != "composite" {
 		t.Errorf("tifffile reads LUT colours %v, ranges %v, mode %q", got.Tif.Colors, got.Tif.Ranges, got.Tif.Mode)
+	}
+	if fmt.Sprint(got.Tif.Labels) != "[DAPI GFP RFP DAPI]" {
+		t.Errorf("tifffile reads slice labels %q, want the channel names", got.Tif.Labels)
 	}
 	if o := got.OME; !o.IsOME || o.Axes != "TZCYX" || fmt.Sprint(o.Shape) != "[2 4 3 5 6]" || o.V != int(hyperValue(1, 2, 3, 4, 5)) || fmt.Sprint(o.Names) != "[DAPI GFP RFP]" {
 		t.Errorf("tifffile reads the OME-TIFF as %+v", o)

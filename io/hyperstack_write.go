@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/niiv/niiv/io/omezarr"
 	"github.com/niiv/niiv/volume"
@@ -153,11 +154,34 @@ func hyperstackMeta(h *volume.Hyperstack, vols [][]*volume.Volume) (string, []ti
 	// ("IJIJ", then type and count pairs), the ranges as one entry of
 	// doubles, one 768-byte lookup table per channel.
 	le := binary.LittleEndian
+	named := false
+	for c := range nc {
+		named = named || h.Channel(c).Name != ""
+	}
 	head := le.AppendUint32(nil, ijMagic)
+	if named {
+		head = le.AppendUint32(le.AppendUint32(head, ijLabels), uint32(nt*nz*nc))
+	}
 	head = le.AppendUint32(le.AppendUint32(head, ijRanges), 1)
 	head = le.AppendUint32(le.AppendUint32(head, ijLUTs), uint32(nc))
 	data := append([]byte(nil), head...)
-	counts := []uint32{uint32(len(head)), uint32(8 * len(ranges))}
+	counts := []uint32{uint32(len(head))}
+	if named {
+		// Each plane's label is its channel's name, in page order.
+		label := make([][]byte, nc)
+		for c := range nc {
+			for _, u := range utf16.Encode([]rune(h.Channel(c).Name)) {
+				label[c] = le.AppendUint16(label[c], u)
+			}
+		}
+		for range nt * nz {
+			for c := range nc {
+				data = append(data, label[c]...)
+				counts = append(counts, uint32(len(label[c])))
+			}
+		}
+	}
+	counts = append(counts, uint32(8*len(ranges)))
 	for _, r := range ranges {
 		data = le.AppendUint64(data, math.Float64bits(r))
 	}
