@@ -23,14 +23,16 @@ const axesUsage = "axes of a .npy/.npz array of more than 3 dimensions, e.g. czy
 // registerPick adds --channel and --time, which pick the channel and time
 // point a one-volume command reads from a file that has several.
 func (v *voxelFlags) registerPick(fs *flag.FlagSet) {
+	v.pickable = true
 	fs.StringVar(&v.channel, "channel", "", "channel `N` (from 0) of a multi-channel file")
 	fs.StringVar(&v.time, "time", "", "time point `N` (from 0) of a time series")
 }
 
-// picking reports whether the file must be opened as a hyperstack to pick
-// its channel and time point.
+// picking reports whether the file is opened as a hyperstack to pick its
+// channel and time point: always for commands with --channel and --time
+// (a file of several asks which), else when --axes is given.
 func (v *voxelFlags) picking() bool {
-	return v != nil && (v.axes != "" || v.channel != "" || v.time != "")
+	return v != nil && (v.pickable || v.axes != "" || v.channel != "" || v.time != "")
 }
 
 // parseIndex parses a --channel or --time value ("" is -1: not given).

@@ -29,6 +29,7 @@ type voxelFlags struct {
 	// channel and time pick one channel and time point (registerPick);
 	// "" when not given.
 	channel, time string
+	pickable      bool // registerPick was called
 }
 
 func (v *voxelFlags) register(fs *flag.FlagSet) {

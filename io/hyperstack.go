@@ -441,7 +441,8 @@ func openZarrHyper(path string, o Options) (*volume.Hyperstack, error) {
 		return volume.Single(v), nil
 	}
 	chs := make([]volume.Channel, nc)
-	if om, err := readOmero(path); err == nil && len(om) == nc {
+	om, step, unit, err := readOmero(path)
+	if err == nil && len(om) == nc {
 		chs = om
 	}
 	m := im.Meta()
@@ -454,9 +455,46 @@ func openZarrHyper(path string, o Options) (*volume.Hyperstack, error) {
 			return nil, &Error{"read", path, fmt.Errorf("%w; open it lazily instead (the default above %s)", err, HumanBytes(LazyAbove))}
 		}
 	}
-	return buildHyper(path, nt, chs, lazy, func(t, c int, name string) (volume.Source, error) {
+	h, err := buildHyper(path, nt, chs, lazy, func(t, c int, name string) (volume.Source, error) {
 		return &zarrTC{im: im, t: t, c: c, name: name}, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	h.TimeStep, h.TimeUnit = step, unit
+	return h, nil
+}
+
+// omeMultiscale is what readOmero uses of the multiscales metadata: the
+// time axis's unit and scale.
+type omeMultiscale struct {
+	Axes []struct {
+		Name string `json:"name"`
+		Unit string `json:"unit"`
+	} `json:"axes"`
+	Datasets []struct {
+		Transforms []struct {
+			Type  string    `json:"type"`
+			Scale []float64 `json:"scale"`
+		} `json:"coordinateTransformations"`
+	} `json:"datasets"`
+}
+
+// timeStep returns the interval of the t axis, when the metadata has one
+// with a unit.
+func (m *omeMultiscale) timeStep() (float64, string) {
+	units := map[string]string{"second": "s", "millisecond": "ms", "minute": "min", "hour": "h"}
+	for i, a := range m.Axes {
+		if a.Name != "t" || units[a.Unit] == "" || len(m.Datasets) == 0 {
+			continue
+		}
+		for _, tr := range m.Datasets[0].Transforms {
+			if tr.Type == "scale" && len(tr.Scale) == len(m.Axes) && tr.Scale[i] > 0 && !math.IsInf(tr.Scale[i], 0) {
+				return tr.Scale[i], units[a.Unit]
+			}
+		}
+	}
+	return 0, ""
 }
 
 // omeroChannel is one channel of OME-Zarr's omero metadata.
@@ -470,20 +508,22 @@ type omeroChannel struct {
 }
 
 // readOmero reads the channel names, colours and display windows of a
-// local OME-Zarr image (0.4's .zattrs or 0.5's zarr.json).
-func readOmero(path string) ([]volume.Channel, error) {
+// local OME-Zarr image (0.4's .zattrs or 0.5's zarr.json), and the
+// interval of its time axis.
+func readOmero(path string) (_ []volume.Channel, step float64, unit string, _ error) {
 	if zarr.IsURL(path) {
-		return nil, errors.New("omero metadata is read from local images only")
+		return nil, 0, "", errors.New("omero metadata is read from local images only")
+	}
+	type omero struct {
+		Channels []omeroChannel `json:"channels"`
 	}
 	var attrs struct {
-		Omero *struct {
-			Channels []omeroChannel `json:"channels"`
-		} `json:"omero"`
-		Attributes struct {
+		Omero       *omero          `json:"omero"`
+		Multiscales []omeMultiscale `json:"multiscales"`
+		Attributes  struct {
 			OME struct {
-				Omero *struct {
-					Channels []omeroChannel `json:"channels"`
-				} `json:"omero"`
+				Omero       *omero          `json:"omero"`
+				Multiscales []omeMultiscale `json:"multiscales"`
 			} `json:"ome"`
 		} `json:"attributes"`
 	}
@@ -496,17 +536,22 @@ func readOmero(path string) ([]volume.Channel, error) {
 		if json.Unmarshal(b, &attrs) != nil {
 			continue
 		}
+		ms := attrs.Multiscales
 		if attrs.Omero != nil {
 			chs = attrs.Omero.Channels
 		} else if attrs.Attributes.OME.Omero != nil {
 			chs = attrs.Attributes.OME.Omero.Channels
+			ms = attrs.Attributes.OME.Multiscales
+		}
+		if len(ms) > 0 {
+			step, unit = ms[0].timeStep()
 		}
 		if chs != nil {
 			break
 		}
 	}
 	if chs == nil {
-		return nil, errors.New("no omero channels")
+		return nil, step, unit, errors.New("no omero channels")
 	}
 	out := make([]volume.Channel, len(chs))
 	for i, c := range chs {
@@ -518,7 +563,7 @@ func readOmero(path string) ([]volume.Channel, error) {
 			out[i].Min, out[i].Max, out[i].HasRange = *w.Start, *w.End, true
 		}
 	}
-	return out, nil
+	return out, step, unit, nil
 }
 
 // parseAxes checks an axes string for a .npy or .npz array of rank n:
