@@ -484,3 +484,47 @@ print(json.dumps(out))
 		t.Errorf("zarr-python reads omero colours %v, labels %v", z.Colors, z.Labels)
 	}
 }
+
+// TestImageJMetadataMalformed checks that broken ImageJ display metadata
+// (lookup tables, ranges, labels) is ignored, never fails the read.
+func TestImageJMetadataMalformed(t *testing.T) {
+	le := binary.LittleEndian
+	good := func() []byte {
+		b := le.AppendUint32(nil, ijMagic)
+		b = le.AppendUint32(le.AppendUint32(b, ijLUTs), 2)
+		return b
+	}
+	cases := map[string]struct {
+		counts []uint32
+		data   []byte
+	}{
+		"wrong magic":         {[]uint32{12}, append(le.AppendUint32(nil, 0x12345678), make([]byte, 8)...)},
+		"counts past data":    {[]uint32{12, 768, 768}, good()},
+		"header past data":    {[]uint32{1 << 20}, good()},
+		"short lookup tables": {[]uint32{12, 10, 10}, append(good(), make([]byte, 20)...)},
+		"too many entries":    {[]uint32{12, 768}, append(good(), make([]byte, 768)...)},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.tif")
+			v, _ := volume.New(volume.Shape{Z: 4, Y: 2, X: 3}, make([]uint8, 24), volume.Unknown())
+			l := layoutFor(v)
+			l.desc = "ImageJ=1.11a\nimages=4\nchannels=2\nslices=2\nhyperstack=true\n"
+			var cb []byte
+			for _, n := range c.counts {
+				cb = le.AppendUint32(cb, n)
+			}
+			l.extra = []tiffTag{{tagIJMetaCounts, tLong, uint64(len(c.counts)), cb}, {tagIJMeta, tByte, uint64(len(c.data)), c.data}}
+			if err := writeTIFFFile(path, &l, pagesOf(v)); err != nil {
+				t.Fatal(err)
+			}
+			h, err := OpenHyperstack(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Channels() != 2 || h.Channel(0).ColorKnown || h.Channel(1).Color != volume.Magenta {
+				t.Errorf("got %v, channel 0 %+v, channel 1 %+v", h, h.Channel(0), h.Channel(1))
+			}
+		})
+	}
+}

@@ -92,13 +92,11 @@ func Composite(dst *image.RGBA, layers []Layer) error {
 	return nil
 }
 
-// addClamp returns a + b, at most 255.
+// addClamp returns a + b, at most 255, without a branch: a sum past 255
+// has bit 8 set, and or-ing in 0 − 1 = all ones saturates it.
 func addClamp(a, b uint8) uint8 {
 	s := uint16(a) + uint16(b)
-	if s > 255 {
-		return 255
-	}
-	return uint8(s)
+	return uint8(s | -(s >> 8))
 }
 
 // CompositeImage returns the composite of layers in a new RGBA image of
