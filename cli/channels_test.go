@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/volume"
 )
 
 // TestChannelCommands drives sample, info, convert and reconstruct over a
@@ -162,5 +163,27 @@ func writeNPY4(t *testing.T, path string, dims []int) {
 	b = append(b, make([]byte, 4*n)...)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReconstructOneChannelKeepsMetadata reconstructs one channel chosen
+// from a file of several into a TIFF that keeps its name and colour.
+func TestReconstructOneChannelKeepsMetadata(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tif := filepath.Join(dir, "conf.tif")
+	if _, _, err := runCtx(ctx, "sample", "--channels", "2", "--times", "2", "--size", "16", "--factor", "2", tif); err != nil {
+		t.Fatal(err)
+	}
+	one := filepath.Join(dir, "one.tif")
+	if _, _, err := runCtx(ctx, "reconstruct", "--method", "linear", "--channels", "1", "--time", "1", tif, one); err != nil {
+		t.Fatal(err)
+	}
+	h, err := volio.OpenHyperstack(one, volio.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := h.Channel(0); h.Channels() != 1 || ch.Name != "mitochondria" || ch.Color != (volume.Color{R: 255, B: 255}) || h.Shape().Z != 16 {
+		t.Errorf("got %v, channel %+v", h, ch)
 	}
 }

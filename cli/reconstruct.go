@@ -101,6 +101,7 @@ func init() {
 					return err
 				}
 				var vol *volume.Volume
+				var picked *pickedChannel // the channel chosen from a file of several
 				if isMulti(args[0], &vf, &sf) {
 					h, err := openHyper(args[0], &vf, &sf)
 					if err != nil {
@@ -114,6 +115,7 @@ func init() {
 							factor: *factor, zscale: *zscale, axes: ax, dtype: *dtype, chunkGiven: flagSet(fs, "chunk")})
 					}
 					vol = h.At(0, 0)
+					picked = &pickedChannel{h.Name, h.Channel(0)}
 				}
 				stream := isZarr(args[1])
 				// What the header says is enough to refuse an output too
@@ -192,7 +194,17 @@ func init() {
 				if out, err = reconstruct.Convert(out, dt); err != nil {
 					return err
 				}
-				if err := save(ctx, env, args[1], out, &zf); err != nil {
+				if picked != nil {
+					// Keep the chosen channel's name, colour and range.
+					h, err := volume.NewHyperstack(picked.name, [][]*volume.Volume{{out}}, []volume.Channel{picked.ch})
+					if err != nil {
+						return err
+					}
+					err = saveHyper(ctx, env, args[1], h, &zf)
+				} else {
+					err = save(ctx, env, args[1], out, &zf)
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v (%s, %.2fs)\n", args[1], out.Shape(), out.DType(), out.Voxel, m.Name(), el.Seconds())
@@ -382,4 +394,10 @@ func divisorAtMost(n, m int) int {
 		}
 	}
 	return 1
+}
+
+// pickedChannel is the channel reconstruct read from a file of several.
+type pickedChannel struct {
+	name string
+	ch   volume.Channel
 }

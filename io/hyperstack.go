@@ -365,7 +365,7 @@ func openTIFFHyper(path string, o Options) (*volume.Hyperstack, error) {
 			return nil, err
 		}
 		hs := volume.Single(v)
-		if h != nil && h.channels[0].HasRange {
+		if h != nil && (h.channels[0].HasRange || h.channels[0].ColorKnown || h.channels[0].Name != "") {
 			hs, _ = volume.NewHyperstack(hs.Name, [][]*volume.Volume{{v}}, h.channels)
 		}
 		return hs, nil

@@ -34,6 +34,7 @@ cases = [
     ("ij_tzyx", "imagej", "TZYX"), ("ij_tcyx", "imagej", "TCYX"), ("ij_cyx", "imagej", "CYX"),
     ("ome_tczyx", "ome", "TCZYX"), ("ome_czyx", "ome", "CZYX"), ("ome_zcyx", "ome", "ZCYX"),
     ("ome_tzcyx", "ome", "TZCYX"), ("ome_ctzyx", "ome", "CTZYX"),
+    ("ome_tzyx", "ome", "TZYX"), ("ome_ztyx", "ome", "ZTYX"),
 ]
 size = dict(T=2, C=3, Z=4, Y=5, X=6)
 mult = dict(T=10000, C=1000, Z=100, Y=10, X=1)
@@ -79,6 +80,7 @@ func TestOpenHyperstackTifffile(t *testing.T) {
 		{"ome_tczyx", 2, 3, []string{"DAPI", "GFP", "RFP"}}, {"ome_czyx", 1, 3, []string{"DAPI", "GFP", "RFP"}},
 		{"ome_zcyx", 1, 3, []string{"DAPI", "GFP", "RFP"}}, {"ome_tzcyx", 2, 3, []string{"DAPI", "GFP", "RFP"}},
 		{"ome_ctzyx", 2, 3, []string{"DAPI", "GFP", "RFP"}},
+		{"ome_tzyx", 2, 1, nil}, {"ome_ztyx", 2, 1, nil},
 	}
 	for _, c := range cases {
 		for _, lazy := range []Lazy{LazyNever, LazyAlways} {
@@ -136,6 +138,38 @@ func TestOpenHyperstackTifffile(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestOpenTimeSeriesFirst checks that the one-volume readers read the
+// first time point of a single-channel time series (ImageJ or OME-TIFF, z
+// or time varying fastest), never its pages as z.
+func TestOpenTimeSeriesFirst(t *testing.T) {
+	py := tifffilePython(t)
+	dir := t.TempDir()
+	if out, err := exec.Command(py, "-c", hyperScript, dir).CombinedOutput(); err != nil {
+		t.Fatalf("tifffile: %v\n%s", err, out)
+	}
+	for _, name := range []string{"ij_tzyx", "ome_tzyx", "ome_ztyx"} {
+		for _, lazy := range []Lazy{LazyNever, LazyAlways} {
+			path := filepath.Join(dir, name+".tif")
+			v, err := OpenWith(path, Options{Lazy: lazy})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if v.Shape() != (volume.Shape{Z: 4, Y: 5, X: 6}) {
+				t.Fatalf("%s: shape %v, want the first time point's 4×5×6", name, v.Shape())
+			}
+			for z := range 4 {
+				if got, want := v.At(z, 4, 5), hyperValue(0, 0, z, 4, 5); got != want {
+					t.Errorf("%s (lazy %v): (z %d, y 4, x 5) = %v, want %v", name, lazy == LazyAlways, z, got, want)
+				}
+			}
+			info, err := Inspect(path)
+			if err != nil || info.Shape.Z != 4 || info.Times != 2 || !strings.Contains(info.Detail, "time point 1 of 2") {
+				t.Errorf("%s: inspect %+v, %v", name, info, err)
+			}
 		}
 	}
 }

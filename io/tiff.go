@@ -578,6 +578,10 @@ type tiffStack struct {
 	// hyper is where each channel's and time point's planes are among
 	// pages, set only when parsed for a hyperstack (parseTIFFPages' all).
 	hyper *tiffHyper
+	// kept lists the file's page index of each of pages when they are not
+	// the first len(pages) of the file (the first time point of an
+	// OME-TIFF whose time varies faster than z); nil otherwise.
+	kept []int
 }
 
 // openTIFF parses the header and directories of path. With firstOnly it
@@ -749,6 +753,24 @@ func parseTIFFPages(r io.ReaderAt, size int64, firstOnly, forRead, all bool, onP
 	}
 	if !all && isOME && !firstOnly && ome.sizeC > 1 {
 		return nil, tiffFormatErr("OME-TIFF with %d channels: read one channel at a time (niiv: --channel N) or open it as a hyperstack", ome.sizeC)
+	}
+	if !all && isOME && !firstOnly && ome.sizeT > 1 {
+		// A time series of z-stacks: the first time point is the volume,
+		// as for ImageJ hyperstacks.
+		if err := s.setHyper(firstTags, ij, false, ome, true, forRead); err != nil {
+			return nil, err
+		}
+		h := s.hyper
+		planes := h.planes(0, 0)
+		keep := make([]tiffPage, len(planes))
+		for i, p := range planes {
+			keep[i] = s.pages[p]
+		}
+		if planes[len(planes)-1] != len(planes)-1 {
+			s.kept = planes
+		}
+		s.pages, s.shape.Z, s.hyper = keep, len(keep), nil
+		notes = append(notes, fmt.Sprintf("time point 1 of %d read (OME-TIFF of %d planes × %d time points)", h.t, h.z, h.t))
 	}
 	if !s.contiguous && !forRead {
 		// A cut-short file loses its last page's data first: check that

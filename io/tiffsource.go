@@ -140,6 +140,14 @@ func newTIFFSourceOf(r io.ReaderAt, size int64, path string, all bool) (*tiffSou
 	if st.contiguous {
 		tables = tables[:1]
 	}
+	if st.kept != nil {
+		// The kept pages are not the first ones: take their tables.
+		kt, ke := make([]*tiffChunks, len(st.kept)), make([]error, len(st.kept))
+		for i, p := range st.kept {
+			kt[i], ke[i] = tables[p], errs[p]
+		}
+		tables, errs = kt, ke
+	}
 	tables = tables[:len(st.pages)]
 	for _, err := range errs[:len(tables)] {
 		if err != nil {
