@@ -312,7 +312,10 @@ func writeRawNPY(t *testing.T, path, descr string, dims []int, data []float32) {
 
 // testHyper returns a T×C hyperstack of uint16 volumes holding
 // hyperValue, with named, coloured channels.
-func testHyper(t *testing.T, nt, nc int) *volume.Hyperstack {
+func testHyper(t *testing.T, nt, nc int) *volume.Hyperstack { return testHyperT(t, nt, nc) }
+
+// testHyperT is testHyper for tests and fuzzers.
+func testHyperT(t testing.TB, nt, nc int) *volume.Hyperstack {
 	t.Helper()
 	s := volume.Shape{Z: 4, Y: 5, X: 6}
 	vox := volume.Voxel{Z: 0.3, Y: 0.1, X: 0.1, Unit: "µm", Known: true}
@@ -561,4 +564,57 @@ func TestImageJMetadataMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTIFFHyperstack feeds arbitrary bytes to OpenHyperstack through a
+// file: it must never panic or allocate past MaxBytes, and reading into
+// memory and lazily must give the same hyperstack.
+//
+//	go test ./io -run '^$' -fuzz FuzzTIFFHyperstack -fuzztime 60s
+func FuzzTIFFHyperstack(f *testing.F) {
+	old := MaxBytes
+	MaxBytes = 16 << 20
+	f.Cleanup(func() { MaxBytes = old })
+	dir := f.TempDir()
+	// Seeds: niiv's ImageJ hyperstack and OME-TIFF writers, and fixtures.
+	h := testHyperT(f, 2, 2)
+	for _, name := range []string{"h.tif", "h.ome.tif"} {
+		p := filepath.Join(dir, name)
+		if err := SaveHyperstack(context.Background(), p, h, omezarr.Options{}); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, fx := range []fixture{
+		{w: 6, h: 4, z: 6, desc: "ImageJ=1.11a\nimages=6\nchannels=3\nslices=2\nhyperstack=true\norder=xyzct\n"},
+		{w: 6, h: 4, z: 4, bps: 16, desc: `<OME><Image><Pixels DimensionOrder="XYTCZ" SizeZ="1" SizeC="2" SizeT="2"><Channel Name="a" Color="-16776961"/><Channel/></Pixels></Image></OME>`},
+	} {
+		f.Add(fx.build())
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "fuzz.tif")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mem, merr := OpenHyperstack(p, Options{Lazy: LazyNever})
+		lazy, lerr := OpenHyperstack(p, Options{Lazy: LazyAlways})
+		if merr != nil || lerr != nil {
+			return
+		}
+		if mem.Times() != lazy.Times() || mem.Channels() != lazy.Channels() || mem.Shape() != lazy.Shape() {
+			t.Fatalf("in memory %v, lazily %v", mem, lazy)
+		}
+		if mem.Bytes() > MaxBytes {
+			t.Fatalf("read %d bytes, limit %d", mem.Bytes(), MaxBytes)
+		}
+		s := mem.Shape()
+		tt, c := mem.Times()-1, mem.Channels()-1
+		if a, b := mem.At(tt, c).At(s.Z-1, s.Y-1, s.X-1), lazy.At(tt, c).At(s.Z-1, s.Y-1, s.X-1); a != b && !(a != a && b != b) {
+			t.Fatalf("last voxel %v in memory, %v lazily", a, b)
+		}
+	})
 }
