@@ -745,7 +745,18 @@ func readNPZAxes(path, axes string, o Options) (npyHeader, any, volume.Voxel, er
 		return npyHeader{}, nil, volume.Voxel{}, &Error{"read", path, err}
 	}
 	data := makeData(r.h.dtype, r.h.shape.Len())
-	if err := readFull(r.m.data, data, r.h.big); err != nil {
+	err = readFull(r.m.data, data, r.h.big)
+	if err == nil {
+		// Read to the end, where the zip reader checks the CRC.
+		var one [1]byte
+		switch n, rerr := io.ReadFull(r.m.data, one[:]); {
+		case n > 0:
+			err = errors.New("the member holds more data than its header says")
+		case rerr != io.EOF:
+			err = fmt.Errorf("reading voxel data: %v", rerr)
+		}
+	}
+	if err != nil {
 		return npyHeader{}, nil, volume.Voxel{}, &Error{"read", path, fmt.Errorf("array %q: %w: %v", r.m.name, ErrFormat, err)}
 	}
 	return r.h, data, vox, nil

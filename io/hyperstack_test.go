@@ -211,10 +211,22 @@ func TestOpenHyperstackNPYAxes(t *testing.T) {
 	}
 	path := filepath.Join(dir, "a.npy")
 	writeRawNPY(t, path, "<f4", dims, data)
-	h, err := OpenHyperstack(path, Options{Axes: "CZTYX"})
-	if err != nil {
+	npz := filepath.Join(dir, "a.npz")
+	if err := os.WriteFile(npz, npzBytes(t, deflated("stack.npy", rawNPY("<f4", dims, data))), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, path := range []string{path, npz} {
+		h, err := OpenHyperstack(path, Options{Axes: "CZTYX"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkNPYHyper(t, h)
+	}
+}
+
+// checkNPYHyper checks the hyperstack TestOpenHyperstackNPYAxes reads.
+func checkNPYHyper(t *testing.T, h *volume.Hyperstack) {
+	t.Helper()
 	if h.Times() != 2 || h.Channels() != 2 || h.Shape() != (volume.Shape{Z: 3, Y: 4, X: 5}) {
 		t.Fatalf("got %v", h)
 	}
@@ -297,6 +309,13 @@ func writeHyperTIFFDesc(t *testing.T, path, desc string, pages int) {
 // writeRawNPY writes a little-endian float32 .npy of the given dimensions.
 func writeRawNPY(t *testing.T, path, descr string, dims []int, data []float32) {
 	t.Helper()
+	if err := os.WriteFile(path, rawNPY(descr, dims, data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawNPY returns the bytes of a little-endian float32 .npy.
+func rawNPY(descr string, dims []int, data []float32) []byte {
 	b := make([]byte, 0, 4*len(data))
 	for _, f := range data {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
@@ -305,9 +324,7 @@ func writeRawNPY(t *testing.T, path, descr string, dims []int, data []float32) {
 	for i, d := range dims {
 		shape[i] = strconv.Itoa(d)
 	}
-	if err := os.WriteFile(path, npyBytes(descr, false, "("+strings.Join(shape, ", ")+")", b), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return npyBytes(descr, false, "("+strings.Join(shape, ", ")+")", b)
 }
 
 // testHyper returns a T×C hyperstack of uint16 volumes holding
