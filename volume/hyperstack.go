@@ -6,18 +6,6 @@ import (
 	"strings"
 )
 
-// Channels and time points.
-//
-// A Hyperstack is what a light-microscopy file holds: T time points × C
-// channels of one 3-D (z, y, x) grayscale volume each. Every element is an
-// ordinary *Volume — in memory, or lazy (NewLazy) over a Source that reads
-// only that channel's and time point's planes — so every single-channel
-// consumer (views, statistics, reconstruction, writers) works on one
-// element unchanged, and a file with one channel and one time point is a
-// Hyperstack of one Volume (Single). Channel metadata (name, colour,
-// display range) is kept beside the volumes; the channel and time axes are
-// never folded into z.
-
 // Color is a channel's display colour, as 8-bit red, green and blue: the
 // colour the channel's maximum intensity is drawn in.
 type Color struct{ R, G, B uint8 }
@@ -110,9 +98,23 @@ func (c Channel) Label(index int) string {
 	return fmt.Sprintf("channel %d", index)
 }
 
-// Hyperstack is T time points × C channels of 3-D volumes of one shape,
-// element type and voxel size, with per-channel metadata and the time step.
-// It is immutable once made; its volumes are shared, not copied.
+// Hyperstack is what a light-microscopy file holds: T time points × C
+// channels of 3-D (z, y, x) grayscale volumes of one shape, element type
+// and voxel size, with per-channel metadata (name, colour, display range)
+// and the time step.
+//
+// Every element is an ordinary *Volume — in memory, or lazy (NewLazy) over
+// a Source that reads only that channel's and time point's planes (Planes
+// for files whose planes interleave channels and time, a chunked array's
+// own reads for OME-Zarr) — so every one-volume consumer (views,
+// statistics, reconstruction, writers) works on one element unchanged: it
+// normalises each channel and time point with its own statistics, and
+// caches keyed on the *Volume never mix channels. A file of one channel
+// and one time point is a Hyperstack of one Volume (Single). The channel
+// and time axes are never folded into z.
+//
+// A Hyperstack is immutable once made (SetVoxel aside); its volumes are
+// shared, not copied, with the hyperstacks Select makes.
 type Hyperstack struct {
 	// Name is a human label, usually the file name.
 	Name string
