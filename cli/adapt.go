@@ -32,6 +32,7 @@ func init() {
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
+			vf.registerPick(fs)
 			var ef engineFlags
 			ef.register(fs)
 			model := fs.String("model", defaultModel, "model to adapt: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported")

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"path/filepath"
+	"strings"
 
 	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/volume"
@@ -16,11 +18,13 @@ func init() {
 		Name:    "convert",
 		Short:   "convert a volume between formats (npy, TIFF, OME-Zarr, MRC), keeping the voxel size",
 		Args:    "IN OUT",
-		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff,\n.zarr for OME-Zarr 0.4 with a pyramid, or 0.5 with --ome-zarr 0.5, .mrc). The voxel size\nis kept (TIFF output carries ImageJ metadata that Fiji and tifffile read; TIFF stores\nfloat64 volumes as float32).\nA chunked or MRC input larger than memory streams into OME-Zarr chunk by chunk.",
+		Summary: "Convert a volume between formats; OUT's extension picks the format (.npy, .tif, .tiff,\n.zarr for OME-Zarr 0.4 with a pyramid, or 0.5 with --ome-zarr 0.5, .mrc). The voxel size\nis kept (TIFF output carries ImageJ metadata that Fiji and tifffile read; TIFF stores\nfloat64 volumes as float32).\nA chunked or MRC input larger than memory streams into OME-Zarr chunk by chunk.\nChannels and time points (ImageJ hyperstacks, OME-TIFF, OME-Zarr, or a .npy/.npz with --axes)\nare all carried, or those --channels and --time choose, with their names and colours, into\nan ImageJ hyperstack (.tif), an OME-TIFF (.ome.tif) or an OME-Zarr image (.zarr).",
 		MinArgs: 2, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
+			var sf selectFlags
+			sf.register(fs)
 			var zf zarrFlags
 			zf.register(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
@@ -29,6 +33,19 @@ func init() {
 				}
 				if _, err := zf.options(); err != nil {
 					return err
+				}
+				if isMulti(args[0], &vf, &sf) {
+					// Every channel and time point (or the chosen ones),
+					// with their names, colours and display ranges.
+					h, err := openHyper(args[0], &vf, &sf)
+					if err != nil {
+						return err
+					}
+					if err := saveHyper(ctx, env, args[1], h, &zf); err != nil {
+						return err
+					}
+					printWrittenHyper(env, args[1], h)
+					return nil
 				}
 				vol, err := openVolume(args[0], &vf)
 				if err != nil {
@@ -97,9 +114,19 @@ func init() {
 			seed := fs.Uint64("seed", 1, "random seed")
 			dtype := fs.String("dtype", "", "element type of the output: uint8, uint16 or float32 (default: uint8 when --factor is 1,\nelse float32, the mean of the pooled voxels); integers are rounded and clipped")
 			tile := fs.String("tile", "", "repeat the sample, mirrored, to shape `z,y,x` (streamed: e.g. 512,8192,8192 with .zarr\nmakes a 34 GB OME-Zarr in the memory of a few chunks)")
+			channels := fs.Int("channels", 0, "write a confocal-like light-microscopy sample of this many channels (1–8; membrane,\nmitochondria, cytosol, …, each blurred and noisy differently), as an ImageJ hyperstack\n(.tif), an OME-TIFF (.ome.tif or --ome) or an OME-Zarr image (.zarr); --factor defaults to 3\n(0.3 µm z, 0.1 µm x/y)")
+			times := fs.Int("times", 0, "time points of the confocal-like sample (default 5 with --channels; the structures drift)")
+			ome := fs.Bool("ome", false, "write the confocal-like sample as OME-TIFF (OUT a .tif)")
 			var zf zarrFlags
 			zf.register(fs)
 			return func(ctx context.Context, env *Env, args []string) error {
+				if *channels != 0 || *times != 0 || *ome {
+					f := *factor
+					if !flagSet(fs, "factor") {
+						f = 3
+					}
+					return confocalSample(ctx, env, args[0], *channels, *times, f, *size, *seed, *ome, *dtype != "" || *tile != "", &zf)
+				}
 				var tiled volume.Shape
 				if *tile != "" {
 					t, err := parseInts(*tile, 3)
@@ -220,4 +247,57 @@ func castVolume(v *volume.Volume, dtype string) (*volume.Volume, error) {
 func atFlat(v *volume.Volume, i int) float64 {
 	s := v.Shape()
 	return v.At(i/(s.Y*s.X), i/s.X%s.Y, i%s.X)
+}
+
+// confocalSample writes the confocal-like sample (sample.Confocal) of
+// `niiv sample --channels N --times T`.
+func confocalSample(ctx context.Context, env *Env, out string, channels, times, factor, size int, seed uint64, ome, other bool, zf *zarrFlags) error {
+	if other {
+		return usageErrorf("--dtype and --tile make the EM-like sample; the confocal-like one (--channels, --times) is uint16")
+	}
+	if channels == 0 {
+		channels = 3
+	}
+	if times == 0 {
+		times = 5
+	}
+	if channels < 1 || channels > volume.MaxShown {
+		return usageErrorf("--channels %d: want 1 to %d", channels, volume.MaxShown)
+	}
+	if times < 1 || times > 100 {
+		return usageErrorf("--times %d: want 1 to 100", times)
+	}
+	if size < 16 || size > 512 {
+		return usageErrorf("--size %d: must be between 16 and 512", size)
+	}
+	if factor < 1 || factor > size {
+		return usageErrorf("--factor %d: must be between 1 and --size %d", factor, size)
+	}
+	if err := checkOutput("", out); err != nil {
+		return err
+	}
+	ext := strings.ToLower(filepath.Ext(out))
+	if ome && ext != ".tif" && ext != ".tiff" {
+		return usageErrorf("--ome writes an OME-TIFF: OUT must end in .tif or .tiff")
+	}
+	if ext != ".tif" && ext != ".tiff" && !isZarr(out) && channels*times > 1 {
+		return usageErrorf("%s: a sample of %d channels × %d time points is written as .tif (ImageJ hyperstack), .ome.tif (OME-TIFF) or .zarr (OME-Zarr)", out, channels, times)
+	}
+	if _, err := zf.options(); err != nil {
+		return err
+	}
+	h, err := sample.Confocal(ctx, sample.ConfocalOptions{Options: sample.Options{Size: size, Seed: seed}, Channels: channels, Times: times, Factor: factor})
+	if err != nil {
+		return err
+	}
+	if ome {
+		err = volio.WriteOMETIFF(out, h)
+	} else {
+		err = saveHyper(ctx, env, out, h, zf)
+	}
+	if err != nil {
+		return err
+	}
+	printWrittenHyper(env, out, h)
+	return nil
 }

@@ -46,6 +46,7 @@ func init() {
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
 			vf.register(fs)
+			vf.registerPick(fs)
 			var ef engineFlags
 			ef.register(fs)
 			factor := fs.Int("factor", 8, "z pooling factor (≥ 2)")

@@ -52,6 +52,9 @@ func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {
 		format = "generated"
 		detail string
 	)
+	if path != SampleName && vf.axes != "" {
+		return infoHyper(w, path, vf, headerOnly, volio.Info{Path: path})
+	}
 	if path != SampleName {
 		opt := vf.openOptions()
 		if !headerOnly && opt.Warn != nil {
@@ -62,6 +65,9 @@ func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {
 			return err
 		}
 		shape, dt, vox, format, detail = in.Shape, in.DType, in.Voxel, string(in.Format), in.Detail
+		if in.Channels > 1 || in.Times > 1 {
+			return infoHyper(w, path, vf, headerOnly, in)
+		}
 	}
 	var vol *volume.Volume
 	if !headerOnly || path == SampleName {
@@ -101,5 +107,73 @@ func info(w io.Writer, path string, vf *voxelFlags, headerOnly bool) error {
 			fmt.Fprintf(w, "  statistics  %s (the volume is read lazily)\n", st.Estimated)
 		}
 	}
+	return nil
+}
+
+// infoHyper prints what info prints for a file of several channels or time
+// points: the shape, type and voxel size of each, then one line per
+// channel (name, colour, display range from the file, value range) and the
+// time points. in is what the header said (Format empty when not read).
+func infoHyper(w io.Writer, path string, vf *voxelFlags, headerOnly bool, in volio.Info) error {
+	o := *vf
+	if headerOnly {
+		o.lazy = "always" // only the headers of region-readable files
+	}
+	h, err := openHyper(path, &o, nil)
+	if err != nil {
+		return err
+	}
+	shape, dt, vox := h.Shape(), h.DType(), h.Voxel()
+	fmt.Fprintf(w, "%s\n", path)
+	format := string(in.Format)
+	if format == "" {
+		if fm, err := volio.Detect(path); err == nil {
+			format = string(fm)
+		}
+	}
+	fmt.Fprintf(w, "  format      %s", format)
+	if in.Detail != "" {
+		fmt.Fprintf(w, " (%s)", in.Detail)
+	} else if vf.axes != "" {
+		fmt.Fprintf(w, " (axes %s)", vf.axes)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  shape       %v per channel and time point\n", shape)
+	fmt.Fprintf(w, "  dtype       %v (%s in all)\n", dt, volio.HumanBytes(h.Bytes()))
+	fmt.Fprintf(w, "  voxel       %v\n", vox)
+	if vox.Known {
+		fmt.Fprintf(w, "  anisotropy  %.3g× (z / xy)\n", vox.Anisotropy())
+	} else {
+		fmt.Fprintf(w, "  anisotropy  unknown: the file has no voxel size; give one with --voxel z,y,x --unit nm\n")
+	}
+	fmt.Fprintf(w, "  channels    %d", h.Channels())
+	if h.Channels() > volume.MaxShown {
+		fmt.Fprintf(w, " (a composite shows at most %d: choose with --channels)", volume.MaxShown)
+	}
+	fmt.Fprintln(w)
+	for c := range h.Channels() {
+		ch := h.Channel(c)
+		col := ch.Color.String()
+		if !ch.ColorKnown {
+			col += " (default)"
+		}
+		fmt.Fprintf(w, "    %-3d %-14s %-18s", c, ch.Label(c), col)
+		if ch.HasRange {
+			fmt.Fprintf(w, " display %.6g–%.6g", ch.Min, ch.Max)
+		}
+		if !headerOnly {
+			st := h.At(0, c).Stats()
+			fmt.Fprintf(w, " range %.6g–%.6g, mean %.6g", st.Min, st.Max, st.Mean)
+			if h.Times() > 1 {
+				fmt.Fprint(w, " (time 0)")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  time        %s", plural(h.Times(), "point"))
+	if h.TimeStep > 0 {
+		fmt.Fprintf(w, ", %.4g %s apart", h.TimeStep, h.TimeUnit)
+	}
+	fmt.Fprintln(w)
 	return nil
 }

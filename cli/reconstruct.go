@@ -36,8 +36,10 @@ func init() {
 			"--status OUT.zarr shows the progress, --plan the blocks, halo and memory.",
 		MinArgs: 1, MaxArgs: 2,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
-			var vf voxelFlags
+			vf := voxelFlags{axesFlag: "in-axes"} // --axes names the passes
 			vf.register(fs)
+			var sf selectFlags
+			sf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
 			var zf zarrFlags
@@ -98,10 +100,27 @@ func init() {
 				if _, err := zf.options(); err != nil {
 					return err
 				}
+				var vol *volume.Volume
+				var picked *pickedChannel // the channel chosen from a file of several
+				if isMulti(args[0], &vf, &sf) {
+					h, err := openHyper(args[0], &vf, &sf)
+					if err != nil {
+						return err
+					}
+					if h.Times()*h.Channels() > 1 {
+						if shard.N > 0 || cf.plan {
+							return usageErrorf("%s has %s: cluster runs (--shard, --plan) reconstruct one channel and time point; choose them with --channels N --time T", args[0], hyperSummary(h))
+						}
+						return reconstructHyper(ctx, env, &ef, &zf, h, hyperRun{in: args[0], out: args[1], method: *method, named: flagSet(fs, "method"),
+							factor: *factor, zscale: *zscale, axes: ax, dtype: *dtype, chunkGiven: flagSet(fs, "chunk")})
+					}
+					vol = h.At(0, 0)
+					picked = &pickedChannel{h.Name, h.Channel(0)}
+				}
 				stream := isZarr(args[1])
 				// What the header says is enough to refuse an output too
 				// large for memory before the volume is read.
-				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName && !stream {
+				if in, err := volio.InspectWith(args[0], volio.Options{VoxelGiven: vf.voxel != "", Warn: func(error) {}}); err == nil && args[0] != SampleName && !stream && vol == nil {
 					vox, _ := vf.voxelFor(in.Voxel)
 					if f, err := reconstructFactor(args[0], vox, *factor, *zscale); err == nil {
 						if err := checkReconstructSize(args[0], in.Shape, f, *zscale); err != nil {
@@ -109,9 +128,10 @@ func init() {
 						}
 					}
 				}
-				vol, err := openVolume(args[0], &vf)
-				if err != nil {
-					return err
+				if vol == nil {
+					if vol, err = openVolume(args[0], &vf); err != nil {
+						return err
+					}
 				}
 				dt, err := outputType(*dtype, vol.DType())
 				if err != nil {
@@ -174,7 +194,17 @@ func init() {
 				if out, err = reconstruct.Convert(out, dt); err != nil {
 					return err
 				}
-				if err := save(ctx, env, args[1], out, &zf); err != nil {
+				if picked != nil {
+					// Keep the chosen channel's name, colour and range.
+					h, err := volume.NewHyperstack(picked.name, [][]*volume.Volume{{out}}, []volume.Channel{picked.ch})
+					if err != nil {
+						return err
+					}
+					err = saveHyper(ctx, env, args[1], h, &zf)
+				} else {
+					err = save(ctx, env, args[1], out, &zf)
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "wrote %s: %v %v, voxel %v (%s, %.2fs)\n", args[1], out.Shape(), out.DType(), out.Voxel, m.Name(), el.Seconds())
@@ -364,4 +394,10 @@ func divisorAtMost(n, m int) int {
 		}
 	}
 	return 1
+}
+
+// pickedChannel is the channel reconstruct read from a file of several.
+type pickedChannel struct {
+	name string
+	ch   volume.Channel
 }

@@ -22,9 +22,22 @@ type voxelFlags struct {
 	voxel string
 	unit  string
 	lazy  string
+	// axes names the dimensions of a .npy/.npz array (--axes, or
+	// axesFlag's name where the command has an --axes of its own).
+	axes     string
+	axesFlag string
+	// channel and time pick one channel and time point (registerPick);
+	// "" when not given.
+	channel, time string
+	pickable      bool // registerPick was called
 }
 
 func (v *voxelFlags) register(fs *flag.FlagSet) {
+	name := v.axesFlag
+	if name == "" {
+		name = "axes"
+	}
+	fs.StringVar(&v.axes, name, "", axesUsage)
 	fs.StringVar(&v.voxel, "voxel", "", "voxel size `z,y,x` (or z,xy) overriding the file's, e.g. 50,4,4")
 	fs.StringVar(&v.unit, "unit", "", "unit of --voxel: nm, µm (um), mm or px; default: the file's, else nm")
 	fs.StringVar(&v.lazy, "lazy", "auto", "how a Zarr, N5, HDF5, MRC or TIFF file is opened: auto (on disk, read by region, above "+volio.HumanBytes(volio.LazyAbove)+"), always or never (into memory)")
@@ -132,9 +145,15 @@ func openVolume(path string, vf *voxelFlags) (*volume.Volume, error) {
 	}
 	var vol *volume.Volume
 	var err error
-	if path == SampleName {
+	switch {
+	case path == SampleName:
 		vol, err = sample.Anisotropic(sample.Options{}, 8)
-	} else {
+	case vf.picking():
+		var h *volume.Hyperstack
+		if h, err = volio.OpenHyperstack(path, vf.openOptions()); err == nil {
+			vol, err = vf.pick(path, h)
+		}
+	default:
 		vol, err = volio.OpenWith(path, vf.openOptions())
 	}
 	if err != nil {
@@ -156,9 +175,9 @@ func (v *voxelFlags) openOptions() volio.Options {
 	}
 	lz, _ := v.lazyMode() // checked before
 	if v.voxel == "" {
-		return volio.Options{Lazy: lz}
+		return volio.Options{Lazy: lz, Axes: v.axes}
 	}
-	return volio.Options{Lazy: lz, VoxelGiven: true, Warn: func(err error) {
+	return volio.Options{Lazy: lz, Axes: v.axes, VoxelGiven: true, Warn: func(err error) {
 		fmt.Fprintf(os.Stderr, "niiv: warning: %v (ignored: --voxel %s given)\n", err, v.voxel)
 	}}
 }

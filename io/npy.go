@@ -26,6 +26,9 @@ type npyHeader struct {
 	dims    []int // as in the file, before squeezing singleton axes
 	bool    bool  // NumPy bool, read as uint8 0 and 1
 	offset  int64 // start of the data
+	// axes names the dimensions (e.g. "czyx") when the caller gives them;
+	// shape is then the flat (prod of the leading axes, last two) array.
+	axes string
 }
 
 const maxNPYHeader = 1 << 20
@@ -39,6 +42,13 @@ const npyMagic = "\x93NUMPY"
 // numpy.load reads it: a Python literal with the keys 'descr',
 // 'fortran_order' and 'shape', in any order and layout.
 func parseNPYHeader(f io.ReaderAt, size int64) (h npyHeader, err error) {
+	return parseNPYHeaderAxes(f, size, "")
+}
+
+// parseNPYHeaderAxes is parseNPYHeader for an array whose dimensions axes
+// names (see parseAxes); "" is parseNPYHeader.
+func parseNPYHeaderAxes(f io.ReaderAt, size int64, axes string) (h npyHeader, err error) {
+	h.axes = axes
 	pre := make([]byte, 12)
 	n, _ := f.ReadAt(pre, 0)
 	if n < 10 || !bytes.HasPrefix(pre, []byte(npyMagic)) {
@@ -110,6 +120,9 @@ func (h *npyHeader) setShape(dims []int) error {
 			return fmt.Errorf("%w: shape %v has a negative axis", ErrFormat, dims)
 		}
 	}
+	if h.axes != "" {
+		return h.setAxesShape(dims)
+	}
 	// Squeeze singleton axes of higher-rank arrays, e.g. (1, Z, Y, X).
 	if len(dims) > 3 {
 		var sq []int
@@ -132,6 +145,8 @@ func (h *npyHeader) setShape(dims []int) error {
 	case 3:
 	case 2:
 		return fmt.Errorf("%w: 2-D array %d×%d is a single image; niiv needs a 3-D volume (z, y, x)", ErrFormat, dims[0], dims[1])
+	case 4, 5:
+		return fmt.Errorf("%w: %d-D array %v; niiv needs a 3-D volume (z, y, x), or the axes named to read channels and time points (niiv: --axes %s; letters t, c, z, y, x): they are never guessed", ErrFormat, len(dims), dims, "tczyx"[5-len(dims):])
 	default:
 		return fmt.Errorf("%w: %d-D array %v; niiv needs a 3-D volume (z, y, x)", ErrFormat, len(dims), dims)
 	}

@@ -348,8 +348,8 @@ func (a *npzArchive) open(name string) (*npzMember, error) {
 
 // header checks m's dtype and shape as for .npy, and that the member holds
 // exactly the data they call for, before any of it is read.
-func (m *npzMember) header() (npyHeader, error) {
-	h := npyHeader{fortran: m.fortran, offset: m.offset}
+func (m *npzMember) header(axes string) (npyHeader, error) {
+	h := npyHeader{fortran: m.fortran, offset: m.offset, axes: axes}
 	wrap := func(err error) error { return fmt.Errorf("array %q: %w", m.name, err) }
 	if err := h.setDType(m.descr); err != nil {
 		return h, wrap(err)
@@ -401,7 +401,11 @@ func (r *npzArray) Close() {
 
 // openNPZArray opens the archive named by path ("x.npz" or "x.npz:NAME"),
 // picks its array and checks its header, reading none of the data.
-func openNPZArray(path string) (*npzArray, error) {
+func openNPZArray(path string) (*npzArray, error) { return openNPZArrayAxes(path, "") }
+
+// openNPZArrayAxes is openNPZArray for an array whose dimensions axes
+// names (see parseAxes).
+func openNPZArrayAxes(path, axes string) (*npzArray, error) {
 	r := &npzArray{archive: path}
 	want := ""
 	if a, n, ok := splitNPZMember(path); ok {
@@ -414,7 +418,7 @@ func openNPZArray(path string) (*npzArray, error) {
 	name, err := r.a.pick(r.archive, want)
 	if err == nil {
 		if r.m, err = r.a.open(name); err == nil {
-			if r.h, err = r.m.header(); err == nil {
+			if r.h, err = r.m.header(axes); err == nil {
 				return r, nil
 			}
 			r.m.Close()

@@ -135,6 +135,7 @@ func inspectSource(path string, fm Format) (Info, error) {
 		info.Detail = f.Header().Summary()
 	case *zarr.Image:
 		info.Detail = describeImage(f)
+		info.Channels, info.Times = f.Channels(), f.Times()
 	case *hdf5.Dataset:
 		info.Detail = strings.Join(append([]string{"dataset " + f.Name()}, f.Notes()...), "; ")
 	}

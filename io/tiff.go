@@ -575,6 +575,13 @@ type tiffStack struct {
 	// is page 0 shifted by z*pageBytes.
 	contiguous bool
 	pageBytes  int64
+	// hyper is where each channel's and time point's planes are among
+	// pages, set only when parsed for a hyperstack (parseTIFFPages' all).
+	hyper *tiffHyper
+	// kept lists the file's page index of each of pages when they are not
+	// the first len(pages) of the file (the first time point of an
+	// OME-TIFF whose time varies faster than z); nil otherwise.
+	kept []int
 }
 
 // openTIFF parses the header and directories of path. With firstOnly it
@@ -601,15 +608,17 @@ func openTIFF(path string, firstOnly, forRead bool) (*tiffStack, *os.File, error
 // parseTIFF parses the header and directories of a TIFF file of size bytes
 // read through r, as openTIFF describes.
 func parseTIFF(r io.ReaderAt, size int64, firstOnly, forRead bool) (*tiffStack, error) {
-	return parseTIFFPages(r, size, firstOnly, forRead, nil)
+	return parseTIFFPages(r, size, firstOnly, forRead, false, nil)
 }
 
 // parseTIFFPages is parseTIFF that also calls onPage, when not nil, for
 // each image page as soon as its directory is parsed (while the bytes near
 // that directory are still at hand); an error from onPage ends the walk.
 // Pages past the first time point of an ImageJ hyperstack are passed to
-// onPage before they are dropped.
-func parseTIFFPages(r io.ReaderAt, size int64, firstOnly, forRead bool, onPage func(t *tiffReader, z int, p *tiffPage) error) (*tiffStack, error) {
+// onPage before they are dropped. With all, every page of an ImageJ
+// hyperstack or OME-TIFF is kept, channels and time points included, and
+// s.hyper says which page holds which plane.
+func parseTIFFPages(r io.ReaderAt, size int64, firstOnly, forRead, all bool, onPage func(t *tiffReader, z int, p *tiffPage) error) (*tiffStack, error) {
 	t := &tiffReader{r: r, size: size}
 	head := make([]byte, 16)
 	n, _ := r.ReadAt(head, 0)
@@ -714,9 +723,13 @@ func parseTIFFPages(r io.ReaderAt, size int64, firstOnly, forRead bool, onPage f
 	ij, isIJ := parseImageJ(desc)
 	ome, isOME := parseOME(desc)
 	var notes []string
-	if isIJ && !firstOnly {
+	if all && !firstOnly {
+		if err := s.setHyper(firstTags, ij, isIJ, ome, isOME, forRead); err != nil {
+			return nil, err
+		}
+	} else if isIJ && !firstOnly {
 		if ij.channels > 1 {
-			return nil, tiffFormatErr("ImageJ hyperstack with %d channels not supported: split the channels first", ij.channels)
+			return nil, tiffFormatErr("ImageJ hyperstack with %d channels: read one channel at a time (niiv: --channel N) or open it as a hyperstack", ij.channels)
 		}
 		images := ij.images
 		if ij.slices > 1 && ij.frames > 1 {
@@ -738,8 +751,26 @@ func parseTIFFPages(r io.ReaderAt, size int64, firstOnly, forRead bool, onPage f
 			}
 		}
 	}
-	if isOME && !firstOnly && ome.sizeC > 1 {
-		return nil, tiffFormatErr("OME-TIFF with %d channels not supported: split the channels first", ome.sizeC)
+	if !all && isOME && !firstOnly && ome.sizeC > 1 {
+		return nil, tiffFormatErr("OME-TIFF with %d channels: read one channel at a time (niiv: --channel N) or open it as a hyperstack", ome.sizeC)
+	}
+	if !all && isOME && !firstOnly && ome.sizeT > 1 {
+		// A time series of z-stacks: the first time point is the volume,
+		// as for ImageJ hyperstacks.
+		if err := s.setHyper(firstTags, ij, false, ome, true, forRead); err != nil {
+			return nil, err
+		}
+		h := s.hyper
+		planes := h.planes(0, 0)
+		keep := make([]tiffPage, len(planes))
+		for i, p := range planes {
+			keep[i] = s.pages[p]
+		}
+		if planes[len(planes)-1] != len(planes)-1 {
+			s.kept = planes
+		}
+		s.pages, s.shape.Z, s.hyper = keep, len(keep), nil
+		notes = append(notes, fmt.Sprintf("time point 1 of %d read (OME-TIFF of %d planes × %d time points)", h.t, h.z, h.t))
 	}
 	if !s.contiguous && !forRead {
 		// A cut-short file loses its last page's data first: check that
@@ -858,6 +889,10 @@ type imagejMeta struct {
 	images, channels, slices, frames int
 	spacing                          float64
 	unit                             string
+	order                            string  // "czt" unless order= says otherwise
+	finterval                        float64 // seconds between frames, 0 when absent
+	min, max                         float64
+	hasRange                         bool
 }
 
 // parseImageJ parses "ImageJ=…\nimages=…\nspacing=…\nunit=…" descriptions.
@@ -894,6 +929,21 @@ func parseImageJ(desc string) (imagejMeta, bool) {
 			}
 		case "unit":
 			m.unit = unescapeJava(v)
+		case "order":
+			m.order = v
+		case "finterval":
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && !math.IsInf(f, 0) {
+				m.finterval = f
+			}
+		case "min", "max":
+			if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				if k == "min" {
+					m.min = f
+				} else {
+					m.max = f
+					m.hasRange = true
+				}
+			}
 		}
 	}
 	return m, true
@@ -926,6 +976,20 @@ type omeMeta struct {
 	size  [3]float64 // z, y, x
 	unit  [3]string
 	has   [3]bool
+
+	sizeZ, sizeT int
+	dimOrder     string // "XYZCT", …
+	channels     []omeChannel
+	timeStep     float64
+	timeUnit     string
+}
+
+// omeChannel is what niiv uses of an OME-XML Channel element.
+type omeChannel struct {
+	name     string
+	color    volume.Color
+	hasColor bool
+	samples  int // SamplesPerPixel, 0 when absent
 }
 
 // parseOME reads PhysicalSizeX/Y/Z (and units) from OME-XML.
@@ -970,6 +1034,18 @@ func parseOME(desc string) (omeMeta, bool) {
 				axis, isUnit = 2, true
 			case "SizeC":
 				m.sizeC, _ = strconv.Atoi(a.Value)
+			case "SizeZ":
+				m.sizeZ, _ = strconv.Atoi(a.Value)
+			case "SizeT":
+				m.sizeT, _ = strconv.Atoi(a.Value)
+			case "DimensionOrder":
+				m.dimOrder = strings.ToUpper(strings.TrimSpace(a.Value))
+			case "TimeIncrement":
+				if f, err := strconv.ParseFloat(a.Value, 64); err == nil && f > 0 && !math.IsInf(f, 0) {
+					m.timeStep = f
+				}
+			case "TimeIncrementUnit":
+				m.timeUnit = a.Value
 			}
 			if axis < 0 {
 				continue
@@ -980,7 +1056,53 @@ func parseOME(desc string) (omeMeta, bool) {
 				m.size[axis], m.has[axis] = f, true
 			}
 		}
+		if m.timeStep > 0 && m.timeUnit == "" {
+			m.timeUnit = "s" // the OME default
+		}
+		m.channels = omeChannels(dec)
 		return m, true
+	}
+}
+
+// omeChannels reads the Channel elements of a Pixels element, up to its
+// end (or the end of a broken document).
+func omeChannels(dec *xml.Decoder) []omeChannel {
+	var chs []omeChannel
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return chs
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth != 1 || el.Name.Local != "Channel" {
+				continue
+			}
+			var c omeChannel
+			for _, a := range el.Attr {
+				switch a.Name.Local {
+				case "Name":
+					c.name = strings.TrimSpace(a.Value)
+				case "Color":
+					// A signed 32-bit RGBA integer: -1 is opaque white.
+					if n, err := strconv.ParseInt(strings.TrimSpace(a.Value), 10, 64); err == nil && n >= math.MinInt32 && n <= math.MaxUint32 {
+						u := uint32(n)
+						c.color = volume.Color{R: uint8(u >> 24), G: uint8(u >> 16), B: uint8(u >> 8)}
+						c.hasColor = true
+					}
+				case "SamplesPerPixel":
+					c.samples, _ = strconv.Atoi(a.Value)
+				}
+			}
+			chs = append(chs, c)
+		case xml.EndElement:
+			if depth == 0 {
+				return chs // </Pixels>
+			}
+			depth--
+		}
 	}
 }
 
@@ -1125,12 +1247,31 @@ func tiffVoxel(ij imagejMeta, isIJ bool, ome omeMeta, isOME bool, xres, yres flo
 // inspectTIFF reads only the directories of a TIFF file and reports its
 // shape, type, voxel size and layout.
 func inspectTIFF(path string) (Info, error) {
+	times := 0
+	if f, err := os.Open(path); err == nil {
+		st, err := f.Stat()
+		if err == nil {
+			s, err := parseTIFFPages(f, st.Size(), false, false, true, nil)
+			if err == nil && s.hyper != nil && s.hyper.c == 1 {
+				times = s.hyper.t // the single-volume read below says which it reads
+			}
+			if err == nil && s.hyper != nil && s.hyper.c > 1 {
+				f.Close()
+				h := s.hyper
+				shape := s.shape
+				shape.Z = h.z
+				detail := fmt.Sprintf("%s × %s; %s", plural(h.c, "channel"), plural(h.t, "time point"), s.detail)
+				return Info{Path: path, Format: TIFF, Shape: shape, DType: s.dtype, Voxel: s.voxel, Detail: detail, Channels: h.c, Times: h.t}, nil
+			}
+		}
+		f.Close()
+	}
 	s, f, err := openTIFF(path, false, false)
 	if err != nil {
 		return Info{}, &Error{"read", path, err}
 	}
 	f.Close()
-	return Info{Path: path, Format: TIFF, Shape: s.shape, DType: s.dtype, Voxel: s.voxel, Detail: s.detail}, nil
+	return Info{Path: path, Format: TIFF, Shape: s.shape, DType: s.dtype, Voxel: s.voxel, Detail: s.detail, Times: times}, nil
 }
 
 // readTIFF reads a multi-page grayscale TIFF stack; each page is one z
@@ -1593,13 +1734,20 @@ func WriteTIFF(path string, v *volume.Volume) error {
 	if err != nil {
 		return &Error{"write", path, err}
 	}
-	big := tiffFileSize(v, false) > math.MaxUint32
-	f, err := atomicfile.Create(path, tiffFileSize(v, big))
+	l := layoutFor(v)
+	return writeTIFFFile(path, &l, pagesOf(v))
+}
+
+// writeTIFFFile writes pages with layout l to path, as BigTIFF when the
+// offsets would pass 4 GiB; the file appears only when complete.
+func writeTIFFFile(path string, l *tiffLayout, pages []tiffPlane) error {
+	big := tiffPagesSize(l, pages, false) > math.MaxUint32
+	f, err := atomicfile.Create(path, tiffPagesSize(l, pages, big))
 	if err != nil {
 		return &Error{"write", path, err}
 	}
 	defer f.Abort()
-	if err := writeTIFFTo(f, v, big); err != nil {
+	if err := writeTIFFPages(f, l, pages, big); err != nil {
 		return &Error{"write", path, err}
 	}
 	if err := f.Commit(); err != nil {
@@ -1622,6 +1770,24 @@ type tiffLayout struct {
 	bps, format int
 	desc        string
 	xres, yres  [2]uint32 // rationals, zero when the voxel size is unknown
+	// extra are further tags of the first page (ImageJ's metadata),
+	// numbered above SampleFormat.
+	extra []tiffTag
+}
+
+// tiffPlane is one page to write: plane z of vol.
+type tiffPlane struct {
+	vol *volume.Volume
+	z   int
+}
+
+// pagesOf lists the planes of v, in z order.
+func pagesOf(v *volume.Volume) []tiffPlane {
+	p := make([]tiffPlane, v.Shape().Z)
+	for z := range p {
+		p[z] = tiffPlane{v, z}
+	}
+	return p
 }
 
 func layoutFor(v *volume.Volume) tiffLayout {
@@ -1756,6 +1922,9 @@ func (l *tiffLayout) pageTags(v *volume.Volume, z int, dataOff int64, big bool) 
 		tags = append(tags, ratio(tagXResolution, l.xres), ratio(tagYResolution, l.yres), short(tagResolutionUnit, resUnitNone))
 	}
 	tags = append(tags, short(tagSampleFormat, uint16(l.format)))
+	if z == 0 {
+		tags = append(tags, l.extra...)
+	}
 	return tags
 }
 
@@ -1830,29 +1999,40 @@ func encodeIFD(tags []tiffTag, off, next int64, big bool) []byte {
 // tiffFileSize returns the size of the file writeTIFFTo produces.
 func tiffFileSize(v *volume.Volume, big bool) int64 {
 	l := layoutFor(v)
-	s := v.Shape()
+	return tiffPagesSize(&l, pagesOf(v), big)
+}
+
+// writeTIFFTo streams v to w as WriteTIFF lays it out.
+func writeTIFFTo(w io.Writer, v *volume.Volume, big bool) error {
+	l := layoutFor(v)
+	return writeTIFFPages(w, &l, pagesOf(v), big)
+}
+
+// tiffPagesSize returns the size of the file writeTIFFPages produces.
+func tiffPagesSize(l *tiffLayout, pages []tiffPlane, big bool) int64 {
+	s := pages[0].vol.Shape()
 	pageBytes := int64(s.Y) * int64(s.X) * int64(l.bps/8)
 	pageBytes += pageBytes % 2
 	n := int64(8)
 	if big {
 		n = 16
 	}
-	for z := 0; z < s.Z && z < 2; z++ {
+	for z := 0; z < len(pages) && z < 2; z++ {
 		k := int64(1)
 		if z == 1 {
-			k = int64(s.Z - 1)
+			k = int64(len(pages) - 1)
 		}
-		n += k * (ifdSize(l.pageTags(v, z, 0, big), big) + pageBytes)
+		n += k * (ifdSize(l.pageTags(pages[z].vol, z, 0, big), big) + pageBytes)
 	}
 	return n
 }
 
-// writeTIFFTo streams v to w: header, then per page its IFD and its data.
-func writeTIFFTo(w io.Writer, v *volume.Volume, big bool) error {
+// writeTIFFPages streams pages to w: header, then per page its IFD and its
+// data. All pages have the y, x shape and type of the first.
+func writeTIFFPages(w io.Writer, l *tiffLayout, pages []tiffPlane, big bool) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	le := binary.LittleEndian
-	l := layoutFor(v)
-	s := v.Shape()
+	s := pages[0].vol.Shape()
 	var pos int64
 	if big {
 		bw.Write([]byte{'I', 'I', 43, 0, 8, 0, 0, 0})
@@ -1867,20 +2047,20 @@ func writeTIFFTo(w io.Writer, v *volume.Volume, big bool) error {
 	pageBytes := int64(plane) * int64(l.bps/8)
 	pad := pageBytes % 2
 	buf := make([]byte, 0, 64<<10)
-	for z := 0; z < s.Z; z++ {
-		size := ifdSize(l.pageTags(v, z, 0, big), big)
+	for i, pg := range pages {
+		size := ifdSize(l.pageTags(pg.vol, i, 0, big), big)
 		dataOff := pos + size
 		next := dataOff + pageBytes + pad
-		if z == s.Z-1 {
+		if i == len(pages)-1 {
 			next = 0
 		}
 		if !big && next > math.MaxUint32 {
 			return fmt.Errorf("classic TIFF offset %d passes 4 GiB", next)
 		}
-		if _, err := bw.Write(encodeIFD(l.pageTags(v, z, dataOff, big), pos, next, big)); err != nil {
+		if _, err := bw.Write(encodeIFD(l.pageTags(pg.vol, i, dataOff, big), pos, next, big)); err != nil {
 			return err
 		}
-		if err := writeSamples(bw, v.Data(), z*plane, plane, buf); err != nil {
+		if err := writeSamples(bw, pg.vol.Data(), pg.z*plane, plane, buf); err != nil {
 			return err
 		}
 		if pad == 1 {

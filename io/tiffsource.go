@@ -106,6 +106,12 @@ func openTIFFSource(path string) (*tiffSource, error) {
 // newTIFFSource parses the TIFF of size bytes read through r; path names it
 // in errors and in Meta. The caller closes r.
 func newTIFFSource(r io.ReaderAt, size int64, path string) (*tiffSource, error) {
+	return newTIFFSourceOf(r, size, path, false)
+}
+
+// newTIFFSourceOf is newTIFFSource; with all, every page of a hyperstack
+// is kept (parseTIFFPages) and the source's z runs over all of them.
+func newTIFFSourceOf(r io.ReaderAt, size int64, path string, all bool) (*tiffSource, error) {
 	s := &tiffSource{path: path, id: tiffSourceIDs.Add(1), cache: tiffDecodedCache()}
 	// Read the tables as the walk passes each directory, while its bytes
 	// are in the window reader. A broken table fails the open only if its
@@ -125,7 +131,7 @@ func newTIFFSource(r io.ReaderAt, size int64, path string) (*tiffSource, error) 
 		return nil
 	}
 	w := &windowReader{r: r}
-	st, err := parseTIFFPages(w, size, false, false, onPage)
+	st, err := parseTIFFPages(w, size, false, false, all, onPage)
 	if err != nil {
 		return nil, &Error{"read", path, err}
 	}
@@ -133,6 +139,14 @@ func newTIFFSource(r io.ReaderAt, size int64, path string) (*tiffSource, error) 
 	s.st = st
 	if st.contiguous {
 		tables = tables[:1]
+	}
+	if st.kept != nil {
+		// The kept pages are not the first ones: take their tables.
+		kt, ke := make([]*tiffChunks, len(st.kept)), make([]error, len(st.kept))
+		for i, p := range st.kept {
+			kt[i], ke[i] = tables[p], errs[p]
+		}
+		tables, errs = kt, ke
 	}
 	tables = tables[:len(st.pages)]
 	for _, err := range errs[:len(tables)] {

@@ -54,6 +54,10 @@ type Info struct {
 	Voxel  volume.Voxel
 	// Detail is a format-specific note, e.g. "C order" or "LZW, 3 strips".
 	Detail string
+	// Channels and Times count the channels and time points of a
+	// hyperstack (OpenHyperstack); 0 or 1 for one. Shape is then the shape
+	// of one channel at one time point.
+	Channels, Times int
 }
 
 // Bytes returns the size of the voxel data in bytes.
@@ -253,6 +257,11 @@ type Options struct {
 	// stays on disk, read region by region (LazyAuto: above LazyAbove
 	// bytes; a URL is read by region unless LazyNever).
 	Lazy Lazy
+	// Axes names the dimensions of a .npy or .npz array for
+	// OpenHyperstack, e.g. "czyx" or "tczyx" (letters t, c, z, y, x; z, y
+	// and x required). Arrays of more than three dimensions are never
+	// guessed; other formats name their own axes and refuse it.
+	Axes string
 }
 
 func (o Options) warn(err error) {

@@ -164,7 +164,11 @@ func stack(parts []*Volume) (*Volume, error) {
 }
 
 func join[T any](parts []*Volume) []T {
-	var out []T
+	n := 0
+	for _, p := range parts {
+		n += p.shape.Len()
+	}
+	out := make([]T, 0, n)
 	for _, p := range parts {
 		out = append(out, p.data.([]T)...)
 	}

@@ -279,12 +279,11 @@ func (a *array) codecsV3() []named {
 
 // writeMetaV3 writes the level's zarr.json.
 func (a *array) writeMetaV3() error {
-	shape := func(s volume.Shape) []int { return []int{s.Z, s.Y, s.X} }
 	grid, codecs := a.chunk, a.codecsV3()
 	if a.sharded() {
 		grid = a.shard
 		codecs = []named{{Name: "sharding_indexed", Configuration: map[string]any{
-			"chunk_shape": shape(a.chunk),
+			"chunk_shape": a.dims(a.chunk, true),
 			"codecs":      codecs,
 			"index_codecs": []named{
 				{Name: "bytes", Configuration: map[string]any{"endian": "little"}},
@@ -294,10 +293,10 @@ func (a *array) writeMetaV3() error {
 		}}}
 	}
 	meta := arrayV3{
-		ZarrFormat: 3, NodeType: "array", Shape: shape(a.shape), DataType: dataTypeV3(a.dtype),
-		ChunkGrid:        named{"regular", map[string]any{"chunk_shape": shape(grid)}},
+		ZarrFormat: 3, NodeType: "array", Shape: a.dims(a.shape, false), DataType: dataTypeV3(a.dtype),
+		ChunkGrid:        named{"regular", map[string]any{"chunk_shape": a.dims(grid, true)}},
 		ChunkKeyEncoding: named{"default", map[string]any{"separator": "/"}},
-		Codecs:           codecs, DimensionNames: []string{"z", "y", "x"}, Attributes: map[string]any{},
+		Codecs:           codecs, DimensionNames: a.dimNames(), Attributes: map[string]any{},
 	}
 	return writeJSON(filepath.Join(a.dir, "zarr.json"), meta)
 }
@@ -311,9 +310,24 @@ type groupV3 struct {
 
 // writeGroupV3 writes the group's zarr.json with the multiscale ms under
 // attributes.ome, as OME-Zarr 0.5 keeps it.
-func writeGroupV3(dir string, ms map[string]any) error {
-	g := groupV3{ZarrFormat: 3, NodeType: "group", Attributes: map[string]any{
-		"ome": map[string]any{"version": "0.5", "multiscales": []map[string]any{ms}},
-	}}
+func writeGroupV3(dir string, ms map[string]any, omero map[string]any) error {
+	ome := map[string]any{"version": "0.5", "multiscales": []map[string]any{ms}}
+	if omero != nil {
+		ome["omero"] = omero
+	}
+	g := groupV3{ZarrFormat: 3, NodeType: "group", Attributes: map[string]any{"ome": ome}}
 	return writeJSON(filepath.Join(dir, "zarr.json"), g)
+}
+
+// dimNames returns the array's dimension names: z, y, x after c (and t)
+// for a hyperstack's arrays.
+func (a *array) dimNames() []string {
+	names := []string{"z", "y", "x"}
+	switch len(a.lead) {
+	case 1:
+		return append([]string{"c"}, names...)
+	case 2:
+		return append([]string{"t", "c"}, names...)
+	}
+	return names
 }

@@ -71,13 +71,23 @@ type Options struct {
 	// written and the total, over all levels; calls never overlap and
 	// done only increases.
 	Progress func(done, total int)
+
+	// hyper, set by WriteHyperstack, adds the t and c dimensions.
+	hyper *hyperSpec
 }
 
 // Write writes src to path (a folder, by convention ending in .zarr) as an
 // OME-Zarr image of o.Version. An existing image at path is replaced only
 // once the new one is complete. It returns ctx's error when cancelled.
 func Write(ctx context.Context, path string, src volume.Source, o Options) error {
-	m := src.Meta()
+	return writeImage(ctx, path, src.Meta(), o, func(ctx context.Context, tmp string, m volume.Meta, o Options) error {
+		return write(ctx, tmp, src, m, o)
+	})
+}
+
+// writeImage checks m and o, then has body write the image into a
+// temporary folder beside path and swaps it in when complete.
+func writeImage(ctx context.Context, path string, m volume.Meta, o Options, body func(ctx context.Context, tmp string, m volume.Meta, o Options) error) error {
 	if !m.Shape.Valid() {
 		return fmt.Errorf("omezarr: write %s: invalid shape %v", path, m.Shape)
 	}
@@ -109,7 +119,7 @@ func Write(ctx context.Context, path string, src volume.Source, o Options) error
 			os.RemoveAll(tmp)
 		}
 	}()
-	if err := write(ctx, tmp, src, m, o); err != nil {
+	if err := body(ctx, tmp, m, o); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -258,7 +268,7 @@ func writeLevels(ctx context.Context, dir string, level0 *array, levels []levelS
 	for i := 1; i < len(levels); i++ {
 		l := levels[i]
 		a := o.array(filepath.Join(dir, strconv.Itoa(i)), l.shape, level0.dtype)
-		if err := os.Mkdir(a.dir, 0o755); err != nil {
+		if err := os.MkdirAll(a.dir, 0o755); err != nil {
 			return err
 		}
 		from := prev
@@ -280,8 +290,12 @@ func writeLevels(ctx context.Context, dir string, level0 *array, levels []levelS
 // sharded and compressed as o says.
 func (o Options) array(dir string, s volume.Shape, dt volume.DType) *array {
 	c := chunkOf(o.Chunk, s)
-	return &array{dir: dir, shape: s, chunk: c, shard: shardOf(o.Shard, c, s), v3: o.Version == "0.5",
+	a := &array{dir: dir, shape: s, chunk: c, shard: shardOf(o.Shard, c, s), v3: o.Version == "0.5",
 		dtype: dt, compressor: o.Compressor, level: o.Level}
+	if o.hyper != nil {
+		a.lead, a.at = o.hyper.lead, o.hyper.at
+	}
+	return a
 }
 
 // chunkOf clips the chunk shape to a level's shape.
@@ -300,6 +314,23 @@ type array struct {
 	dtype      volume.DType
 	compressor string
 	level      int
+	// lead are the sizes of dimensions before z (t and c of a
+	// hyperstack; nil for a 3-D array), at the index of this array's
+	// (t, c) volume along them: chunks are 1 along each.
+	lead, at []int
+}
+
+// dims returns the array's shape, or its chunk or shard shape, with the
+// leading dimensions (their chunks are 1).
+func (a *array) dims(s volume.Shape, chunk bool) []int {
+	var d []int
+	for _, n := range a.lead {
+		if chunk {
+			n = 1
+		}
+		d = append(d, n)
+	}
+	return append(d, s.Z, s.Y, s.X)
 }
 
 // sharded reports whether the array's chunks are stored in shards.
@@ -364,10 +395,15 @@ func (a *array) writeChunks(ctx context.Context, read func(context.Context, volu
 // the dimension separator (as OME-Zarr 0.4 requires), under "c/" in Zarr
 // v3 (the default chunk key encoding).
 func (a *array) key(cz, cy, cx int) string {
+	parts := []string{a.dir}
 	if a.v3 {
-		return filepath.Join(a.dir, "c", strconv.Itoa(cz), strconv.Itoa(cy), strconv.Itoa(cx))
+		parts = append(parts, "c")
 	}
-	return filepath.Join(a.dir, strconv.Itoa(cz), strconv.Itoa(cy), strconv.Itoa(cx))
+	for _, i := range a.at {
+		parts = append(parts, strconv.Itoa(i))
+	}
+	parts = append(parts, strconv.Itoa(cz), strconv.Itoa(cy), strconv.Itoa(cx))
+	return filepath.Join(parts...)
 }
 
 // padded returns v (the chunk's box, smaller than the chunk at the
@@ -696,8 +732,8 @@ func (a *array) writeMeta() error {
 		comp = map[string]any{"id": "blosc", "cname": "zstd", "clevel": orDefault(a.level, 5), "shuffle": 1, "blocksize": 0}
 	}
 	meta := map[string]any{
-		"zarr_format": 2, "shape": []int{a.shape.Z, a.shape.Y, a.shape.X},
-		"chunks": []int{a.chunk.Z, a.chunk.Y, a.chunk.X}, "dtype": dt, "compressor": comp,
+		"zarr_format": 2, "shape": a.dims(a.shape, false),
+		"chunks": a.dims(a.chunk, true), "dtype": dt, "compressor": comp,
 		"fill_value": 0, "order": "C", "filters": nil, "dimension_separator": "/",
 	}
 	return writeJSON(filepath.Join(a.dir, ".zarray"), meta)
@@ -736,18 +772,25 @@ func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec, extra 
 	if m.Voxel.Known {
 		unit = ngffUnit(m.Voxel.Unit)
 	}
-	axes := make([]map[string]string, 3)
-	for i, n := range []string{"z", "y", "x"} {
-		axes[i] = map[string]string{"name": n, "type": "space"}
+	var axes []map[string]string
+	var lead []float64
+	if h := o.hyper; h != nil {
+		axes = h.axes
+		lead = h.scale
+	}
+	for _, n := range []string{"z", "y", "x"} {
+		ax := map[string]string{"name": n, "type": "space"}
 		if unit != "" {
-			axes[i]["unit"] = unit
+			ax["unit"] = unit
 		}
+		axes = append(axes, ax)
 	}
 	var datasets []map[string]any
 	for i, l := range levels {
+		scale := append(append([]float64(nil), lead...), l.voxel[:]...)
 		datasets = append(datasets, map[string]any{
 			"path":                      strconv.Itoa(i),
-			"coordinateTransformations": []map[string]any{{"type": "scale", "scale": l.voxel[:]}},
+			"coordinateTransformations": []map[string]any{{"type": "scale", "scale": scale}},
 		})
 	}
 	ms := map[string]any{
@@ -755,11 +798,18 @@ func writeGroup(dir string, m volume.Meta, o Options, levels []levelSpec, extra 
 		"type":     "mean",
 		"metadata": map[string]any{"description": "mean of 2x2 blocks in x/y (2x2x2 once x/y voxels reach the z voxel)", "writer": "niiv"},
 	}
+	var omero map[string]any
+	if o.hyper != nil {
+		omero = o.hyper.omero
+	}
 	if o.Version == "0.5" {
-		return writeGroupV3(dir, ms)
+		return writeGroupV3(dir, ms, omero)
 	}
 	ms["version"] = "0.4"
 	attrs := map[string]any{"multiscales": []map[string]any{ms}}
+	if omero != nil {
+		attrs["omero"] = omero
+	}
 	for k, v := range extra {
 		attrs[k] = v
 	}
