@@ -15,10 +15,17 @@ type FrameFunc func(ctx context.Context, k int) (*image.RGBA, error)
 // Workers is the number of frames rendered at once by default.
 func Workers() int { return max(1, min(4, runtime.GOMAXPROCS(0))) }
 
+// Run is the number of consecutive frames one renderer renders in a row:
+// frames of a slow sweep that show the same plane (a 10 s sweep of 128
+// planes at 25 frames/s shows each twice) then come from one renderer,
+// whose cache decodes the plane once.
+const Run = 4
+
 // Render renders frames 0…n-1 with workers renderers made by newRenderer,
-// a few frames ahead of the writer, and adds them to w in order. done, when
-// not nil, is called after frame k is written (from Render's goroutine).
-// Render neither finishes nor aborts w; no renderer outlives it.
+// a few frames ahead of the writer, and adds them to w in order. Each
+// renderer takes Run consecutive frames at a time. done, when not nil, is
+// called after frame k is written (from Render's goroutine). Render
+// neither finishes nor aborts w; no renderer outlives it.
 func Render(ctx context.Context, n, workers int, newRenderer func() FrameFunc, w Writer, done func(k int)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -35,20 +42,22 @@ func Render(ctx context.Context, n, workers int, newRenderer func() FrameFunc, w
 	for k := range results {
 		results[k] = make(chan result, 1)
 	}
-	jobs := make(chan int)
-	ahead := make(chan struct{}, 2*workers) // frames rendered and not yet written
+	jobs := make(chan int)                      // the first frame of a run
+	ahead := make(chan struct{}, 2*workers*Run) // frames handed out and not yet written
 	wg.Add(1)
-	go func() { // hands out frames in order: each renderer's come in order
+	go func() { // hands out runs in order: each renderer's frames come in order
 		defer wg.Done()
 		defer close(jobs)
-		for k := range n {
-			select {
-			case ahead <- struct{}{}:
-			case <-ctx.Done():
-				return
+		for k0 := 0; k0 < n; k0 += Run {
+			for k := k0; k < min(n, k0+Run); k++ {
+				select {
+				case ahead <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
 			}
 			select {
-			case jobs <- k:
+			case jobs <- k0:
 			case <-ctx.Done():
 				return
 			}
@@ -59,9 +68,11 @@ func Render(ctx context.Context, n, workers int, newRenderer func() FrameFunc, w
 		go func() {
 			defer wg.Done()
 			render := newRenderer()
-			for k := range jobs {
-				img, err := render(ctx, k)
-				results[k] <- result{img, err}
+			for k0 := range jobs {
+				for k := k0; k < min(n, k0+Run); k++ {
+					img, err := render(ctx, k)
+					results[k] <- result{img, err}
+				}
 			}
 		}()
 	}
