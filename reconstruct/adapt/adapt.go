@@ -541,6 +541,11 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	if res.LateralParent, err = lateral(); err != nil {
 		return nil, err
 	}
+	parentDec := slices.Clone(n.theta)
+	var parentEnc []float32
+	if enc != nil {
+		parentEnc = slices.Clone(enc.theta)
+	}
 	if opt.Train == TrainScratch {
 		rng := rand.New(rand.NewPCG(opt.Seed, 0x73637261)) // "scra"
 		n.randomInit(rng)
@@ -738,6 +743,12 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 		res.BestStep = res.Steps
 	}
 	res.KeptParent = res.BestStep == 0 && opt.Train != TrainScratch
+	if opt.Train == TrainScratch && len(valCs) > 0 && !(best > res.LateralParent) {
+		// Trained from scratch, no checkpoint beat the parent: keep it.
+		res.KeptParent, res.BestStep, best = true, 0, res.LateralParent
+		copy(n.theta, parentDec)
+		copy(enc.theta, parentEnc)
+	}
 	res.Lateral = best
 	if len(valCs) == 0 {
 		res.Lateral = math.NaN()

@@ -424,3 +424,40 @@ func isolateCache(t *testing.T) {
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 }
+
+// TestNeverWorseThanParent: when no checkpoint beats the parent on the
+// held-out planes (a learning rate that wrecks the network, fine-tuned or
+// trained from random weights), the parent's weights come back.
+func TestNeverWorseThanParent(t *testing.T) {
+	vol := testVolume(t, 4)
+	tests := []struct {
+		name string
+		opt  Options
+	}{
+		{"whole, wrecked", Options{Train: TrainWhole, Steps: 3, Seconds: -1, Batch: 2, Points: 64, LR: 1}},
+		{"scratch, wrecked", Options{Train: TrainScratch, Steps: 3, Seconds: -1, Batch: 2, Points: 64, LR: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := openTiny(t, reconstruct.ModelOptions{Threads: 2})
+			res, err := Adapt(context.Background(), p, vol, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.HeldOut) == 0 || math.IsNaN(res.LateralParent) {
+				t.Fatalf("no lateral check: held out %v", res.HeldOut)
+			}
+			if !res.KeptParent || res.BestStep != 0 || res.Encoder != nil || res.Lateral != res.LateralParent {
+				t.Fatalf("kept parent %v, best step %d, encoder %v, lateral %.3f (parent %.3f)", res.KeptParent, res.BestStep, res.Encoder != nil, res.Lateral, res.LateralParent)
+			}
+			for i, l := range res.Decoder.Layers {
+				if !equal(l.W, p.Decoder.Layers[i].W) || !equal(l.B, p.Decoder.Layers[i].B) {
+					t.Fatalf("layer %d is not the parent's", i)
+				}
+			}
+			if !strings.Contains(res.Summary(), "parent kept") {
+				t.Errorf("summary %q does not say the parent was kept", res.Summary())
+			}
+		})
+	}
+}
