@@ -103,7 +103,7 @@ type encWork struct {
 	acts      [][]float32 // input of each convolution (after the first): [hwp][ld]
 	head      []float32   // head convolution's output
 	latent    []float32   // [hwp][ld]: head + tail
-	col, colT []float32
+	col, dyT  []float32
 	dcol      []float32
 	dW        []float32
 	dd        reconstruct.Dense
@@ -131,25 +131,17 @@ func (n *encNet) prepare(wk *encWork, h, w int) {
 	wk.latent = grow(wk.latent, hwp*ld)
 	kmax := 9 * max(1, n.feats)
 	wk.col = grow(wk.col, hwp*kmax)
-	wk.colT = grow(wk.colT, roundUp(kmax, reconstruct.DenseRows)*hwp)
 	wk.dcol = grow(wk.dcol, hwp*roundUp(kmax, reconstruct.DenseCols))
-	wk.dW = grow(wk.dW, roundUp(kmax, reconstruct.DenseRows)*ld)
 	wk.d = grow(wk.d, hwp*ld)
 	wk.d2 = grow(wk.d2, hwp*ld)
 	wk.d3 = grow(wk.d3, hwp*ld)
 }
 
 // im2col writes col[p][(ky·3+kx)·cin + ci] = x[p shifted by (ky−1, kx−1)][ci]
-// (zero outside the image) for the h×w pixels; rows h·w… stay zero. When
-// colT is not nil it writes the transpose [k rounded to DenseRows][hwp]
-// instead.
-func im2col(x []float32, ldx, cin, h, w, hwp int, col, colT []float32) {
+// (zero outside the image) for the h×w pixels; rows h·w…hwp stay zero.
+func im2col(x []float32, ldx, cin, h, w, hwp int, col []float32) {
 	k := 9 * cin
-	if colT != nil {
-		clear(colT[:roundUp(k, reconstruct.DenseRows)*hwp])
-	} else {
-		clear(col[:hwp*k])
-	}
+	clear(col[:hwp*k])
 	for y := 0; y < h; y++ {
 		for xx := 0; xx < w; xx++ {
 			p := y*w + xx
@@ -163,15 +155,8 @@ func im2col(x []float32, ldx, cin, h, w, hwp int, col, colT []float32) {
 					if sx < 0 || sx >= w {
 						continue
 					}
-					src := x[(sy*w+sx)*ldx : (sy*w+sx)*ldx+cin]
 					t := (ky*3 + kx) * cin
-					if colT != nil {
-						for ci, v := range src {
-							colT[(t+ci)*hwp+p] = v
-						}
-					} else {
-						copy(col[p*k+t:p*k+t+cin], src)
-					}
+					copy(col[p*k+t:p*k+t+cin], x[(sy*w+sx)*ldx:(sy*w+sx)*ldx+cin])
 				}
 			}
 		}
@@ -207,7 +192,7 @@ func col2im(dcol []float32, ldc, cin, h, w int, dx []float32, ldx int) {
 // ([hwp][ld]), with the ReLU when relu is set.
 func (n *encNet) conv(pk *encPacked, i int, x []float32, ldx int, out []float32, relu bool, wk *encWork) {
 	s := n.convs[i]
-	im2col(x, ldx, s.in, wk.h, wk.w, wk.hwp, wk.col, nil)
+	im2col(x, ldx, s.in, wk.h, wk.w, wk.hwp, wk.col)
 	pk.fwd[i].Mul(wk.col, wk.hwp, out, n.ld(), relu)
 	clear(out[wk.h*wk.w*n.ld() : wk.hwp*n.ld()]) // padded pixels stay zero (bias)
 }
@@ -278,17 +263,26 @@ func (n *encNet) convGrad(pk *encPacked, i int, x []float32, ldx int, dy []float
 	s := n.convs[i]
 	ld, hwp := n.ld(), wk.hwp
 	k := 9 * s.in
-	kr := roundUp(k, reconstruct.DenseRows)
-	// dW = colᵀ·dy: dy packed as the right-hand matrix.
-	im2col(x, ldx, s.in, wk.h, wk.w, hwp, nil, wk.colT)
-	wk.dd.Pack(dy, hwp, ld, nil, hwp)
-	wk.dd.Mul(wk.colT, kr, wk.dW, ld, false)
+	// dWᵀ = dyᵀ·col: col (rows read in order) packed as the right-hand
+	// matrix, dy transposed (out rows of hwp).
+	im2col(x, ldx, s.in, wk.h, wk.w, hwp, wk.col)
+	cr := roundUp(s.out, reconstruct.DenseRows)
+	wk.dyT = grow(wk.dyT, cr*hwp)
+	clear(wk.dyT[s.out*hwp : cr*hwp])
+	for p := 0; p < hwp; p++ {
+		for c, v := range dy[p*ld : p*ld+s.out] {
+			wk.dyT[c*hwp+p] = v
+		}
+	}
+	kc := roundUp(k, reconstruct.DenseCols)
+	wk.dW = grow(wk.dW, cr*kc)
+	wk.dd.Pack(wk.col, hwp, k, nil, hwp)
+	wk.dd.Mul(wk.dyT, cr, wk.dW, kc, false)
 	gw := g[s.offW : s.offW+k*s.out]
-	for r := 0; r < k; r++ {
-		src := wk.dW[r*ld : r*ld+s.out]
-		dst := gw[r*s.out : (r+1)*s.out]
-		for c, v := range src {
-			dst[c] += v
+	for c := 0; c < s.out; c++ {
+		src := wk.dW[c*kc : c*kc+k]
+		for r, v := range src {
+			gw[r*s.out+c] += v
 		}
 	}
 	gb := g[s.offB : s.offB+s.out]
