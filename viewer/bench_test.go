@@ -2,6 +2,7 @@ package viewer_test
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
@@ -193,4 +194,38 @@ func BenchmarkNiivFractionalXY(b *testing.B) {
 		submit(b, w, last, m.Request(volume.XY, 1))
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/frame")
+}
+
+// BenchmarkChannels is a frame of a 512×512 XZ view of the confocal-like
+// sample (linear, a new slice each frame: decode, colour, overlays) with
+// 1 and 3 channels: the composite's budget is channels × the one-channel
+// cost + 2 ms.
+//
+//	go test ./viewer -run '^$' -bench Channels -benchtime 50x
+func BenchmarkChannels(b *testing.B) {
+	h, err := sample.Confocal(context.Background(), sample.ConfocalOptions{Channels: 3, Times: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("channels=%d", n), func(b *testing.B) {
+			sel, err := h.Select([]int{0, 1, 2}[:n], nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := viewer.NewStack(sel)
+			m.SetSize(volume.XZ, image.Pt(512, 512))
+			m.SetMode(viewer.Linear)
+			var last viewer.Frame
+			w := viewer.NewWorker(engine.Classical(nil), func(f viewer.Frame) { last = f }, true)
+			ny := sel.Shape().Y
+			i := 0
+			for b.Loop() {
+				m.SetIndex(volume.XZ, float64(i%ny))
+				i++
+				submit(b, w, &last, m.Request(volume.XZ, 1))
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1e3, "ms/frame")
+		})
+	}
 }
