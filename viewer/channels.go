@@ -3,7 +3,6 @@ package viewer
 import (
 	"fmt"
 	"image"
-	"strings"
 
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
@@ -125,28 +124,34 @@ func (m *Model) layers() []Layer {
 }
 
 // ChannelCaption describes the visible channels and their colours for a
-// caption ("DAPI (#00FF00), GFP (#FF00FF)"), with the time point when
-// there are several ("· t 2/5"); "" for a one-channel, one-time-point
-// stack.
+// caption ("DAPI (#00FF00), GFP (#FF00FF)"); "" for one channel. (The
+// views' titles give the time point.)
 func (m *Model) ChannelCaption() string {
-	var parts []string
-	if ls := m.layers(); ls != nil {
-		rl := make([]render.Layer, len(ls))
-		names := make([]string, len(ls))
-		for i, l := range ls {
-			rl[i] = render.Layer{Color: l.Color, Hidden: l.Hidden}
-			names[i] = l.Name
-		}
-		s := render.ChannelCaption(rl, names)
-		if s == "" {
-			s = "no channel shown"
-		}
-		parts = append(parts, s)
+	ls := m.layers()
+	if ls == nil {
+		return ""
 	}
-	if t := m.timeLabel(); t != "" {
-		parts = append(parts, t)
+	rl := make([]render.Layer, len(ls))
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		rl[i] = render.Layer{Color: l.Color, Hidden: l.Hidden}
+		names[i] = l.Name
 	}
-	return strings.Join(parts, " · ")
+	if s := render.ChannelCaption(rl, names); s != "" {
+		return s
+	}
+	return "no channel shown"
+}
+
+// HistogramStyle is the style of the selected channel's histogram: its
+// window and gamma on the ramp it is drawn with (black to its colour in
+// a composite).
+func (m *Model) HistogramStyle() render.Style {
+	s := m.contrast.Style()
+	if m.channels != nil {
+		s.Map, s.Invert = render.ChannelMap(m.channels[m.selected].Color), false
+	}
+	return s
 }
 
 // timeLabel is "t 2/5" (counted from 0) when there are several time

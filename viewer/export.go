@@ -145,7 +145,7 @@ func (m *Model) Snapshot(scale float64) Snapshot {
 	if !(scale > 0) {
 		scale = 1
 	}
-	s := Snapshot{Stats: m.vol.Stats(), Style: m.contrast.Style(), Lines: m.Describe(), Scale: scale, Caption: m.caption}
+	s := Snapshot{Stats: m.vol.Stats(), Style: m.HistogramStyle(), Lines: m.Describe(), Scale: scale, Caption: m.caption}
 	if m.channels != nil {
 		// The picture's colours need a key: the channels shown and theirs.
 		s.Caption = strings.TrimPrefix(s.Caption+" · "+m.ChannelCaption(), " · ")
@@ -246,6 +246,9 @@ func (m *Model) Describe() []string {
 		}
 		lines[0] = name
 		lines[1] = fmt.Sprintf("%s × %s of %v %v", plural(h.Channels(), "channel"), plural(h.Times(), "time point"), v.Shape(), v.DType())
+		if tl := m.timeLabel(); tl != "" {
+			lines[4] += " · " + tl
+		}
 	}
 	if m.channels != nil {
 		lines[5] = fmt.Sprintf("%s selected: window %.4g – %.4g · γ %.2g", m.channels[m.selected].Name, c.Min, c.Max, c.Gamma)
