@@ -239,3 +239,27 @@ func openStack(path string, vf *voxelFlags, channels string) (*volume.Hyperstack
 	}
 	return h, nil
 }
+
+// openStackAll opens every channel and time point of path for the
+// viewer's Open dialog, which asks which channels to show when there are
+// more than a composite draws.
+func openStackAll(path string) (*volume.Hyperstack, error) {
+	if !isMulti(path, nil, nil) {
+		vol, err := openVolume(path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if vol.Name == "" {
+			vol.Name = path
+		}
+		return volume.Single(vol), nil
+	}
+	h, err := openHyper(path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if h.Name == "" {
+		h.Name = path
+	}
+	return h, nil
+}
