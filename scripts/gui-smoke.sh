@@ -4,7 +4,11 @@
 # grabs the screen with ImageMagick and checks that
 #   * the window shows the 2×2 layout: all four quadrants are non-uniform,
 #   * the interaction changed the picture,
-#   * the S key wrote a non-blank screenshot of the layout.
+#   * the S key wrote a non-blank screenshot of the layout;
+# then opens a 3-channel, 5-time-point confocal-like stack and checks that
+#   * the three views show a colour composite (not gray) in niiv mode,
+#   * the . key steps time and changes the picture,
+#   * niiv figure --channels 0,1,2 --time 2 writes a colour composite.
 #
 #   scripts/gui-smoke.sh            (needs xvfb-run, xdotool, ImageMagick)
 #   OUT=dir scripts/gui-smoke.sh    keep the screenshots in dir
@@ -127,5 +131,51 @@ rc=0
 wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "niiv exited with status $rc after SIGTERM"
 echo "gui-smoke: SIGTERM closed the viewer (status 0)"
+
+# Channels and time: a 3-channel, 5-time-point confocal-like stack,
+# shown as a colour composite with niiv per channel.
+"$out/niiv" sample --channels 3 --times 5 "$out/confocal.tif" >/dev/null
+log=$out/niiv-channels.log
+"$out/niiv" view --mode niiv --screenshots "$out" "$out/confocal.tif" >"$log" 2>&1 &
+pid=$!
+wid=""
+for _ in $(seq 1 60); do
+  wid=$(xdotool search --name '^niiv' 2>/dev/null | head -n 1 || true)
+  [ -n "$wid" ] && break
+  kill -0 "$pid" 2>/dev/null || fail "niiv exited early on confocal.tif"
+  sleep 0.5
+done
+[ -n "$wid" ] || fail "no niiv window on confocal.tif after 30 s"
+sleep 4 # first frames: three channels decoded with niiv
+eval "$(xdotool getwindowgeometry --shell "$wid")"
+import -window root "$out/channels-t0.png"
+# quadrant_saturation FILE: the 4 quadrants' mean HSL saturation.
+quadrant_saturation() {
+  convert "$1" -crop "${WIDTH}x${HEIGHT}+${X}+${Y}" +repage -colorspace HSL -channel G -separate \
+    -crop 2x2@ +repage -format '%[fx:mean] ' info:
+}
+read -r -a sat <<<"$(quadrant_saturation "$out/channels-t0.png")"
+echo "gui-smoke: channels: quadrant saturation ${sat[*]}"
+for s in "${sat[@]:0:3}"; do
+  awk -v s="$s" 'BEGIN { exit !(s > 0.25) }' || fail "a view is not a colour composite (mean saturation $s)"
+done
+# Time: . steps to the next time point (keys act on the view under the mouse).
+xdotool mousemove $((X + WIDTH / 4)) $((Y + HEIGHT / 4)); sleep 0.3
+xdotool key period; sleep 3
+import -window root "$out/channels-t1.png"
+kill -0 "$pid" 2>/dev/null || fail "niiv died stepping time"
+diff=$(compare -metric AE "$out/channels-t0.png" "$out/channels-t1.png" null: 2>&1 || true)
+echo "gui-smoke: channels: pixels changed by the time step: $diff"
+awk -v d="$diff" 'BEGIN { exit !(d + 0 > 1000) }' || fail "the . key did not change the picture"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 0 ] || fail "niiv on confocal.tif exited with status $rc after SIGTERM"
+# A composite figure of the three channels at time point 2.
+"$out/niiv" figure --view layout --mode linear --channels 0,1,2 --time 2 --size 800x600 \
+  --out "$out/composite.png" "$out/confocal.tif" >>"$log" 2>&1 || fail "niiv figure --channels failed"
+fsat=$(convert "$out/composite.png" -colorspace HSL -channel G -separate -format '%[fx:mean]' info:)
+echo "gui-smoke: channels: composite.png $(identify -format '%wx%h' "$out/composite.png"), mean saturation $fsat"
+awk -v s="$fsat" 'BEGIN { exit !(s > 0.2) }' || fail "the composite figure is not in colour"
 
 echo "gui-smoke: ok (screenshots in $out)"
