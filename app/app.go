@@ -390,11 +390,11 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 		u.info,
 		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),
+		u.timeBox, // hidden for one time point
+		u.chanBox, // hidden for one channel
 		container.NewGridWithColumns(2, row("Mode", u.modeSel, nil), row("Model", u.modelSel, nil)),
 		container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
 		row("Zoom", u.zoom, u.zoomLabel),
-		u.timeBox,
-		u.chanBox,
 		widget.NewSeparator(),
 		u.hist,
 		container.NewGridWithColumns(2, row("Min", u.lo, nil), row("Max", u.hi, auto)),

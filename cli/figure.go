@@ -399,8 +399,13 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 // shown and their colours for a composite when --caption is auto.
 func (sc *scene) caption(name, title, method string) string {
 	c := caption(sc.o.caption, name, title, method)
-	if cc := sc.mdl.ChannelCaption(); cc != "" && sc.o.caption == "auto" {
+	if sc.o.caption != "auto" {
+		return c
+	}
+	if cc := sc.mdl.ChannelCaption(); cc != "" {
 		c += " · " + cc
+	} else if h := sc.mdl.Stack(); h.Channel(0).Name != "" {
+		c += " · " + h.Channel(0).Name // one channel chosen from several
 	}
 	return c
 }
