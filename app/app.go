@@ -203,6 +203,7 @@ func newStackUI(h *volume.Hyperstack, o Options, w fyne.Window, synchronous bool
 	panel := u.buildPanel()
 	u.content = container.NewGridWithColumns(2, u.views[volume.XY], u.views[volume.XZ], u.views[volume.YZ], panel)
 	u.model.OnChange(u.changed)
+	u.warmStats(h)
 	u.sayModel()
 	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair | viewer.ChangeChannels | viewer.ChangeTime)
 	return u

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -184,4 +185,24 @@ func (u *ui) chooseChannels(h *volume.Hyperstack, done func(*volume.Hyperstack))
 	cd.SetButtons([]fyne.CanvasObject{cancel, show})
 	d = cd
 	d.Show()
+}
+
+// warmStats computes, in the background, the statistics of every time
+// point of the channels shown (histogram, automatic contrast, niiv's
+// normalisation), so that stepping time does not compute them on the UI
+// goroutine (a volume read from disk would be read there).
+func (u *ui) warmStats(h *volume.Hyperstack) {
+	if h.Times() < 2 {
+		return
+	}
+	u.bg.Go(func(ctx context.Context) {
+		for t := range h.Times() {
+			for c := range min(h.Channels(), volume.MaxShown) {
+				if ctx.Err() != nil {
+					return
+				}
+				h.At(t, c).Stats()
+			}
+		}
+	})
 }

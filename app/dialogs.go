@@ -154,6 +154,7 @@ func (u *ui) open(path string) {
 			show := func(h *volume.Hyperstack) {
 				v := h.At(0, 0)
 				u.model.SetStack(h)
+				u.warmStats(h)
 				u.cursor.SetText("") // the old volume's voxel
 				u.opts.Path = path
 				u.sayModel() // the Adapt button follows the path
