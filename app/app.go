@@ -487,6 +487,11 @@ func (u *ui) syncControls(c viewer.Change) {
 		u.gamma.SetValue(math.Log2(ct.Gamma))
 		u.invert.SetChecked(ct.Invert)
 		u.cmap.SetSelected(ct.Colormap)
+		if m.Channels() > 1 {
+			u.cmap.Disable() // each channel is drawn in its colour
+		} else {
+			u.cmap.Enable()
+		}
 		st := m.Volume().Stats()
 		u.hist.Image = render.Histogram(st.Histogram(st.Bins(256)), st.Min, st.Max, m.HistogramStyle(), 256, 72)
 		u.hist.Refresh()
@@ -626,6 +631,15 @@ func (u *ui) probe(axis volume.Axis, x, y float64) {
 	z, yy, xx, v, ok := u.model.Probe(axis, x, y)
 	if !ok {
 		u.cursor.SetText("")
+		return
+	}
+	if m := u.model; m.Channels() > 1 {
+		// Every channel's value, in channel order.
+		var vals []string
+		for c := range m.Channels() {
+			vals = append(vals, fmt.Sprintf("%.5g", m.Stack().At(m.Time(), c).At(z, yy, xx)))
+		}
+		u.cursor.SetText(fmt.Sprintf("cursor z %d · y %d · x %d = %s", z, yy, xx, strings.Join(vals, " · ")))
 		return
 	}
 	u.cursor.SetText(fmt.Sprintf("cursor z %d · y %d · x %d = %.5g", z, yy, xx, v))
