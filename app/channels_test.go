@@ -89,6 +89,13 @@ func TestChannelPanelAndComposite(t *testing.T) {
 	}
 	u.colourKey(t, "magenta", 2)
 
+	// The cursor readout gives the three channels' values.
+	sz := u.model.View(volume.XY).Size
+	u.probe(volume.XY, float64(sz.X)/2, float64(sz.Y)/2)
+	if _, vals, ok := strings.Cut(u.cursor.Text, "= "); !ok || strings.Count(vals, " · ") != 2 {
+		t.Errorf("cursor readout %q: want three values", u.cursor.Text)
+	}
+
 	// Keys , and . step time; the views follow.
 	before := u.views[volume.XZ].frame.Request.Layers[0].Vol
 	u.typedRune('.')
