@@ -8,7 +8,8 @@
 # then opens a 3-channel, 5-time-point confocal-like stack and checks that
 #   * the three views show a colour composite (not gray) in niiv mode,
 #   * the . key steps time and changes the picture,
-#   * niiv figure --channels 0,1,2 --time 2 writes a colour composite.
+#   * niiv figure --channels 0,1,2 --time 2 writes a colour composite,
+#   * niiv reconstruct carries the three channels into an isotropic TIFF.
 #
 #   scripts/gui-smoke.sh            (needs xvfb-run, xdotool, ImageMagick)
 #   OUT=dir scripts/gui-smoke.sh    keep the screenshots in dir
@@ -146,9 +147,25 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$wid" ] || fail "no niiv window on confocal.tif after 30 s"
-sleep 4 # first frames: three channels decoded with niiv
 eval "$(xdotool getwindowgeometry --shell "$wid")"
-import -window root "$out/channels-t0.png"
+# grab_stable FILE: waits (up to 40 s) until the screen stops changing —
+# the niiv frames of every channel have replaced the linear previews — and
+# saves it.
+grab_stable() {
+  import -window root "$1"
+  for _ in $(seq 1 40); do
+    sleep 1
+    import -window root "$out/grab.png"
+    d=$(compare -metric AE "$1" "$out/grab.png" null: 2>&1 || true)
+    mv "$out/grab.png" "$1"
+    [ "${d%% *}" = "0" ] && return 0
+  done
+  fail "the screen kept changing for 40 s"
+}
+# Keys act on the view under the mouse: it goes there before the first grab.
+xdotool mousemove $((X + WIDTH / 4)) $((Y + HEIGHT / 4))
+sleep 2
+grab_stable "$out/channels-t0.png"
 # quadrant_saturation FILE: the 4 quadrants' mean HSL saturation.
 quadrant_saturation() {
   convert "$1" -crop "${WIDTH}x${HEIGHT}+${X}+${Y}" +repage -colorspace HSL -channel G -separate \
@@ -159,10 +176,9 @@ echo "gui-smoke: channels: quadrant saturation ${sat[*]}"
 for s in "${sat[@]:0:3}"; do
   awk -v s="$s" 'BEGIN { exit !(s > 0.25) }' || fail "a view is not a colour composite (mean saturation $s)"
 done
-# Time: . steps to the next time point (keys act on the view under the mouse).
-xdotool mousemove $((X + WIDTH / 4)) $((Y + HEIGHT / 4)); sleep 0.3
-xdotool key period; sleep 3
-import -window root "$out/channels-t1.png"
+# Time: . steps to the next time point.
+xdotool key period
+grab_stable "$out/channels-t1.png"
 kill -0 "$pid" 2>/dev/null || fail "niiv died stepping time"
 diff=$(compare -metric AE "$out/channels-t0.png" "$out/channels-t1.png" null: 2>&1 || true)
 echo "gui-smoke: channels: pixels changed by the time step: $diff"
@@ -177,5 +193,11 @@ wait "$pid" || rc=$?
 fsat=$(convert "$out/composite.png" -colorspace HSL -channel G -separate -format '%[fx:mean]' info:)
 echo "gui-smoke: channels: composite.png $(identify -format '%wx%h' "$out/composite.png"), mean saturation $fsat"
 awk -v s="$fsat" 'BEGIN { exit !(s > 0.2) }' || fail "the composite figure is not in colour"
+# An isotropic reconstruction of every channel of time point 0 keeps them.
+"$out/niiv" reconstruct --time 0 --dtype input "$out/confocal.tif" "$out/iso.tif" >>"$log" 2>&1 || fail "niiv reconstruct of the channels failed"
+"$out/niiv" info --header "$out/iso.tif" >"$out/iso-info.txt" 2>&1 || fail "niiv info iso.tif failed"
+grep -q 'channels    3' "$out/iso-info.txt" && grep -q '0.1 × 0.1 × 0.1 µm' "$out/iso-info.txt" ||
+  fail "iso.tif is not 3 isotropic channels: $(cat "$out/iso-info.txt")"
+echo "gui-smoke: channels: reconstructed iso.tif: $(sed -n 's/^  shape *//p' "$out/iso-info.txt"), 3 channels"
 
 echo "gui-smoke: ok (screenshots in $out)"
