@@ -325,3 +325,20 @@ func colourful(img *image.RGBA) bool {
 	}
 	return false
 }
+
+func TestOneChannelTimeSeries(t *testing.T) {
+	h := testStack(t, 1, 3)
+	m := NewStack(h)
+	m.SetSize(volume.XZ, image.Pt(40, 30))
+	m.SetTime(2)
+	r := m.Request(volume.XZ, 1)
+	if r.Layers != nil || r.Vol != h.At(2, 0) {
+		t.Fatalf("layers %v, volume %p; want none and time 2's %p", r.Layers, r.Vol, h.At(2, 0))
+	}
+	if got := m.Title(volume.XZ); !strings.HasSuffix(got, "t 2/2") {
+		t.Errorf("title %q lacks the time point", got)
+	}
+	if d := m.Describe(); !strings.Contains(d[1], "1 channel × 3 time points") || !strings.Contains(d[4], "t 2/2") {
+		t.Errorf("describe %q", d)
+	}
+}
