@@ -197,35 +197,48 @@ func BenchmarkNiivFractionalXY(b *testing.B) {
 }
 
 // BenchmarkChannels is a frame of a 512×512 XZ view of the confocal-like
-// sample (linear, a new slice each frame: decode, colour, overlays) with
-// 1 and 3 channels: the composite's budget is channels × the one-channel
-// cost + 2 ms.
+// sample with 1 and 3 channels: linear, a new slice each frame (decode,
+// colour or composite, overlays), whose budget is channels × the
+// one-channel cost + 2 ms; and niiv after a zoom (each channel's latents
+// cached, its decoder run).
 //
-//	go test ./viewer -run '^$' -bench Channels -benchtime 50x
+//	go test ./viewer -run '^$' -bench Channels/linear -benchtime 200x
+//	go test ./viewer -run '^$' -bench Channels/niiv -benchtime 10x
 func BenchmarkChannels(b *testing.B) {
 	h, err := sample.Confocal(context.Background(), sample.ConfocalOptions{Channels: 3, Times: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{1, 3} {
-		b.Run(fmt.Sprintf("channels=%d", n), func(b *testing.B) {
-			sel, err := h.Select([]int{0, 1, 2}[:n], nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := viewer.NewStack(sel)
-			m.SetSize(volume.XZ, image.Pt(512, 512))
-			m.SetMode(viewer.Linear)
-			var last viewer.Frame
-			w := viewer.NewWorker(engine.Classical(nil), func(f viewer.Frame) { last = f }, true)
-			ny := sel.Shape().Y
-			i := 0
-			for b.Loop() {
-				m.SetIndex(volume.XZ, float64(i%ny))
-				i++
-				submit(b, w, &last, m.Request(volume.XZ, 1))
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1e3, "ms/frame")
-		})
+	for _, mode := range []viewer.Mode{viewer.Linear, viewer.Niiv} {
+		for _, n := range []int{1, 3} {
+			b.Run(fmt.Sprintf("%v/channels=%d", mode, n), func(b *testing.B) {
+				sel, err := h.Select([]int{0, 1, 2}[:n], nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m := viewer.NewStack(sel)
+				m.SetSize(volume.XZ, image.Pt(512, 512))
+				m.SetMode(mode)
+				methods := engine.Classical(nil)
+				if mode == viewer.Niiv {
+					methods = niivMethods(b)
+				}
+				var last viewer.Frame
+				w := viewer.NewWorker(methods, func(f viewer.Frame) { last = f }, true)
+				submit(b, w, &last, m.Request(volume.XZ, 1)) // niiv: the latents
+				ny := sel.Shape().Y
+				i := 0
+				for b.Loop() {
+					i++
+					if mode == viewer.Niiv {
+						m.SetZoom(volume.XZ, 1+float64(i)/128) // never the same: no cached frame
+					} else {
+						m.SetIndex(volume.XZ, float64(i%ny))
+					}
+					submit(b, w, &last, m.Request(volume.XZ, 1))
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1e3, "ms/frame")
+			})
+		}
 	}
 }
