@@ -25,7 +25,8 @@ func init() {
 		Args:  "FILE",
 		Summary: "Render a view of a volume to PNG without opening a window, through the viewer's own\n" +
 			"pipeline: --mode linear,niiv makes a montage of modes side by side; --view layout\n" +
-			"renders the 2×2 layout. The scale bar and caption are drawn at the output resolution.",
+			"renders the 2×2 layout. The scale bar and caption are drawn at the output resolution.\n" +
+			"A multi-channel file is drawn as the colour composite of its channels (--channels, --time).",
 		MinArgs: 1, MaxArgs: 1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags

@@ -18,7 +18,8 @@ func init() {
 		Short: "open the viewer (default: the bundled sample)",
 		Args:  "[FILE]",
 		Summary: "Open the viewer: XY, XZ and YZ views of a volume (default: the bundled sample)\n" +
-			"with niiv reconstruction between slices. Press ? in the window for the shortcuts.",
+			"with niiv reconstruction between slices. A file of several channels or time points opens as\n" +
+			"a colour composite with a channel panel and a time slider. Press ? in the window for the shortcuts.",
 		MinArgs: 0, MaxArgs: 1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
