@@ -42,12 +42,17 @@ type Options struct {
 	// Open loads a volume from a path (a file, folder or "sample"); the
 	// window's Open dialog and drag-and-drop use it.
 	Open func(path string) (*volume.Volume, error)
+	// OpenStack, when set, is used instead of Open: it loads every channel
+	// and time point of a file (a file of one volume is volume.Single).
+	OpenStack func(path string) (*volume.Hyperstack, error)
 	// Size is the initial window size in Fyne units (0: 1280×900).
 	Size fyne.Size
 	// ScreenshotDir is where S saves screenshots ("" = current directory).
 	ScreenshotDir string
 	// Mode is the initial display mode.
 	Mode viewer.Mode
+	// Time is the time point shown first.
+	Time int
 	// Path is the file the volume was read from; "Adapt to this volume"
 	// and the adapted models remembered for a file need it ("" turns
 	// adaptation off).
@@ -67,6 +72,12 @@ type Options struct {
 // cancelled (Ctrl-C or SIGTERM in the terminal that started it). It returns
 // an error wrapping ErrNoDisplay when no window can be opened.
 func Run(ctx context.Context, vol *volume.Volume, o Options) (err error) {
+	return RunStack(ctx, volume.Single(vol), o)
+}
+
+// RunStack is Run on a hyperstack: several channels are shown as a colour
+// composite with a channel panel, several time points with a time slider.
+func RunStack(ctx context.Context, h *volume.Hyperstack, o Options) (err error) {
 	if err := CheckDisplay(); err != nil {
 		return err
 	}
@@ -75,7 +86,7 @@ func Run(ctx context.Context, vol *volume.Volume, o Options) (err error) {
 	a := fyneapp.NewWithID("io.github.niiv.viewer") // as in FyneApp.toml
 	a.Lifecycle().SetOnStarted(func() { started.Store(true) })
 	w := a.NewWindow("niiv")
-	u := newUI(vol, o, w, false)
+	u := newStackUI(h, o, w, false)
 	w.SetContent(u.content)
 	size := o.Size
 	if size.Width == 0 {
@@ -83,8 +94,8 @@ func Run(ctx context.Context, vol *volume.Volume, o Options) (err error) {
 	}
 	w.Resize(size)
 	u.bindWindow()
-	if !vol.Voxel.Known {
-		u.askVoxel(vol, func(*volume.Volume) {})
+	if vol := h.At(0, 0); !vol.Voxel.Known {
+		u.askVoxel(vol, func(v *volume.Volume) { h.SetVoxel(v.Voxel) })
 	}
 	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
 	w.ShowAndRun()
@@ -150,6 +161,13 @@ type ui struct {
 	cmap      *widget.Select
 	cross     *widget.Check
 	hist      *canvas.Image
+	// channel panel (shown for several channels) and time slider (for
+	// several time points)
+	chanBox   *fyne.Container
+	chanRows  []channelRow
+	timeBox   *fyne.Container
+	timeSl    *widget.Slider
+	timeLabel *widget.Label
 	message   *widget.Label
 	adaptBtn  *widget.Button
 	modelSel  *widget.Select
@@ -160,13 +178,19 @@ var modeLabels = []string{"1 Nearest", "2 Linear", "3 niiv", "4 Difference", "5 
 // newUI builds the widgets. A synchronous ui renders frames inside the
 // calls that change the model (for tests).
 func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
-	u := &ui{model: viewer.New(vol), opts: o, win: w, do: fyne.Do, synchronous: synchronous, bg: newBackground()}
+	return newStackUI(volume.Single(vol), o, w, synchronous)
+}
+
+// newStackUI is newUI on a hyperstack.
+func newStackUI(h *volume.Hyperstack, o Options, w fyne.Window, synchronous bool) *ui {
+	u := &ui{model: viewer.NewStack(h), opts: o, win: w, do: fyne.Do, synchronous: synchronous, bg: newBackground()}
 	// The window holds its methods' models while it shows them (released
 	// when another model replaces them or the window closes).
 	if !o.Methods.Owner.Retain() {
 		u.opts.Methods = engine.Classical(fmt.Errorf("the model was closed before the window opened"))
 	}
 	u.model.SetMode(o.Mode)
+	u.model.SetTime(o.Time)
 	u.deliver = func(f viewer.Frame) { u.do(func() { u.views[f.Request.Axis].show(f) }) }
 	if synchronous {
 		u.deliver = func(f viewer.Frame) { u.views[f.Request.Axis].show(f) }
@@ -179,8 +203,9 @@ func newUI(vol *volume.Volume, o Options, w fyne.Window, synchronous bool) *ui {
 	panel := u.buildPanel()
 	u.content = container.NewGridWithColumns(2, u.views[volume.XY], u.views[volume.XZ], u.views[volume.YZ], panel)
 	u.model.OnChange(u.changed)
+	u.warmStats(h)
 	u.sayModel()
-	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair)
+	u.syncControls(viewer.ChangeVolume | viewer.ChangeContrast | viewer.ChangeMode | viewer.ChangeView | viewer.ChangeCrosshair | viewer.ChangeChannels | viewer.ChangeTime)
 	return u
 }
 
@@ -319,6 +344,16 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 			u.model.ShowCrosshair(b)
 		}
 	})
+	u.chanBox = container.NewVBox()
+	u.timeLabel = widget.NewLabel("")
+	u.timeSl = widget.NewSlider(0, 1)
+	u.timeSl.Step = 1
+	u.timeSl.OnChanged = func(v float64) {
+		if !u.syncing {
+			u.model.SetTime(int(math.Round(v)))
+		}
+	}
+	u.timeBox = container.NewBorder(nil, nil, widget.NewLabel("Time"), u.timeLabel, u.timeSl)
 	u.hist = canvas.NewImageFromImage(image.NewRGBA(image.Rect(0, 0, 1, 1)))
 	u.hist.FillMode = canvas.ImageFillStretch
 	u.hist.SetMinSize(fyne.NewSize(240, 90))
@@ -356,6 +391,8 @@ func (u *ui) buildPanel() fyne.CanvasObject {
 		u.info,
 		container.NewGridWithColumns(2, u.position, u.cursor),
 		widget.NewSeparator(),
+		u.timeBox, // hidden for one time point
+		u.chanBox, // hidden for one channel
 		container.NewGridWithColumns(2, row("Mode", u.modeSel, nil), row("Model", u.modelSel, nil)),
 		container.NewHBox(widget.NewLabel("Split"), u.splitL, u.splitR),
 		row("Zoom", u.zoom, u.zoomLabel),
@@ -404,10 +441,17 @@ func (u *ui) syncControls(c viewer.Change) {
 		d := m.Describe()
 		u.info.SetText(d[0] + "\n" + d[1] + "\n" + strings.Join(d[2:4], " · "))
 		if u.win != nil {
-			u.win.SetTitle("niiv · " + m.Volume().Name)
+			u.win.SetTitle("niiv · " + u.name())
 		}
+		u.buildChannels()
 	}
-	if c&(viewer.ChangeCrosshair|viewer.ChangeVolume) != 0 {
+	if c&(viewer.ChangeVolume|viewer.ChangeTime) != 0 {
+		u.syncTime()
+	}
+	if c&(viewer.ChangeVolume|viewer.ChangeChannels) != 0 {
+		u.syncChannels()
+	}
+	if c&(viewer.ChangeCrosshair|viewer.ChangeVolume|viewer.ChangeTime) != 0 {
 		p := m.Crosshair()
 		u.position.SetText(fmt.Sprintf("crosshair z %.2f · y %.0f · x %.0f", p.Z, p.Y, p.X))
 		for _, v := range u.views {
@@ -425,13 +469,16 @@ func (u *ui) syncControls(c viewer.Change) {
 		u.zoom.SetValue(math.Log2(z))
 		u.zoomLabel.SetText(fmt.Sprintf("%.2f×", z))
 	}
-	if c&(viewer.ChangeContrast|viewer.ChangeVolume|viewer.ChangeMode) != 0 {
+	if c&(viewer.ChangeContrast|viewer.ChangeVolume|viewer.ChangeMode|viewer.ChangeChannels|viewer.ChangeTime) != 0 {
 		ct := m.Contrast()
 		lo, hi := u.sliderRange()
 		u.lo.SetValue((ct.Min - lo) / (hi - lo))
 		u.hi.SetValue((ct.Max - lo) / (hi - lo))
 		text := fmt.Sprintf("window %.4g – %.4g", ct.Min, ct.Max)
-		if m.Mode() == viewer.Difference {
+		if m.Mode() == viewer.Difference && m.Channels() > 1 {
+			w := viewer.DiffRange(ct.Style())
+			text += fmt.Sprintf("\ndifference per channel: |niiv − linear| in the channel's colour, black 0 … full %.3g (20 %% of its window)", w)
+		} else if m.Mode() == viewer.Difference {
 			// The views' colours are not the histogram's: say what they mean.
 			w := viewer.DiffRange(ct.Style())
 			text += fmt.Sprintf("\ndifference niiv − linear: blue −%.3g … grey 0 … red +%.3g (±20 %% of the window)", w, w)
@@ -440,8 +487,13 @@ func (u *ui) syncControls(c viewer.Change) {
 		u.gamma.SetValue(math.Log2(ct.Gamma))
 		u.invert.SetChecked(ct.Invert)
 		u.cmap.SetSelected(ct.Colormap)
+		if m.Channels() > 1 {
+			u.cmap.Disable() // each channel is drawn in its colour
+		} else {
+			u.cmap.Enable()
+		}
 		st := m.Volume().Stats()
-		u.hist.Image = render.Histogram(st.Histogram(st.Bins(256)), st.Min, st.Max, ct.Style(), 256, 72)
+		u.hist.Image = render.Histogram(st.Histogram(st.Bins(256)), st.Min, st.Max, m.HistogramStyle(), 256, 72)
 		u.hist.Refresh()
 	}
 	u.cross.SetChecked(m.CrosshairShown())
@@ -536,6 +588,12 @@ func (u *ui) typedRune(r rune) {
 		m.SetContrast(c)
 	case 'x', 'X':
 		m.ShowCrosshair(!m.CrosshairShown())
+	case ',', '<':
+		m.StepTime(-1)
+		u.reprobe()
+	case '.', '>':
+		m.StepTime(1)
+		u.reprobe()
 	case 's', 'S':
 		u.quickScreenshot()
 	case '?':
@@ -573,6 +631,15 @@ func (u *ui) probe(axis volume.Axis, x, y float64) {
 	z, yy, xx, v, ok := u.model.Probe(axis, x, y)
 	if !ok {
 		u.cursor.SetText("")
+		return
+	}
+	if m := u.model; m.Channels() > 1 {
+		// Every channel's value, in channel order.
+		var vals []string
+		for c := range m.Channels() {
+			vals = append(vals, fmt.Sprintf("%.5g", m.Stack().At(m.Time(), c).At(z, yy, xx)))
+		}
+		u.cursor.SetText(fmt.Sprintf("cursor z %d · y %d · x %d = %s", z, yy, xx, strings.Join(vals, " · ")))
 		return
 	}
 	u.cursor.SetText(fmt.Sprintf("cursor z %d · y %d · x %d = %.5g", z, yy, xx, v))

@@ -41,6 +41,7 @@ Keys (act on the view under the mouse)
   PageDown / PageUp  10 slices
   + / −              zoom
   1 … 5              nearest, linear, niiv, difference, split
+  , / .              previous / next time point (a time series)
   C                  centre the views on the crosshair
   A / I / M / X      auto contrast / invert / next colormap / crosshair on-off
   R                  reset views and crosshair
@@ -116,15 +117,27 @@ func (u *ui) startIn(d *dialog.FileDialog) {
 // open loads path in the background, asks for the voxel size when the file
 // has none, and shows the volume.
 func (u *ui) open(path string) {
-	if u.opts.Open == nil {
+	if u.opts.Open == nil && u.opts.OpenStack == nil {
 		u.say("opening files is not available")
 		return
 	}
 	u.say("opening %s…", filepath.Base(path))
 	u.bg.Go(func(ctx context.Context) {
-		vol, err := u.opts.Open(path)
-		if err == nil {
-			vol.Stats() // computed once, here rather than on the UI goroutine
+		var h *volume.Hyperstack
+		var err error
+		if u.opts.OpenStack != nil {
+			h, err = u.opts.OpenStack(path)
+		} else {
+			var vol *volume.Volume
+			if vol, err = u.opts.Open(path); err == nil {
+				h = volume.Single(vol)
+			}
+		}
+		if err == nil && h.Channels() <= volume.MaxShown {
+			// Computed once, here rather than on the UI goroutine.
+			for c := range h.Channels() {
+				h.At(0, c).Stats()
+			}
 		}
 		if ctx.Err() != nil {
 			return // the window closed meanwhile
@@ -138,8 +151,10 @@ func (u *ui) open(path string) {
 				dialog.ShowError(fmt.Errorf("open %s: %w", filepath.Base(path), err), u.win)
 				return
 			}
-			show := func(v *volume.Volume) {
-				u.model.SetVolume(v)
+			show := func(h *volume.Hyperstack) {
+				v := h.At(0, 0)
+				u.model.SetStack(h)
+				u.warmStats(h)
 				u.cursor.SetText("") // the old volume's voxel
 				u.opts.Path = path
 				u.sayModel() // the Adapt button follows the path
@@ -151,11 +166,30 @@ func (u *ui) open(path string) {
 					}
 				})
 			}
-			if !vol.Voxel.Known {
-				u.askVoxel(vol, show)
+			withVoxel := func(h *volume.Hyperstack) {
+				if vol := h.At(0, 0); !vol.Voxel.Known {
+					u.askVoxel(vol, func(v *volume.Volume) { h.SetVoxel(v.Voxel); show(h) })
+					return
+				}
+				show(h)
+			}
+			if h.Channels() > volume.MaxShown {
+				u.chooseChannels(h, func(sel *volume.Hyperstack) {
+					// Statistics for the chosen channels, off the UI goroutine.
+					u.bg.Go(func(ctx context.Context) {
+						for c := range sel.Channels() {
+							sel.At(0, c).Stats()
+						}
+						u.do(func() {
+							if !u.closing.Load() {
+								withVoxel(sel)
+							}
+						})
+					})
+				})
 				return
 			}
-			show(vol)
+			withVoxel(h)
 		})
 	})
 }
@@ -244,7 +278,7 @@ func (u *ui) screenshotDialog() {
 	scale.SetSelected("1×")
 	caption := widget.NewEntry()
 	caption.SetPlaceHolder("caption (optional)")
-	caption.SetText(fmt.Sprintf("%s · %v", u.model.Volume().Name, u.model.Mode()))
+	caption.SetText(fmt.Sprintf("%s · %v", u.name(), u.model.Mode()))
 	form := widget.NewForm(
 		widget.NewFormItem("Save", what),
 		widget.NewFormItem("Resolution", scale),

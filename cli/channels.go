@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	volio "github.com/niiv/niiv/io"
+	"github.com/niiv/niiv/viewer"
 	"github.com/niiv/niiv/volume"
 	"github.com/niiv/niiv/volume/sample"
 )
@@ -187,4 +188,78 @@ func isMulti(path string, vf *voxelFlags, sel *selectFlags) bool {
 // points".
 func hyperSummary(h *volume.Hyperstack) string {
 	return fmt.Sprintf("%s × %s", plural(h.Channels(), "channel"), plural(h.Times(), "time point"))
+}
+
+// openModel opens path for view, figure and movie: a file of several
+// channels or time points as a hyperstack (channels, "0,2", chooses some;
+// time, "5", the time point shown first), else its one volume. More than
+// volume.MaxShown channels without a choice is an error saying how to
+// choose.
+func openModel(path string, vf *voxelFlags, channels, time string) (*viewer.Model, error) {
+	h, err := openStack(path, vf, channels)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseIndex("time", time)
+	if err != nil {
+		return nil, err
+	}
+	if t >= h.Times() {
+		return nil, usageErrorf("--time %d: %s has %s (0 to %d)", t, path, plural(h.Times(), "time point"), h.Times()-1)
+	}
+	m := viewer.NewStack(h)
+	m.SetTime(max(t, 0))
+	return m, nil
+}
+
+// openStack opens path as a hyperstack: a file of one channel and time
+// point (or a format without them) as its one volume (volume.Single), a
+// multi-channel or time-series file with the channels chosen.
+func openStack(path string, vf *voxelFlags, channels string) (*volume.Hyperstack, error) {
+	sel := &selectFlags{channels: channels}
+	if !isMulti(path, vf, sel) {
+		vol, err := openVolume(path, vf)
+		if err != nil {
+			return nil, err
+		}
+		if vol.Name == "" {
+			vol.Name = path
+		}
+		return volume.Single(vol), nil
+	}
+	h, err := openHyper(path, vf, sel)
+	if err != nil {
+		return nil, err
+	}
+	if h.Name == "" {
+		h.Name = path
+	}
+	if err := h.CheckShown(); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return h, nil
+}
+
+// openStackAll opens every channel and time point of path for the
+// viewer's Open dialog, which asks which channels to show when there are
+// more than a composite draws.
+func openStackAll(path string) (*volume.Hyperstack, error) {
+	if !isMulti(path, nil, nil) {
+		vol, err := openVolume(path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if vol.Name == "" {
+			vol.Name = path
+		}
+		return volume.Single(vol), nil
+	}
+	h, err := openHyper(path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if h.Name == "" {
+		h.Name = path
+	}
+	return h, nil
 }

@@ -25,7 +25,8 @@ func init() {
 		Args:  "FILE",
 		Summary: "Render a view of a volume to PNG without opening a window, through the viewer's own\n" +
 			"pipeline: --mode linear,niiv makes a montage of modes side by side; --view layout\n" +
-			"renders the 2×2 layout. The scale bar and caption are drawn at the output resolution.",
+			"renders the 2×2 layout. The scale bar and caption are drawn at the output resolution.\n" +
+			"A multi-channel file is drawn as the colour composite of its channels (--channels, --time).",
 		MinArgs: 1, MaxArgs: 1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
@@ -49,6 +50,7 @@ const montageGap = 4
 
 type figureOptions struct {
 	view, slice, at, modes, size, out, colormap, window, caption, model string
+	channels, time                                                      string // --channels, --time of a multi-channel file
 	zoom, gamma                                                         float64
 	invert, crosshair                                                   bool
 	modelSet                                                            bool // --model given: no adapted model
@@ -69,6 +71,8 @@ func (o *figureOptions) register(fs *flag.FlagSet, defSize string) {
 	fs.StringVar(&o.window, "window", "", "contrast window `MIN,MAX` (default: automatic, 0.35% saturated)")
 	fs.StringVar(&o.caption, "caption", "auto", "caption stamped on each panel: auto, none, or a text")
 	fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
+	fs.StringVar(&o.channels, "channels", "", "channels `LIST` of a multi-channel file to show, e.g. 0,2 (default: all, up to 8), as a colour composite")
+	fs.StringVar(&o.time, "time", "", "time point `N` (from 0) of a time series (default 0)")
 	fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
 }
 
@@ -142,30 +146,37 @@ func (sc *scene) checkPanels() error {
 // --at.
 func (sc *scene) open(env *Env, vf *voxelFlags) error {
 	o := sc.o
-	vol, err := openVolume(sc.path, vf)
+	mdl, err := openModel(sc.path, vf, o.channels, o.time)
 	if err != nil {
 		return err
 	}
-	if vol.Name == "" {
-		vol.Name = sc.path
-	}
+	vol := mdl.Volume()
 	if !vol.Voxel.Known {
 		fmt.Fprintf(env.Stderr, "niiv %s: %s has no voxel size; assuming 1×1×1 (give --voxel z,y,x)\n", sc.cmd, sc.path)
 	}
 	sc.vol = vol
-	mdl := viewer.New(vol)
-	c := mdl.Contrast()
-	c.Colormap, c.Gamma, c.Invert = o.colormap, o.gamma, o.invert
-	if o.window != "" {
-		lo, hi, ok := strings.Cut(o.window, ",")
-		a, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
-		b, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
-		if !ok || err1 != nil || err2 != nil || !(b > a) {
-			return usageErrorf("--window %q: want MIN,MAX with MIN < MAX", o.window)
-		}
-		c.Min, c.Max = a, b
+	if mdl.Channels() > 1 && (o.colormap != "gray" || o.invert) {
+		// The composite draws each channel in its colour: the one-channel
+		// styles do not apply.
+		return usageErrorf("--colormap %s and --invert apply to one-channel volumes; %s has %d channels shown in their colours (pick one with --channels N for a colormap)", o.colormap, sc.path, mdl.Channels())
 	}
-	mdl.SetContrast(c)
+	// --gamma and --window apply to every channel of a composite.
+	for ch := range mdl.Channels() {
+		mdl.SelectChannel(ch)
+		c := mdl.Contrast()
+		c.Colormap, c.Gamma, c.Invert = o.colormap, o.gamma, o.invert
+		if o.window != "" {
+			lo, hi, ok := strings.Cut(o.window, ",")
+			a, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+			b, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+			if !ok || err1 != nil || err2 != nil || !(b > a) {
+				return usageErrorf("--window %q: want MIN,MAX with MIN < MAX", o.window)
+			}
+			c.Min, c.Max = a, b
+		}
+		mdl.SetContrast(c)
+	}
+	mdl.SelectChannel(0)
 	mdl.ShowCrosshair(o.crosshair)
 	if o.at != "" {
 		p, err := parsePoint(o.at, vol.Shape())
@@ -255,11 +266,11 @@ func (sc *scene) render(ctx context.Context, frames *viewer.Frames, mt montage) 
 		if err != nil {
 			return nil, nil, err
 		}
-		name := sc.vol
+		name := sc.name()
 		if n > 1 {
-			name = nil // a montage's panels are narrow: plane and method only
+			name = "" // a montage's panels are narrow: plane and method only
 		}
-		if cap := caption(sc.o.caption, name, mt.title, f.Method); cap != "" {
+		if cap := sc.caption(name, mt.title, f.Method); cap != "" {
 			if err := render.Caption(f.Image, cap); err != nil {
 				return nil, nil, err
 			}
@@ -335,7 +346,7 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	if err := sc.open(env, vf); err != nil {
 		return err
 	}
-	vol, mdl := sc.vol, sc.mdl
+	mdl := sc.mdl
 	if err := sc.setSlice(axis); err != nil {
 		return err
 	}
@@ -355,9 +366,13 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 			}
 		}
 		mdl.SetMode(modes[0])
-		mdl.SetCaption(caption(o.caption, vol, "", ""))
+		mdl.SetCaption(caption(o.caption, sc.name(), "", ""))
 		mdl.ShowCrosshair(o.crosshair)
-		img, err = mdl.Snapshot(1).Render(ctx, sc.methods)
+		snap := mdl.Snapshot(1)
+		if o.caption != "auto" {
+			snap.Caption = caption(o.caption, sc.name(), "", "") // as given: no channel list added
+		}
+		img, err = snap.Render(ctx, sc.methods)
 		if err != nil {
 			return err
 		}
@@ -381,6 +396,21 @@ func figure(ctx context.Context, env *Env, path string, vf *voxelFlags, o figure
 	return nil
 }
 
+// caption is the caption of a panel (see caption), with the channels
+// shown and their colours for a composite when --caption is auto.
+func (sc *scene) caption(name, title, method string) string {
+	c := caption(sc.o.caption, name, title, method)
+	if sc.o.caption != "auto" {
+		return c
+	}
+	if cc := sc.mdl.ChannelCaption(); cc != "" {
+		c += " · " + cc
+	} else if h := sc.mdl.Stack(); h.Channel(0).Name != "" {
+		c += " · " + h.Channel(0).Name // one channel chosen from several
+	}
+	return c
+}
+
 // parsePoint parses "z,y,x" voxel coordinates inside shape.
 func parsePoint(s string, shape volume.Shape) (viewer.Point, error) {
 	parts := strings.Split(s, ",")
@@ -399,16 +429,25 @@ func parsePoint(s string, shape volume.Shape) (viewer.Point, error) {
 	return viewer.Point{Z: v[0], Y: v[1], X: v[2]}, nil
 }
 
-// caption returns the panel caption for the --caption flag; vol may be nil
-// to leave out the volume's name.
-func caption(flagValue string, vol *volume.Volume, title, method string) string {
+// name is the file's name for captions: the hyperstack's for a file of
+// several channels or time points, else the volume's.
+func (sc *scene) name() string {
+	if h := sc.mdl.Stack(); h.Channels() > 1 || h.Times() > 1 {
+		return h.Name
+	}
+	return sc.vol.Name
+}
+
+// caption returns the panel caption for the --caption flag; name may be
+// "" to leave out the volume's name.
+func caption(flagValue string, name, title, method string) string {
 	switch flagValue {
 	case "none", "":
 		return ""
 	case "auto":
 		var parts []string
-		if vol != nil {
-			parts = append(parts, vol.Name)
+		if name != "" {
+			parts = append(parts, name)
 		}
 		if title != "" {
 			parts = append(parts, title)

@@ -181,12 +181,13 @@ func makeMovie(ctx context.Context, env *Env, path string, vf *voxelFlags, o mov
 	case movie.PNGFrames:
 		w, err = movie.NewPNGFrames(out)
 	case movie.GIF:
+		gray := o.colormap == "gray" && sc.mdl.Channels() == 1 // a composite is in colour
 		pal := movie.GrayPalette
-		if o.colormap != "gray" {
+		if !gray {
 			pal, err = sampledPalette(ctx, sc, mts)
 		}
 		if err == nil {
-			w, err = movie.NewGIF(out, pal, o.colormap == "gray", o.fps)
+			w, err = movie.NewGIF(out, pal, gray, o.fps)
 		}
 	case movie.MP4:
 		w, err = movie.NewMP4(ctx, out, size, o.fps)

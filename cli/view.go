@@ -18,7 +18,8 @@ func init() {
 		Short: "open the viewer (default: the bundled sample)",
 		Args:  "[FILE]",
 		Summary: "Open the viewer: XY, XZ and YZ views of a volume (default: the bundled sample)\n" +
-			"with niiv reconstruction between slices. Press ? in the window for the shortcuts.",
+			"with niiv reconstruction between slices. A file of several channels or time points opens as\n" +
+			"a colour composite with a channel panel and a time slider. Press ? in the window for the shortcuts.",
 		MinArgs: 0, MaxArgs: 1,
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var vf voxelFlags
@@ -28,6 +29,8 @@ func init() {
 			model := fs.String("model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
 			mode := fs.String("mode", "niiv", "initial mode: nearest, linear, niiv, difference or split")
 			shots := fs.String("screenshots", "", "folder where the S key saves screenshots (default: current folder)")
+			channels := fs.String("channels", "", "channels `LIST` of a multi-channel file to show, e.g. 0,2 (default: all, up to 8)")
+			tm := fs.String("time", "", "time point `N` (from 0) shown first (default 0)")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if err := ef.check(); err != nil {
 					return err
@@ -40,13 +43,11 @@ func init() {
 				if len(args) > 0 {
 					path = args[0]
 				}
-				vol, err := openVolume(path, &vf)
+				mdl, err := openModel(path, &vf, *channels, *tm)
 				if err != nil {
 					return err
 				}
-				if vol.Name == "" {
-					vol.Name = path
-				}
+				stack, vol := mdl.Stack(), mdl.Volume()
 				if err := app.CheckDisplay(); err != nil {
 					return err // before the model is loaded
 				}
@@ -79,10 +80,11 @@ func init() {
 						fmt.Fprintf(env.Stderr, "niiv view: using the model adapted to this volume: %s\n", adapted)
 					}
 				}
-				return app.Run(ctx, vol, app.Options{
+				return app.RunStack(ctx, stack, app.Options{
 					Methods:       methods,
 					Mode:          m,
-					Open:          func(p string) (*volume.Volume, error) { return openVolume(p, nil) },
+					Time:          mdl.Time(),
+					OpenStack:     func(p string) (*volume.Hyperstack, error) { return openStackAll(p) },
 					ScreenshotDir: *shots,
 					Path:          path,
 					Engine:        eo,

@@ -4,7 +4,12 @@
 # grabs the screen with ImageMagick and checks that
 #   * the window shows the 2×2 layout: all four quadrants are non-uniform,
 #   * the interaction changed the picture,
-#   * the S key wrote a non-blank screenshot of the layout.
+#   * the S key wrote a non-blank screenshot of the layout;
+# then opens a 3-channel, 5-time-point confocal-like stack and checks that
+#   * the three views show a colour composite (not gray) in niiv mode,
+#   * the . key steps time and changes the picture,
+#   * niiv figure --channels 0,1,2 --time 2 writes a colour composite,
+#   * niiv reconstruct carries the three channels into an isotropic TIFF.
 #
 #   scripts/gui-smoke.sh            (needs xvfb-run, xdotool, ImageMagick)
 #   OUT=dir scripts/gui-smoke.sh    keep the screenshots in dir
@@ -127,5 +132,72 @@ rc=0
 wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "niiv exited with status $rc after SIGTERM"
 echo "gui-smoke: SIGTERM closed the viewer (status 0)"
+
+# Channels and time: a 3-channel, 5-time-point confocal-like stack,
+# shown as a colour composite with niiv per channel.
+"$out/niiv" sample --channels 3 --times 5 "$out/confocal.tif" >/dev/null
+log=$out/niiv-channels.log
+"$out/niiv" view --mode niiv --screenshots "$out" "$out/confocal.tif" >"$log" 2>&1 &
+pid=$!
+wid=""
+for _ in $(seq 1 60); do
+  wid=$(xdotool search --name '^niiv' 2>/dev/null | head -n 1 || true)
+  [ -n "$wid" ] && break
+  kill -0 "$pid" 2>/dev/null || fail "niiv exited early on confocal.tif"
+  sleep 0.5
+done
+[ -n "$wid" ] || fail "no niiv window on confocal.tif after 30 s"
+eval "$(xdotool getwindowgeometry --shell "$wid")"
+# grab_stable FILE: waits (up to 40 s) until the screen stops changing —
+# the niiv frames of every channel have replaced the linear previews — and
+# saves it.
+grab_stable() {
+  import -window root "$1"
+  for _ in $(seq 1 40); do
+    sleep 1
+    import -window root "$out/grab.png"
+    d=$(compare -metric AE "$1" "$out/grab.png" null: 2>&1 || true)
+    mv "$out/grab.png" "$1"
+    [ "${d%% *}" = "0" ] && return 0
+  done
+  fail "the screen kept changing for 40 s"
+}
+# Keys act on the view under the mouse: it goes there before the first grab.
+xdotool mousemove $((X + WIDTH / 4)) $((Y + HEIGHT / 4))
+sleep 2
+grab_stable "$out/channels-t0.png"
+# quadrant_saturation FILE: the 4 quadrants' mean HSL saturation.
+quadrant_saturation() {
+  convert "$1" -crop "${WIDTH}x${HEIGHT}+${X}+${Y}" +repage -colorspace HSL -channel G -separate \
+    -crop 2x2@ +repage -format '%[fx:mean] ' info:
+}
+read -r -a sat <<<"$(quadrant_saturation "$out/channels-t0.png")"
+echo "gui-smoke: channels: quadrant saturation ${sat[*]}"
+for s in "${sat[@]:0:3}"; do
+  awk -v s="$s" 'BEGIN { exit !(s > 0.25) }' || fail "a view is not a colour composite (mean saturation $s)"
+done
+# Time: . steps to the next time point.
+xdotool key period
+grab_stable "$out/channels-t1.png"
+kill -0 "$pid" 2>/dev/null || fail "niiv died stepping time"
+diff=$(compare -metric AE "$out/channels-t0.png" "$out/channels-t1.png" null: 2>&1 || true)
+echo "gui-smoke: channels: pixels changed by the time step: $diff"
+awk -v d="$diff" 'BEGIN { exit !(d + 0 > 1000) }' || fail "the . key did not change the picture"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 0 ] || fail "niiv on confocal.tif exited with status $rc after SIGTERM"
+# A composite figure of the three channels at time point 2.
+"$out/niiv" figure --view layout --mode linear --channels 0,1,2 --time 2 --size 800x600 \
+  --out "$out/composite.png" "$out/confocal.tif" >>"$log" 2>&1 || fail "niiv figure --channels failed"
+fsat=$(convert "$out/composite.png" -colorspace HSL -channel G -separate -format '%[fx:mean]' info:)
+echo "gui-smoke: channels: composite.png $(identify -format '%wx%h' "$out/composite.png"), mean saturation $fsat"
+awk -v s="$fsat" 'BEGIN { exit !(s > 0.2) }' || fail "the composite figure is not in colour"
+# An isotropic reconstruction of every channel of time point 0 keeps them.
+"$out/niiv" reconstruct --time 0 --dtype input "$out/confocal.tif" "$out/iso.tif" >>"$log" 2>&1 || fail "niiv reconstruct of the channels failed"
+"$out/niiv" info --header "$out/iso.tif" >"$out/iso-info.txt" 2>&1 || fail "niiv info iso.tif failed"
+grep -q 'channels    3' "$out/iso-info.txt" && grep -q '0.1 × 0.1 × 0.1 µm' "$out/iso-info.txt" ||
+  fail "iso.tif is not 3 isotropic channels: $(cat "$out/iso-info.txt")"
+echo "gui-smoke: channels: reconstructed iso.tif: $(sed -n 's/^  shape *//p' "$out/iso-info.txt"), 3 channels"
 
 echo "gui-smoke: ok (screenshots in $out)"

@@ -2,6 +2,7 @@ package viewer_test
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
@@ -193,4 +194,51 @@ func BenchmarkNiivFractionalXY(b *testing.B) {
 		submit(b, w, last, m.Request(volume.XY, 1))
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/frame")
+}
+
+// BenchmarkChannels is a frame of a 512×512 XZ view of the confocal-like
+// sample with 1 and 3 channels: linear, a new slice each frame (decode,
+// colour or composite, overlays), whose budget is channels × the
+// one-channel cost + 2 ms; and niiv after a zoom (each channel's latents
+// cached, its decoder run).
+//
+//	go test ./viewer -run '^$' -bench Channels/linear -benchtime 200x
+//	go test ./viewer -run '^$' -bench Channels/niiv -benchtime 10x
+func BenchmarkChannels(b *testing.B) {
+	h, err := sample.Confocal(context.Background(), sample.ConfocalOptions{Channels: 3, Times: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []viewer.Mode{viewer.Linear, viewer.Niiv} {
+		for _, n := range []int{1, 3} {
+			b.Run(fmt.Sprintf("%v/channels=%d", mode, n), func(b *testing.B) {
+				sel, err := h.Select([]int{0, 1, 2}[:n], nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m := viewer.NewStack(sel)
+				m.SetSize(volume.XZ, image.Pt(512, 512))
+				m.SetMode(mode)
+				methods := engine.Classical(nil)
+				if mode == viewer.Niiv {
+					methods = niivMethods(b)
+				}
+				var last viewer.Frame
+				w := viewer.NewWorker(methods, func(f viewer.Frame) { last = f }, true)
+				submit(b, w, &last, m.Request(volume.XZ, 1)) // niiv: the latents
+				ny := sel.Shape().Y
+				i := 0
+				for b.Loop() {
+					i++
+					if mode == viewer.Niiv {
+						m.SetZoom(volume.XZ, 1+float64(i)/128) // never the same: no cached frame
+					} else {
+						m.SetIndex(volume.XZ, float64(i%ny))
+					}
+					submit(b, w, &last, m.Request(volume.XZ, 1))
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1e3, "ms/frame")
+			})
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
+	"strings"
 
 	"github.com/niiv/niiv/render"
 	"github.com/niiv/niiv/volume"
@@ -35,7 +36,11 @@ func (m *Model) Title(axis volume.Axis) string {
 	if idx != math.Round(idx) {
 		num = fmt.Sprintf("%.2f", idx)
 	}
-	return fmt.Sprintf("%s · %s %s / %d · %s", upper(axis), name, num, n, render.FormatLength(idx*size, v.Unit))
+	t := fmt.Sprintf("%s · %s %s / %d · %s", upper(axis), name, num, n, render.FormatLength(idx*size, v.Unit))
+	if tl := m.timeLabel(); tl != "" {
+		t += " · " + tl
+	}
+	return t
 }
 
 func upper(a volume.Axis) string {
@@ -140,7 +145,11 @@ func (m *Model) Snapshot(scale float64) Snapshot {
 	if !(scale > 0) {
 		scale = 1
 	}
-	s := Snapshot{Stats: m.vol.Stats(), Style: m.contrast.Style(), Lines: m.Describe(), Scale: scale, Caption: m.caption}
+	s := Snapshot{Stats: m.vol.Stats(), Style: m.HistogramStyle(), Lines: m.Describe(), Scale: scale, Caption: m.caption}
+	if m.channels != nil {
+		// The picture's colours need a key: the channels shown and theirs.
+		s.Caption = strings.TrimPrefix(s.Caption+" · "+m.ChannelCaption(), " · ")
+	}
 	for i, axis := range Views {
 		s.Requests[i] = m.Request(axis, scale)
 		s.Requests[i].Caption = ""
@@ -221,7 +230,7 @@ func (m *Model) Describe() []string {
 		name = "(unnamed volume)"
 	}
 	c := m.contrast
-	return []string{
+	lines := []string{
 		name,
 		fmt.Sprintf("%v %v", v.Shape(), v.DType()),
 		fmt.Sprintf("voxel %v", v.Voxel),
@@ -229,4 +238,28 @@ func (m *Model) Describe() []string {
 		fmt.Sprintf("mode %v", m.mode),
 		fmt.Sprintf("window %.4g – %.4g · γ %.2g · %s", c.Min, c.Max, c.Gamma, c.Colormap),
 	}
+	if m.channels != nil || m.stack.Times() > 1 {
+		h := m.stack
+		name := h.Name
+		if name == "" {
+			name = v.Name
+		}
+		lines[0] = name
+		lines[1] = fmt.Sprintf("%s × %s of %v %v", plural(h.Channels(), "channel"), plural(h.Times(), "time point"), v.Shape(), v.DType())
+		if tl := m.timeLabel(); tl != "" {
+			lines[4] += " · " + tl
+		}
+	}
+	if m.channels != nil {
+		lines[5] = fmt.Sprintf("%s selected: window %.4g – %.4g · γ %.2g", m.channels[m.selected].Name, c.Min, c.Max, c.Gamma)
+		lines = append(lines, m.ChannelCaption())
+	}
+	return lines
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

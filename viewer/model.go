@@ -87,6 +87,11 @@ const (
 	ChangeView // zoom, pan or widget size of some view
 	ChangeMode
 	ChangeContrast
+	// ChangeChannels: a channel's visibility or colour, or which channel
+	// is selected (the contrast controls and histogram follow it).
+	ChangeChannels
+	// ChangeTime: the time point shown.
+	ChangeTime
 )
 
 // Contrast is the display style shared by all views.
@@ -109,7 +114,11 @@ func (c Contrast) Style() render.Style {
 // Model is the viewer's state. Setters compare before they notify, so a
 // widget that echoes a value back does not start a loop. Build it with New.
 type Model struct {
-	vol       *volume.Volume
+	vol       *volume.Volume // the selected channel at the current time point
+	stack     *volume.Hyperstack
+	time      int
+	selected  int
+	channels  []ChannelState // one per channel of a multi-channel stack, else nil
 	cross     Point
 	views     [3]ViewState
 	mode      Mode
@@ -127,10 +136,16 @@ var nextID atomic.Uint64
 
 // New returns a model showing vol: the crosshair at its centre, every view
 // fitted, linear→niiv mode, automatic contrast (0.35 % saturated).
-func New(vol *volume.Volume) *Model {
+func New(vol *volume.Volume) *Model { return NewStack(volume.Single(vol)) }
+
+// NewStack returns a model showing hyperstack h: time point 0, every
+// channel visible in its colour with its own contrast (the file's display
+// range, else automatic), channel 0 selected. A stack of one channel
+// looks and behaves exactly as New of its volume.
+func NewStack(h *volume.Hyperstack) *Model {
 	m := &Model{mode: Niiv, splitA: Linear, splitB: Niiv, splitFrac: 0.5, showCross: true}
 	m.contrast = Contrast{Gamma: 1, Colormap: "gray"}
-	m.setVolume(vol)
+	m.setStack(h)
 	return m
 }
 
@@ -139,6 +154,7 @@ func New(vol *volume.Volume) *Model {
 func (m *Model) Clone() *Model {
 	c := *m
 	c.listeners = nil
+	c.channels = append([]ChannelState(nil), m.channels...)
 	return &c
 }
 
@@ -159,11 +175,40 @@ func (m *Model) Volume() *volume.Volume { return m.vol }
 
 // SetVolume shows another volume: crosshair, views and contrast are reset.
 func (m *Model) SetVolume(vol *volume.Volume) {
-	if vol == m.vol {
+	if vol == m.vol && m.stack.Channels() == 1 && m.stack.Times() == 1 {
 		return
 	}
-	m.setVolume(vol)
-	m.notify(ChangeVolume | ChangeCrosshair | ChangeView | ChangeContrast)
+	m.SetStack(volume.Single(vol))
+}
+
+// SetStack shows another hyperstack: crosshair, views, time, channels and
+// contrast are reset.
+func (m *Model) SetStack(h *volume.Hyperstack) {
+	if h == m.stack {
+		return
+	}
+	m.setStack(h)
+	m.notify(ChangeVolume | ChangeCrosshair | ChangeView | ChangeContrast | ChangeChannels | ChangeTime)
+}
+
+func (m *Model) setStack(h *volume.Hyperstack) {
+	m.stack, m.time, m.selected, m.channels = h, 0, 0, nil
+	m.setVolume(h.At(0, 0))
+	if h.Channels() == 1 {
+		return
+	}
+	m.channels = make([]ChannelState, h.Channels())
+	for c := range m.channels {
+		ch := h.Channel(c)
+		ct := Contrast{Gamma: 1, Colormap: "gray"}
+		if ch.HasRange && ch.Max > ch.Min {
+			ct.Min, ct.Max = ch.Min, ch.Max
+		} else {
+			ct.Min, ct.Max = render.AutoWindow(h.At(0, c).Stats(), render.Saturated)
+		}
+		m.channels[c] = ChannelState{Name: ch.Label(c), Visible: c < volume.MaxShown, Color: ch.Color, Contrast: ct}
+	}
+	m.contrast = m.channels[0].Contrast
 }
 
 func (m *Model) setVolume(vol *volume.Volume) {
@@ -470,11 +515,16 @@ func (m *Model) SetContrast(c Contrast) {
 		return
 	}
 	m.contrast = c
+	if m.channels != nil {
+		m.channels[m.selected].Contrast = c
+	}
 	m.notify(ChangeContrast)
 }
 
 // AutoContrast sets the window from the volume's percentiles, 0.35 %
-// saturated as Fiji does, keeping gamma, inversion and colormap.
+// saturated as Fiji does, keeping gamma, inversion and colormap. With
+// several channels it sets the selected channel's window from that
+// channel at the current time point.
 func (m *Model) AutoContrast() {
 	c := m.contrast
 	c.Min, c.Max = render.AutoWindow(m.vol.Stats(), render.Saturated)
@@ -515,6 +565,7 @@ func (m *Model) Request(axis volume.Axis, scale float64) Request {
 		ID: nextID.Add(1), Vol: m.vol, Geometry: g, Mode: m.mode,
 		SplitLeft: m.splitA, SplitRight: m.splitB, SplitFrac: m.splitFrac,
 		Style: m.contrast.Style(), Caption: m.caption, ScaleBar: true,
+		Layers: m.layers(),
 	}
 	if m.showCross {
 		x, y := g.WidgetAt(m.planePoint(axis))

@@ -103,6 +103,11 @@ type Request struct {
 	// ScaleBar asks for a scale bar; Caption is stamped when not empty.
 	ScaleBar bool
 	Caption  string
+	// Layers are the channels of a composite, nil for a one-channel
+	// volume (Vol is drawn with Style). Vol is then the selected channel
+	// and gives the geometry; each visible layer's Vol is decoded with
+	// the mode and drawn in its colour with its own Style.
+	Layers []Layer
 }
 
 // Slice returns the decoding order for r's visible region.
@@ -223,6 +228,7 @@ type Worker struct {
 	inflight map[cacheKey]*job
 	cache    map[cacheKey]*job
 	order    []cacheKey
+	limit    int // cached images kept: cacheSize per channel of the newest request
 	closed   bool
 	// running counts the worker's goroutines (requests and decodes), so
 	// that Close can wait for them.
@@ -250,10 +256,13 @@ func (w *Worker) Submit(req Request) {
 		w.cancel()
 	}
 	w.latest, w.cancel = req.ID, cancel
+	w.limit = cacheSize * max(1, len(req.Layers))
 	// Cancel decodes the new request does not need.
 	need := map[cacheKey]bool{}
 	for _, m := range append(req.finalModes(), Linear) {
-		need[w.key(req, m)] = true
+		for _, s := range req.slices() {
+			need[w.key(s, m)] = true
+		}
 	}
 	for k, j := range w.inflight {
 		if !need[k] {
@@ -322,18 +331,18 @@ func (w *Worker) closeWithin(wait time.Duration) bool {
 	}
 }
 
-func (w *Worker) key(req Request, m Mode) cacheKey {
+func (w *Worker) key(s Slice, m Mode) cacheKey {
 	r := w.methods.renderer(m)
 	name := ""
 	if r != nil {
 		name = r.Name()
 	}
-	return cacheKey{method: name, req: req.Slice()}
+	return cacheKey{method: name, req: s}
 }
 
-// get returns the job decoding req with mode m: cached, in flight, or new.
-func (w *Worker) get(req Request, m Mode) *job {
-	k := w.key(req, m)
+// get returns the job decoding s with mode m: cached, in flight, or new.
+func (w *Worker) get(s Slice, m Mode) *job {
+	k := w.key(s, m)
 	w.mu.Lock()
 	if j, ok := w.cache[k]; ok {
 		w.mu.Unlock()
@@ -391,7 +400,7 @@ func (w *Worker) get(req Request, m Mode) *job {
 		if j.err == nil {
 			w.cache[k] = j
 			w.order = append(w.order, k)
-			for len(w.order) > cacheSize {
+			for len(w.order) > max(cacheSize, w.limit) {
 				delete(w.cache, w.order[0])
 				w.order = w.order[1:]
 			}
@@ -408,12 +417,46 @@ func (w *Worker) get(req Request, m Mode) *job {
 	return j
 }
 
-// cached reports whether the decode of req with mode m is cached.
+// cached reports whether the decodes of req's slices with mode m are all
+// cached.
 func (w *Worker) cached(req Request, m Mode) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, ok := w.cache[w.key(req, m)]
-	return ok
+	for _, s := range req.slices() {
+		if _, ok := w.cache[w.key(s, m)]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// getAll returns the jobs decoding req's slices with mode m.
+func (w *Worker) getAll(req Request, m Mode) []*job {
+	ss := req.slices()
+	js := make([]*job, len(ss))
+	for i, s := range ss {
+		js[i] = w.get(s, m)
+	}
+	return js
+}
+
+// waitAll waits for every job of js or ctx; it returns the first error.
+func waitAll(ctx context.Context, js []*job) error {
+	for _, j := range js {
+		if err := wait(ctx, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// elapsed sums the decode times of js.
+func elapsed(js []*job) time.Duration {
+	var d time.Duration
+	for _, j := range js {
+		d += j.elapsed
+	}
+	return d
 }
 
 // wait waits for j or ctx.
@@ -465,15 +508,15 @@ func (w *Worker) run(ctx context.Context, req Request) {
 		pre.Mode = Linear
 		t0 := time.Now()
 		was := w.cached(req, Linear)
-		j := w.get(req, Linear)
-		if err := wait(ctx, j); err != nil {
+		js := w.getAll(req, Linear)
+		if err := waitAll(ctx, js); err != nil {
 			first()
 			w.fail(ctx, req, err)
 			return
 		}
-		f := compose(pre, map[Mode]*job{Linear: j}, w.methods)
+		f := compose(pre, map[Mode][]*job{Linear: js}, w.methods)
 		if !was {
-			f.Decode = j.elapsed
+			f.Decode = elapsed(js)
 		}
 		f.Final = false
 		f.Total = time.Since(t0)
@@ -484,24 +527,24 @@ func (w *Worker) run(ctx context.Context, req Request) {
 	}
 	t0 := time.Now()
 	allCached := true
-	jobs := map[Mode]*job{}
+	jobs := map[Mode][]*job{}
 	fresh := map[Mode]bool{} // decoded for this request, not from the cache
 	for _, m := range finals {
 		fresh[m] = !w.cached(req, m)
 		allCached = allCached && !fresh[m]
-		jobs[m] = w.get(req, m)
+		jobs[m] = w.getAll(req, m)
 	}
 	for _, m := range finals {
-		if err := wait(ctx, jobs[m]); err != nil {
+		if err := waitAll(ctx, jobs[m]); err != nil {
 			first()
 			w.fail(ctx, req, err)
 			return
 		}
 	}
 	f := compose(req, jobs, w.methods)
-	for m, j := range jobs {
+	for m, js := range jobs {
 		if fresh[m] {
-			f.Decode += j.elapsed
+			f.Decode += elapsed(js)
 		}
 	}
 	f.Final, f.Cached = true, allCached
@@ -539,11 +582,11 @@ const diffFraction = 0.2
 func DiffRange(s render.Style) float64 { return diffFraction * (s.Max - s.Min) }
 
 // compose colours the decoded images of a request and draws the overlays.
-func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
+func compose(req Request, jobs map[Mode][]*job, ms Methods) Frame {
 	f := Frame{Request: req}
 	name := func(m Mode) string {
-		if j := jobs[m]; j != nil && j.name != "" {
-			return j.name
+		if js := jobs[m]; len(js) > 0 && js[0].name != "" {
+			return js[0].name
 		}
 		if r := ms.renderer(m); r != nil {
 			return r.Name()
@@ -551,8 +594,11 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		return m.String()
 	}
 	var err error
-	switch req.Mode {
-	case Difference:
+	switch {
+	case req.Layers != nil:
+		f.Image, f.Method, err = composeLayers(req, jobs, name)
+	case req.Mode == Difference:
+		jobs := single(jobs)
 		var d *volume.Image
 		d, err = render.Difference(jobs[Niiv].img, jobs[Linear].img)
 		if err == nil {
@@ -560,7 +606,8 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 			f.Image, err = ms.colour(d, render.Style{Min: -w, Max: w, Gamma: 1, Map: render.Diverging})
 		}
 		f.Method = name(Niiv) + " − " + name(Linear)
-	case Split:
+	case req.Mode == Split:
+		jobs := single(jobs)
 		var a, b *image.RGBA
 		a, err = ms.colour(jobs[req.SplitLeft].img, req.Style)
 		if err == nil {
@@ -571,7 +618,7 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		}
 		f.Method = name(req.SplitLeft) + " | " + name(req.SplitRight)
 	default:
-		f.Image, err = ms.colour(jobs[req.Mode].img, req.Style)
+		f.Image, err = ms.colour(jobs[req.Mode][0].img, req.Style)
 		f.Method = name(req.Mode)
 	}
 	if err != nil {
@@ -608,6 +655,54 @@ func compose(req Request, jobs map[Mode]*job, ms Methods) Frame {
 		}
 	}
 	return f
+}
+
+// single returns the one job per mode of a one-channel request.
+func single(jobs map[Mode][]*job) map[Mode]*job {
+	out := make(map[Mode]*job, len(jobs))
+	for m, js := range jobs {
+		out[m] = js[0]
+	}
+	return out
+}
+
+// composeLayers paints a composite request's frame: each mode's channels
+// composed (render.Composite), and for Split the two modes' composites
+// side by side.
+func composeLayers(req Request, jobs map[Mode][]*job, name func(Mode) string) (*image.RGBA, string, error) {
+	imgs := func(m Mode) []*volume.Image {
+		out := make([]*volume.Image, len(jobs[m]))
+		for i, j := range jobs[m] {
+			out[i] = j.img
+		}
+		return out
+	}
+	switch req.Mode {
+	case Difference:
+		a, b := imgs(Niiv), imgs(Linear)
+		d := make([]*volume.Image, len(a))
+		for i := range a {
+			var err error
+			if d[i], err = render.Difference(a[i], b[i]); err != nil {
+				return nil, "", err
+			}
+		}
+		img, err := composite(req, d, true)
+		return img, name(Niiv) + " − " + name(Linear), err
+	case Split:
+		a, err := composite(req, imgs(req.SplitLeft), false)
+		if err != nil {
+			return nil, "", err
+		}
+		b, err := composite(req, imgs(req.SplitRight), false)
+		if err != nil {
+			return nil, "", err
+		}
+		img, err := render.Split(a, b, req.SplitFrac, render.White)
+		return img, name(req.SplitLeft) + " | " + name(req.SplitRight), err
+	}
+	img, err := composite(req, imgs(req.Mode), false)
+	return img, name(req.Mode), err
 }
 
 // Pipeline is one worker per view.
