@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMovieCancelled interrupts movies (Ctrl-C) after their second frame:
@@ -32,6 +33,16 @@ func TestMovieCancelled(t *testing.T) {
 					if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 						t.Error(err)
 					}
+					// The signal is delivered asynchronously: hold this
+					// frame until it has arrived (guard sees it when niiv's
+					// handler does) and the handler has had time to cancel,
+					// so that a fast movie cannot finish first.
+					select {
+					case <-guard:
+					case <-time.After(5 * time.Second):
+						t.Error("SIGINT not delivered within 5 s")
+					}
+					time.Sleep(200 * time.Millisecond)
 				}
 			}
 			code, _, stderr := run("movie", SampleName, "--mode", "linear", "--sweep", "xz:y=0..127", "--frames", "60",
