@@ -93,7 +93,7 @@ func lateralTruth(ctx context.Context, vol *volume.Volume, opt LateralOptions) (
 	// Tiles of each plane, non-overlapping, in a spread order; planes
 	// spread too: crop k comes from plane k mod P, tile k div P.
 	ty, tx := s.Y/h, s.X/w
-	tiles := spreadOrder(ty * tx)
+	tiles := SpreadOrder(ty * tx)
 	n := min(opt.MaxCrops, len(planes)*len(tiles))
 	usePlanes := planes
 	if n < len(planes) { // fewer crops than planes: planes evenly spaced
@@ -145,9 +145,10 @@ func lateralTruth(ctx context.Context, vol *volume.Volume, opt LateralOptions) (
 	return gt, LateralCrops{H: h, W: w, N: n, RadiusScale: math.Sqrt(float64(h*w)) / LateralCrop}, nil
 }
 
-// spreadOrder returns 0…n-1 in an order that spreads the first few over
-// the range (the bit-reversal order of the next power of two).
-func spreadOrder(n int) []int {
+// SpreadOrder returns 0…n-1 in an order that spreads the first few over
+// the range (the bit-reversal order of the next power of two): the order
+// in which lateral checks take tiles of a plane.
+func SpreadOrder(n int) []int {
 	bits := 0
 	for 1<<bits < n {
 		bits++

@@ -811,7 +811,7 @@ func validationCrops(src XYReader, planes []int, opt Options, lo, hi float64) ([
 		step = n / 2
 	}
 	ty, tx := (s.Y-n)/step+1, (s.X-n)/step+1
-	tiles := spreadOrder(ty * tx)
+	tiles := reconstruct.SpreadOrder(ty * tx)
 	count := min(ValCrops, len(planes)*len(tiles))
 	buf := make([]float32, n*n)
 	scale := float32(1 / (hi - lo))
@@ -831,28 +831,6 @@ func validationCrops(src XYReader, planes []int, opt Options, lo, hi float64) ([
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// spreadOrder returns 0…n-1 in an order that spreads the first few over
-// the range (the bit-reversal order of the next power of two).
-func spreadOrder(n int) []int {
-	bits := 0
-	for 1<<bits < n {
-		bits++
-	}
-	out := make([]int, 0, n)
-	for i := range 1 << bits {
-		r := 0
-		for b := range bits {
-			if i>>b&1 != 0 {
-				r |= 1 << (bits - 1 - b)
-			}
-		}
-		if r < n {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // Summary says in one line what was trained and what the lateral check

@@ -516,33 +516,42 @@ func maskReLU(d, a []float32) {
 	}
 }
 
-// batchGrad computes the mean L1 loss of a batch and its gradient into g.
-// Each example's gradient is computed by one worker into its own buffer
-// and the buffers are summed in example order, so the result does not
-// depend on the number of workers. Workers stop between examples when ctx
-// is cancelled.
+// batchGrad computes the mean L1 loss of a batch and its gradient into g
+// (batchSum).
 func (n *net) batchGrad(ctx context.Context, pk *packed, geo *geometry, exs []*example, pts [][]point, threads int, works []*work, grads [][]float32, g []float32) (float64, error) {
+	return batchSum(ctx, pts, threads, grads, g, func(i, k int, invN float32) float64 {
+		return n.run(pk, geo, exs[i], pts[i], invN, grads[i], nil, works[k])
+	})
+}
+
+// batchSum runs one example per call of grad(i, k, invN) — example i on
+// worker k, its gradient of invN·Σ|out − t| added to the cleared grads[i],
+// its Σ|out − t| returned — for the examples of pts on up to threads
+// workers, and returns the batch's mean L1 loss with its gradient in g:
+// the buffers are summed in example order, so the result does not depend
+// on the number of workers. Workers stop between examples when ctx is
+// cancelled.
+func batchSum(ctx context.Context, pts [][]point, threads int, grads [][]float32, g []float32, grad func(i, k int, invN float32) float64) (float64, error) {
 	total := 0
 	for _, p := range pts {
 		total += len(p)
 	}
 	invN := float32(1) / float32(total)
-	losses := make([]float64, len(exs))
+	losses := make([]float64, len(pts))
 	var wg sync.WaitGroup
-	next := make(chan int, len(exs))
-	for i := range exs {
+	next := make(chan int, len(pts))
+	for i := range pts {
 		next <- i
 	}
 	close(next)
-	for k := 0; k < max(1, min(threads, len(exs))); k++ {
-		wk := works[k]
+	for k := 0; k < max(1, min(threads, len(pts))); k++ {
 		wg.Go(func() {
 			for i := range next {
 				if ctx.Err() != nil {
 					return
 				}
 				clear(grads[i])
-				losses[i] = n.run(pk, geo, exs[i], pts[i], invN, grads[i], nil, wk)
+				losses[i] = grad(i, k, invN)
 			}
 		})
 	}
@@ -552,7 +561,7 @@ func (n *net) batchGrad(ctx context.Context, pk *packed, geo *geometry, exs []*e
 	}
 	clear(g)
 	var loss float64
-	for i := range exs {
+	for i := range pts {
 		for j, x := range grads[i] {
 			g[j] += x
 		}

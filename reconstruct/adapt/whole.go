@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"sync"
 )
 
 // wholeWork is one worker's scratch memory for whole-network training.
@@ -51,45 +50,11 @@ func runWhole(n *net, enc *encNet, pk *packed, epk *encPacked, geo *geometry, lo
 
 // wholeBatchGrad is batchGrad for the whole network: the mean L1 loss of
 // crops lows (each h×w) at pts, and its gradient [decoder | encoder] into
-// g, summed in example order (the result does not depend on threads).
+// g (batchSum).
 func wholeBatchGrad(ctx context.Context, n *net, enc *encNet, pk *packed, epk *encPacked, geo *geometry, lows [][]float32, h, w int, pts [][]point, threads int, works []*wholeWork, grads [][]float32, g []float32) (float64, error) {
-	total := 0
-	for _, p := range pts {
-		total += len(p)
-	}
-	invN := float32(1) / float32(total)
-	losses := make([]float64, len(lows))
-	var wg sync.WaitGroup
-	next := make(chan int, len(lows))
-	for i := range lows {
-		next <- i
-	}
-	close(next)
-	for k := 0; k < max(1, min(threads, len(lows))); k++ {
-		wk := works[k]
-		wg.Go(func() {
-			for i := range next {
-				if ctx.Err() != nil {
-					return
-				}
-				clear(grads[i])
-				losses[i] = runWhole(n, enc, pk, epk, geo, lows[i], h, w, pts[i], invN, grads[i], wk)
-			}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	clear(g)
-	var loss float64
-	for i := range lows {
-		for j, x := range grads[i] {
-			g[j] += x
-		}
-		loss += losses[i]
-	}
-	return loss / float64(total), nil
+	return batchSum(ctx, pts, threads, grads, g, func(i, k int, invN float32) float64 {
+		return runWhole(n, enc, pk, epk, geo, lows[i], h, w, pts[i], invN, grads[i], works[k])
+	})
 }
 
 // uniform fills v with draws from U(−b, b).
