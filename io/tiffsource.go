@@ -7,7 +7,6 @@ package volio
 
 import (
 	"bufio"
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/niiv/niiv/internal/lru"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -453,38 +453,20 @@ type tiffChunkKey struct {
 // strips of every page over and over). Readers asking for a chunk that is
 // being decoded wait for it. It is safe for concurrent use.
 type tiffCache struct {
-	mu      sync.Mutex
-	max     int64
-	used    int64
-	lru     list.List // of *tiffCacheEntry, most recently used at the front
-	items   map[tiffChunkKey]*list.Element
-	flights map[tiffChunkKey]*tiffFlight
-	reads   atomic.Uint64
-}
-
-type tiffCacheEntry struct {
-	key  tiffChunkKey
-	val  any
-	size int64
-	read uint64 // the last Read that used it
-}
-
-type tiffFlight struct {
-	done chan struct{}
-	val  any
-	err  error
+	c     *lru.Cache[tiffChunkKey, any]
+	reads atomic.Uint64
 }
 
 // newTIFFCache returns a cache of at most maxBytes.
 func newTIFFCache(maxBytes int64) *tiffCache {
-	return &tiffCache{max: max(maxBytes, 0), items: map[tiffChunkKey]*list.Element{}, flights: map[tiffChunkKey]*tiffFlight{}}
+	return &tiffCache{c: lru.New[tiffChunkKey, any](maxBytes)}
 }
 
 // fits reports whether a decoded strip or tile of size bytes is worth
 // keeping: at most an eighth of the budget, so that the cache holds the
 // strips of several pages. Larger ones are decoded for each Read, only as
 // far as it needs.
-func (c *tiffCache) fits(size int64) bool { return size <= c.max/8 }
+func (c *tiffCache) fits(size int64) bool { return size <= c.c.Max()/8 }
 
 // newRead numbers a Read, for get.
 func (c *tiffCache) newRead() uint64 { return c.reads.Add(1) }
@@ -492,78 +474,13 @@ func (c *tiffCache) newRead() uint64 { return c.reads.Add(1) }
 // get returns the value under key for Read number read, calling load to
 // produce it when missing. Failed loads are not kept.
 func (c *tiffCache) get(key tiffChunkKey, read uint64, load func() (any, int64, error)) (any, error) {
-	c.mu.Lock()
-	if e, ok := c.items[key]; ok {
-		c.lru.MoveToFront(e)
-		ent := e.Value.(*tiffCacheEntry)
-		ent.read = read
-		c.mu.Unlock()
-		return ent.val, nil
-	}
-	if f, ok := c.flights[key]; ok {
-		c.mu.Unlock()
-		<-f.done
-		return f.val, f.err
-	}
-	f := &tiffFlight{done: make(chan struct{})}
-	c.flights[key] = f
-	c.mu.Unlock()
-
-	var size int64
-	defer func() {
-		c.mu.Lock()
-		delete(c.flights, key)
-		if f.err == nil && f.val != nil {
-			c.keep(key, f.val, size, read)
-		}
-		c.mu.Unlock()
-		close(f.done)
-	}()
-	f.val, size, f.err = load()
-	return f.val, f.err
-}
-
-// keep stores an entry, evicting the least recently used ones that another
-// Read used last; it keeps nothing when that does not make room. c.mu is
-// held.
-func (c *tiffCache) keep(key tiffChunkKey, val any, size int64, read uint64) {
-	if size > c.max {
-		return
-	}
-	for c.used+size > c.max {
-		e := c.lru.Back()
-		ent := e.Value.(*tiffCacheEntry)
-		if ent.read == read {
-			return
-		}
-		c.remove(e)
-	}
-	c.items[key] = c.lru.PushFront(&tiffCacheEntry{key, val, size, read})
-	c.used += size
-}
-
-func (c *tiffCache) remove(e *list.Element) {
-	ent := c.lru.Remove(e).(*tiffCacheEntry)
-	delete(c.items, ent.key)
-	c.used -= ent.size
+	return c.c.Get(key, read, load)
 }
 
 // drop forgets the entries of source src.
 func (c *tiffCache) drop(src uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for e := c.lru.Front(); e != nil; {
-		next := e.Next()
-		if e.Value.(*tiffCacheEntry).key.src == src {
-			c.remove(e)
-		}
-		e = next
-	}
+	c.c.Drop(func(k tiffChunkKey) bool { return k.src == src })
 }
 
 // bytes returns the memory the cached entries hold.
-func (c *tiffCache) bytes() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.used
-}
+func (c *tiffCache) bytes() int64 { return c.c.Bytes() }

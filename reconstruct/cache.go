@@ -1,10 +1,9 @@
 package reconstruct
 
 import (
-	"container/list"
-	"sync"
 	"sync/atomic"
 
+	"github.com/niiv/niiv/internal/lru"
 	"github.com/niiv/niiv/internal/sysmem"
 	"github.com/niiv/niiv/volume"
 )
@@ -12,26 +11,13 @@ import (
 // Cache keeps encoded planes (latent grids and normalised inputs), least
 // recently used first out, within a byte budget. Keys are (volume, axis, plane index, model). It is safe for
 // concurrent use; one cache may serve several models and volumes.
-type Cache struct {
-	mu    sync.Mutex
-	max   int64
-	used  int64
-	order *list.List // front: most recent
-	items map[cacheKey]*list.Element
-	hits  int64
-	miss  int64
-}
+type Cache struct{ c *lru.Cache[cacheKey, *plane] }
 
 type cacheKey struct {
 	vol   *volume.Volume
 	axis  volume.Axis
 	index int
 	model *Model
-}
-
-type cacheEntry struct {
-	key cacheKey
-	p   *plane
 }
 
 // DefaultCacheBytes is the smallest budget CacheBudget returns, and the
@@ -64,57 +50,15 @@ func SetCacheBudget(n int64) { cacheOverride.Store(n) }
 var cacheOverride atomic.Int64
 
 // NewCache returns a cache holding at most maxBytes of encoded planes.
-func NewCache(maxBytes int64) *Cache {
-	return &Cache{max: maxBytes, order: list.New(), items: map[cacheKey]*list.Element{}}
-}
+func NewCache(maxBytes int64) *Cache { return &Cache{lru.New[cacheKey, *plane](maxBytes)} }
 
-func (c *Cache) get(k cacheKey) (*plane, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.items[k]
-	if !ok {
-		c.miss++
-		return nil, false
-	}
-	c.hits++
-	c.order.MoveToFront(e)
-	return e.Value.(*cacheEntry).p, true
-}
+func (c *Cache) get(k cacheKey) (*plane, bool) { return c.c.Lookup(k) }
 
-func (c *Cache) put(k cacheKey, p *plane) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[k]; ok {
-		c.used -= e.Value.(*cacheEntry).p.bytes()
-		c.order.Remove(e)
-		delete(c.items, k)
-	}
-	b := p.bytes()
-	if b > c.max {
-		return
-	}
-	c.items[k] = c.order.PushFront(&cacheEntry{k, p})
-	c.used += b
-	for c.used > c.max {
-		e := c.order.Back()
-		ce := e.Value.(*cacheEntry)
-		c.order.Remove(e)
-		delete(c.items, ce.key)
-		c.used -= ce.p.bytes()
-	}
-}
+func (c *Cache) put(k cacheKey, p *plane) { c.c.Put(k, p, p.bytes()) }
 
 // Forget drops every entry of vol (call it when a volume is closed).
 func (c *Cache) Forget(vol *volume.Volume) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.items {
-		if k.vol == vol {
-			c.used -= e.Value.(*cacheEntry).p.bytes()
-			c.order.Remove(e)
-			delete(c.items, k)
-		}
-	}
+	c.c.Drop(func(k cacheKey) bool { return k.vol == vol })
 }
 
 // CacheStats describe a cache's use.
@@ -126,7 +70,6 @@ type CacheStats struct {
 
 // Stats returns the cache's current use.
 func (c *Cache) Stats() CacheStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return CacheStats{Entries: len(c.items), Bytes: c.used, Limit: c.max, Hits: c.hits, Misses: c.miss}
+	hits, misses := c.c.Stats()
+	return CacheStats{Entries: c.c.Len(), Bytes: c.c.Bytes(), Limit: c.c.Max(), Hits: hits, Misses: misses}
 }

@@ -574,7 +574,7 @@ func (d *Dataset) Name() string { return d.ds.name }
 // Close closes the file and drops the dataset's chunks from the cache;
 // Read fails afterwards.
 func (d *Dataset) Close() error {
-	d.cache.drop(d.id)
+	d.cache.Drop(func(k chunkKey) bool { return k.ds == d.id })
 	if d.osf == nil {
 		return nil
 	}

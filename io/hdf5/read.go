@@ -252,7 +252,7 @@ func coords(c []uint64) string {
 func (d *Dataset) chunk(cache *chunkCache, c []uint64) (*chunk, error) {
 	ds := d.ds
 	key := chunkKey{d.id, linear(c, ds.chunkDown())}
-	v, err := cache.get(key, func() (any, int64, error) {
+	v, err := cache.Get(key, 0, func() (any, int64, error) {
 		loc, ok, err := ds.index.lookup(c)
 		if err != nil || !ok {
 			return nil, 0, err

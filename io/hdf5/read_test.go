@@ -76,7 +76,7 @@ func TestReadOnlyNeededChunks(t *testing.T) {
 				if diff := sameValues(v, sliceBox(expect, d.Meta().Shape, c.box)); diff != "" {
 					t.Fatal(diff)
 				}
-				if got := d.cache.loads; got != c.chunks {
+				if got := d.cache.Loads(); got != c.chunks {
 					t.Errorf("read %d: %d chunks loaded, want %d", i+1, got, c.chunks)
 				}
 			}
