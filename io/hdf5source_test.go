@@ -2,12 +2,12 @@ package volio
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -16,13 +16,7 @@ import (
 // that Python has no h5py.
 func h5py(t *testing.T, script string, args ...string) {
 	t.Helper()
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if out, err := exec.Command(py, "-c", "import h5py, numpy").CombinedOutput(); err != nil {
-		t.Skipf("no h5py in %s (install python3-h5py): %v %s", py, err, out)
-	}
+	py := reftest.Python(t, "h5py", "numpy")
 	out, err := exec.Command(py, append([]string{"-c", script}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("h5py: %v\n%s", err, out)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -1172,25 +1173,7 @@ func TestTIFFTooLarge(t *testing.T) {
 // tifffilePython returns a Python that can import tifffile and numpy: $PYTHON,
 // python3 on PATH, or Debian's /usr/bin/python3 (python3-tifffile); it skips
 // the test when none can.
-func tifffilePython(t *testing.T) string {
-	t.Helper()
-	var tried []string
-	for _, py := range []string{os.Getenv("PYTHON"), "python3", "/usr/bin/python3"} {
-		if py == "" {
-			continue
-		}
-		path, err := exec.LookPath(py)
-		if err != nil {
-			continue
-		}
-		if err := exec.Command(path, "-c", "import tifffile, numpy").Run(); err == nil {
-			return path
-		}
-		tried = append(tried, path)
-	}
-	t.Skipf("no python3 with tifffile and numpy (tried %s): install python3-tifffile to test TIFF interoperability", strings.Join(tried, ", "))
-	return ""
-}
+func tifffilePython(t *testing.T) string { return reftest.Python(t, "tifffile", "numpy") }
 
 const tifffileReadScript = `
 import json, sys, tifffile, numpy as np

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -803,13 +804,7 @@ tifffile.imwrite(p, pages(), shape=(Z, 512, 512), dtype='uint16', bigtiff=True, 
 // plane and one xy plane from it; and reads xz planes of a 200-page
 // Deflate stack, with an empty cache and with the pages cached.
 func BenchmarkTIFFSource(b *testing.B) {
-	py, err := exec.LookPath(os.Getenv("PYTHON"))
-	if err != nil {
-		py = "/usr/bin/python3"
-	}
-	if err := exec.Command(py, "-c", "import tifffile, numpy").Run(); err != nil {
-		b.Skipf("no python3 with tifffile and numpy (%s): install python3-tifffile to run this benchmark", py)
-	}
+	py := reftest.Python(b, "tifffile", "numpy")
 	dir := b.TempDir()
 	write := func(name string, z int, comp string) string {
 		p := filepath.Join(dir, name)

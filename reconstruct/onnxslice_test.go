@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -157,10 +158,7 @@ func TestSliceGraphErrors(t *testing.T) {
 // TestSliceGraphONNXChecker runs onnx.checker.check_model (full check, with
 // shape inference) on a SliceGraph model with Debian's python3-onnx.
 func TestSliceGraphONNXChecker(t *testing.T) {
-	py := "/usr/bin/python3"
-	if exec.Command(py, "-c", "import onnx").Run() != nil {
-		t.Skip("skipping: /usr/bin/python3 with onnx not found")
-	}
+	py := reftest.Python(t, "onnx")
 	dir := filepath.Join("..", "testdata", "tiny-model")
 	enc, _ := os.ReadFile(filepath.Join(dir, "encoder.onnx"))
 	dec, _ := os.ReadFile(filepath.Join(dir, "decoder.onnx"))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/volume"
 )
@@ -40,10 +41,7 @@ np.save(sys.argv[7], p.astype(np.float32))
 // /usr/bin/python3 with PyTorch and ONNX.
 func TestPipelineMatchesPyTorch(t *testing.T) {
 	needRuntime(t)
-	python := "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch, onnx").Run(); err != nil {
-		t.Skipf("skipping: %s with torch and onnx not available: %v", python, err)
-	}
+	python := reftest.Python(t, "torch", "onnx")
 	train, _ := filepath.Abs(filepath.Join("train"))
 	script, _ := filepath.Abs(filepath.Join("..", "cli", "bench_torch.py"))
 	if _, err := os.Stat(filepath.Join(train, "model.py")); err != nil {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/io/codec"
 	"github.com/niiv/niiv/volume"
 )
@@ -23,26 +24,7 @@ import (
 // h5pyPython returns the Python to run h5py with: $PYTHON when set, else
 // Debian's /usr/bin/python3 (python3-h5py). It skips the test when that
 // Python cannot import h5py and numpy.
-func h5pyPython(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	path, err := exec.LookPath(py)
-	if err != nil {
-		t.Skipf("skipping the comparison with h5py: no Python at %s (install python3-h5py, or set $PYTHON to a Python with h5py and numpy)", py)
-	}
-	if out, err := exec.Command(path, "-c", "import h5py, numpy").CombinedOutput(); err != nil {
-		t.Skipf("skipping the comparison with h5py: %s cannot import h5py and numpy (%s); install python3-h5py, or set $PYTHON to a Python that can", path, lastLine(string(out)))
-	}
-	return path
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	return s[strings.LastIndexByte(s, '\n')+1:]
-}
+func h5pyPython(t testing.TB) string { return reftest.Python(t, "h5py", "numpy") }
 
 // fixture is one case of the manifest fixtures.py writes.
 type fixture struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/niiv/niiv/internal/atomicfile/faulttest"
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 )
 
@@ -22,26 +23,7 @@ import (
 // mrcfilePython returns the Python to run the reference implementation
 // with: $PYTHON when set, else Debian's /usr/bin/python3 (python3-mrcfile).
 // It skips the test when that Python cannot import mrcfile and numpy.
-func mrcfilePython(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	path, err := exec.LookPath(py)
-	if err != nil {
-		t.Skipf("skipping the comparison with mrcfile: no Python at %s (install python3-mrcfile, or set $PYTHON to a Python with mrcfile and numpy)", py)
-	}
-	if out, err := exec.Command(path, "-c", "import mrcfile, numpy").CombinedOutput(); err != nil {
-		t.Skipf("skipping the comparison with mrcfile: %s cannot import mrcfile and numpy (%s); install python3-mrcfile, or set $PYTHON to a Python that can", path, lastLine(string(out)))
-	}
-	return path
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	return s[strings.LastIndexByte(s, '\n')+1:]
-}
+func mrcfilePython(t testing.TB) string { return reftest.Python(t, "mrcfile", "numpy") }
 
 // fixture is one entry of the manifest fixtures.py writes.
 type fixture struct {

@@ -10,21 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 )
 
 // python returns the interpreter with the reference zarr library, or skips.
-func python(t *testing.T) string {
-	t.Helper()
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	if err := exec.Command(py, "-c", "import zarr, numpy").Run(); err != nil {
-		t.Skipf("skipping: %s cannot import zarr and numpy (scripts/setup.sh test installs python3-zarr): %v", py, err)
-	}
-	return py
-}
+func python(t *testing.T) string { return reftest.Python(t, "zarr", "numpy") }
 
 func randomVolume(t *testing.T, s volume.Shape, dt volume.DType, vox volume.Voxel) *volume.Volume {
 	t.Helper()

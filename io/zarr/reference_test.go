@@ -14,28 +14,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/volume"
 )
 
 // referencePython returns the interpreter with numpy, zarr 2 and numcodecs
 // ($PYTHON, else Debian's /usr/bin/python3), skipping the test without one.
-func referencePython(t testing.TB) string {
-	t.Helper()
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		py = "/usr/bin/python3"
-	}
-	out, err := exec.Command(py, "-c", "import numpy, zarr, numcodecs").CombinedOutput()
-	if err != nil {
-		t.Skipf("skipping: %s cannot import numpy, zarr and numcodecs (install python3-zarr and python3-numcodecs): %v %s", py, err, firstLine(out))
-	}
-	return py
-}
-
-func firstLine(b []byte) string {
-	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	return s
-}
+func referencePython(t testing.TB) string { return reftest.Python(t, "zarr", "numcodecs", "numpy") }
 
 // fixtureCase is one entry of a manifest.json written by the fixture
 // scripts: an array or group and the expected voxels of each level.

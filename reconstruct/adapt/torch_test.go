@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 )
@@ -20,22 +21,7 @@ import (
 const python = "/usr/bin/python3"
 
 // needTorch skips the test when PyTorch cannot be imported.
-func needTorch(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python, "-c", "import torch, numpy").CombinedOutput()
-	if err != nil {
-		t.Skipf("skipping: PyTorch reference unavailable (%s -c 'import torch' failed: %v %s)", python, err, firstLine(out))
-	}
-}
-
-func firstLine(b []byte) string {
-	for i, c := range b {
-		if c == '\n' {
-			return string(b[:i])
-		}
-	}
-	return string(b)
-}
+func needTorch(t *testing.T) { reftest.Python(t, "torch", "numpy") }
 
 // TestTorchStep runs Adam steps of the Go trainer and of the PyTorch
 // decoder (reconstruct/train/model.py, via testdata/torch_step.py) on the

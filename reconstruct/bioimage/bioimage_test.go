@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niiv/niiv/internal/reftest"
 	"github.com/niiv/niiv/internal/tensor"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/volume"
@@ -371,10 +372,7 @@ func TestExportErrors(t *testing.T) {
 // on a package's weights and reads its opset.
 func TestPackageONNXChecker(t *testing.T) {
 	needRuntime(t)
-	py := "/usr/bin/python3"
-	if exec.Command(py, "-c", "import onnx").Run() != nil {
-		t.Skip("skipping: /usr/bin/python3 with onnx not found")
-	}
+	py := reftest.Python(t, "onnx")
 	files, _ := buildTiny(t)
 	p := filepath.Join(t.TempDir(), weightsFile)
 	os.WriteFile(p, files[weightsFile], 0o644)
@@ -399,10 +397,7 @@ print(max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), [i.
 // the output's z size given by the input's z size times the scales.
 func TestPackageInNumPy(t *testing.T) {
 	needRuntime(t)
-	py := "/usr/bin/python3"
-	if exec.Command(py, "-c", "import onnx, numpy, yaml").Run() != nil {
-		t.Skip("skipping: /usr/bin/python3 with onnx, numpy and yaml not found")
-	}
+	py := reftest.Python(t, "onnx", "numpy", "yaml")
 	files, _ := buildTiny(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	if err := Write(context.Background(), dir, files, time.Unix(0, 0)); err != nil {
