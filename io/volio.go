@@ -88,14 +88,7 @@ var ErrFormat = errors.New("unsupported or corrupt file")
 // MaxBytes is the largest voxel buffer a reader will allocate. It defaults to
 // 3/4 of physical memory (or 8 GiB when that cannot be read) and may be set
 // lower by callers and tests.
-var MaxBytes = defaultMaxBytes()
-
-func defaultMaxBytes() int64 {
-	if total := sysmem.Total(); total > 0 {
-		return total / 4 * 3
-	}
-	return 8 << 30
-}
+var MaxBytes = sysmem.MaxAlloc()
 
 // checkAlloc refuses a voxel buffer larger than MaxBytes, before allocating.
 func checkAlloc(shape volume.Shape, dt volume.DType) error {

@@ -33,3 +33,13 @@ func fromMeminfo(path string) int64 {
 	}
 	return 0
 }
+
+// MaxAlloc is the most memory one reader should allocate for one result:
+// three quarters of physical memory, 8 GiB where that cannot be read.
+// Readers refuse larger boxes with an error rather than being killed.
+func MaxAlloc() int64 {
+	if total := Total(); total > 0 {
+		return total / 4 * 3
+	}
+	return 8 << 30
+}

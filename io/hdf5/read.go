@@ -17,14 +17,7 @@ import (
 // MaxReadBytes is the most memory one Read allocates for its result; a
 // larger box is refused. It defaults to 3/4 of physical memory (8 GiB when
 // that cannot be read) and may be set lower by callers and tests.
-var MaxReadBytes = defaultMaxReadBytes()
-
-func defaultMaxReadBytes() int64 {
-	if total := sysmem.Total(); total > 0 {
-		return total / 4 * 3
-	}
-	return 8 << 30
-}
+var MaxReadBytes = sysmem.MaxAlloc()
 
 // Read reads the voxels of b: for a chunked dataset, only the chunks that
 // overlap b, each decoded once (several at a time) and kept in the shared

@@ -19,14 +19,7 @@ import (
 // MaxReadBytes is the most memory one Read allocates for its result; a
 // larger box is refused. It defaults to 3/4 of physical memory (8 GiB when
 // that cannot be read) and may be set lower by callers and tests.
-var MaxReadBytes = defaultMaxReadBytes()
-
-func defaultMaxReadBytes() int64 {
-	if total := sysmem.Total(); total > 0 {
-		return total / 4 * 3
-	}
-	return 8 << 30
-}
+var MaxReadBytes = sysmem.MaxAlloc()
 
 // File is an open MRC file read by region. It implements volume.Source
 // and is safe for concurrent use.

@@ -133,7 +133,7 @@ func (l *Level) ReadTC(ctx context.Context, t, c int, b volume.Box) (*volume.Vol
 	}
 	bs := b.Shape()
 	need := int64(bs.Z) * int64(bs.Y) * int64(bs.X) * int64(l.meta.DType.Size())
-	if limit := maxReadBytes(); need > limit {
+	if limit := sysmem.MaxAlloc(); need > limit {
 		return nil, fmt.Errorf("zarr: read %s: box %v needs %d MiB, more than the %d MiB limit", l.meta.Name, b, need>>20, limit>>20)
 	}
 	n := l.ax.rank
@@ -161,15 +161,6 @@ func (l *Level) ReadTC(ctx context.Context, t, c int, b volume.Box) (*volume.Vol
 		return v, &ChunkErrors{Array: l.meta.Name, Fill: l.arr.fill, Chunks: bad}
 	}
 	return v, nil
-}
-
-// maxReadBytes is the largest box Read allocates: three quarters of
-// physical memory, 8 GiB where that cannot be read.
-func maxReadBytes() int64 {
-	if t := sysmem.Total(); t > 0 {
-		return t / 4 * 3
-	}
-	return 8 << 30
 }
 
 // level is a level found in the metadata, before its Level is made.
