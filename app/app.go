@@ -98,6 +98,7 @@ func RunStack(ctx context.Context, h *volume.Hyperstack, o Options) (err error) 
 		u.askVoxel(vol, func(v *volume.Volume) { h.SetVoxel(v.Voxel) })
 	}
 	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
+	u.bg.Go(u.keepAlive)
 	w.ShowAndRun()
 	stop()
 	return u.close()
