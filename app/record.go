@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -167,48 +166,16 @@ func (u *ui) record(rec movie.Recording, fps int, path string) {
 }
 
 // writeMovie renders rec's frames with methods and writes them to path at
-// fps; done is called after frame k is written.
+// fps (movie.Write); done is called after frame k is written.
 func writeMovie(ctx context.Context, rec movie.Recording, methods viewer.Methods, fps int, path string, done func(k int)) error {
 	kind, err := movie.OutputKind(path)
 	if err != nil {
 		return err
 	}
-	var w movie.Writer
-	switch kind {
-	case movie.PNGFrames:
-		w, err = movie.NewPNGFrames(path)
-	case movie.GIF:
-		pal := movie.GrayPalette
-		gray := true
-		if r := rec.Requests[0]; r.Style.Map != nil || r.Cross != nil || r.Mode == viewer.Split {
-			// Colour (a colormap, the crosshair, the split's divider): a
-			// palette from the first, middle and last frames.
-			var samples []*image.RGBA
-			render := rec.Renderer(methods)
-			for _, k := range movie.SampleFrames(len(rec.Requests)) {
-				img, err := render(ctx, k)
-				if err != nil {
-					return err
-				}
-				samples = append(samples, img)
-			}
-			pal, gray = movie.Palette(samples), false
-		}
-		w, err = movie.NewGIF(path, pal, gray, fps)
-	case movie.MP4:
-		w, err = movie.NewMP4(ctx, path, rec.Size, fps)
-	}
-	if err != nil {
-		return err
-	}
+	// Gray frames unless something draws colour: a colormap, the
+	// crosshair, the split's divider, a composite of channels.
+	r := rec.Requests[0]
+	gray := r.Style.Map == nil && r.Cross == nil && r.Mode != viewer.Split && len(r.Layers) == 0
 	newRenderer := func() movie.FrameFunc { return rec.Renderer(methods) }
-	if err := movie.Render(ctx, len(rec.Requests), movie.Workers(), newRenderer, w, done); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := w.Finish(); err != nil {
-		w.Abort()
-		return err
-	}
-	return nil
+	return movie.Write(ctx, kind, path, rec.Size, fps, gray, len(rec.Requests), movie.Workers(), newRenderer, done)
 }

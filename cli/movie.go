@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
-	"image/color"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -176,31 +176,12 @@ func makeMovie(ctx context.Context, env *Env, path string, vf *voxelFlags, o mov
 		mts[k] = sc.montage(p.Axis)
 	}
 
-	var w movie.Writer
-	switch kind {
-	case movie.PNGFrames:
-		w, err = movie.NewPNGFrames(out)
-	case movie.GIF:
-		gray := o.colormap == "gray" && sc.mdl.Channels() == 1 // a composite is in colour
-		pal := movie.GrayPalette
-		if !gray {
-			pal, err = sampledPalette(ctx, sc, mts)
+	gray := o.colormap == "gray" && sc.mdl.Channels() == 1 // a composite is in colour
+	if err := renderMovie(ctx, env, sc, mts, kind, out, size, o.fps, gray); err != nil {
+		var oe *movie.OutputError
+		if errors.As(err, &oe) {
+			return fmt.Errorf("--out %w", oe.Err)
 		}
-		if err == nil {
-			w, err = movie.NewGIF(out, pal, gray, o.fps)
-		}
-	case movie.MP4:
-		w, err = movie.NewMP4(ctx, out, size, o.fps)
-	}
-	if err != nil {
-		return fmt.Errorf("--out %w", err)
-	}
-	if err := renderMovie(ctx, env, sc, mts, w); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := w.Finish(); err != nil {
-		w.Abort()
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %d frames of %d×%d at %d fps (%.2f s)\n", out, n, size.X, size.Y, o.fps, float64(n)/float64(o.fps))
@@ -208,8 +189,9 @@ func makeMovie(ctx context.Context, env *Env, path string, vf *voxelFlags, o mov
 }
 
 // renderMovie renders the frames with a small pool of renderers, a few
-// frames ahead of the writer, and writes them in order.
-func renderMovie(ctx context.Context, env *Env, sc *scene, mts []montage, w movie.Writer) error {
+// frames ahead of the writer, and writes them in order (movie.Write),
+// with a progress bar.
+func renderMovie(ctx context.Context, env *Env, sc *scene, mts []montage, kind movie.Kind, out string, size image.Point, fps int, gray bool) error {
 	bar := newProgress(env.Stderr, "niiv movie")
 	defer bar.finish()
 	newRenderer := func() movie.FrameFunc {
@@ -219,25 +201,10 @@ func renderMovie(ctx context.Context, env *Env, sc *scene, mts []montage, w movi
 			return img, err
 		}
 	}
-	return movie.Render(ctx, len(mts), movie.Workers(), newRenderer, w, func(k int) {
+	return movie.Write(ctx, kind, out, size, fps, gray, len(mts), movie.Workers(), newRenderer, func(k int) {
 		bar.update(k+1, len(mts))
 		if movieFrameDone != nil {
 			movieFrameDone(k)
 		}
 	})
-}
-
-// sampledPalette builds a movie's palette from its first, middle and last
-// frames (movie.Palette).
-func sampledPalette(ctx context.Context, sc *scene, mts []montage) (color.Palette, error) {
-	frames := viewer.NewFrames(sc.methods)
-	var samples []*image.RGBA
-	for _, k := range movie.SampleFrames(len(mts)) {
-		img, _, err := sc.render(ctx, frames, mts[k])
-		if err != nil {
-			return nil, fmt.Errorf("palette from frame %d: %w", k, err)
-		}
-		samples = append(samples, img)
-	}
-	return movie.Palette(samples), nil
 }

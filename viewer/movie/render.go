@@ -102,3 +102,58 @@ func Render(ctx context.Context, n, workers int, newRenderer func() FrameFunc, w
 	}
 	return ctx.Err()
 }
+
+// Write renders frames 0…n-1 (Render) into out, written as kind at fps
+// with frames of size: a folder of PNG frames, an MP4 through ffmpeg, or a
+// GIF whose palette is GrayPalette when gray says every frame is gray, else
+// Palette of the first, middle and last frames. A failed or cancelled
+// movie leaves nothing behind. Errors creating the output are wrapped in
+// *OutputError.
+func Write(ctx context.Context, kind Kind, out string, size image.Point, fps int, gray bool, n, workers int, newRenderer func() FrameFunc, done func(k int)) error {
+	var w Writer
+	var err error
+	switch kind {
+	case PNGFrames:
+		w, err = NewPNGFrames(out)
+	case GIF:
+		pal := GrayPalette
+		if !gray {
+			render := newRenderer()
+			var samples []*image.RGBA
+			for _, k := range SampleFrames(n) {
+				img, err := render(ctx, k)
+				if err != nil {
+					return fmt.Errorf("palette from frame %d: %w", k, err)
+				}
+				samples = append(samples, img)
+			}
+			pal = Palette(samples)
+		}
+		w, err = NewGIF(out, pal, gray, fps)
+	case MP4:
+		w, err = NewMP4(ctx, out, size, fps)
+	default:
+		err = fmt.Errorf("%s: unknown movie kind %d", out, kind)
+	}
+	if err != nil {
+		return &OutputError{err}
+	}
+	if err := Render(ctx, n, workers, newRenderer, w, done); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.Finish(); err != nil {
+		w.Abort()
+		return err
+	}
+	return nil
+}
+
+// OutputError is a failure to create a movie's output (its name, its
+// folder, ffmpeg).
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *OutputError) Unwrap() error { return e.Err }
