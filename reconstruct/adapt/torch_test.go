@@ -73,11 +73,7 @@ func TestTorchStep(t *testing.T) {
 				}
 				pts = append(pts, p)
 			}
-			write := func(name string, v []float32, shape ...int) {
-				if err := os.WriteFile(filepath.Join(dir, name+".npy"), tensor.EncodeNPY(v, shape...), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			write := func(name string, v []float32, shape ...int) { writeNPY(t, dir, name, v, shape...) }
 			write("latent", lats, B, tc.feats, h, w)
 			write("lowres", lows, B, 1, h, w)
 			write("coords", coords, B, Q, 2)
@@ -97,17 +93,7 @@ func TestTorchStep(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("torch_step.py: %v\n%s", err, out)
 			}
-			read := func(name string) []float32 {
-				b, err := os.ReadFile(filepath.Join(dir, name+".npy"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				v, _, err := tensor.DecodeNPY(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return v
-			}
+			read := func(name string) []float32 { return readNPY(t, dir, name) }
 			// The Go steps.
 			works := []*work{n.newWork(), n.newWork()}
 			grads := make([][]float32, B)
@@ -148,6 +134,28 @@ func TestTorchStep(t *testing.T) {
 			t.Logf("%d parameters, %d steps: max weight difference %.2g, losses %v", len(n.theta), tc.steps, worst, torchLoss)
 		})
 	}
+}
+
+// writeNPY writes v with shape as DIR/NAME.npy, for the PyTorch scripts.
+func writeNPY(t *testing.T, dir, name string, v []float32, shape ...int) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name+".npy"), tensor.EncodeNPY(v, shape...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readNPY reads DIR/NAME.npy written by a PyTorch script.
+func readNPY(t *testing.T, dir, name string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name+".npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := tensor.DecodeNPY(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // transpose returns the transpose of a rows×cols row-major matrix.

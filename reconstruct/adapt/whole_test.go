@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/niiv/niiv/internal/tensor"
 )
 
 // TestTorchWholeStep runs Adam steps of the Go whole-network trainer
@@ -71,11 +69,7 @@ func TestTorchWholeStep(t *testing.T) {
 				}
 				pts = append(pts, p)
 			}
-			write := func(name string, v []float32, shape ...int) {
-				if err := os.WriteFile(filepath.Join(dir, name+".npy"), tensor.EncodeNPY(v, shape...), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			write := func(name string, v []float32, shape ...int) { writeNPY(t, dir, name, v, shape...) }
 			write("lowres", flat, B, 1, h, w)
 			write("coords", coords, B, Q, 2)
 			write("target", targets, B, Q)
@@ -97,17 +91,7 @@ func TestTorchWholeStep(t *testing.T) {
 			if out, err := exec.Command(python, filepath.Join("testdata", "torch_step.py"), dir).CombinedOutput(); err != nil {
 				t.Fatalf("torch_step.py: %v\n%s", err, out)
 			}
-			read := func(name string) []float32 {
-				b, err := os.ReadFile(filepath.Join(dir, name+".npy"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				v, _, err := tensor.DecodeNPY(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return v
-			}
+			read := func(name string) []float32 { return readNPY(t, dir, name) }
 			nd, ne := len(n.theta), len(enc.theta)
 			works := []*wholeWork{newWholeWork(n, enc), newWholeWork(n, enc)}
 			grads := make([][]float32, B)
