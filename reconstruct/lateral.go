@@ -113,13 +113,14 @@ func lateralTruth(ctx context.Context, vol *volume.Volume, opt LateralOptions) (
 		z := usePlanes[k%len(usePlanes)]
 		t := tiles[(k/len(usePlanes))%len(tiles)]
 		y0, x0 := (t/tx)*h+(s.Y-ty*h)/2, (t%tx)*w+(s.X-tx*w)/2
-		p, err := vol.PlaneCtx(ctx, volume.XY, z)
+		// Only the crop is read (a lazy volume reads its chunks alone).
+		var err error
+		buf, err = vol.PlaneRect(ctx, volume.XY, z, y0, y0+h, x0, x0+w, buf)
 		if err != nil {
 			return nil, LateralCrops{}, fmt.Errorf("reconstruct: lateral check of %s: %w", vol.Name, err)
 		}
-		buf = p.Float32(buf)
 		for r := range h {
-			row := buf[(y0+r)*s.X+x0 : (y0+r)*s.X+x0+w]
+			row := buf[r*w : (r+1)*w]
 			for _, v := range row {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 					return nil, LateralCrops{}, fmt.Errorf("reconstruct: lateral check of %s: plane z=%d holds NaN or infinite values", vol.Name, z)
