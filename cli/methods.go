@@ -186,3 +186,11 @@ func (p *progressBar) finish() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// note prints a line of its own, above the bar on a terminal.
+func (p *progressBar) note(line string) {
+	if p.tty && p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintln(p.w, line)
+}

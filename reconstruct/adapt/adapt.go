@@ -422,13 +422,7 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 		}
 		return out, nil
 	}
-	allPoints := func(target []float32) []point {
-		pts := make([]point, S*S)
-		for i := range pts {
-			pts[i] = point{r: int32(i / S), c: int32(i % S), t: target[i]}
-		}
-		return pts
-	}
+	allPoints := func(target []float32) []point { return allPointsOf(target, S) }
 	// The fixed evaluation set (training planes) and the held-out crops.
 	var evalCs []*crop
 	for i := 0; i < EvalCrops; i++ {
@@ -471,34 +465,20 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 			epk = enc.pack(epk)
 		}
 		sums := make([]float64, len(cs))
-		var wg sync.WaitGroup
-		next := make(chan int, len(cs))
-		for i := range cs {
-			next <- i
-		}
-		close(next)
-		for k := 0; k < max(1, min(opt.Threads, len(cs))); k++ {
-			wg.Go(func() {
-				for i := range next {
-					if ctx.Err() != nil {
-						return
-					}
-					e := (*example)(nil)
-					if enc != nil {
-						e = encodeExample(enc, epk, cs[i].low, h, S, nil, wworks[k].enc)
-					} else {
-						e = exs[i]
-					}
-					var out []float32
-					if outs != nil {
-						out = outs[i]
-					}
-					sums[i] = n.run(pk, geo, e, allPoints(cs[i].target), 0, nil, out, works[k])
-				}
-			})
-		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
+		err := eachCrop(ctx, len(cs), opt.Threads, func(i, k int) {
+			e := (*example)(nil)
+			if enc != nil {
+				e = encodeExample(enc, epk, cs[i].low, h, S, nil, wworks[k].enc)
+			} else {
+				e = exs[i]
+			}
+			var out []float32
+			if outs != nil {
+				out = outs[i]
+			}
+			sums[i] = n.run(pk, geo, e, allPoints(cs[i].target), 0, nil, out, works[k])
+		})
+		if err != nil {
 			return 0, err
 		}
 		var sum float64
@@ -766,6 +746,30 @@ func adapt(ctx context.Context, p *Parent, src XYReader, vol *volume.Volume, opt
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// eachCrop runs fn(i, k) for i in 0…n−1 on up to threads workers (k is
+// the worker's index, for its scratch memory); it stops early and returns
+// ctx.Err() when ctx is cancelled.
+func eachCrop(ctx context.Context, n, threads int, fn func(i, k int)) error {
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for k := 0; k < max(1, min(threads, n)); k++ {
+		wg.Go(func() {
+			for i := range next {
+				if ctx.Err() != nil {
+					return
+				}
+				fn(i, k)
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
 }
 
 // heldOutPlanes returns k xy planes of z spread evenly (the middle of k

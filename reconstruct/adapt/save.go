@@ -49,56 +49,11 @@ func sha(b []byte) string {
 
 // modelFiles builds every file of the adapted model folder.
 func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	for name, b := range p.Files {
-		if name != "card.json" {
-			files[name] = b
-		}
-	}
-	dec, err := reconstruct.WriteDecoderMLP(p.Files["decoder.onnx"], res.Decoder)
+	files, raw, notes, err := weightFiles(p, res.Decoder, res.Encoder)
 	if err != nil {
 		return nil, err
 	}
-	files["decoder.onnx"] = dec
-	if res.Encoder != nil {
-		enc, err := reconstruct.WriteEncoderEDSR(p.Files["encoder.onnx"], res.Encoder)
-		if err != nil {
-			return nil, err
-		}
-		files["encoder.onnx"] = enc
-	}
-	var card reconstruct.Card
-	raw := map[string]any{}
-	if err := json.Unmarshal(p.Files["card.json"], &card); err != nil {
-		return nil, fmt.Errorf("parent card.json: %w", err)
-	}
-	if err := json.Unmarshal(p.Files["card.json"], &raw); err != nil {
-		return nil, fmt.Errorf("parent card.json: %w", err)
-	}
-	if tt := card.TestTensors; tt != nil {
-		if res.Encoder != nil {
-			lat, err := testLatent(files[tt.Lowres], res.Encoder)
-			if err != nil {
-				return nil, fmt.Errorf("test tensors: %s: %w", tt.Lowres, err)
-			}
-			files[tt.Latent] = lat
-		}
-		vals, err := testValues(files, tt.Lowres, tt.Latent, tt.Coords, res.Decoder)
-		if err != nil {
-			return nil, fmt.Errorf("test tensors: %w", err)
-		}
-		files[tt.Values] = vals
-	}
-	notes := []string{"fields other than name, adaptation, test_tensors and files describe the parent model"}
-	if b, ok := files["weights.npz"]; ok {
-		nb, err := updateNPZ(b, res.Decoder, res.Encoder)
-		if err != nil {
-			delete(files, "weights.npz")
-			notes = append(notes, "weights.npz dropped: "+err.Error())
-		} else {
-			files["weights.npz"] = nb
-		}
-	}
+	notes = append([]string{"fields other than name, adaptation, test_tensors and files describe the parent model"}, notes...)
 	o := res.Options
 	parentName := p.Name()
 	if s, ok := raw["name"].(string); ok && s != "" {
@@ -167,6 +122,12 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 		"date":                time.Now().UTC().Format(time.RFC3339),
 		"notes":               notes,
 	}
+	return withCard(files, raw)
+}
+
+// withCard adds card.json, raw with the sha256 and size of every file, to
+// files.
+func withCard(files map[string][]byte, raw map[string]any) (map[string][]byte, error) {
 	fm := map[string]any{}
 	for name, b := range files {
 		fm[name] = map[string]any{"sha256": sha(b), "bytes": len(b)}
@@ -178,6 +139,64 @@ func modelFiles(p *Parent, res *Result) (map[string][]byte, error) {
 	}
 	files["card.json"] = append(cb, '\n')
 	return files, nil
+}
+
+// weightFiles builds the files of a model folder with the parent's graphs
+// and new weights dec and enc (enc nil: the parent's encoder): the ONNX
+// graphs, test tensors, weights.npz and the other files of the parent,
+// with the parent's card parsed into raw for the caller to edit, and notes
+// for it.
+func weightFiles(p *Parent, dec *reconstruct.DecoderMLP, enc *reconstruct.EncoderEDSR) (files map[string][]byte, raw map[string]any, notes []string, err error) {
+	files = map[string][]byte{}
+	for name, b := range p.Files {
+		if name != "card.json" {
+			files[name] = b
+		}
+	}
+	decb, err := reconstruct.WriteDecoderMLP(p.Files["decoder.onnx"], dec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	files["decoder.onnx"] = decb
+	if enc != nil {
+		encb, err := reconstruct.WriteEncoderEDSR(p.Files["encoder.onnx"], enc)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		files["encoder.onnx"] = encb
+	}
+	var card reconstruct.Card
+	raw = map[string]any{}
+	if err := json.Unmarshal(p.Files["card.json"], &card); err != nil {
+		return nil, nil, nil, fmt.Errorf("parent card.json: %w", err)
+	}
+	if err := json.Unmarshal(p.Files["card.json"], &raw); err != nil {
+		return nil, nil, nil, fmt.Errorf("parent card.json: %w", err)
+	}
+	if tt := card.TestTensors; tt != nil {
+		if enc != nil {
+			lat, err := testLatent(files[tt.Lowres], enc)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("test tensors: %s: %w", tt.Lowres, err)
+			}
+			files[tt.Latent] = lat
+		}
+		vals, err := testValues(files, tt.Lowres, tt.Latent, tt.Coords, dec)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("test tensors: %w", err)
+		}
+		files[tt.Values] = vals
+	}
+	if b, ok := files["weights.npz"]; ok {
+		nb, err := updateNPZ(b, dec, enc)
+		if err != nil {
+			delete(files, "weights.npz")
+			notes = append(notes, "weights.npz dropped: "+err.Error())
+		} else {
+			files["weights.npz"] = nb
+		}
+	}
+	return files, raw, notes, nil
 }
 
 func pointsLabel(o Options) any {
@@ -337,7 +356,8 @@ func writeFolder(ctx context.Context, dir string, files map[string][]byte) error
 	return atomicfile.WriteDir(ctx, dir, files)
 }
 
-// isAdapted reports whether dir holds a model card with an adaptation.
+// isAdapted reports whether dir holds a model card with an adaptation,
+// or one that niiv train wrote.
 func isAdapted(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, "card.json"))
 	if err != nil {
@@ -345,8 +365,11 @@ func isAdapted(dir string) bool {
 	}
 	var c struct {
 		Adaptation json.RawMessage `json:"adaptation"`
+		Training   struct {
+			Method string `json:"method"`
+		} `json:"training"`
 	}
-	return json.Unmarshal(b, &c) == nil && len(c.Adaptation) > 0
+	return json.Unmarshal(b, &c) == nil && (len(c.Adaptation) > 0 || strings.HasSuffix(c.Training.Method, "niiv train (Go)"))
 }
 
 // DefaultDir returns where an adapted model of volumePath is kept by
