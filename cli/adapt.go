@@ -35,7 +35,7 @@ func init() {
 			vf.registerPick(fs)
 			var ef engineFlags
 			ef.register(fs)
-			model := fs.String("model", defaultModel, "model to adapt: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported")
+			model := fs.String("model", defaultModel, "model to adapt: a shipped name (general, lite, paper), a model folder or a bioimage.io package niiv exported")
 			factor := fs.Int("factor", 0, "anisotropy factor of VOLUME (0: from its voxel size, else the model's, else 8)")
 			seconds := fs.Float64("seconds", 60, "time budget in seconds, encoding included (≤ 0: only --steps; at most 1e9)")
 			steps := fs.Int("steps", 0, "stop after this many steps (0: no limit)")

@@ -35,7 +35,7 @@ func init() {
 			vf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
-			model := fs.String("model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
+			model := fs.String("model", "", "niiv model: a shipped name (general, lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default general)")
 			mode := fs.String("mode", "niiv", "mode: nearest, linear or niiv")
 			steps := fs.Int("steps", 200, "scripted slice steps after the first frames (with a zoom every 4th and a pan every 6th)")
 			size := fs.Int("size", 512, "view size in pixels (square)")

@@ -50,7 +50,7 @@ func init() {
 			var ef engineFlags
 			ef.register(fs)
 			factor := fs.Int("factor", 8, "z pooling factor (≥ 2)")
-			methods := fs.String("methods", "nearest,linear,niiv-lite", "comma-separated methods: nearest, linear, cubic, niiv-NAME (an embedded model), a model folder or a bioimage.io package niiv exported (.zip)")
+			methods := fs.String("methods", "nearest,linear,niiv-"+defaultModel, "comma-separated methods: nearest, linear, cubic, niiv-NAME (an embedded model), a model folder or a bioimage.io package niiv exported (.zip)")
 			yz := fs.Bool("yz", false, "also compare yz slices")
 			lateral := fs.Bool("lateral", false, "estimate quality on an anisotropic volume from its own xy planes (no ground truth needed)")
 			crops := fs.Int("crops", 64, "with --lateral: at most this many 128×128 crops of xy planes")

@@ -73,7 +73,7 @@ func (o *figureOptions) register(fs *flag.FlagSet, defSize string) {
 	fs.BoolVar(&o.crosshair, "crosshair", false, "draw the crosshair")
 	fs.StringVar(&o.channels, "channels", "", "channels `LIST` of a multi-channel file to show, e.g. 0,2 (default: all, up to 8), as a colour composite")
 	fs.StringVar(&o.time, "time", "", "time point `N` (from 0) of a time series (default 0)")
-	fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
+	fs.StringVar(&o.model, "model", "", "niiv model: a shipped name (general, lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default general)")
 }
 
 // parseSize parses "1600x1200".

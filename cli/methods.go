@@ -44,7 +44,7 @@ func (f *engineFlags) check() error {
 const maxThreads = 1024
 
 // defaultModel is the model "niiv" means.
-const defaultModel = "lite"
+const defaultModel = "general"
 
 // isNiiv reports whether a method name asks for a learned model: "niiv",
 // "niiv-NAME", "niiv:DIR", a model folder or a bioimage.io package.

@@ -35,7 +35,7 @@ func init() {
 		Flags: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			var ef engineFlags
 			ef.register(fs)
-			model := fs.String("model", defaultModel, "model to start from: a shipped name (lite, paper) or a model folder")
+			model := fs.String("model", defaultModel, "model to start from: a shipped name (general, lite, paper) or a model folder")
 			out := fs.String("out", "", "output model `folder` (required)")
 			name := fs.String("name", "", "the new model's name in its card (default: the folder's name)")
 			seconds := fs.Float64("seconds", 600, "time budget in seconds (≤ 0: only --steps)")

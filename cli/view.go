@@ -26,7 +26,7 @@ func init() {
 			vf.register(fs)
 			var ef engineFlags
 			ef.register(fs)
-			model := fs.String("model", "", "niiv model: a shipped name (lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default lite)")
+			model := fs.String("model", "", "niiv model: a shipped name (general, lite, paper), a model folder or a bioimage.io package niiv exported (.zip or folder) (default general)")
 			mode := fs.String("mode", "niiv", "initial mode: nearest, linear, niiv, difference or split")
 			shots := fs.String("screenshots", "", "folder where the S key saves screenshots (default: current folder)")
 			channels := fs.String("channels", "", "channels `LIST` of a multi-channel file to show, e.g. 0,2 (default: all, up to 8)")

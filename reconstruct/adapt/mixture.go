@@ -833,7 +833,9 @@ func mixtureFiles(p *Parent, res *MixResult, info MixInfo) (map[string][]byte, e
 		"last_loss":        round(res.LastLoss, 6),
 		"initialised_from": from,
 		"date":             time.Now().UTC().Format(time.RFC3339),
-		"notes":            notes,
+	}
+	if len(notes) > 0 {
+		raw["training"].(map[string]any)["notes"] = notes
 	}
 	return withCard(files, raw)
 }

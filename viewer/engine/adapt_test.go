@@ -13,7 +13,7 @@ import (
 )
 
 func TestParentName(t *testing.T) {
-	for ref, want := range map[string]string{"": "lite", "paper": "paper", "models/niiv-x/": "x", "a/tiny-model": "tiny-model"} {
+	for ref, want := range map[string]string{"": "general", "lite": "lite", "paper": "paper", "models/niiv-x/": "x", "a/tiny-model": "tiny-model"} {
 		if got := ParentName(Options{Model: ref}); got != want {
 			t.Errorf("ParentName(%q) = %q, want %q", ref, got, want)
 		}

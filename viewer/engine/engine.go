@@ -69,13 +69,14 @@ func Classical(reason error) viewer.Methods {
 	return viewer.Methods{Nearest: Adapt(reconstruct.Nearest), Linear: Adapt(reconstruct.Linear), NiivError: reason}
 }
 
-// DefaultModel is the model the viewer loads when none is named: the one
-// small enough for interactive CPU decoding.
-const DefaultModel = "lite"
+// DefaultModel is the model the viewer loads when none is named: the
+// generalist (lite's size, small enough for interactive CPU decoding,
+// trained on many modalities).
+const DefaultModel = "general"
 
 // Options choose the niiv model.
 type Options struct {
-	// Model is a shipped model name ("lite", "paper") or a model folder;
+	// Model is a shipped model name ("general", "lite", "paper") or a model folder;
 	// empty means DefaultModel.
 	Model string
 	// Device is where the model runs: "" or "cpu", an ONNX Runtime device
