@@ -27,7 +27,7 @@
 #
 # Actions: wheel (Shift: ×10) in a random view, zoom (+/−, Ctrl+wheel), pan
 # (drag), clicks in one view or in all three, double-click, mode keys 1–5
-# and the Mode selector, the Model selector (lite ↔ paper), contrast (A, I,
+# and the Mode selector, the Model selector (lite ↔ paper, from general), contrast (A, I,
 # M, right-drag window/level, the Min/Max sliders, Auto), slice keys, R, C,
 # X, the S screenshot, Open… (the other volume of DIR/data, through Fyne's
 # file dialog), Adapt then Cancel, Export isotropic… (save dialog, then
@@ -207,7 +207,7 @@ start() {
   [ -n "$wid" ] || { say "no niiv window after 30 s"; exit 1; }
   eval "$(xdotool getwindowgeometry --shell "$wid")" # X Y WIDTH HEIGHT
   PX=$((X + WIDTH / 2)) PY=$((Y + HEIGHT / 2))       # the panel's corner
-  current=$1 model=lite
+  current=$1 model=general # the default model
   sleep 3 # first frames
 }
 
@@ -282,8 +282,9 @@ panel_rows() {
 choose_model() {
   if ! panel_rows; then say "  panel rows not found"; skipped=$((skipped + 1)); return; fi
   xdotool mousemove $((PX + 500)) $((SEP1 + 23)) click 1; sleep 0.6
-  local dy=57
-  [ "$1" = paper ] && dy=96
+  local dy=57 # the menu lists general, lite, paper
+  [ "$1" = lite ] && dy=96
+  [ "$1" = paper ] && dy=135
   xdotool mousemove $((PX + 420)) $((SEP1 + dy)) click 1; sleep 0.3
   model=$1
 }
@@ -620,7 +621,7 @@ read -r half_first half_last < <(grep -v '^#' "$out/stats-1.txt" | sed -n "$soak
 
 # Closes 2 and 3, --closes times (after a restart each): the window
 # manager's close during an adaptation, and while new frames decode (paper,
-# or lite on odd rounds, after a slice step in XY), at a seeded delay that
+# or the default general on odd rounds, after a slice step in XY), at a seeded delay that
 # sweeps the time since the decodes started.
 closes_n=$SOAK_CLOSES
 [ "$SOAK_SHORT" = 1 ] && [ -z "$SOAK_CLOSES_SET" ] && closes_n=0
@@ -631,7 +632,7 @@ for ((round = 1; round <= closes_n && crashes == 0; round++)); do
   ((crashes == 0)) || break
   start "$first"
   m=paper
-  ((round % 2 == 0)) || m=lite
+  ((round % 2 == 0)) || m=general
   [ "$m" = paper ] && { choose_model paper; sleep 2; }
   hover 1; xdotool key 3 plus plus; hover 0; xdotool click 4 click 4
   rnd 15; d=$(awk -v r="$R" 'BEGIN { printf "%.1f", r / 10 }'); sleep "$d"
