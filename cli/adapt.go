@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&Command{
 		Name:  "adapt",
-		Short: "fine-tune a model's decoder on a volume's own xy planes (self-supervised)",
+		Short: "fine-tune a model (by default the whole network) on a volume's own xy planes (self-supervised)",
 		Args:  "VOLUME",
 		Summary: "Adapt a niiv model to an anisotropic VOLUME (coarse in z): train it, self-supervised, on the\n" +
 			"volume's own xy planes (random crops, flips, 90° turns, rows average-pooled by the factor; never\n" +

@@ -61,7 +61,7 @@ func init() {
 					return usageErrorf("--seconds %v: must be a finite number up to %g", *seconds, float64(adapt.MaxSeconds))
 				case *seconds <= 0 && *steps <= 0:
 					return usageErrorf("give a positive --seconds or --steps")
-				case *steps < 0 || *batch < 1 || *crop < 4 || *holdOut < 0:
+				case *steps < 0 || *batch < 1 || *crop < 4 || *holdOut < 1:
 					return usageErrorf("--steps, --batch, --crop and --hold-out must be positive")
 				case !(*lr > 0) || math.IsInf(*lr, 0) || !(*minLR > 0) || *minLR > *lr:
 					return usageErrorf("--lr %v, --min-lr %v: want positive numbers, --min-lr ≤ --lr", *lr, *minLR)
