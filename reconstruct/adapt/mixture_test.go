@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,7 +75,7 @@ func TestPrepareSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalRegions(m.train, tc.train) || !equalRegions(m.held, tc.held) {
+			if !slices.Equal(m.train, tc.train) || !slices.Equal(m.held, tc.held) {
 				t.Fatalf("train %v held %v, want %v and %v", m.train, m.held, tc.train, tc.held)
 			}
 			if m.Weight != 1 {
@@ -82,18 +83,6 @@ func TestPrepareSource(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalRegions(a, b []region) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMixSamplerNeverReadsHeldOut decodes every target value of many
