@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/niiv/niiv/assets"
+	"github.com/niiv/niiv/internal/sysmem"
+	volio "github.com/niiv/niiv/io"
 	"github.com/niiv/niiv/reconstruct"
 	"github.com/niiv/niiv/reconstruct/adapt"
 	"github.com/niiv/niiv/volume"
@@ -87,8 +89,9 @@ func init() {
 				used := map[string]bool{}
 				var sources []adapt.MixSource
 				var data []string
+				budget := trainMemory
 				for _, sp := range specs {
-					s, err := readSource(ctx, sp)
+					s, err := readSource(ctx, sp, &budget)
 					if err != nil {
 						return err
 					}
@@ -274,8 +277,13 @@ func parseFactors(s string) ([]int, error) {
 	return out, nil
 }
 
-// readSource reads a source's xy planes as images.
-func readSource(ctx context.Context, sp sourceSpec) (adapt.MixSource, error) {
+// trainMemory bounds the memory niiv train's images take (each held
+// twice as float32: raw and normalised).
+var trainMemory = sysmem.MaxAlloc()
+
+// readSource reads a source's xy planes as images, within *budget bytes
+// (taking what they use from it).
+func readSource(ctx context.Context, sp sourceSpec, budget *int64) (adapt.MixSource, error) {
 	vol, err := openVolume(sp.path, nil)
 	if err != nil {
 		return adapt.MixSource{}, err
@@ -288,6 +296,12 @@ func readSource(ctx context.Context, sp sourceSpec) (adapt.MixSource, error) {
 	if sp.z0 >= s.Z || z1 >= s.Z {
 		return adapt.MixSource{}, fmt.Errorf("%s: planes %d-%d: it has %d (0-%d)", sp.path, sp.z0, z1, s.Z, s.Z-1)
 	}
+	need := int64(z1-sp.z0+1) * int64(s.Y) * int64(s.X) * 8
+	if need > *budget {
+		return adapt.MixSource{}, fmt.Errorf("%s: %d planes of %d×%d take %s in training (raw and normalised float32), more than the %s left of the memory niiv may use; choose fewer planes with %s:Z0-Z1",
+			sp.path, z1-sp.z0+1, s.Y, s.X, volio.HumanBytes(need), volio.HumanBytes(*budget), sp.path)
+	}
+	*budget -= need
 	src := adapt.MixSource{Name: filepath.Base(sp.path), Weight: sp.weight}
 	if sp.z0 > 0 || sp.z1 >= 0 {
 		src.Name += fmt.Sprintf(":%d-%d", sp.z0, z1)

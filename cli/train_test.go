@@ -102,6 +102,14 @@ func TestTrainThenUse(t *testing.T) {
 			}
 		})
 	}
+	// Sources larger than the memory niiv may use are refused before they
+	// are read whole.
+	defer func(m int64) { trainMemory = m }(trainMemory)
+	trainMemory = 100 << 10
+	code, o, e := run(append(append([]string{}, base...), "--out", filepath.Join(dir, "big"), iso)...)
+	if code != 1 || !strings.Contains(e, "choose fewer planes with") || !strings.Contains(e, "iso.npy: 32 planes of 32×32") {
+		t.Errorf("a source over the memory bound: exit %d\n%s%s", code, o, e)
+	}
 	card, err := os.ReadFile(filepath.Join(out, "card.json"))
 	if err != nil || !strings.Contains(string(card), `"name": "general"`) || !strings.Contains(string(card), "iso.npy planes 0-19 (20 images, xy)") {
 		t.Errorf("card: %s %v", card, err)
