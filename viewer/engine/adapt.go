@@ -45,7 +45,11 @@ func AdaptModel(ctx context.Context, o Options, path string, vol *volume.Volume,
 // names to vol (read from path) by an earlier AdaptModel or `niiv adapt`
 // that saved to the default folder, when there is one.
 func Remembered(o Options, path string, vol *volume.Volume) (string, bool) {
-	return adapt.Remembered(path, vol, ParentName(o))
+	if dir, ok := adapt.Remembered(path, vol, ParentName(o)); ok || o.Model != "" {
+		return dir, ok
+	}
+	// Adaptations made before general was the default started from lite.
+	return adapt.Remembered(path, vol, "lite")
 }
 
 // ParentName returns the short name of the model o names, as adapted

@@ -61,6 +61,25 @@ func TestAdaptModelRemembered(t *testing.T) {
 	if got, ok := Remembered(o, path, vol); !ok || got != dir {
 		t.Fatalf("Remembered = %q, %v; want %q", got, ok, dir)
 	}
+	// With no model named, a model adapted from the default is found, else
+	// one adapted from lite (the default before general); a named model
+	// finds only its own.
+	if _, ok := Remembered(Options{}, path, vol); ok {
+		t.Fatal("remembered an adapted default model never made")
+	}
+	lite := path + ".adapted-lite"
+	if err := os.Rename(dir, lite); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := Remembered(Options{}, path, vol); !ok || got != lite {
+		t.Fatalf("default: Remembered = %q, %v; want the model adapted from lite %q", got, ok, lite)
+	}
+	if got, ok := Remembered(Options{Model: "paper"}, path, vol); ok {
+		t.Fatalf("paper: Remembered = %q, want none", got)
+	}
+	if err := os.Rename(lite, dir); err != nil {
+		t.Fatal(err)
+	}
 	ms, closeModel, _ := Load(context.Background(), Options{Model: dir, Threads: 1})
 	defer closeModel()
 	if ms.Niiv == nil {
