@@ -39,19 +39,7 @@ func BenchmarkStep(b *testing.B) {
 			var pts [][]point
 			for i := 0; i < B; i++ {
 				exs = append(exs, newExample(randomSlice(rng, tc.feats*h*S, 1), randomSlice(rng, h*S, 0.3), tc.feats, h, S, nil))
-				np := S * S
-				if tc.points > 0 {
-					np = tc.points
-				}
-				p := make([]point, np)
-				for k := range p {
-					q := k
-					if tc.points > 0 {
-						q = rng.IntN(S * S)
-					}
-					p[k] = point{r: int32(q / S), c: int32(q % S), t: float32(rng.Float64())}
-				}
-				pts = append(pts, p)
+				pts = append(pts, benchPoints(rng, S, tc.points))
 			}
 			threads := runtime.GOMAXPROCS(0)
 			works := make([]*work, threads)
@@ -107,21 +95,9 @@ func BenchmarkWholeStep(b *testing.B) {
 			geo := newGeometry(pixelCentres(S), pixelCentres(S), h, S, true)
 			var lows [][]float32
 			var pts [][]point
-			np := S * S
-			if tc.points > 0 {
-				np = tc.points
-			}
 			for i := 0; i < B; i++ {
 				lows = append(lows, randomSlice(rng, h*S, 0.3))
-				p := make([]point, np)
-				for k := range p {
-					q := k
-					if tc.points > 0 {
-						q = rng.IntN(S * S)
-					}
-					p[k] = point{r: int32(q / S), c: int32(q % S), t: float32(rng.Float64())}
-				}
-				pts = append(pts, p)
+				pts = append(pts, benchPoints(rng, S, tc.points))
 			}
 			threads := runtime.GOMAXPROCS(0)
 			works := make([]*wholeWork, threads)
@@ -147,6 +123,7 @@ func BenchmarkWholeStep(b *testing.B) {
 			}
 			sec := b.Elapsed().Seconds()
 			b.ReportMetric(float64(b.N)/sec, "steps/s")
+			np := len(pts[0])
 			b.ReportMetric(float64(b.N*B*np)/sec, "points/s")
 			// Forward multiply-accumulates of one step; backward is about twice.
 			encMACs := B * h * S * (9*tc.feats + (2*tc.blocks+1)*9*tc.feats*tc.feats)
@@ -154,4 +131,22 @@ func BenchmarkWholeStep(b *testing.B) {
 			b.ReportMetric(3*float64(encMACs+decMACs)*2*float64(b.N)/sec/1e9, "GFLOP/s")
 		})
 	}
+}
+
+// benchPoints returns the query points of one S×S crop with random
+// targets: every pixel in order, or points (> 0) random pixels.
+func benchPoints(rng *rand.Rand, S, points int) []point {
+	np := S * S
+	if points > 0 {
+		np = points
+	}
+	p := make([]point, np)
+	for k := range p {
+		q := k
+		if points > 0 {
+			q = rng.IntN(S * S)
+		}
+		p[k] = point{r: int32(q / S), c: int32(q % S), t: float32(rng.Float64())}
+	}
+	return p
 }
