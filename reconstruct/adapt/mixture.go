@@ -235,25 +235,6 @@ func prepareSource(s MixSource, side, holdOut int, norm func(*volume.Image) (lo,
 	return m, nil
 }
 
-// cropAt cuts the size×size crop at (y0, x0) of normalised image img,
-// turned by rot quarter turns and flipped.
-func (m *mixSource) cropAt(img, y0, x0, size, rot int, flip bool) []float32 {
-	w := m.Images[img].W
-	src := m.norm[img]
-	out := make([]float32, size*size)
-	for i := 0; i < size; i++ {
-		for j := 0; j < size; j++ {
-			jj := j
-			if flip {
-				jj = size - 1 - j
-			}
-			r, q := rot90Source(i, jj, size, rot)
-			out[i*size+j] = src[(y0+r)*w+x0+q]
-		}
-	}
-	return out
-}
-
 // valCrops cuts up to k crops of the held-out regions for a factor: as
 // many positions per region as needed, spread along x, centred in y.
 func (m *mixSource) valCrops(k, size, factor int) []*crop {
@@ -271,7 +252,7 @@ func (m *mixSource) valCrops(k, size, factor int) []*crop {
 			x0 = j * (w - size) / (per - 1)
 		}
 		y0 := r.y0 + (r.y1-r.y0-size)/2
-		t := m.cropAt(r.img, y0, x0, size, 0, false)
+		t := orient(m.norm[r.img], w, y0, x0, size, 0, false)
 		out = append(out, &crop{z: r.img, y0: y0, x0: x0, target: t, low: poolRows(t, size, size, factor)})
 	}
 	return out
@@ -305,7 +286,7 @@ func (s *mixSampler) next(size, factor int) *crop {
 	w := m.Images[r.img].W
 	c := &crop{z: r.img, y0: r.y0 + s.rng.IntN(r.y1-r.y0-size+1), x0: s.rng.IntN(w - size + 1)}
 	c.rot, c.flip = s.rng.IntN(4), s.rng.IntN(2) == 1
-	c.target = m.cropAt(r.img, c.y0, c.x0, size, c.rot, c.flip)
+	c.target = orient(m.norm[r.img], w, c.y0, c.x0, size, c.rot, c.flip)
 	augment(c.target, size, s.aug, s.rng)
 	c.low = poolRows(c.target, size, size, factor)
 	return c

@@ -98,19 +98,30 @@ func (s *sampler) next() (*crop, error) {
 	if err := s.src.ReadXY(c.z, c.y0, c.x0, n, s.buf); err != nil {
 		return nil, fmt.Errorf("read xy plane %d: %w", c.z, err)
 	}
-	c.target = make([]float32, n*n)
-	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			jj := j
-			if c.flip { // c[:, ::-1] after the rotation
-				jj = n - 1 - j
-			}
-			r, q := rot90Source(i, jj, n, c.rot)
-			c.target[i*n+j] = (s.buf[r*n+q] - s.lo) * s.scale
-		}
+	c.target = orient(s.buf, n, 0, 0, n, c.rot, c.flip)
+	for i, v := range c.target {
+		c.target[i] = (v - s.lo) * s.scale
 	}
 	c.low = poolRows(c.target, n, n, s.factor)
 	return c, nil
+}
+
+// orient returns the n×n square at (y0, x0) of src (rows of ld values),
+// turned by rot quarter turns counter-clockwise (numpy.rot90's k) and then,
+// if flip, mirrored left–right (c[:, ::-1]).
+func orient(src []float32, ld, y0, x0, n, rot int, flip bool) []float32 {
+	out := make([]float32, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			jj := j
+			if flip {
+				jj = n - 1 - j
+			}
+			r, q := rot90Source(i, jj, n, rot)
+			out[i*n+j] = src[(y0+r)*ld+x0+q]
+		}
+	}
+	return out
 }
 
 // rot90Source returns the source pixel of pixel (i, j) of numpy.rot90(m, k)
