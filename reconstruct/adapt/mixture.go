@@ -512,22 +512,16 @@ func TrainMixture(ctx context.Context, p *Parent, sources []MixSource, o MixOpti
 			if err != nil {
 				return nil, err
 			}
+			sum, cnt := make([]float64, len(mix)), make([]int, len(mix))
+			for i, si := range who {
+				sum[si] += cf[i]
+				cnt[si]++
+			}
 			for si := range mix {
 				if out[si] == nil {
 					out[si] = make([]float64, len(o.CheckFactors))
 				}
-				var sum float64
-				var cnt int
-				for i, w := range who {
-					if w == si {
-						sum += cf[i]
-						cnt++
-					}
-				}
-				out[si][fi] = math.NaN()
-				if cnt > 0 {
-					out[si][fi] = sum / float64(cnt)
-				}
+				out[si][fi] = sum[si] / float64(cnt[si]) // NaN without crops
 			}
 		}
 		return out, nil
@@ -568,6 +562,9 @@ func TrainMixture(ctx context.Context, p *Parent, sources []MixSource, o MixOpti
 	var pk *packed
 	var recent []float64
 	checkEvery := o.CheckEvery
+	if checkEvery == 0 && budget == 0 {
+		checkEvery = max(50, o.Steps/20)
+	}
 	lastScore, lastGuard := 0.0, math.NaN()
 	for step := 0; ; step++ {
 		if err := ctx.Err(); err != nil {
@@ -577,13 +574,14 @@ func TrainMixture(ctx context.Context, p *Parent, sources []MixSource, o MixOpti
 		if (o.Steps > 0 && step >= o.Steps) || (step > 0 && budget > 0 && elapsed >= budget) {
 			break
 		}
-		// Cosine schedule over the budget (steps, else time).
+		// Cosine schedule over the budget: steps or time, whichever is
+		// further along.
 		frac := 0.0
-		switch {
-		case o.Steps > 0 && (budget == 0 || float64(step)/float64(o.Steps) > elapsed.Seconds()/budget.Seconds()):
+		if o.Steps > 0 {
 			frac = float64(step) / float64(o.Steps)
-		case budget > 0:
-			frac = elapsed.Seconds() / budget.Seconds()
+		}
+		if budget > 0 {
+			frac = max(frac, elapsed.Seconds()/budget.Seconds())
 		}
 		lr := o.MinLR + 0.5*(o.LR-o.MinLR)*(1+math.Cos(math.Pi*min(frac, 1)))
 		optDec.lr, optEnc.lr = lr, lr
@@ -611,13 +609,10 @@ func TrainMixture(ctx context.Context, p *Parent, sources []MixSource, o MixOpti
 		if len(recent) > 50 {
 			recent = recent[1:]
 		}
-		if checkEvery == 0 && (res.Steps == 20 || (budget == 0 && o.Steps > 0)) {
-			total := o.Steps
-			if budget > 0 {
-				total = int(float64(res.Steps) * budget.Seconds() / time.Since(start).Seconds())
-				if o.Steps > 0 {
-					total = min(total, o.Steps)
-				}
+		if checkEvery == 0 && res.Steps == 20 { // the budget's steps at this pace
+			total := int(float64(res.Steps) * budget.Seconds() / time.Since(start).Seconds())
+			if o.Steps > 0 {
+				total = min(total, o.Steps)
 			}
 			checkEvery = max(50, total/20)
 		}
